@@ -1,0 +1,157 @@
+"""Safe reading of untrusted repository files.
+
+Nothing here follows a symlink: a ``paper.pdf -> /etc/passwd`` in a student repository must
+never put host content in the report. Sizes are capped so a 50 MB README cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+# Folders that hold someone else's code or generated files, never the project's own.
+VENDORED_DIRS = frozenset(
+    {
+        ".git", ".hg", ".svn", "node_modules", "vendor", "vendored", "third_party",
+        "third-party", "thirdparty", "external", "externals", "extern", "deps", "lib64",
+        "site-packages", "dist-packages", "__pycache__", ".ipynb_checkpoints", ".tox",
+        ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "build", "dist", ".eggs",
+        "venv", ".venv", "env", ".env", "virtualenv", ".conda", "conda-env", "wandb",
+        "mlruns", "lightning_logs", ".idea", ".vscode",
+    }
+)
+
+MAX_WALK_FILES = 50_000
+
+
+def is_virtualenv(path: Path) -> bool:
+    """A folder with pyvenv.cfg or conda-meta is an environment, whatever its name."""
+    return _lexists(path / "pyvenv.cfg") or _lexists(path / "conda-meta")
+
+
+def _lexists(path: Path) -> bool:
+    try:
+        os.lstat(path)
+    except OSError:
+        return False
+    return True
+
+
+def is_inside(root: Path, rel: str | Path) -> bool:
+    """True when ``root/rel`` is a regular file reached without any symlink on the way."""
+    try:
+        parts = Path(rel).parts
+    except (TypeError, ValueError):
+        return False
+    if not parts or Path(rel).is_absolute() or ".." in parts:
+        return False
+    current = root
+    for part in parts:
+        current = current / part
+        try:
+            st = os.lstat(current)
+        except OSError:
+            return False
+        if stat.S_ISLNK(st.st_mode):
+            return False
+    return True
+
+
+def read_bytes(root: Path, rel: str | Path, max_bytes: int) -> bytes | None:
+    """Read at most ``max_bytes`` of a regular file inside ``root``; None for links/others.
+
+    Refuses symlinks anywhere on the path and anything that is not a regular file (fifos,
+    devices). Uses O_NOFOLLOW so a swap between check and open cannot escape either.
+    """
+    if not is_inside(root, rel):
+        return None
+    path = root / rel
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        chunks: list[bytes] = []
+        remaining = max_bytes
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def read_text(root: Path, rel: str | Path, max_bytes: int = 2_000_000) -> str | None:
+    """Like :func:`read_bytes`, decoded as UTF-8 with replacement, BOM and CRLF normalised."""
+    data = read_bytes(root, rel, max_bytes)
+    if data is None:
+        return None
+    text = data.decode("utf-8", errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def file_size(root: Path, rel: str | Path) -> int | None:
+    if not is_inside(root, rel):
+        return None
+    try:
+        st = os.lstat(root / rel)
+    except OSError:
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def is_symlink(root: Path, rel: str | Path) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(root / rel).st_mode)
+    except OSError:
+        return False
+
+
+def walk_files(root: Path, *, skip_vendored: bool = True) -> Iterator[str]:
+    """Yield repo-relative POSIX paths of regular files, never entering symlinked folders.
+
+    Vendored folders and virtualenvs are skipped when ``skip_vendored``. Yields at most
+    MAX_WALK_FILES paths, in a stable (sorted) order.
+    """
+    count = 0
+    stack: list[Path] = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs: list[Path] = []
+        for entry in entries:
+            try:
+                if entry.is_symlink():
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name == ".git":
+                        continue
+                    sub = Path(entry.path)
+                    if skip_vendored and (
+                        entry.name.lower() in VENDORED_DIRS or is_virtualenv(sub)
+                    ):
+                        continue
+                    subdirs.append(sub)
+                elif entry.is_file(follow_symlinks=False):
+                    count += 1
+                    if count > MAX_WALK_FILES:
+                        return
+                    yield Path(entry.path).relative_to(root).as_posix()
+            except (OSError, ValueError):
+                continue
+        stack.extend(reversed(subdirs))

@@ -1,0 +1,225 @@
+"""Result types shared by every stage. Frozen values, no I/O.
+
+``results.json`` (see CONTRACTS.md) is these types serialised by :mod:`repograder.report.json`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeAlias
+
+from repograder.errors import ConfigError
+
+JSONValue: TypeAlias = None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
+JSONDict: TypeAlias = dict[str, JSONValue]
+
+SCHEMA_VERSION = 1
+
+
+class Status(enum.StrEnum):
+    """Outcome of one rubric check."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"  # not applicable, or a prerequisite failed (the summary says which)
+    ERROR = "error"  # the grader could not evaluate: needs a human
+
+
+class GroupStatus(enum.StrEnum):
+    GRADED = "graded"
+    ERROR = "error"
+
+
+class StepStatus(enum.StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check function returns; the rubric turns it into points.
+
+    ``fraction`` is the share of the check's points earned (0.0 to 1.0).
+    """
+
+    status: Status
+    fraction: float
+    summary: str
+    details: JSONDict = field(default_factory=dict)
+
+    @staticmethod
+    def skip(reason: str, details: JSONDict | None = None) -> Verdict:
+        return Verdict(Status.SKIP, 0.0, reason, details or {})
+
+    @staticmethod
+    def error(reason: str, details: JSONDict | None = None) -> Verdict:
+        return Verdict(Status.ERROR, 0.0, reason, details or {})
+
+
+@dataclass(frozen=True)
+class Params:
+    """A rubric check's parameters with typed getters; wrong types raise ConfigError."""
+
+    values: Mapping[str, JSONValue] = field(default_factory=dict)
+    where: str = "rubric"
+
+    def _get(self, key: str, default: object, kinds: tuple[type, ...]) -> object:
+        value = self.values.get(key, default)
+        if isinstance(value, bool) and bool not in kinds:
+            raise ConfigError(f"{self.where}.{key}: expected {kinds[0].__name__}, got {value!r}")
+        if not isinstance(value, kinds):
+            raise ConfigError(f"{self.where}.{key}: expected {kinds[0].__name__}, got {value!r}")
+        return value
+
+    def float(self, key: str, default: float) -> float:
+        value = self._get(key, default, (float, int))
+        assert isinstance(value, int | float)
+        return float(value)
+
+    def int(self, key: str, default: int) -> int:
+        value = self._get(key, default, (int,))
+        assert isinstance(value, int)
+        return value
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self._get(key, default, (bool,))
+        assert isinstance(value, bool)
+        return value
+
+    def str(self, key: str, default: str) -> str:
+        value = self._get(key, default, (str,))
+        assert isinstance(value, str)
+        return value
+
+    def str_list(self, key: str, default: list[str]) -> list[str]:
+        value = self.values.get(key, default)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{self.where}.{key}: expected a list of strings, got {value!r}")
+        return [str(v) for v in value]
+
+
+@dataclass(frozen=True)
+class LateCommit:
+    sha: str
+    date: str  # ISO 8601 committer date
+    subject: str
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """A group's files at the graded commit, as fetched. Evidence: never modified."""
+
+    path: Path
+    commit: str | None  # None for a plain folder
+    commit_date: str | None
+    late_commits: tuple[LateCommit, ...] = ()
+    lfs_pointers: tuple[str, ...] = ()  # repo-relative paths of Git LFS pointer files
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """One command run inside a sandbox session."""
+
+    exit_code: int | None  # None when killed by the timeout
+    timed_out: bool
+    duration_s: float
+    output_head: str
+    output_tail: str  # empty when the whole output fits in output_head
+    output_bytes: int  # total bytes the command wrote (stdout and stderr merged)
+
+    @property
+    def output(self) -> str:
+        """Head and tail with a marker where the middle was dropped."""
+        if not self.output_tail:
+            return self.output_head
+        dropped = self.output_bytes - len(self.output_head.encode()) - len(
+            self.output_tail.encode()
+        )
+        return f"{self.output_head}\n[... {max(dropped, 0)} bytes omitted ...]\n{self.output_tail}"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    index: int
+    command: str
+    source_line: int
+    status: StepStatus
+    reason: str = ""
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    output_tail: str = ""
+    output_head: str = ""
+    kind: str = "run"  # classification of the step (see readme.StepKind)
+    heading: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    title: str
+    status: Status
+    score: float
+    max_score: float
+    summary: str
+    details: JSONDict = field(default_factory=dict)
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Timings:
+    fetch_s: float = 0.0
+    build_s: float = 0.0
+    run_s: float = 0.0
+    total_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    name: str
+    repo: str  # credentials redacted
+    status: GroupStatus
+    error: str | None = None
+    commit: str | None = None
+    commit_date: str | None = None
+    late_commits: tuple[LateCommit, ...] = ()
+    score: float = 0.0
+    max_score: float = 0.0
+    checks: tuple[CheckResult, ...] = ()
+    steps: tuple[StepResult, ...] = ()
+    timings: Timings = field(default_factory=Timings)
+    members: tuple[str, ...] = ()
+    # Extra sections for the group page (paper thumbnails, notebook renders, build log, ...),
+    # keyed by section name; values are JSON and file paths relative to the output folder.
+    artifacts: JSONDict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class RubricInfo:
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    tool: ToolInfo
+    course: str | None
+    deadline: str | None
+    rubric: RubricInfo
+    started_at: str
+    finished_at: str
+    groups: tuple[GroupResult, ...]
+    schema_version: int = SCHEMA_VERSION

@@ -1,0 +1,77 @@
+"""The Sandbox protocol and the values that cross it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from repograder.detect import EnvSpec
+from repograder.model import ExecResult
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for everything that runs student code.
+
+    Defaults follow PrairieLearn / INGInious / autograder.io practice; rubric ``limits:`` and
+    CLI options override them.
+    """
+
+    memory_mb: int = 2048
+    cpus: float = 1.0
+    pids: int = 512
+    timeout_s: float = 600.0  # per command
+    output_bytes: int = 64 * 1024  # kept per command: head and tail halves
+    disk_mb: int = 1024  # size of the writable copy of the checkout
+    network: bool = False  # network while running student code (always on while installing)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """Outcome of building a group's environment. A failed build is data, not an exception."""
+
+    ok: bool
+    backend: str  # "docker", "local", "fake"
+    image: str | None  # image tag (docker) or environment path (local)
+    reused: bool  # an existing environment with the same content hash was used
+    content_hash: str
+    duration_s: float
+    summary: str  # one line; for failures the decisive error (e.g. resolver message)
+    log_path: Path | None = None  # full build log, inside the output folder
+    log_excerpt: str = ""  # the decisive part of the log for the report
+    python_version: str | None = None  # version actually used
+    notes: tuple[str, ...] = ()  # e.g. "requested Python 3.8 not available; used 3.11"
+
+
+class Session(Protocol):
+    """One shell session for a group: ``cd`` and ``export`` carry over between commands."""
+
+    def run(self, command: str, timeout_s: float | None = None) -> ExecResult:
+        """Run a shell command (bash) in the session's working directory."""
+        ...
+
+    def read_file(self, path: str, max_bytes: int) -> bytes | None:
+        """Read a file the commands produced (relative to the checkout copy); None if absent."""
+        ...
+
+    def close(self) -> None:
+        """Stop and remove everything the session started. Idempotent."""
+        ...
+
+
+class Sandbox(Protocol):
+    name: str
+    isolates: bool  # False for the local backend: it says so in the report
+
+    def prepare(self, spec: EnvSpec, checkout: Path, log_dir: Path) -> BuildResult:
+        """Build (or reuse) the environment described by ``spec``."""
+        ...
+
+    def open_session(self, build: BuildResult, checkout: Path, limits: Limits) -> Session:
+        """Start a session on a writable copy of ``checkout`` in the built environment."""
+        ...
+
+    def close(self) -> None:
+        """Release everything this sandbox started (containers, temp dirs). Idempotent."""
+        ...
