@@ -6,7 +6,9 @@ never put host content in the report. Sizes are capped so a 50 MB README cannot 
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +16,44 @@ from pathlib import Path
 # Folders that hold someone else's code or generated files, never the project's own.
 VENDORED_DIRS = frozenset(
     {
-        ".git", ".hg", ".svn", "node_modules", "vendor", "vendored", "third_party",
-        "third-party", "thirdparty", "external", "externals", "extern", "deps", "lib64",
-        "site-packages", "dist-packages", "__pycache__", ".ipynb_checkpoints", ".tox",
-        ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", "build", "dist", ".eggs",
-        "venv", ".venv", "env", ".env", "virtualenv", ".conda", "conda-env", "wandb",
-        "mlruns", "lightning_logs", ".idea", ".vscode",
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "vendor",
+        "vendored",
+        "third_party",
+        "third-party",
+        "thirdparty",
+        "external",
+        "externals",
+        "extern",
+        "deps",
+        "lib64",
+        "site-packages",
+        "dist-packages",
+        "__pycache__",
+        ".ipynb_checkpoints",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "build",
+        "dist",
+        ".eggs",
+        "venv",
+        ".venv",
+        "env",
+        ".env",
+        "virtualenv",
+        ".conda",
+        "conda-env",
+        "wandb",
+        "mlruns",
+        "lightning_logs",
+        ".idea",
+        ".vscode",
     }
 )
 
@@ -155,3 +189,19 @@ def walk_files(root: Path, *, skip_vendored: bool = True) -> Iterator[str]:
             except (OSError, ValueError):
                 continue
         stack.extend(reversed(subdirs))
+
+
+def safe_filename(name: str, max_len: int = 80) -> str:
+    """Turn an untrusted name (a group name, a file name) into one safe path component.
+
+    Keeps letters, digits, ``-``, ``_`` and ``.``; everything else becomes ``_``. Never empty,
+    never ``.``/``..``, never starting with a dot or dash, at most ``max_len`` characters.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:max_len]
+    if not cleaned:
+        cleaned = "x"
+    if cleaned != name:
+        # Distinct unsafe names must not collide after cleaning.
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        cleaned = f"{cleaned[: max_len - 9]}-{digest}"
+    return cleaned

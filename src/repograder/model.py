@@ -13,7 +13,7 @@ from typing import TypeAlias
 
 from repograder.errors import ConfigError
 
-JSONValue: TypeAlias = None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
+JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 JSONDict: TypeAlias = dict[str, JSONValue]
 
 SCHEMA_VERSION = 1
@@ -77,27 +77,27 @@ class Params:
             raise ConfigError(f"{self.where}.{key}: expected {kinds[0].__name__}, got {value!r}")
         return value
 
-    def float(self, key: str, default: float) -> float:
+    def get_float(self, key: str, default: float) -> float:
         value = self._get(key, default, (float, int))
         assert isinstance(value, int | float)
         return float(value)
 
-    def int(self, key: str, default: int) -> int:
+    def get_int(self, key: str, default: int) -> int:
         value = self._get(key, default, (int,))
         assert isinstance(value, int)
         return value
 
-    def bool(self, key: str, default: bool) -> bool:
+    def get_bool(self, key: str, default: bool) -> bool:
         value = self._get(key, default, (bool,))
         assert isinstance(value, bool)
         return value
 
-    def str(self, key: str, default: str) -> str:
+    def get_str(self, key: str, default: str) -> str:
         value = self._get(key, default, (str,))
         assert isinstance(value, str)
         return value
 
-    def str_list(self, key: str, default: list[str]) -> list[str]:
+    def get_str_list(self, key: str, default: list[str]) -> list[str]:
         value = self.values.get(key, default)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{self.where}.{key}: expected a list of strings, got {value!r}")
@@ -139,8 +139,8 @@ class ExecResult:
         """Head and tail with a marker where the middle was dropped."""
         if not self.output_tail:
             return self.output_head
-        dropped = self.output_bytes - len(self.output_head.encode()) - len(
-            self.output_tail.encode()
+        dropped = (
+            self.output_bytes - len(self.output_head.encode()) - len(self.output_tail.encode())
         )
         return f"{self.output_head}\n[... {max(dropped, 0)} bytes omitted ...]\n{self.output_tail}"
 
