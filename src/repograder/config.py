@@ -1,0 +1,471 @@
+"""groups.yaml and rubric files -> validated, frozen values.
+
+YAML is parsed once at the boundary. Every error names the file, the line and the key
+(``groups.yaml:12: groups[3].repo: required``); unknown keys and duplicate keys are errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+
+from repograder.errors import ConfigError
+from repograder.fsutil import safe_filename
+from repograder.model import JSONValue
+
+MAX_CONFIG_BYTES = 5_000_000
+PACKAGE_RUBRICS = Path(__file__).parent / "rubrics"
+DEFAULT_RUBRIC = PACKAGE_RUBRICS / "dl4ad.yaml"
+
+# Check ids the grader implements, with the stage whose evidence they need.
+KNOWN_CHECKS: Mapping[str, str] = {
+    "readme": "static",
+    "env-file": "static",
+    "comments": "static",
+    "paper-pages": "static",
+    "paper-format": "static",
+    "env-build": "build",
+    "readme-steps": "run",
+    "notebooks": "run",
+}
+
+_URL_RE = re.compile(r"^(https?|ssh|git|file)://", re.IGNORECASE)
+_SCP_RE = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
+_TRANSPORT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+
+
+# ---------------------------------------------------------------- YAML with line numbers
+
+
+@dataclass(frozen=True)
+class _Located:
+    """Plain Python data from YAML plus the line of every key path."""
+
+    data: Any
+    lines: Mapping[tuple[str | int, ...], int]
+
+
+def _load_yaml(path: Path) -> _Located:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: file is larger than {MAX_CONFIG_BYTES} bytes")
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"{mark.line + 1}:" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{line} invalid YAML: {problem}") from None
+    lines: dict[tuple[str | int, ...], int] = {}
+    if node is None:
+        return _Located(None, lines)
+    return _Located(_convert(node, (), lines, path), lines)
+
+
+def _convert(
+    node: yaml.Node,
+    where: tuple[str | int, ...],
+    lines: dict[tuple[str | int, ...], int],
+    path: Path,
+) -> Any:
+    lines[where] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError(
+                    f"{path}:{key_node.start_mark.line + 1}: {_fmt(where) or 'top level'}: "
+                    "keys must be plain names"
+                )
+            key = str(key_node.value)
+            if key in result:
+                raise ConfigError(
+                    f"{path}:{key_node.start_mark.line + 1}: {_fmt((*where, key))}: duplicate key"
+                )
+            result[key] = _convert(value_node, (*where, key), lines, path)
+            lines[(*where, key)] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, (*where, i), lines, path) for i, item in enumerate(node.value)]
+    assert isinstance(node, yaml.ScalarNode)
+    # Resolve only the plain scalar types; timestamps stay strings and are parsed strictly below.
+    if node.tag == "tag:yaml.org,2002:null":
+        return None
+    if node.tag == "tag:yaml.org,2002:bool":
+        return node.value.lower() in ("true", "yes", "on", "y")
+    if node.tag == "tag:yaml.org,2002:int":
+        try:
+            return int(node.value.replace("_", ""), 0)
+        except ValueError:
+            return node.value
+    if node.tag == "tag:yaml.org,2002:float":
+        try:
+            return float(node.value.replace("_", ""))
+        except ValueError:
+            return node.value
+    return str(node.value)
+
+
+def _fmt(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _raise_validation(path: Path, located: _Located, exc: ValidationError) -> None:
+    messages = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function"))
+        line = located.lines.get(tuple(loc))
+        probe = tuple(loc)
+        while line is None and probe:
+            probe = probe[:-1]
+            line = located.lines.get(probe)
+        where = _fmt(loc) or "top level"
+        msg = err["msg"]
+        if err["type"] == "missing":
+            msg = "required"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        messages.append(f"{path}:{line or 1}: {where}: {msg}")
+    raise ConfigError("\n".join(messages))
+
+
+# ---------------------------------------------------------------- groups.yaml
+
+
+class _GroupModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: StrictStr = Field(min_length=1, max_length=200)
+    repo: StrictStr = Field(min_length=1)
+    ref: StrictStr | None = None
+    members: list[StrictStr] = Field(default_factory=list)
+
+    @field_validator("repo")
+    @classmethod
+    def _transport(cls, value: str) -> str:
+        if _TRANSPORT_RE.match(value):
+            raise ValueError(f"transport {value.split('::')[0]!r}:: is not allowed")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+class _GroupsModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    course: StrictStr | None = None
+    deadline: StrictStr | None = None
+    rubric: StrictStr | None = None
+    groups: list[_GroupModel] = Field(min_length=1)
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_deadline(value)
+        return value
+
+
+def parse_deadline(value: str) -> datetime:
+    """ISO 8601 with a UTC offset; a deadline without one would depend on the grader's clock."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an ISO 8601 date-time (e.g. 2026-03-31T23:59:59+02:00)"
+        ) from None
+    if moment.tzinfo is None:
+        raise ValueError(
+            f"{value!r} has no UTC offset; write e.g. {text}+02:00 (or Z for UTC)"
+        )
+    return moment
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    name: str
+    repo: str  # URL, or an absolute local path (resolved against the groups file's folder)
+    ref: str | None = None
+    members: tuple[str, ...] = ()
+    line: int = 0
+
+    @property
+    def slug(self) -> str:
+        """The group's name as a safe folder/file name."""
+        return safe_filename(self.name)
+
+
+@dataclass(frozen=True)
+class CourseConfig:
+    path: Path
+    course: str | None
+    deadline: datetime | None
+    rubric_path: Path | None
+    groups: tuple[GroupSpec, ...]
+
+
+def is_remote(repo: str) -> bool:
+    return bool(_URL_RE.match(repo) or _SCP_RE.match(repo))
+
+
+def _resolve_repo(repo: str, base: Path) -> str:
+    if is_remote(repo):
+        return repo
+    path = Path(repo).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def load_groups(path: Path) -> CourseConfig:
+    """Read and validate a groups file."""
+    path = Path(path)
+    located = _load_yaml(path)
+    if not isinstance(located.data, dict):
+        raise ConfigError(f"{path}:1: top level: expected a mapping with a 'groups' list")
+    try:
+        model = _GroupsModel.model_validate(located.data)
+    except ValidationError as exc:
+        _raise_validation(path, located, exc)
+        raise  # unreachable
+    base = path.resolve().parent
+    seen: dict[str, int] = {}
+    groups = []
+    for i, g in enumerate(model.groups):
+        line = located.lines.get(("groups", i, "name"), 0)
+        key = safe_filename(g.name).lower()
+        if key in seen:
+            raise ConfigError(
+                f"{path}:{line}: groups[{i}].name: {g.name!r} duplicates the group "
+                f"on line {seen[key]}"
+            )
+        seen[key] = line
+        groups.append(
+            GroupSpec(
+                name=g.name,
+                repo=_resolve_repo(g.repo, base),
+                ref=g.ref,
+                members=tuple(g.members),
+                line=line,
+            )
+        )
+    return CourseConfig(
+        path=path,
+        course=model.course,
+        deadline=parse_deadline(model.deadline) if model.deadline else None,
+        rubric_path=(base / model.rubric).resolve() if model.rubric else None,
+        groups=tuple(groups),
+    )
+
+
+# ---------------------------------------------------------------- rubric
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$")
+
+
+def parse_duration(value: str | float) -> float:
+    """``90``, ``"90s"``, ``"20m"``, ``"1.5h"`` -> seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError("must be positive")
+        return float(value)
+    match = _DURATION_RE.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration like 90s, 20m or 1h")
+    number = float(match.group(1))
+    unit = match.group(2) or "s"
+    factor = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}[unit]
+    if number <= 0:
+        raise ValueError("must be positive")
+    return number * factor
+
+
+Duration = Annotated[float | StrictStr, Field()]
+
+
+class _LimitsModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory_mb: int | None = Field(default=None, ge=64, le=1_000_000)
+    cpus: float | None = Field(default=None, gt=0, le=256)
+    pids: int | None = Field(default=None, ge=16, le=1_000_000)
+    step_timeout: Duration | None = None
+    build_timeout: Duration | None = None
+    output_kb: int | None = Field(default=None, ge=1, le=100_000)
+    disk_mb: int | None = Field(default=None, ge=16, le=1_000_000)
+    network: StrictBool | None = None
+
+    @field_validator("step_timeout", "build_timeout")
+    @classmethod
+    def _duration(cls, value: float | str | None) -> float | str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
+class _CheckModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: StrictStr
+    title: StrictStr | None = None
+    points: float = Field(ge=0, le=1000)
+    required: StrictBool = False
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in KNOWN_CHECKS:
+            raise ValueError(
+                f"unknown check {value!r}; known checks: {', '.join(sorted(KNOWN_CHECKS))}"
+            )
+        return value
+
+
+class _RubricModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: StrictStr = Field(min_length=1)
+    title: StrictStr | None = None
+    description: StrictStr | None = None
+    limits: _LimitsModel = Field(default_factory=_LimitsModel)
+    checks: list[_CheckModel] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    title: str
+    points: float
+    required: bool
+    params: Mapping[str, JSONValue]
+    stage: Literal["static", "build", "run"]
+
+
+@dataclass(frozen=True)
+class RubricLimits:
+    """Sandbox limit overrides from the rubric; None keeps the backend's default."""
+
+    memory_mb: int | None = None
+    cpus: float | None = None
+    pids: int | None = None
+    step_timeout_s: float | None = None
+    build_timeout_s: float | None = None
+    output_bytes: int | None = None
+    disk_mb: int | None = None
+    network: bool | None = None
+
+
+@dataclass(frozen=True)
+class Rubric:
+    path: Path
+    name: str
+    title: str
+    sha256: str
+    checks: tuple[CheckSpec, ...]
+    limits: RubricLimits = field(default_factory=RubricLimits)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+def load_rubric(path: Path | None = None) -> Rubric:
+    """Read and validate a rubric file (default: the built-in dl4ad rubric)."""
+    path = Path(path) if path is not None else DEFAULT_RUBRIC
+    located = _load_yaml(path)
+    if not isinstance(located.data, dict):
+        raise ConfigError(f"{path}:1: top level: expected a mapping with 'name' and 'checks'")
+    try:
+        model = _RubricModel.model_validate(located.data)
+    except ValidationError as exc:
+        _raise_validation(path, located, exc)
+        raise  # unreachable
+    seen: dict[str, int] = {}
+    checks = []
+    for i, c in enumerate(model.checks):
+        line = located.lines.get(("checks", i, "id"), 0)
+        if c.id in seen:
+            raise ConfigError(
+                f"{path}:{line}: checks[{i}].id: {c.id!r} is already defined on line {seen[c.id]}"
+            )
+        seen[c.id] = line
+        stage = KNOWN_CHECKS[c.id]
+        assert stage in ("static", "build", "run")
+        checks.append(
+            CheckSpec(
+                id=c.id,
+                title=c.title or c.id,
+                points=c.points,
+                required=c.required,
+                params=c.params,
+                stage=stage,  # type: ignore[arg-type]
+            )
+        )
+    lim = model.limits
+    limits = RubricLimits(
+        memory_mb=lim.memory_mb,
+        cpus=lim.cpus,
+        pids=lim.pids,
+        step_timeout_s=parse_duration(lim.step_timeout) if lim.step_timeout else None,
+        build_timeout_s=parse_duration(lim.build_timeout) if lim.build_timeout else None,
+        output_bytes=lim.output_kb * 1024 if lim.output_kb else None,
+        disk_mb=lim.disk_mb,
+        network=lim.network,
+    )
+    return Rubric(
+        path=path,
+        name=model.name,
+        title=model.title or model.name,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        checks=tuple(checks),
+        limits=limits,
+    )
+
+
+def validate_file(path: Path) -> str:
+    """Validate a groups file or a rubric (by its top-level keys); return a one-line summary."""
+    located = _load_yaml(path)
+    if isinstance(located.data, dict) and "checks" in located.data:
+        rubric = load_rubric(path)
+        return f"{path}: rubric {rubric.name!r} OK ({len(rubric.checks)} checks, {rubric.max_score:g} points)"
+    config = load_groups(path)
+    if config.rubric_path is not None:
+        load_rubric(config.rubric_path)
+    return f"{path}: groups file OK ({len(config.groups)} groups)"

@@ -1,0 +1,404 @@
+"""Grade groups: fetch -> inspect -> build -> run -> score, one group per worker thread.
+
+Student failures become results; infrastructure failures (no Docker engine, unwritable output)
+raise and stop the run. Each finished group is written to ``groups/<slug>.json`` at once, so an
+interrupted run resumes with only the unfinished groups, and an unchanged group (same commit,
+rubric, tool version and sandbox) is not graded again unless forced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from repograder import __version__, comments, detect, git, notebooks, paper, readme, runner
+from repograder.config import CheckSpec, CourseConfig, GroupSpec, Rubric
+from repograder.errors import FetchError, Interrupted, RepograderError
+from repograder.model import (
+    Checkout,
+    GroupResult,
+    GroupStatus,
+    JSONDict,
+    Params,
+    RubricInfo,
+    RunResult,
+    StepResult,
+    Timings,
+    ToolInfo,
+)
+from repograder.report import results as report_results
+from repograder.rubric import Evidence, score
+from repograder.sandbox.base import BuildResult, Limits, Sandbox
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class Progress(Protocol):
+    """Receives stage changes; implementations must be thread-safe."""
+
+    def begin(self, groups: Sequence[str]) -> None: ...
+
+    def stage(self, group: str, stage: str) -> None: ...
+
+    def done(self, group: str, result: GroupResult, cached: bool) -> None: ...
+
+    def end(self) -> None: ...
+
+
+class NoProgress:
+    def begin(self, groups: Sequence[str]) -> None:
+        pass
+
+    def stage(self, group: str, stage: str) -> None:
+        pass
+
+    def done(self, group: str, result: GroupResult, cached: bool) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class GradingContext:
+    """Everything a group's grading needs besides the group itself."""
+
+    rubric: Rubric
+    out_dir: Path
+    cache_dir: Path
+    fetch: git.FetchOptions
+    deadline: datetime | None = None
+    sandbox: Sandbox | None = None  # None: static checks only
+    limits: Limits = field(default_factory=Limits)
+    static_only: bool = False
+    force: bool = False
+    run_id: str = "run"
+    clock: Clock = utc_now
+    progress: Progress = field(default_factory=NoProgress)
+    # Set on Ctrl-C or an infrastructure error: workers stop and store nothing half-done.
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def sandbox_id(self) -> str:
+        if self.sandbox is None or self.static_only:
+            return "static"
+        return self.sandbox.name
+
+
+def _check(rubric: Rubric, check_id: str) -> CheckSpec | None:
+    return next((c for c in rubric.checks if c.id == check_id), None)
+
+
+def _params(rubric: Rubric, check_id: str) -> Params:
+    spec = _check(rubric, check_id)
+    return Params(spec.params if spec else {}, where=f"rubric checks[{check_id}].params")
+
+
+def _guard(fn: Callable[[], T], problems: list[str], what: str) -> T | None:
+    """Run one inspection; a grader bug there costs that evidence only (its checks say error)."""
+    try:
+        return fn()
+    except RepograderError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded and shown in the report
+        problems.append(f"{what}: {type(exc).__name__}: {exc}"[:300])
+        return None
+
+
+def cache_key(group: GroupSpec, commit: str | None, ctx: GradingContext) -> str | None:
+    """Identity of a grading: same key, same result. Plain folders (no commit) never cache."""
+    if commit is None:
+        return None
+    material = json.dumps(
+        [
+            group.repo,
+            group.ref,
+            commit,
+            ctx.rubric.sha256,
+            __version__,
+            ctx.sandbox_id,
+            ctx.deadline.isoformat() if ctx.deadline else None,
+            list(group.members),
+        ]
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _state_path(ctx: GradingContext, group: GroupSpec) -> Path:
+    return ctx.out_dir / "groups" / f"{group.slug}.json"
+
+
+def load_cached(ctx: GradingContext, group: GroupSpec, key: str | None) -> GroupResult | None:
+    """The stored result of an earlier identical grading, if any."""
+    if key is None or ctx.force:
+        return None
+    path = _state_path(ctx, group)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("cache_key") != key:
+        return None
+    try:
+        return report_results.group_from_json(data.get("group"))
+    except RepograderError:
+        return None
+
+
+def store(ctx: GradingContext, group: GroupSpec, result: GroupResult, key: str | None) -> None:
+    data: JSONDict = {"cache_key": key, "group": report_results.group_to_json(result)}
+    report_results.write_json_atomic(_state_path(ctx, group), data)
+
+
+def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
+    """Grade one group. Never raises for a student's problem; raises RepograderError for ours."""
+    started = time.monotonic()
+    repo_shown = git.describe_source(group.repo)
+    work = ctx.cache_dir / "work" / ctx.run_id / group.slug
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        ctx.progress.stage(group.name, "fetch")
+        try:
+            checkout = git.fetch(group.repo, group.ref, ctx.deadline, work / "checkout", ctx.fetch)
+        except FetchError as exc:
+            result = GroupResult(
+                name=group.name,
+                repo=repo_shown,
+                status=GroupStatus.ERROR,
+                error=git.redact(str(exc), ctx.fetch.token),
+                members=group.members,
+                timings=Timings(total_s=round(time.monotonic() - started, 2)),
+            )
+            ctx.progress.done(group.name, result, cached=False)
+            return result
+        fetch_s = time.monotonic() - started
+        key = cache_key(group, checkout.commit, ctx)
+        cached = load_cached(ctx, group, key)
+        if cached is not None:
+            ctx.progress.done(group.name, cached, cached=True)
+            return cached
+        result = _grade_checkout(group, ctx, checkout, repo_shown, fetch_s, started)
+        if ctx.cancel.is_set():
+            # Containers were removed under this group's feet: its result is not trustworthy.
+            raise Interrupted("interrupted")
+        store(ctx, group, result, key)
+        ctx.progress.done(group.name, result, cached=False)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _grade_checkout(
+    group: GroupSpec,
+    ctx: GradingContext,
+    checkout: Checkout,
+    repo_shown: str,
+    fetch_s: float,
+    started: float,
+) -> GroupResult:
+    root = checkout.path
+    group_dir = ctx.out_dir / "groups" / group.slug
+    shutil.rmtree(group_dir, ignore_errors=True)
+    group_dir.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    artifacts: JSONDict = {}
+
+    ctx.progress.stage(group.name, "inspect")
+    readme_facts = _guard(lambda: readme.inspect_readme(root), problems, "readme")
+    env = _guard(lambda: detect.detect_env(root), problems, "environment detection")
+    comment_facts = _guard(lambda: comments.measure_comments(root), problems, "comments")
+    paper_params = _params(ctx.rubric, "paper-pages")
+    globs = paper_params.get_str_list("globs", []) or None
+    paper_facts = _guard(
+        lambda: paper.inspect_paper(root, globs, lfs_pointers=checkout.lfs_pointers),
+        problems,
+        "paper",
+    )
+    if paper_facts is not None:
+        thumbs = _guard(
+            lambda: paper.render_thumbnails(root, paper_facts, group_dir / "paper"),
+            problems,
+            "paper thumbnails",
+        )
+        if thumbs:
+            artifacts["paper"] = {
+                "thumbnails": [p.relative_to(ctx.out_dir).as_posix() for p in thumbs]
+            }
+    owned_notebooks = _guard(lambda: notebooks.find_notebooks(root), problems, "notebooks") or ()
+
+    build: BuildResult | None = None
+    steps: tuple[StepResult, ...] | None = None
+    nb_report: notebooks.NotebookReport | None = None
+    not_run = "not run: static checks only (--static)"
+    build_s = run_s = 0.0
+    wants_build = any(c.stage in ("build", "run") for c in ctx.rubric.checks)
+    if ctx.sandbox is not None and not ctx.static_only and wants_build and env is not None:
+        ctx.progress.stage(group.name, "build")
+        spec = env
+        if owned_notebooks and _check(ctx.rubric, "notebooks"):
+            spec = replace(spec, requirements=(*spec.requirements, *notebooks.NOTEBOOK_TOOLING))
+        t = time.monotonic()
+        build = ctx.sandbox.prepare(spec, root, group_dir / "logs")
+        build_s = time.monotonic() - t
+        if build.log_path is not None and build.log_path.is_relative_to(ctx.out_dir):
+            artifacts["logs"] = {"build log": build.log_path.relative_to(ctx.out_dir).as_posix()}
+        if not build.ok:
+            not_run = "not run: the environment did not build"
+        else:
+            t = time.monotonic()
+            steps, nb_report = _run_in_sandbox(
+                ctx, group, build, root, readme_facts, owned_notebooks, group_dir
+            )
+            run_s = time.monotonic() - t
+    elif ctx.sandbox is None and not ctx.static_only:
+        not_run = "not run: no sandbox available"
+
+    if nb_report is not None:
+        artifacts["notebooks"] = notebooks.report_artifacts(nb_report, ctx.out_dir, group_dir)
+    if problems:
+        artifacts["grader_problems"] = list(problems)
+
+    ctx.progress.stage(group.name, "score")
+    evidence = Evidence(
+        checkout=checkout,
+        readme=readme_facts,
+        env=env,
+        comments=comment_facts,
+        paper=paper_facts,
+        build=build,
+        steps=steps,
+        notebooks=nb_report,
+        not_run_reason=not_run,
+    )
+    checks = score(ctx.rubric, evidence)
+    return GroupResult(
+        name=group.name,
+        repo=repo_shown,
+        status=GroupStatus.GRADED,
+        commit=checkout.commit,
+        commit_date=checkout.commit_date,
+        late_commits=checkout.late_commits,
+        score=round(sum(c.score for c in checks), 2),
+        max_score=round(sum(c.max_score for c in checks), 2),
+        checks=checks,
+        steps=steps or (),
+        timings=Timings(
+            fetch_s=round(fetch_s, 2),
+            build_s=round(build_s, 2),
+            run_s=round(run_s, 2),
+            total_s=round(time.monotonic() - started, 2),
+        ),
+        members=group.members,
+        artifacts=artifacts,
+    )
+
+
+def _run_in_sandbox(
+    ctx: GradingContext,
+    group: GroupSpec,
+    build: BuildResult,
+    root: Path,
+    readme_facts: readme.ReadmeFacts | None,
+    owned_notebooks: Sequence[str],
+    group_dir: Path,
+) -> tuple[tuple[StepResult, ...] | None, notebooks.NotebookReport | None]:
+    assert ctx.sandbox is not None
+    steps_params = _params(ctx.rubric, "readme-steps")
+    options = runner.RunOptions(
+        default_timeout_s=ctx.limits.timeout_s,
+        stop_on_failure=steps_params.get_bool("stop_on_failure", False),
+        on_timeout=steps_params.get_str("on_timeout", "warn"),
+        total_budget_s=steps_params.get_float("total_budget_s", 3600.0),
+    )
+    session = ctx.sandbox.open_session(build, root, ctx.limits)
+    try:
+        steps: tuple[StepResult, ...] | None = None
+        if _check(ctx.rubric, "readme-steps") and readme_facts is not None:
+            ctx.progress.stage(group.name, "steps")
+            steps = runner.run_steps(session, readme_facts.steps, options)
+        nb_report = None
+        if _check(ctx.rubric, "notebooks"):
+            ctx.progress.stage(group.name, "notebooks")
+            nb_report = notebooks.run_notebooks(
+                session, owned_notebooks, _params(ctx.rubric, "notebooks"), group_dir / "notebooks"
+            )
+        return steps, nb_report
+    finally:
+        session.close()
+
+
+@contextmanager
+def _interruptible(ctx: GradingContext) -> Iterator[None]:
+    """On Ctrl-C or an infrastructure error, stop the workers and remove every container."""
+    try:
+        yield
+    except BaseException as exc:
+        ctx.cancel.set()
+        if ctx.sandbox is not None:
+            ctx.sandbox.close()
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted(
+                "interrupted: finished groups are saved; run the same command again to resume"
+            ) from None
+        raise
+
+
+def grade_all(
+    config: CourseConfig,
+    groups: Sequence[GroupSpec],
+    ctx: GradingContext,
+    jobs: int = 1,
+) -> RunResult:
+    """Grade ``groups`` with ``jobs`` workers and return the run (report not yet written)."""
+    started_at = ctx.clock()
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, GroupResult] = {}
+    ctx.progress.begin([g.name for g in groups])
+    lock = threading.Lock()
+
+    def work(group: GroupSpec) -> GroupResult:
+        result = grade_group(group, ctx)
+        with lock:
+            results[group.name] = result
+        return result
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
+    try:
+        with _interruptible(ctx):
+            pending: dict[Future[GroupResult], GroupSpec] = {
+                pool.submit(work, g): g for g in groups
+            }
+            while pending:
+                done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pending.pop(future)
+                    future.result()  # re-raises infrastructure errors
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        ctx.progress.end()
+    ordered = tuple(results[g.name] for g in groups if g.name in results)
+    return RunResult(
+        tool=ToolInfo("repograder", __version__),
+        course=config.course,
+        deadline=config.deadline.isoformat() if config.deadline else None,
+        rubric=RubricInfo(ctx.rubric.name, ctx.rubric.sha256),
+        started_at=started_at.isoformat(),
+        finished_at=ctx.clock().isoformat(),
+        groups=ordered,
+    )

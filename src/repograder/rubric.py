@@ -1,0 +1,146 @@
+"""Rubric scoring: evidence + rubric -> CheckResults. Pure: no I/O.
+
+Each check id maps to one function ``(Evidence, Params) -> Verdict``; the module that gathers
+the evidence owns the judgement (readme.evaluate_readme, paper.evaluate_pages, ...). A check
+whose evidence is missing is skipped with the reason; a check that crashes is an ``error``
+for that check only, never a lost group.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from repograder import comments, detect, notebooks, paper, readme, runner
+from repograder.config import CheckSpec, Rubric
+from repograder.errors import ConfigError
+from repograder.model import CheckResult, Checkout, Params, Status, StepResult, Verdict
+from repograder.sandbox.base import BuildResult
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything the checks judge. ``None`` means the stage did not run (with ``why``)."""
+
+    checkout: Checkout
+    readme: readme.ReadmeFacts | None = None
+    env: detect.EnvSpec | None = None
+    comments: comments.CommentFacts | None = None
+    paper: paper.PaperFacts | None = None
+    build: BuildResult | None = None
+    steps: tuple[StepResult, ...] | None = None
+    notebooks: notebooks.NotebookReport | None = None
+    not_run_reason: str = "not run"  # why build/run evidence is missing (e.g. --static)
+
+
+def _env_build(ev: Evidence, params: Params) -> Verdict:
+    build = ev.build
+    if build is None:
+        return Verdict.skip(ev.not_run_reason)
+    details = {
+        "backend": build.backend,
+        "image": build.image,
+        "reused": build.reused,
+        "duration_s": round(build.duration_s, 1),
+        "python": build.python_version,
+        "notes": list(build.notes),
+    }
+    if ev.env is not None:
+        details["env_file"] = ev.env.path
+        details["dropped"] = list(ev.env.dropped)
+    if build.log_excerpt:
+        details["log_excerpt"] = build.log_excerpt
+    if build.ok:
+        what = ev.env.path if ev.env is not None and ev.env.path else "a bare environment"
+        how = "reused a cached environment" if build.reused else f"built in {build.duration_s:.0f} s"
+        status = Status.WARN if build.notes and params.get_bool("warn_on_notes", False) else Status.PASS
+        return Verdict(status, 1.0, f"environment from {what}: {how}", details)
+    return Verdict(Status.FAIL, 0.0, build.summary or "the environment did not build", details)
+
+
+def _readme(ev: Evidence, params: Params) -> Verdict:
+    if ev.readme is None:
+        return Verdict.error("the README was not inspected")
+    return readme.evaluate_readme(ev.readme, params)
+
+
+def _env_file(ev: Evidence, params: Params) -> Verdict:
+    if ev.env is None:
+        return Verdict.error("the environment file was not inspected")
+    return detect.evaluate_env_file(ev.env, params)
+
+
+def _comments(ev: Evidence, params: Params) -> Verdict:
+    if ev.comments is None:
+        return Verdict.error("comments were not measured")
+    return comments.evaluate_comments(ev.comments, params)
+
+
+def _paper_pages(ev: Evidence, params: Params) -> Verdict:
+    if ev.paper is None:
+        return Verdict.error("the paper was not inspected")
+    return paper.evaluate_pages(ev.paper, params)
+
+
+def _paper_format(ev: Evidence, params: Params) -> Verdict:
+    if ev.paper is None:
+        return Verdict.error("the paper was not inspected")
+    return paper.evaluate_format(ev.paper, params)
+
+
+def _readme_steps(ev: Evidence, params: Params) -> Verdict:
+    if ev.steps is None:
+        return Verdict.skip(ev.not_run_reason)
+    return runner.evaluate_steps(ev.steps, params)
+
+
+def _notebooks(ev: Evidence, params: Params) -> Verdict:
+    if ev.notebooks is None:
+        return Verdict.skip(ev.not_run_reason)
+    return notebooks.evaluate_notebooks(ev.notebooks, params)
+
+
+CHECKS: Mapping[str, Callable[[Evidence, Params], Verdict]] = {
+    "readme": _readme,
+    "env-file": _env_file,
+    "env-build": _env_build,
+    "readme-steps": _readme_steps,
+    "notebooks": _notebooks,
+    "comments": _comments,
+    "paper-pages": _paper_pages,
+    "paper-format": _paper_format,
+}
+
+
+def evaluate(spec: CheckSpec, evidence: Evidence) -> CheckResult:
+    """Run one check; a crash becomes an ``error`` result that names the exception."""
+    params = Params(spec.params, where=f"rubric checks[{spec.id}].params")
+    try:
+        verdict = CHECKS[spec.id](evidence, params)
+    except ConfigError:
+        raise  # a wrongly typed rubric parameter stops the run: it is the lecturer's to fix
+    except Exception as exc:  # noqa: BLE001 - a check's bug must not lose the group
+        last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""
+        verdict = Verdict.error(
+            f"the grader failed to evaluate this check: {type(exc).__name__}: {exc}"[:300] + where
+        )
+    fraction = min(max(verdict.fraction, 0.0), 1.0)
+    if verdict.status in (Status.SKIP, Status.ERROR):
+        fraction = 0.0
+    return CheckResult(
+        id=spec.id,
+        title=spec.title,
+        status=verdict.status,
+        score=round(spec.points * fraction, 2),
+        max_score=spec.points,
+        summary=verdict.summary,
+        details=verdict.details,
+        required=spec.required,
+    )
+
+
+def score(rubric: Rubric, evidence: Evidence) -> tuple[CheckResult, ...]:
+    """Evaluate every check of the rubric, in rubric order."""
+    return tuple(evaluate(spec, evidence) for spec in rubric.checks)
