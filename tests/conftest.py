@@ -26,7 +26,10 @@ def docker_problem() -> str | None:
     try:
         proc = subprocess.run(
             ["docker", "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True, text=True, timeout=20, check=False,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"docker info failed: {exc}"
@@ -56,7 +59,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Tests never touch the user's real cache (mirrors, environments)."""
     if "REPOGRADER_CACHE" not in os.environ or os.environ.get("REPOGRADER_TEST_KEEP_CACHE") != "1":
         monkeypatch.setenv("REPOGRADER_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -50,8 +50,9 @@ def make_sandbox(kind: str, run_id: str, cache: Path, build_timeout_s: float | N
         if ok and not docker_backend.base_image_available():
             ok, why = False, "the sandbox base image is missing: run `repograder sandbox build`"
         if ok:
-            options = {} if build_timeout_s is None else {"build_timeout_s": build_timeout_s}
-            return docker_backend.DockerSandbox(run_id, cache, log=_err, **options)
+            return docker_backend.DockerSandbox(
+                run_id, cache, build_timeout_s=build_timeout_s or 1800.0, log=_err
+            )
         if kind == "docker":
             raise SandboxUnavailable(
                 f"{why}\n  start a Docker engine (e.g. `sudo dockerd &`), then "
@@ -217,21 +218,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="grade every group of a groups file")
     run.add_argument("groups", metavar="GROUPS.yaml", help="the groups file")
-    run.add_argument("--rubric", metavar="FILE", help="rubric YAML (default: the groups file's "
-                     "rubric, else the built-in dl4ad rubric)")
-    run.add_argument("--out", metavar="DIR",
-                     help="output folder (default: grading-report/ beside the groups file)")
-    run.add_argument("--jobs", "-j", type=int, metavar="N",
-                     help="groups graded in parallel (default: from cores and memory)")
+    run.add_argument(
+        "--rubric",
+        metavar="FILE",
+        help="rubric YAML (default: the groups file's rubric, else the built-in dl4ad rubric)",
+    )
+    run.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default: grading-report/ beside the groups file)",
+    )
+    run.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        metavar="N",
+        help="groups graded in parallel (default: from cores and memory)",
+    )
     run.add_argument("--only", nargs="+", metavar="NAME", help="grade only these groups")
-    run.add_argument("--static", action="store_true",
-                     help="only the checks that execute no student code (a quick first look)")
-    run.add_argument("--sandbox", choices=SANDBOXES, default="docker",
-                     help="docker (default, isolated), local (no isolation) or auto")
-    run.add_argument("--force", action="store_true",
-                     help="grade again even groups whose commit and rubric are unchanged")
-    run.add_argument("--network", action=argparse.BooleanOptionalAction, default=None,
-                     help="allow network while student code runs (default: the rubric's, off)")
+    run.add_argument(
+        "--static",
+        action="store_true",
+        help="only the checks that execute no student code (a quick first look)",
+    )
+    run.add_argument(
+        "--sandbox",
+        choices=SANDBOXES,
+        default="docker",
+        help="docker (default, isolated), local (no isolation) or auto",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="grade again even groups whose commit and rubric are unchanged",
+    )
+    run.add_argument(
+        "--network",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow network while student code runs (default: the rubric's, off)",
+    )
     run.add_argument("--step-timeout", metavar="DURATION", help="per-step timeout, e.g. 90s, 20m")
     run.add_argument("--memory-mb", type=int, metavar="MB", help="memory limit per sandbox")
     run.add_argument("--cpus", type=float, metavar="N", help="CPU quota per sandbox")
@@ -251,8 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     sbx_sub.required = True
     build = sbx_sub.add_parser("build", help="build the sandbox base image")
     mode = build.add_mutually_exclusive_group()
-    mode.add_argument("--offline", action="store_true",
-                      help="no registry: bootstrap Debian with debootstrap and docker import")
+    mode.add_argument(
+        "--offline",
+        action="store_true",
+        help="no registry: bootstrap Debian with debootstrap and docker import",
+    )
     mode.add_argument("--online", action="store_true", help="FROM python:3.x-slim (registry)")
     build.add_argument("--python", default="3.11", help="Python version of the image")
     build.add_argument("--force", action="store_true", help="rebuild even if it exists")

@@ -213,9 +213,7 @@ def parse_deadline(value: str) -> datetime:
             f"{value!r} is not an ISO 8601 date-time (e.g. 2026-03-31T23:59:59+02:00)"
         ) from None
     if moment.tzinfo is None:
-        raise ValueError(
-            f"{value!r} has no UTC offset; write e.g. {text}+02:00 (or Z for UTC)"
-        )
+        raise ValueError(f"{value!r} has no UTC offset; write e.g. {text}+02:00 (or Z for UTC)")
     return moment
 
 
@@ -464,7 +462,8 @@ def validate_file(path: Path) -> str:
     located = _load_yaml(path)
     if isinstance(located.data, dict) and "checks" in located.data:
         rubric = load_rubric(path)
-        return f"{path}: rubric {rubric.name!r} OK ({len(rubric.checks)} checks, {rubric.max_score:g} points)"
+        size = f"{len(rubric.checks)} checks, {rubric.max_score:g} points"
+        return f"{path}: rubric {rubric.name!r} OK ({size})"
     config = load_groups(path)
     if config.rubric_path is not None:
         load_rubric(config.rubric_path)

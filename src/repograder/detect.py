@@ -1,13 +1,54 @@
 """Environment detection: repository -> EnvSpec.
 
-An ordered list of detectors; the first match wins and says why. No code is executed.
-(Interface defined here; detectors are implemented below.)
+An ordered list of detectors; the first match wins and says why. No code is executed: setup.py
+is read with ``ast``, everything else is parsed as data. Bad student files become warnings.
 """
 
 from __future__ import annotations
 
+import ast
+import configparser
+import dataclasses
 import enum
-from dataclasses import dataclass
+import functools
+import hashlib
+import json
+import os
+import posixpath
+import re
+import stat
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from repograder import fsutil, model
+from repograder.envparse import (
+    choose_python,
+    parse_include,
+    poetry_constraint_to_pip,
+    sanitize_requirement,
+    split_logical_lines,
+    translate_conda,
+)
+
+__all__ = [
+    "EnvKind",
+    "EnvSpec",
+    "choose_python",
+    "content_hash",
+    "detect_env",
+    "evaluate_env_file",
+    "spec_to_json",
+    "translate_conda",
+]
+
+MAX_ENV_FILE_BYTES = 1_000_000
+MAX_INCLUDES = 50
+MAX_HASHED_FILE_BYTES = 20_000_000
 
 
 class EnvKind(enum.StrEnum):
@@ -37,3 +78,795 @@ class EnvSpec:
     dropped: tuple[str, ...] = ()  # entries skipped, each with its reason
     warnings: tuple[str, ...] = ()
     candidates: tuple[str, ...] = ()  # other environment files seen (vendored ones excluded)
+    # Added by detect: console scripts declared by the project ([project.scripts], poetry).
+    scripts: tuple[str, ...] = ()
+    # pip constraint lines from `-c` includes (pass with `-c` at install; they never add packages)
+    constraints: tuple[str, ...] = ()
+    # the environment file exists but could not be parsed (message names the line)
+    parse_error: str | None = None
+
+
+@dataclass
+class _Acc:
+    """Mutable accumulator used while one detector builds its spec."""
+
+    files: list[str] = field(default_factory=list)
+    requirements: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    install_project: bool = False
+
+    def add_file(self, rel: str) -> None:
+        if rel not in self.files:
+            self.files.append(rel)
+
+
+def _read(root: Path, rel: str) -> str | None:
+    return fsutil.read_text(root, rel, MAX_ENV_FILE_BYTES)
+
+
+def _is_file(root: Path, rel: str) -> bool:
+    if not fsutil.is_inside(root, rel):
+        return False
+    try:
+        return stat.S_ISREG(os.lstat(root / rel).st_mode)
+    except OSError:
+        return False
+
+
+def _is_dir(root: Path, rel: str) -> bool:
+    if rel and not fsutil.is_inside(root, rel):
+        return False
+    try:
+        return stat.S_ISDIR(os.lstat(root / rel).st_mode)
+    except OSError:
+        return False
+
+
+def _listdir(root: Path, rel: str) -> list[str]:
+    if not _is_dir(root, rel):
+        return []
+    try:
+        return sorted(os.listdir(root / rel))[:2000]
+    except OSError:
+        return []
+
+
+def _join(base: str, name: str) -> str:
+    return f"{base}/{name}" if base else name
+
+
+def _where(rel: str) -> str:
+    folder = posixpath.dirname(rel)
+    return "at the repository root" if not folder else f"in {folder}/"
+
+
+# --- requirements files -------------------------------------------------------------------------
+
+
+def _resolve_in_repo(including: str, target: str) -> str | None:
+    """Repo-relative path of an include, or None when it leaves the repo or is a URL."""
+    if re.match(r"^[a-z][a-z0-9+.-]*://", target, re.IGNORECASE) or target.startswith(("/", "~")):
+        return None
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(including), target))
+    if joined.startswith("..") or joined.startswith("/") or joined == ".":
+        return None
+    return joined
+
+
+def _read_requirements(
+    root: Path, rel: str, acc: _Acc, *, constraint: bool = False, depth: int = 0
+) -> None:
+    """Parse one requirements file into ``acc``, following -r/-c includes inside the repo."""
+    text = _read(root, rel)
+    if text is None:
+        acc.warnings.append(f"{rel}: cannot be read (missing, a symlink or not a regular file)")
+        return
+    acc.add_file(rel)
+    for number, line in split_logical_lines(text):
+        include = parse_include(line)
+        if include is not None:
+            kind, target = include
+            resolved = _resolve_in_repo(rel, target)
+            if resolved is None:
+                acc.dropped.append(f"{rel}:{number}: {line}: include outside the repository")
+            elif resolved in acc.files:
+                continue
+            elif depth >= 10 or len(acc.files) >= MAX_INCLUDES:
+                acc.dropped.append(f"{rel}:{number}: {line}: too many nested includes")
+            elif not _is_file(root, resolved):
+                acc.dropped.append(f"{rel}:{number}: {line}: included file not found")
+            else:
+                _read_requirements(
+                    root, resolved, acc, constraint=constraint or kind == "c", depth=depth + 1
+                )
+            continue
+        result = sanitize_requirement(line)
+        if result.install_project:
+            acc.install_project = True
+        if result.dropped:
+            acc.dropped.append(f"{rel}:{number}: {result.dropped}")
+        if result.warning:
+            acc.warnings.append(f"{rel}:{number}: {result.warning}")
+        if result.line:
+            target_list = acc.constraints if constraint else acc.requirements
+            if result.line not in target_list:
+                target_list.append(result.line)
+
+
+_REQ_FOLDER_NAMES = ("base.txt", "requirements.txt", "main.txt", "common.txt", "prod.txt")
+
+
+def _requirements_choice(root: Path, base: str, *, variants_ok: bool) -> tuple[str, str] | None:
+    names = _listdir(root, base)
+    if not variants_ok:
+        for name in names:
+            if name.lower() == "requirements.txt" and _is_file(root, _join(base, name)):
+                return _join(base, name), ""
+        req_dir = _join(base, "requirements")
+        for name in _REQ_FOLDER_NAMES:
+            if _is_file(root, _join(req_dir, name)):
+                return _join(req_dir, name), ""
+        return None
+    variants = [
+        n
+        for n in names
+        if re.match(r"^requirements?[-_.][\w.-]*\.txt$", n, re.IGNORECASE)
+        and _is_file(root, _join(base, n))
+    ]
+
+    def rank(name: str) -> tuple[int, str]:
+        low = name.lower()
+        if re.search(r"dev|test|doc|lint|ci", low):
+            return 2, low
+        if re.search(r"gpu|cuda|cu\d", low):
+            return 1, low
+        return 0, low
+
+    if variants:
+        chosen = min(variants, key=rank)
+        return _join(base, chosen), f" (no plain requirements.txt; {chosen} used)"
+    return None
+
+
+def _detect_requirements(root: Path, base: str, *, variants_ok: bool = False) -> EnvSpec | None:
+    choice = _requirements_choice(root, base, variants_ok=variants_ok)
+    if choice is None:
+        return None
+    rel, note = choice
+    acc = _Acc()
+    _read_requirements(root, rel, acc)
+    return EnvSpec(
+        kind=EnvKind.REQUIREMENTS,
+        path=rel,
+        reason=f"{posixpath.basename(rel)} {_where(rel)}{note}",
+        files=tuple(acc.files),
+        requirements=tuple(acc.requirements),
+        constraints=tuple(acc.constraints),
+        install_project=acc.install_project,
+        dropped=tuple(acc.dropped),
+        warnings=tuple(acc.warnings),
+    )
+
+
+# --- conda ----------------------------------------------------------------------------------------
+
+CONDA_NAMES = (
+    "environment.yml",
+    "environment.yaml",
+    "env.yml",
+    "env.yaml",
+    "conda.yml",
+    "conda.yaml",
+)
+CONDA_FOLDERS = ("environment", "env", "envs", "conda")
+
+
+def _conda_choice(root: Path, base: str) -> str | None:
+    for name in CONDA_NAMES:
+        if _is_file(root, _join(base, name)):
+            return _join(base, name)
+    for folder in CONDA_FOLDERS:
+        rel_folder = _join(base, folder)
+        if not _is_dir(root, rel_folder) or fsutil.is_virtualenv(root / rel_folder):
+            continue
+        for name in CONDA_NAMES:
+            if _is_file(root, _join(rel_folder, name)):
+                return _join(rel_folder, name)
+        others = [
+            n
+            for n in _listdir(root, rel_folder)
+            if n.lower().endswith((".yml", ".yaml")) and _is_file(root, _join(rel_folder, n))
+        ]
+        others.sort(key=lambda n: (bool(re.search(r"gpu|cuda", n, re.IGNORECASE)), n))
+        for name in others:
+            text = _read(root, _join(rel_folder, name)) or ""
+            if re.search(r"^dependencies\s*:", text, re.MULTILINE):
+                return _join(rel_folder, name)
+    return None
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return str(problem)
+
+
+def _detect_conda(root: Path, base: str) -> EnvSpec | None:
+    rel = _conda_choice(root, base)
+    if rel is None:
+        return None
+    reason = f"{posixpath.basename(rel)} (conda) {_where(rel)}"
+    text = _read(root, rel) or ""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        message = f"{rel}: invalid YAML: {_yaml_error(exc)}"
+        return EnvSpec(
+            kind=EnvKind.CONDA,
+            path=rel,
+            reason=reason,
+            files=(rel,),
+            warnings=(message,),
+            parse_error=message,
+            conda_strategy="translated",
+        )
+    except (RecursionError, ValueError) as exc:  # deeply nested or odd scalars
+        message = f"{rel}: invalid YAML: {exc}"
+        return EnvSpec(
+            kind=EnvKind.CONDA,
+            path=rel,
+            reason=reason,
+            files=(rel,),
+            warnings=(message,),
+            parse_error=message,
+            conda_strategy="translated",
+        )
+    translation = translate_conda(doc)
+    acc = _Acc(files=[rel])
+    acc.requirements.extend(translation.requirements)
+    acc.dropped.extend(f"{rel}: {d}" for d in translation.dropped)
+    acc.warnings.extend(f"{rel}: {w}" for w in translation.warnings)
+    for line in translation.pip_lines:
+        include = parse_include(line)
+        if include is not None:
+            resolved = _resolve_in_repo(rel, include[1])
+            if resolved is None or not _is_file(root, resolved):
+                acc.dropped.append(f"{rel}: pip {line}: included file missing or outside the repo")
+            else:
+                _read_requirements(root, resolved, acc, constraint=include[0] == "c")
+            continue
+        result = sanitize_requirement(line)
+        acc.install_project = acc.install_project or result.install_project
+        if result.dropped:
+            acc.dropped.append(f"{rel}: pip: {result.dropped}")
+        if result.warning:
+            acc.warnings.append(f"{rel}: pip: {result.warning}")
+        if result.line and result.line not in acc.requirements:
+            acc.requirements.append(result.line)
+    parse_error = None if isinstance(doc, dict) else f"{rel}: not a conda environment mapping"
+    return EnvSpec(
+        kind=EnvKind.CONDA,
+        path=rel,
+        reason=reason,
+        files=tuple(acc.files),
+        requirements=tuple(acc.requirements),
+        constraints=tuple(acc.constraints),
+        apt_packages=translation.apt_packages,
+        install_project=acc.install_project,
+        python_version=translation.python_version,
+        python_source=f"python= in {rel}" if translation.python_version else None,
+        conda_strategy="translated",
+        dropped=tuple(acc.dropped),
+        warnings=tuple(acc.warnings),
+        parse_error=parse_error,
+    )
+
+
+# --- pyproject.toml -------------------------------------------------------------------------------
+
+_DEFAULT_BUILD = ("setuptools>=61", "wheel")
+
+
+def _load_toml(root: Path, rel: str) -> tuple[dict[str, Any] | None, str | None]:
+    text = _read(root, rel)
+    if text is None:
+        return None, f"{rel}: cannot be read"
+    try:
+        return tomllib.loads(text), None
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError) as exc:
+        return None, f"{rel}: invalid TOML: {exc}"
+
+
+def _table(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str_list(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _dict_dependency(name: str, spec: dict[str, Any], where: str, acc: _Acc) -> str | None:
+    """A poetry/Pipfile table dependency -> pip line (None when dropped)."""
+    if spec.get("optional") is True:
+        acc.dropped.append(f"{where}: {name}: optional dependency (an extra) not installed")
+        return None
+    if "path" in spec:
+        acc.dropped.append(f"{where}: {name}: local path dependency {spec['path']!r} not installed")
+        return None
+    extras = _str_list(spec.get("extras"))
+    extra_text = f"[{','.join(extras)}]" if extras else ""
+    markers = spec.get("markers")
+    marker_text = f"; {markers}" if isinstance(markers, str) and markers.strip() else ""
+    if isinstance(spec.get("git"), str):
+        ref = next(
+            (spec[k] for k in ("rev", "tag", "branch", "ref") if isinstance(spec.get(k), str)), ""
+        )
+        url = f"git+{spec['git']}" + (f"@{ref}" if ref else "")
+        acc.warnings.append(f"{where}: {name}: git dependency {url!r} is fetched at build time")
+        return f"{name}{extra_text} @ {url}{marker_text}"
+    if isinstance(spec.get("url"), str):
+        return f"{name}{extra_text} @ {spec['url']}{marker_text}"
+    version = spec.get("version", "*")
+    pip_spec, warning = poetry_constraint_to_pip(str(version))
+    if warning:
+        acc.warnings.append(f"{where}: {name}: {warning}")
+    return f"{name}{extra_text}{pip_spec}{marker_text}"
+
+
+def _add_line(acc: _Acc, line: str, where: str) -> None:
+    result = sanitize_requirement(line)
+    acc.install_project = acc.install_project or result.install_project
+    if result.dropped:
+        acc.dropped.append(f"{where}: {result.dropped}")
+    if result.warning:
+        acc.warnings.append(f"{where}: {result.warning}")
+    if result.line and result.line not in acc.requirements:
+        acc.requirements.append(result.line)
+
+
+def _detect_pyproject(root: Path, base: str) -> EnvSpec | None:
+    rel = _join(base, "pyproject.toml")
+    if not _is_file(root, rel):
+        return None
+    reason = f"pyproject.toml {_where(rel)}"
+    doc, error = _load_toml(root, rel)
+    if doc is None:
+        return EnvSpec(
+            kind=EnvKind.PYPROJECT,
+            path=rel,
+            reason=reason,
+            files=(rel,),
+            warnings=(error or "",),
+            parse_error=error,
+        )
+    project = _table(doc.get("project"))
+    poetry = _table(_table(doc.get("tool")).get("poetry"))
+    build_system = doc.get("build-system")
+    acc = _Acc(files=[rel])
+    python: str | None = None
+    scripts: list[str] = []
+    has_deps = False
+    if project:
+        deps = project.get("dependencies")
+        has_deps = isinstance(deps, list)
+        for dep in _str_list(deps)[:5000]:
+            _add_line(acc, dep, rel)
+        if isinstance(project.get("requires-python"), str):
+            python = project["requires-python"].strip()
+        scripts.extend(k for k in _table(project.get("scripts")) if isinstance(k, str))
+        scripts.extend(k for k in _table(project.get("gui-scripts")) if isinstance(k, str))
+        if "dependencies" in _str_list(project.get("dynamic")):
+            dynamic = _table(_table(_table(doc.get("tool")).get("setuptools")).get("dynamic"))
+            files = _table(dynamic.get("dependencies")).get("file")
+            for target in [files] if isinstance(files, str) else _str_list(files):
+                resolved = _resolve_in_repo(rel, target)
+                if resolved and _is_file(root, resolved):
+                    has_deps = True
+                    _read_requirements(root, resolved, acc)
+    if poetry:
+        poetry_deps = _table(poetry.get("dependencies"))
+        has_deps = has_deps or bool(poetry_deps)
+        for name, value in list(poetry_deps.items())[:5000]:
+            if name.lower() == "python":
+                if isinstance(value, str):
+                    spec, _ = poetry_constraint_to_pip(value)
+                    python = python or spec or None
+                continue
+            if isinstance(value, list):
+                acc.warnings.append(f"{rel}: {name}: several constraints; the first is used")
+                value = value[0] if value else "*"
+            if isinstance(value, str):
+                pip_spec, warning = poetry_constraint_to_pip(value)
+                if warning:
+                    acc.warnings.append(f"{rel}: {name}: {warning}")
+                _add_line(acc, f"{name}{pip_spec}", rel)
+            elif isinstance(value, dict):
+                line = _dict_dependency(name, value, rel, acc)
+                if line:
+                    _add_line(acc, line, rel)
+        scripts.extend(k for k in _table(poetry.get("scripts")) if isinstance(k, str))
+    project_name = project.get("name") or poetry.get("name")
+    installable = isinstance(project_name, str) and (isinstance(build_system, dict) or bool(poetry))
+    if not has_deps and not installable:
+        return None  # tools-only configuration (ruff, black, pytest): not an environment file
+    requires = _str_list(_table(build_system).get("requires"))
+    if isinstance(build_system, dict):
+        build = tuple(requires)
+    elif poetry:
+        build = ("poetry-core>=1.0",)
+    else:
+        build = _DEFAULT_BUILD
+    return EnvSpec(
+        kind=EnvKind.PYPROJECT,
+        path=rel,
+        reason=reason + (f" (project {project_name!r})" if isinstance(project_name, str) else ""),
+        files=tuple(acc.files),
+        requirements=tuple(acc.requirements),
+        constraints=tuple(acc.constraints),
+        build_requires=build,
+        install_project=installable or acc.install_project,
+        python_version=python,
+        python_source=f"requires-python in {rel}" if python else None,
+        dropped=tuple(acc.dropped),
+        warnings=tuple(acc.warnings),
+        scripts=tuple(scripts),
+    )
+
+
+# --- setup.py / setup.cfg -------------------------------------------------------------------------
+
+
+def _setup_call_kwargs(tree: ast.Module) -> dict[str, ast.expr]:
+    assigned: dict[str, ast.expr] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                assigned[target.id] = node.value
+    for call in ast.walk(tree):
+        if not isinstance(call, ast.Call):
+            continue
+        func = call.func
+        fname = (
+            func.id
+            if isinstance(func, ast.Name)
+            else func.attr
+            if isinstance(func, ast.Attribute)
+            else ""
+        )
+        if fname == "setup":
+            kwargs: dict[str, ast.expr] = {}
+            for kw in call.keywords:
+                if kw.arg is None:
+                    continue
+                value = kw.value
+                if isinstance(value, ast.Name) and value.id in assigned:
+                    value = assigned[value.id]
+                kwargs[kw.arg] = value
+            return kwargs
+    return {}
+
+
+def _literal_strings(node: ast.expr | None) -> list[str] | None:
+    if node is None:
+        return None
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return list(value)
+    if isinstance(value, str):
+        return [v for v in value.splitlines() if v.strip()]
+    return None
+
+
+def _detect_setup(root: Path, base: str) -> EnvSpec | None:
+    setup_py, setup_cfg = _join(base, "setup.py"), _join(base, "setup.cfg")
+    has_py, has_cfg = _is_file(root, setup_py), _is_file(root, setup_cfg)
+    if not has_py and not has_cfg:
+        return None
+    if not has_py:
+        cfg_text = _read(root, setup_cfg) or ""
+        if "[options]" not in cfg_text and "[metadata]" not in cfg_text:
+            return None  # tool configuration only (flake8, pytest)
+    acc = _Acc()
+    python: str | None = None
+    found_static = False
+    if has_py:
+        acc.add_file(setup_py)
+        text = _read(root, setup_py) or ""
+        try:
+            tree = ast.parse(text, filename=setup_py)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            acc.warnings.append(f"{setup_py}: cannot be parsed ({exc}); pip reads it at build time")
+            tree = None
+        if tree is not None:
+            kwargs = _setup_call_kwargs(tree)
+            requires = _literal_strings(kwargs.get("install_requires"))
+            if requires is not None:
+                found_static = True
+                for line in requires[:5000]:
+                    _add_line(acc, line, setup_py)
+            elif "install_requires" in kwargs:
+                acc.warnings.append(
+                    f"{setup_py}: install_requires is computed; pip resolves it when installing"
+                )
+            pyreq = _literal_strings(kwargs.get("python_requires"))
+            python = pyreq[0].strip() if pyreq else None
+            # setup.py often reads requirements.txt: ship those files into the build as well
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    cand = _resolve_in_repo(setup_py, node.value)
+                    if cand and cand.endswith(".txt") and _is_file(root, cand):
+                        acc.add_file(cand)
+    if has_cfg:
+        acc.add_file(setup_cfg)
+        parser = configparser.RawConfigParser(strict=False)
+        try:
+            parser.read_string(_read(root, setup_cfg) or "", source=setup_cfg)
+            if not found_static and parser.has_option("options", "install_requires"):
+                for line in parser.get("options", "install_requires").splitlines()[:5000]:
+                    if line.strip() and not line.strip().startswith("#"):
+                        _add_line(acc, line.strip(), setup_cfg)
+            if python is None and parser.has_option("options", "python_requires"):
+                python = parser.get("options", "python_requires").strip() or None
+        except configparser.Error as exc:
+            acc.warnings.append(f"{setup_cfg}: invalid: {str(exc).splitlines()[0]}")
+    if _is_file(root, _join(base, "pyproject.toml")):
+        acc.add_file(_join(base, "pyproject.toml"))
+    rel = setup_py if has_py else setup_cfg
+    return EnvSpec(
+        kind=EnvKind.SETUP_PY,
+        path=rel,
+        reason=f"{posixpath.basename(rel)} {_where(rel)} (installed as a package)",
+        files=tuple(acc.files),
+        requirements=tuple(acc.requirements),
+        build_requires=_DEFAULT_BUILD,
+        install_project=True,
+        python_version=python,
+        python_source=f"python_requires in {rel}" if python else None,
+        dropped=tuple(acc.dropped),
+        warnings=tuple(acc.warnings),
+    )
+
+
+# --- Pipfile --------------------------------------------------------------------------------------
+
+
+def _detect_pipfile(root: Path, base: str) -> EnvSpec | None:
+    rel = _join(base, "Pipfile")
+    if not _is_file(root, rel):
+        return None
+    reason = f"Pipfile {_where(rel)}"
+    doc, error = _load_toml(root, rel)
+    if doc is None:
+        return EnvSpec(
+            kind=EnvKind.PIPFILE,
+            path=rel,
+            reason=reason,
+            files=(rel,),
+            warnings=(error or "",),
+            parse_error=error,
+        )
+    acc = _Acc(files=[rel])
+    for name, value in list(_table(doc.get("packages")).items())[:5000]:
+        if isinstance(value, str):
+            spec = "" if value.strip() == "*" else value.strip()
+            _add_line(acc, f"{name}{spec}", rel)
+        elif isinstance(value, dict):
+            version = value.get("version", "*")
+            table = dict(value)
+            if isinstance(version, str) and re.match(r"^\s*[<>=!~]", version):
+                table["version"] = "*"
+                line = _dict_dependency(name, table, rel, acc)
+                line = f"{line}{version.strip()}" if line and "@" not in line else line
+            else:
+                line = _dict_dependency(name, table, rel, acc)
+            if line:
+                _add_line(acc, line, rel)
+    requires = _table(doc.get("requires"))
+    python = requires.get("python_version") or requires.get("python_full_version")
+    return EnvSpec(
+        kind=EnvKind.PIPFILE,
+        path=rel,
+        reason=reason,
+        files=tuple(acc.files),
+        requirements=tuple(acc.requirements),
+        python_version=str(python) if isinstance(python, str | int | float) else None,
+        python_source=f"[requires] in {rel}" if python else None,
+        dropped=tuple(acc.dropped),
+        warnings=tuple(acc.warnings),
+    )
+
+
+# --- orchestration --------------------------------------------------------------------------------
+
+Detector = Callable[[Path, str], "EnvSpec | None"]
+DETECTORS: tuple[Detector, ...] = (
+    _detect_requirements,
+    _detect_conda,
+    _detect_pyproject,
+    _detect_setup,
+    _detect_pipfile,
+    # requirements-cpu.txt & co. only when nothing better exists
+    functools.partial(_detect_requirements, variants_ok=True),
+)
+
+_ENV_FILE_RE = re.compile(
+    r"^(?:requirements?[\w.-]*\.txt|(?:env|environment|conda)[\w.-]*\.ya?ml|pyproject\.toml"
+    r"|setup\.py|setup\.cfg|Pipfile)$",
+    re.IGNORECASE,
+)
+
+
+def _python_pin(root: Path) -> tuple[str, str] | None:
+    text = _read(root, ".python-version")
+    if text:
+        for line in text.splitlines():
+            match = re.match(r"^\s*(?:python-?|cpython-?)?(\d+\.\d+(?:\.\d+)?)\s*$", line)
+            if match:
+                return match.group(1), ".python-version"
+    text = _read(root, "runtime.txt")
+    if text:
+        match = re.match(r"^\s*python-(\d+\.\d+(?:\.\d+)?)", text)
+        if match:
+            return match.group(1), "runtime.txt"
+    return None
+
+
+# Their requirements files are for docs builds or tests, not for running the project.
+_NOT_PROJECT_DIRS = frozenset({"docs", "doc", "test", "tests", "examples", "example"})
+
+
+def _subfolders(root: Path) -> list[str]:
+    result = []
+    for name in _listdir(root, ""):
+        if name.startswith(".") or name.lower() in fsutil.VENDORED_DIRS | _NOT_PROJECT_DIRS:
+            continue
+        if _is_dir(root, name) and not fsutil.is_virtualenv(root / name):
+            result.append(name)
+    return result
+
+
+def _candidates(root: Path, chosen: Iterable[str]) -> tuple[str, ...]:
+    skip = set(chosen)
+    found = []
+    for rel in fsutil.walk_files(root):
+        if rel not in skip and _ENV_FILE_RE.match(posixpath.basename(rel)):
+            found.append(rel)
+            if len(found) >= 100:
+                break
+    return tuple(found)
+
+
+def detect_env(root: Path) -> EnvSpec:
+    """Find the repository's environment file and describe what to build from it."""
+    spec: EnvSpec | None = None
+    for base in ["", *_subfolders(root)]:
+        for detector in DETECTORS:
+            spec = detector(root, base)
+            if spec is not None:
+                break
+        if spec is not None:
+            if base:
+                spec = _with(spec, reason=f"{spec.reason} (one level below the root)")
+            break
+    if spec is None:
+        spec = EnvSpec(
+            kind=EnvKind.NONE,
+            path=None,
+            reason="no environment file found; a bare Python environment is used",
+        )
+    if spec.python_version is None:
+        pin = _python_pin(root)
+        if pin is not None:
+            spec = _with(spec, python_version=pin[0], python_source=pin[1])
+    return _with(spec, candidates=_candidates(root, spec.files))
+
+
+def _with(spec: EnvSpec, **changes: Any) -> EnvSpec:
+    return dataclasses.replace(spec, **changes)
+
+
+# --- check, JSON, hash ----------------------------------------------------------------------------
+
+_COURTESY = {EnvKind.SETUP_PY: "setup.py", EnvKind.PIPFILE: "Pipfile"}
+
+
+def _unpinned(requirements: Iterable[str]) -> list[str]:
+    return [r for r in requirements if not r.startswith("-") and not re.search(r"[=<>~@]", r)]
+
+
+def evaluate_env_file(spec: EnvSpec, params: model.Params) -> model.Verdict:
+    """Check ``env-file``: is there a supported environment file in the expected place?"""
+    warn_unpinned = params.get_bool("warn_unpinned", False)
+    courtesy_fraction = params.get_float("courtesy_fraction", 0.5)
+    nested_fraction = params.get_float("nested_fraction", 0.75)
+    details = spec_to_json(spec)
+    if spec.kind is EnvKind.NONE or spec.path is None:
+        return model.Verdict(
+            model.Status.FAIL,
+            0.0,
+            "no environment file found (requirements.txt, environment.yml or pyproject.toml)",
+            details,
+        )
+    count = len(spec.requirements)
+    summary = f"{spec.reason} ({count} requirement{'s' if count != 1 else ''})"
+    if spec.parse_error:
+        return model.Verdict(
+            model.Status.WARN,
+            courtesy_fraction,
+            f"{spec.path} cannot be parsed: {spec.parse_error}",
+            details,
+        )
+    if spec.kind in _COURTESY:
+        return model.Verdict(
+            model.Status.WARN,
+            courtesy_fraction,
+            f"{summary}; only {_COURTESY[spec.kind]} was found, prefer requirements.txt, "
+            "environment.yml or pyproject.toml",
+            details,
+        )
+    folder = posixpath.dirname(spec.path)
+    recognised = {"", "requirements", *CONDA_FOLDERS}
+    if folder not in recognised:
+        return model.Verdict(
+            model.Status.WARN, nested_fraction, f"{summary}; not at the repository root", details
+        )
+    if warn_unpinned:
+        loose = _unpinned(spec.requirements)
+        if loose:
+            return model.Verdict(
+                model.Status.WARN,
+                nested_fraction,
+                f"{summary}; {len(loose)} without a version: {', '.join(loose[:5])}",
+                details,
+            )
+    return model.Verdict(model.Status.PASS, 1.0, summary, details)
+
+
+def spec_to_json(spec: EnvSpec) -> model.JSONDict:
+    """The spec as JSON for results.json and the report."""
+    return {
+        "kind": spec.kind.value,
+        "path": spec.path,
+        "reason": spec.reason,
+        "files": list(spec.files),
+        "requirements": list(spec.requirements),
+        "constraints": list(spec.constraints),
+        "apt_packages": list(spec.apt_packages),
+        "build_requires": list(spec.build_requires),
+        "install_project": spec.install_project,
+        "python_version": spec.python_version,
+        "python_source": spec.python_source,
+        "conda_strategy": spec.conda_strategy,
+        "dropped": list(spec.dropped),
+        "warnings": list(spec.warnings),
+        "candidates": list(spec.candidates),
+        "scripts": list(spec.scripts),
+        "parse_error": spec.parse_error,
+    }
+
+
+def content_hash(spec: EnvSpec, root: Path) -> str:
+    """sha256 of everything the environment build depends on (not the project's source)."""
+    digest = hashlib.sha256()
+    header = {
+        "kind": spec.kind.value,
+        "requirements": list(spec.requirements),
+        "constraints": list(spec.constraints),
+        "apt": list(spec.apt_packages),
+        "build_requires": list(spec.build_requires),
+        "python": spec.python_version,
+    }
+    digest.update(json.dumps(header, sort_keys=True).encode())
+    for rel in sorted(spec.files):
+        data = fsutil.read_bytes(root, rel, MAX_HASHED_FILE_BYTES)
+        digest.update(b"\0file\0" + rel.encode("utf-8", "surrogatepass") + b"\0")
+        digest.update(hashlib.sha256(data).digest() if data is not None else b"<missing>")
+    return digest.hexdigest()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import shutil
 import threading
 import time
@@ -21,7 +22,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from repograder import __version__, comments, detect, git, notebooks, paper, readme, runner
+from repograder import (
+    __version__,
+    comments,
+    detect,
+    fsutil,
+    git,
+    notebooks,
+    paper,
+    readme,
+    runner,
+)
 from repograder.config import CheckSpec, CourseConfig, GroupSpec, Rubric
 from repograder.errors import FetchError, Interrupted, RepograderError
 from repograder.model import (
@@ -115,7 +126,7 @@ def _guard(fn: Callable[[], T], problems: list[str], what: str) -> T | None:
         return fn()
     except RepograderError:
         raise
-    except Exception as exc:  # noqa: BLE001 - recorded and shown in the report
+    except Exception as exc:
         problems.append(f"{what}: {type(exc).__name__}: {exc}"[:300])
         return None
 
@@ -270,7 +281,8 @@ def _grade_checkout(
         not_run = "not run: no sandbox available"
 
     if nb_report is not None:
-        artifacts["notebooks"] = notebooks.report_artifacts(nb_report, ctx.out_dir, group_dir)
+        prefix = (group_dir / "notebooks").relative_to(ctx.out_dir).as_posix() + "/"
+        artifacts["notebooks"] = notebooks.report_artifacts(nb_report, prefix)
     if problems:
         artifacts["grader_problems"] = list(problems)
 
@@ -325,9 +337,14 @@ def _run_in_sandbox(
         stop_on_failure=steps_params.get_bool("stop_on_failure", False),
         on_timeout=steps_params.get_str("on_timeout", "warn"),
         total_budget_s=steps_params.get_float("total_budget_s", 3600.0),
+        network=ctx.limits.network,
+        memory_mb=ctx.limits.memory_mb,
+        repo_files=frozenset(fsutil.walk_files(root, skip_vendored=False)),
     )
     session = ctx.sandbox.open_session(build, root, ctx.limits)
     try:
+        # The README's steps may `cd` away; notebooks run from the checkout's root again.
+        start_dir = session.run("pwd", timeout_s=30).output_head.strip()
         steps: tuple[StepResult, ...] | None = None
         if _check(ctx.rubric, "readme-steps") and readme_facts is not None:
             ctx.progress.stage(group.name, "steps")
@@ -335,6 +352,7 @@ def _run_in_sandbox(
         nb_report = None
         if _check(ctx.rubric, "notebooks"):
             ctx.progress.stage(group.name, "notebooks")
+            session.run(f"cd {shlex.quote(start_dir)}", timeout_s=30)
             nb_report = notebooks.run_notebooks(
                 session, owned_notebooks, _params(ctx.rubric, "notebooks"), group_dir / "notebooks"
             )

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from repograder import comments, detect, notebooks, paper, readme, runner
 from repograder.config import CheckSpec, Rubric
 from repograder.errors import ConfigError
-from repograder.model import CheckResult, Checkout, Params, Status, StepResult, Verdict
+from repograder.model import (
+    Checkout,
+    CheckResult,
+    JSONDict,
+    Params,
+    Status,
+    StepResult,
+    Verdict,
+)
 from repograder.sandbox.base import BuildResult
 
 
@@ -38,7 +46,7 @@ def _env_build(ev: Evidence, params: Params) -> Verdict:
     build = ev.build
     if build is None:
         return Verdict.skip(ev.not_run_reason)
-    details = {
+    details: JSONDict = {
         "backend": build.backend,
         "image": build.image,
         "reused": build.reused,
@@ -53,8 +61,12 @@ def _env_build(ev: Evidence, params: Params) -> Verdict:
         details["log_excerpt"] = build.log_excerpt
     if build.ok:
         what = ev.env.path if ev.env is not None and ev.env.path else "a bare environment"
-        how = "reused a cached environment" if build.reused else f"built in {build.duration_s:.0f} s"
-        status = Status.WARN if build.notes and params.get_bool("warn_on_notes", False) else Status.PASS
+        how = (
+            "reused a cached environment" if build.reused else f"built in {build.duration_s:.0f} s"
+        )
+        status = (
+            Status.WARN if build.notes and params.get_bool("warn_on_notes", False) else Status.PASS
+        )
         return Verdict(status, 1.0, f"environment from {what}: {how}", details)
     return Verdict(Status.FAIL, 0.0, build.summary or "the environment did not build", details)
 
@@ -120,7 +132,7 @@ def evaluate(spec: CheckSpec, evidence: Evidence) -> CheckResult:
         verdict = CHECKS[spec.id](evidence, params)
     except ConfigError:
         raise  # a wrongly typed rubric parameter stops the run: it is the lecturer's to fix
-    except Exception as exc:  # noqa: BLE001 - a check's bug must not lose the group
+    except Exception as exc:
         last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})" if last else ""
         verdict = Verdict.error(

@@ -73,7 +73,10 @@ def test_full_groups_file_as_in_contracts(tmp_path: Path) -> None:
               - name: b
                 rpeo: y
             """,
-            ["groups.yaml:4: groups[1].repo: required", "groups.yaml:5: groups[1].rpeo: unknown key"],
+            [
+                "groups.yaml:4: groups[1].repo: required",
+                "groups.yaml:5: groups[1].rpeo: unknown key",
+            ],
         ),
         (
             """
@@ -184,8 +187,14 @@ def test_default_rubric_lists_only_implemented_checks() -> None:
     rubric = load_rubric()
     assert rubric.path == DEFAULT_RUBRIC
     assert [c.id for c in rubric.checks] == [
-        "readme", "env-file", "env-build", "readme-steps", "notebooks", "comments",
-        "paper-pages", "paper-format",
+        "readme",
+        "env-file",
+        "env-build",
+        "readme-steps",
+        "notebooks",
+        "comments",
+        "paper-pages",
+        "paper-format",
     ]
     assert rubric.max_score == 10
     assert rubric.limits.step_timeout_s == 600

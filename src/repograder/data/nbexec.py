@@ -1,0 +1,259 @@
+"""Execute one notebook inside the sandbox and write the executed copy plus a JSON result.
+
+Runs with the *student's* Python (any 3.8+), so it uses only the standard library, nbformat and
+nbclient, and no syntax newer than 3.8. The host never executes or unpickles what this writes:
+it reads the small JSON result and the executed ``.ipynb`` as text, with size limits.
+
+Usage: python nbexec.py NOTEBOOK OUT_IPYNB OUT_JSON CELL_TIMEOUT_S BUDGET_S MAX_NOTEBOOK_BYTES
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from typing import Any
+
+TEXT_CAP = 32 * 1024  # per text output: head and tail halves
+DATA_CAP = 2 * 1024 * 1024  # per rich output value (e.g. a base64 PNG)
+NOTEBOOK_CAP = 20 * 1024 * 1024  # whole executed notebook as written
+EXCERPT_CAP = 2000
+TRACEBACK_LINES = 25
+SHUTDOWN_MARGIN_S = 10.0  # leave time to stop the kernel before the host's timeout hits
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _cap_text(text: str, cap: int) -> str:
+    if len(text) <= cap:
+        return text
+    half = cap // 2
+    return text[:half] + f"\n[... {len(text) - 2 * half} characters omitted ...]\n" + text[-half:]
+
+
+def _excerpt(source: Any) -> str:
+    text = "".join(source) if isinstance(source, list) else str(source or "")
+    return _cap_text(text, EXCERPT_CAP)
+
+
+def _write_json_atomic(path: str, value: dict[str, Any]) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(value, handle)
+    os.replace(tmp, path)
+
+
+def _cap_outputs(nb: Any) -> None:
+    """Keep each output small so a chatty training loop cannot fill the disk or the report."""
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            if "text" in output:
+                text = output["text"]
+                text = "".join(text) if isinstance(text, list) else str(text)
+                output["text"] = _cap_text(text, TEXT_CAP)
+            data = output.get("data")
+            if isinstance(data, dict):
+                for mime in list(data):
+                    value = data[mime]
+                    if not isinstance(value, str):
+                        value = json.dumps(value)
+                    if len(value) > DATA_CAP:
+                        del data[mime]
+                        note = f"[{mime} output of {len(value)} bytes omitted]"
+                        data.setdefault("text/plain", note)
+                    elif mime == "text/plain":
+                        data[mime] = _cap_text(value, TEXT_CAP)
+
+
+def _strip_outputs(nb: Any) -> None:
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+
+
+def _write_notebook(nb: Any, path: str) -> None:
+    import nbformat as _nbformat
+
+    nbformat: Any = _nbformat  # untyped library
+
+    _cap_outputs(nb)
+    text = nbformat.writes(nb)
+    if len(text.encode("utf-8")) > NOTEBOOK_CAP:
+        _strip_outputs(nb)
+        text = nbformat.writes(nb)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def _traceback_tail(cell: Any, fallback: str) -> str:
+    for output in cell.get("outputs", []) or []:
+        if output.get("output_type") == "error":
+            lines = "\n".join(output.get("traceback", []) or []).splitlines()
+            return ANSI.sub("", "\n".join(lines[-TRACEBACK_LINES:]))
+    lines = ANSI.sub("", fallback).splitlines()
+    return "\n".join(lines[-TRACEBACK_LINES:])
+
+
+def _private_jupyter_dirs() -> None:
+    """Pin the ``python3`` kernel to this interpreter; keep Jupyter's files out of $HOME.
+
+    A ``python3`` kernelspec elsewhere on the Jupyter path (user dir, another env) could start a
+    different Python than the group's environment; JUPYTER_PATH entries take precedence.
+    """
+    base = tempfile.mkdtemp(prefix="repograder-jupyter-")
+    spec_dir = os.path.join(base, "data", "kernels", "python3")
+    os.makedirs(spec_dir)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    with open(os.path.join(spec_dir, "kernel.json"), "w", encoding="utf-8") as handle:
+        json.dump(spec, handle)
+    previous = os.environ.get("JUPYTER_PATH")
+    data_dir = os.path.join(base, "data")
+    os.environ["JUPYTER_PATH"] = data_dir + (os.pathsep + previous if previous else "")
+    os.environ["JUPYTER_RUNTIME_DIR"] = os.path.join(base, "runtime")
+    os.environ["IPYTHONDIR"] = os.path.join(base, "ipython")
+    os.environ["JUPYTER_PLATFORM_DIRS"] = "1"
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def main(argv: list[str]) -> int:
+    """Run the notebook; always write a result JSON unless the arguments are wrong."""
+    if len(argv) != 7:
+        sys.stderr.write(__doc__ or "")
+        return 2
+    nb_path, out_ipynb, out_json = argv[1], argv[2], argv[3]
+    cell_timeout = float(argv[4])
+    budget = float(argv[5])
+    max_bytes = int(argv[6])
+    started = time.monotonic()
+    deadline = started + max(budget - SHUTDOWN_MARGIN_S, 1.0)
+    result: dict[str, Any] = {
+        "status": "error",
+        "failing_cell": None,
+        "source_excerpt": "",
+        "ename": "",
+        "evalue": "",
+        "traceback_tail": "",
+        "duration_s": 0.0,
+        "cells": 0,
+        "executed": 0,
+        "infra": False,
+        "python": sys.version.split()[0],
+    }
+
+    def finish(**fields: Any) -> int:
+        result.update(fields)
+        result["duration_s"] = round(time.monotonic() - started, 3)
+        _write_json_atomic(out_json, result)
+        return 0
+
+    try:
+        size = os.lstat(nb_path).st_size
+    except OSError as exc:
+        return finish(ename="FileNotFoundError", evalue=str(exc))
+    if os.path.islink(nb_path):
+        return finish(ename="NotebookError", evalue="the notebook is a symbolic link")
+    if size > max_bytes:
+        return finish(
+            status="skipped",
+            ename="NotebookTooLarge",
+            evalue=f"the notebook has {size} bytes; at most {max_bytes} are executed",
+        )
+
+    _private_jupyter_dirs()
+    try:
+        import nbformat as _nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    except Exception as exc:  # any import failure means the same thing
+        return finish(
+            ename="ToolingMissing",
+            evalue=f"nbclient/nbformat cannot be imported in the environment: {exc}",
+            infra=True,
+        )
+    try:
+        import ipykernel  # noqa: F401 - only its presence matters
+    except Exception as exc:
+        return finish(
+            ename="ToolingMissing",
+            evalue=f"ipykernel cannot be imported in the environment: {exc}",
+            infra=True,
+        )
+
+    nbformat: Any = _nbformat  # untyped library
+    try:
+        with open(nb_path, encoding="utf-8") as handle:
+            nb = nbformat.read(handle, as_version=4)
+    except Exception as exc:  # a broken notebook is the student's data
+        return finish(ename="InvalidNotebook", evalue=f"not a valid notebook: {exc}"[:500])
+    cells = nb.get("cells", [])
+    result["cells"] = len(cells)
+
+    def timeout_for(_cell: Any) -> int:
+        remaining = deadline - time.monotonic()
+        return max(1, int(min(cell_timeout, remaining)))
+
+    client = NotebookClient(
+        nb,
+        timeout=max(1, int(cell_timeout)),
+        timeout_func=timeout_for,
+        kernel_name="python3",
+        allow_errors=False,
+        startup_timeout=120,
+        resources={"metadata": {"path": os.path.dirname(os.path.abspath(nb_path))}},
+    )
+    index = -1
+    executed = 0
+    outcome: dict[str, Any] = {"status": "ok"}
+    try:
+        with client.setup_kernel():
+            for index, cell in enumerate(cells):
+                if time.monotonic() >= deadline:
+                    raise CellTimeoutError("the total notebook budget was used up")
+                client.execute_cell(cell, index)
+                executed += 1
+    except CellTimeoutError:
+        budget_hit = time.monotonic() >= deadline - 1.0
+        reason = (
+            f"the total notebook budget of {budget:.0f} s was used up"
+            if budget_hit
+            else f"the cell ran longer than {cell_timeout:.0f} s"
+        )
+        outcome = {"status": "timeout", "ename": "Timeout", "evalue": reason}
+    except CellExecutionError as exc:
+        outcome = {"status": "failed", "ename": exc.ename, "evalue": exc.evalue}
+    except DeadKernelError as exc:
+        outcome = {
+            "status": "failed",
+            "ename": "DeadKernelError",
+            "evalue": f"the kernel died (out of memory?): {exc}"[:500],
+        }
+    except Exception as exc:  # e.g. the kernel did not start
+        outcome = {
+            "status": "error",
+            "ename": type(exc).__name__,
+            "evalue": str(exc)[:500],
+            "infra": index < 0,
+        }
+    if outcome["status"] != "ok" and 0 <= index < len(cells):
+        cell = cells[index]
+        outcome["failing_cell"] = index + 1  # 1-based, counted over all cells as shown
+        outcome["source_excerpt"] = _excerpt(cell.get("source", ""))
+        outcome["traceback_tail"] = _traceback_tail(cell, str(outcome.get("evalue", "")))
+    outcome["executed"] = executed
+    try:
+        _write_notebook(nb, out_ipynb)
+    except Exception as exc:  # the result still matters without the copy
+        outcome["write_error"] = str(exc)[:300]
+    return finish(**outcome)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

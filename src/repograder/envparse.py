@@ -1,0 +1,537 @@
+"""Pure translation helpers for environment files (no I/O): requirement lines, conda, poetry.
+
+Used by :mod:`repograder.detect`; kept apart so the rules can be tested and fuzzed directly.
+Every function here accepts arbitrary (student) input and never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# A PEP 508 project name at the start of a line (extras/specifiers/markers may follow).
+_NAME_RE = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
+_VERSION_RE = re.compile(r"^\d+(?:\.\d+)*(?:\.\*)?(?:(?:a|b|rc|\.post|\.dev|post|dev)\d*)*$")
+# Local version tags that only exist on CUDA/ROCm wheel indexes.
+_GPU_LOCAL_RE = re.compile(r"\+(?:cu\d+|cuda\d*[\w.]*|rocm[\w.]*)\b", re.IGNORECASE)
+_CUDA_INDEX_RE = re.compile(r"/(?:cu\d+|cuda[\w.]*|rocm[\w.]*)(?:/|$)|nvidia|cuda", re.IGNORECASE)
+# `conda list --export` lines: name=version=build
+_CONDA_EXPORT_RE = re.compile(r"^[A-Za-z0-9_.-]+=[^=<>!~\s]+=[^=\s]+$")
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """What one requirement line became: kept (possibly rewritten), dropped, or flagged."""
+
+    line: str | None  # the pip line to keep, None when dropped
+    dropped: str | None = None  # "original: reason" when the line was dropped
+    warning: str | None = None
+    install_project: bool = False  # `-e .`
+
+
+def _is_local_path(text: str) -> bool:
+    return text.startswith(("/", "~", "./", "../", ".\\", "file:")) or bool(
+        re.match(r"^[A-Za-z]:[\\/]", text)
+    )
+
+
+def sanitize_requirement(line: str) -> LineResult:
+    """Make one (comment-free, non-include) requirements line work in a CPU Linux sandbox."""
+    text = line.strip()
+    if not text:
+        return LineResult(None)
+    low = text.lower()
+    if low.startswith(("--extra-index-url", "--index-url", "-i ", "-i=", "--find-links", "-f ")):
+        value = (
+            re.split(r"[\s=]+", text, maxsplit=1)[-1].strip() if " " in text or "=" in text else ""
+        )
+        if _CUDA_INDEX_RE.search(value):
+            return LineResult(None, dropped=f"{text}: CUDA package index, not used on a CPU grader")
+        if low.startswith(("--find-links", "-f ")) and not re.match(r"^https?://", value):
+            return LineResult(None, dropped=f"{text}: local find-links folder is not available")
+        return LineResult(text)
+    if text.startswith("-"):
+        match = re.match(r"^(-e|--editable)[\s=]+(.+)$", text)
+        if match:
+            target = match.group(2).strip()
+            if target in {".", "./", ".[dev]"} or re.match(r"^\.(?:\[[^\]]*\])?/?$", target):
+                return LineResult(None, install_project=True)
+            if _is_local_path(target) or not re.match(r"^[a-z+]+://|^git\+", target):
+                return LineResult(None, dropped=f"{text}: local editable path is not installed")
+            return LineResult(text)
+        return LineResult(text)  # other pip options (--pre, --only-binary, ...) pass through
+    if _is_local_path(text):
+        return LineResult(None, dropped=f"{text}: local file path is not available in the sandbox")
+    name_match = _NAME_RE.match(text)
+    if not name_match:
+        if re.match(r"^(?:git\+|hg\+|svn\+|bzr\+|https?://)", text):
+            return LineResult(text)
+        return LineResult(None, dropped=f"{text}: not a requirement")
+    name = name_match.group(1)
+    if name.lower() == "python":
+        return LineResult(None, dropped=f"{text}: Python itself is not a pip package")
+    rest = text[len(name) :]
+    # pip freeze of conda-built packages: `numpy @ file:///home/conda/feedstock_root/...`
+    if re.match(r"^\s*(?:\[[^\]]*\])?\s*@\s*file:", rest):
+        return LineResult(
+            name, warning=f"{text}: local build path replaced by the unpinned name {name!r}"
+        )
+    if _CONDA_EXPORT_RE.match(text):
+        req = conda_entry_to_pip(text)
+        if req.requirement is None:
+            return LineResult(None, dropped=f"{text}: {req.reason}")
+        return LineResult(
+            req.requirement,
+            warning=f"{text}: conda export syntax translated to {req.requirement!r}",
+        )
+    if rest.strip() and rest.strip()[0] not in "[=<>!~;@(":
+        return LineResult(None, dropped=f"{text}: not a requirement")
+    if _GPU_LOCAL_RE.search(text):
+        fixed = _GPU_LOCAL_RE.sub("", text)
+        return LineResult(
+            fixed, warning=f"{text}: CUDA build tag removed ({fixed!r}); the grader has no GPU"
+        )
+    return LineResult(text)
+
+
+def split_logical_lines(text: str) -> list[tuple[int, str]]:
+    """Join backslash continuations and strip comments, as pip does; (line number, text)."""
+    result: list[tuple[int, str]] = []
+    pending = ""
+    start = 0
+    for number, raw in enumerate(text.split("\n"), start=1):
+        if not pending:
+            start = number
+        line = raw.strip() if pending else raw.rstrip()
+        if line.endswith("\\"):
+            pending += line[:-1].rstrip() + " "
+            continue
+        line = pending + line
+        pending = ""
+        # pip: a comment starts at '#' at line start or after whitespace
+        line = re.sub(r"(^|\s)#.*$", "", line).strip()
+        if line:
+            result.append((start, line))
+    if pending.strip():
+        result.append((start, re.sub(r"(^|\s)#.*$", "", pending).strip()))
+    return [(n, s) for n, s in result if s]
+
+
+def parse_include(line: str) -> tuple[str, str] | None:
+    """('r'|'c', path) for `-r file` / `--requirement=file` / `-c file` lines, else None."""
+    match = re.match(
+        r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?<=-r)|(?<=-c))(.+)$", line
+    )
+    if not match:
+        return None
+    kind = "c" if match.group(1) in {"-c", "--constraint"} else "r"
+    return kind, match.group(2).strip().strip("'\"")
+
+
+# --- conda -------------------------------------------------------------------------------------
+
+_CUDA = "CUDA component, not needed on a CPU-only grader"
+_SYSLIB = "system library from conda; pip wheels bring their own"
+_PLATFORM = "platform-specific conda package (not Linux/pip)"
+_MATH = "native math library; pip wheels bring their own"
+_TOOLING = "conda tooling, not a Python dependency"
+_PRESENT = "present in every Python environment anyway"
+_COMPILER = "compiler toolchain from conda; not needed for wheels"
+
+# conda name -> PyPI name (names not listed map to themselves)
+CONDA_TO_PYPI: dict[str, str] = {
+    "pytorch": "torch",
+    "pytorch-cpu": "torch",
+    "pytorch-gpu": "torch",
+    "opencv": "opencv-python",
+    "py-opencv": "opencv-python",
+    "pysoundfile": "soundfile",
+    "python-sounddevice": "sounddevice",
+    "pyaudio": "PyAudio",
+    "matplotlib-base": "matplotlib",
+    "tensorflow-gpu": "tensorflow",
+    "tensorflow-base": "tensorflow",
+    "tensorflow-cpu": "tensorflow",
+    "pytables": "tables",
+    "py-xgboost": "xgboost",
+    "py-lightgbm": "lightgbm",
+    "msgpack-python": "msgpack",
+    "python-graphviz": "graphviz",
+    "python-lmdb": "lmdb",
+    "python-kaleido": "kaleido",
+    "pyqt": "PyQt5",
+    "brotli-python": "brotli",
+    "pywavelets": "PyWavelets",
+    "pillow-simd": "pillow",
+    "ruamel_yaml": "ruamel.yaml",
+    "tensorboardx": "tensorboardX",
+    "jupyter_core": "jupyter-core",
+}
+
+# conda name -> Debian package
+CONDA_TO_APT: dict[str, str] = {
+    "libsndfile": "libsndfile1",
+    "ffmpeg": "ffmpeg",
+    "sox": "sox",
+    "portaudio": "portaudio19-dev",
+    "graphviz": "graphviz",
+    "git": "git",
+    "espeak": "espeak",
+    "espeak-ng": "espeak-ng",
+    "libopenblas": "libopenblas-dev",
+    "git-lfs": "git-lfs",
+    "imagemagick": "imagemagick",
+}
+
+CONDA_DROP: dict[str, str] = {
+    **dict.fromkeys(
+        ["cudatoolkit", "cudnn", "pytorch-cuda", "cuda", "nccl", "cutensor", "cupti",
+         "torchtriton", "cudatoolkit-dev", "tensorrt", "magma", "nvidia-apex"],
+        _CUDA,
+    ),
+    **dict.fromkeys(
+        ["mkl", "mkl-service", "mkl_fft", "mkl_random", "mkl-include", "intel-openmp", "blas",
+         "openblas", "tbb", "llvm-openmp", "numpy-base", "scipy-base", "mkl-devel"],
+        _MATH,
+    ),
+    **dict.fromkeys(
+        ["openssl", "ca-certificates", "readline", "zlib", "xz", "sqlite", "tk", "ncurses",
+         "bzip2", "tzdata", "jpeg", "freetype", "lz4-c", "zstd", "expat", "icu", "gettext",
+         "lcms2", "openjpeg", "giflib", "krb5", "curl", "c-ares", "glib", "dbus", "fontconfig",
+         "pcre", "pcre2", "hdf5", "lame", "mpg123", "gmp", "mpfr", "mpc", "yaml", "gstreamer",
+         "qt", "qt-main", "qt-webengine", "nspr", "nss", "pixman", "cairo", "harfbuzz", "pango",
+         "graphite2", "fribidi", "jasper", "x264", "openh264", "gnutls", "nettle", "svt-av1",
+         "aom", "dav1d", "lerc", "brotli-bin", "unicodedata2", "pthread-stubs", "icu4c", "keyutils",
+         "nodejs", "openjdk", "tktable", "font-ttf-dejavu-sans-mono", "fonts-conda-ecosystem",
+         "fonts-conda-forge", "fonts-anaconda"],
+        _SYSLIB,
+    ),
+    **dict.fromkeys(
+        ["vs2015_runtime", "vc", "vc14_runtime", "ucrt", "appnope", "menuinst", "pywin32",
+         "pywinpty", "winpty", "wincertstore", "win_inet_pton", "win32_setctime", "pyobjc",
+         "pyobjc-core", "console_shortcut", "powershell_shortcut", "tapi", "cctools", "ld64"],
+        _PLATFORM,
+    ),
+    **dict.fromkeys(
+        ["conda", "conda-build", "conda-env", "anaconda", "anaconda-client", "mamba", "micromamba",
+         "conda-package-handling", "conda-libmamba-solver", "cpuonly", "pytorch-mutex",
+         "nb_conda", "nb_conda_kernels", "conda-content-trust", "anaconda-navigator"],
+        _TOOLING,
+    ),
+    **dict.fromkeys(["pip", "setuptools", "wheel"], _PRESENT),
+    **dict.fromkeys(
+        ["gcc", "gxx", "gfortran", "compilers", "c-compiler", "cxx-compiler", "make", "binutils",
+         "pkg-config", "sysroot_linux-64", "kernel-headers_linux-64", "libtool", "autoconf",
+         "automake", "libstdcxx-ng", "libgcc-ng", "libgcc", "libgomp", "libgfortran-ng",
+         "libgfortran5", "libcxx", "libcxxabi", "llvm"],
+        _COMPILER,
+    ),
+}  # fmt: skip
+
+# Python packages whose names look like system libraries.
+_PY_LIB_NAMES = frozenset({"librosa", "libcst", "liblinear", "libsvm"})
+
+_DROP_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^(?:cuda|cudnn|libcu|libnv|libnpp|nvidia|nsight|magma-cuda)"), _CUDA),
+    (re.compile(r"^_"), "conda-internal package"),
+    (re.compile(r"^(?:m2-|m2w64-|msys2-)"), _PLATFORM),
+    (re.compile(r"osx|darwin|(?:^|[-_])win(?:32|64)?(?:$|[-_])"), _PLATFORM),
+    (re.compile(r"^(?:clang|llvm|gcc_|gxx_|gfortran_|ld_impl)"), _COMPILER),
+    (re.compile(r"_linux-(?:64|aarch64)$"), _COMPILER),
+    (re.compile(r"^(?:xorg-|libx|libgl|mesa|alsa-lib|pulseaudio|gst-)"), _SYSLIB),
+    (re.compile(r"^(?:libblas|libcblas|liblapack|libopenblas|libmkl)"), _MATH),
+    (re.compile(r"^r-|^r$|^r-base$"), "R package, not Python"),
+    (re.compile(r"^conda-"), _TOOLING),
+    (re.compile(r"^lib"), _SYSLIB),
+)
+
+
+@dataclass(frozen=True)
+class CondaEntry:
+    """One conda dependency after translation."""
+
+    name: str  # conda name (channel stripped, lower-case)
+    requirement: str | None = None  # pip requirement
+    apt: str | None = None  # Debian package
+    python: str | None = None  # version spec when the entry is python itself
+    reason: str = ""  # why it was dropped
+    warning: str | None = None
+
+
+def _conda_version_to_pip(version: str, exact: bool) -> tuple[str, str | None]:
+    """Conda version constraint -> (pip specifier, warning)."""
+    version = version.strip()
+    if not version or version == "*":
+        return "", None
+    if "|" in version:
+        return "", f"alternative versions {version!r} cannot be expressed for pip; unpinned"
+    if re.match(r"^(?:==|>=|<=|!=|~=|>|<)", version):
+        parts = [p.strip() for p in version.split(",") if p.strip()]
+        ok = all(re.match(r"^(?:==|>=|<=|!=|~=|>|<)\s*[0-9][0-9A-Za-z.*+!_-]*$", p) for p in parts)
+        if not ok:
+            return "", f"version constraint {version!r} not understood; unpinned"
+        return ",".join(p.replace(" ", "") for p in parts), None
+    if not _VERSION_RE.match(version):
+        return "", f"conda version {version!r} is not a pip version; unpinned"
+    if version.endswith("*") or exact:
+        return f"=={version}", None
+    # conda's `numpy=1.24` is a prefix match: 1.24, 1.24.1, ...
+    return f"=={version}.*", None
+
+
+def conda_entry_to_pip(entry: str) -> CondaEntry:
+    """Translate one conda match spec (``conda-forge::numpy=1.24=py310_0`` ...)."""
+    text = entry.strip()
+    channel = ""
+    if "::" in text:
+        channel, text = text.split("::", 1)
+        channel = channel.strip().lower()
+    # bracket form: numpy[version='>=1.20',build=...]
+    bracket_version = ""
+    bmatch = re.match(r"^([^\[\s]+)\s*\[(.*)\]\s*$", text)
+    if bmatch:
+        text = bmatch.group(1)
+        vmatch = re.search(
+            r"version\s*=\s*['\"]?([^'\",\]]+(?:,[^'\",\]]+)*)['\"]?", bmatch.group(2)
+        )
+        bracket_version = vmatch.group(1) if vmatch else ""
+    nmatch = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", text)
+    if not nmatch:
+        return CondaEntry(name=text or entry, reason="not a conda package spec")
+    name = nmatch.group(1).lower()
+    rest = nmatch.group(2).strip()
+    exact = False
+    version = bracket_version
+    if rest and not version:
+        if rest.startswith("=") and not rest.startswith("=="):
+            pieces = rest[1:].split("=")
+            version = pieces[0]
+            exact = len(pieces) > 1 and bool(pieces[1])  # build string given: an exact pin
+        elif re.match(r"^[0-9*]", rest):
+            pieces = rest.split()
+            version = pieces[0]
+            exact = len(pieces) > 1
+        else:
+            version = rest.split("=py")[0] if "=py" in rest else rest
+    spec, warning = _conda_version_to_pip(version, exact)
+    if name == "python":
+        pyver = version.strip()
+        if pyver and not re.match(r"^(?:==|>=|<=|!=|~=|>|<)", pyver):
+            pyver = pyver.rstrip("*").rstrip(".")
+        return CondaEntry(name=name, python=pyver or None)
+    if channel == "nvidia":
+        return CondaEntry(name=name, reason=_CUDA)
+    if name in CONDA_TO_APT:
+        return CondaEntry(name=name, apt=CONDA_TO_APT[name])
+    if name in CONDA_DROP:
+        return CondaEntry(name=name, reason=CONDA_DROP[name])
+    if name not in CONDA_TO_PYPI and name not in _PY_LIB_NAMES:
+        for pattern, reason in _DROP_PATTERNS:
+            if pattern.search(name):
+                return CondaEntry(name=name, reason=reason)
+    pypi = CONDA_TO_PYPI.get(name, name)
+    return CondaEntry(name=name, requirement=f"{pypi}{spec}", warning=warning)
+
+
+@dataclass(frozen=True)
+class CondaTranslation:
+    """A conda environment document translated for pip + apt."""
+
+    requirements: tuple[str, ...] = ()  # translated conda packages
+    pip_lines: tuple[str, ...] = ()  # the `pip:` section, as written (incl. -r lines)
+    apt_packages: tuple[str, ...] = ()
+    python_version: str | None = None
+    dropped: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    name: str | None = None
+
+
+def translate_conda(doc: object) -> CondaTranslation:
+    """Translate a parsed conda environment (any YAML value) to pip requirements and apt."""
+    if not isinstance(doc, dict):
+        return CondaTranslation(warnings=("the file is not a conda environment (no mapping)",))
+    deps = doc.get("dependencies")
+    name = doc.get("name") if isinstance(doc.get("name"), str) else None
+    if deps is None:
+        return CondaTranslation(warnings=("no 'dependencies' list in the environment",), name=name)
+    if not isinstance(deps, list):
+        return CondaTranslation(warnings=("'dependencies' is not a list",), name=name)
+    requirements: list[str] = []
+    pip_lines: list[str] = []
+    apt: list[str] = []
+    dropped: list[str] = []
+    warnings: list[str] = []
+    python: str | None = None
+    seen: set[str] = set()
+    for item in deps[:5000]:
+        if isinstance(item, dict):
+            pip_section = item.get("pip")
+            if isinstance(pip_section, list):
+                pip_lines.extend(str(p).strip() for p in pip_section[:5000] if _scalar(p))
+            else:
+                warnings.append(f"ignored dependency entry {str(item)[:80]!r}")
+            continue
+        if not _scalar(item):
+            warnings.append(f"ignored dependency entry {str(item)[:80]!r}")
+            continue
+        entry = conda_entry_to_pip(str(item))
+        label = str(item).strip()
+        if entry.name == "python":
+            python = python or entry.python
+        elif entry.apt:
+            if entry.apt not in apt:
+                apt.append(entry.apt)
+        elif entry.requirement:
+            key = re.split(r"[<>=!~\[;]", entry.requirement, maxsplit=1)[0].lower()
+            if key in seen:
+                continue
+            seen.add(key)
+            requirements.append(entry.requirement)
+            if entry.warning:
+                warnings.append(f"{label}: {entry.warning}")
+        else:
+            dropped.append(f"{label}: {entry.reason}")
+    return CondaTranslation(
+        requirements=tuple(requirements),
+        pip_lines=tuple(pip_lines),
+        apt_packages=tuple(apt),
+        python_version=python,
+        dropped=tuple(dropped),
+        warnings=tuple(warnings),
+        name=name,
+    )
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+# --- poetry ------------------------------------------------------------------------------------
+
+
+def _bump(parts: list[int], index: int) -> str:
+    bumped = parts[: index + 1]
+    bumped[index] += 1
+    bumped += [0] * (len(parts) - index - 1)
+    return ".".join(str(p) for p in bumped)
+
+
+def poetry_constraint_to_pip(constraint: str) -> tuple[str, str | None]:
+    """Poetry version constraint (``^1.2``, ``~1.2``, ``>=1,<2``, ``*``) -> (pip spec, warning)."""
+    text = constraint.strip()
+    if not text or text == "*":
+        return "", None
+    if "||" in text:
+        return "", f"alternative versions {text!r} cannot be expressed for pip; unpinned"
+    out: list[str] = []
+    for raw in re.split(r"\s*,\s*|\s+(?=[<>=!~^])", text):
+        part = raw.strip()
+        if not part:
+            continue
+        match = re.match(r"^(\^|~(?!=)|~=|==|>=|<=|!=|>|<|=)?\s*(\d+(?:\.\d+)*)(\.\*)?$", part)
+        if not match:
+            return "", f"version constraint {text!r} not understood; unpinned"
+        op, version, star = match.group(1) or "", match.group(2), match.group(3) or ""
+        numbers = [int(n) for n in version.split(".")][:6]
+        if op == "^":
+            first_nonzero = next((i for i, n in enumerate(numbers) if n != 0), len(numbers) - 1)
+            out.append(f">={version},<{_bump(numbers, first_nonzero)}")
+        elif op == "~":
+            index = 1 if len(numbers) >= 2 else 0
+            out.append(f">={version},<{_bump(numbers, index)}")
+        elif op in {"", "=", "=="}:
+            out.append(f"=={version}{star}")
+        else:
+            out.append(f"{op}{version}{star}")
+    return ",".join(out), None
+
+
+# --- Python version ------------------------------------------------------------------------------
+
+_CLAUSE_RE = re.compile(r"^(==|>=|<=|!=|~=|>|<|=|\^|~)?\s*v?(\d+(?:\.\d+){0,2})(\.\*)?$")
+
+
+def _clause_ok(op: str, version: tuple[int, ...], star: bool, cand: tuple[int, int, int]) -> bool:
+    pad = (*version, 0, 0)[:3]
+    if star or (op in {"", "="} and len(version) < 3):
+        return (
+            cand[: len(version)] == version
+            if op in {"", "=", "=="}
+            else cand[: len(version)] != version
+        )
+    if op in {"", "=", "=="}:
+        return cand == pad
+    if op == "!=":
+        return cand != pad
+    if op == ">=":
+        return cand >= pad
+    if op == ">":
+        return cand > pad
+    if op == "<=":
+        return cand <= pad
+    if op == "<":
+        return cand < pad
+    if op in {"~=", "~", "^"}:
+        if op == "~=":
+            prefix_len = max(len(version) - 1, 1)
+        elif op == "~":
+            prefix_len = min(len(version), 2)
+        else:
+            prefix_len = next((i + 1 for i, n in enumerate(version) if n != 0), len(version))
+        return cand >= pad and cand[:prefix_len] == version[:prefix_len]
+    return False
+
+
+def choose_python(
+    spec_string: str | None, available: Sequence[str], default: str
+) -> tuple[str, str | None]:
+    """Pick a concrete ``X.Y`` from ``available`` for a requested version or range.
+
+    Returns (version, note); the note explains any deviation from the request.
+    """
+    if not spec_string or not str(spec_string).strip():
+        return default, None
+    text = str(spec_string).strip()
+    minors: list[tuple[int, int]] = []
+    for item in available:
+        match = re.match(r"^(\d+)\.(\d+)", str(item))
+        if match:
+            minors.append((int(match.group(1)), int(match.group(2))))
+    if not minors:
+        return default, None
+    clauses: list[tuple[str, tuple[int, ...], bool]] = []
+    for raw in re.split(r"\s*,\s*|\s+(?=[<>=!~^])", text.replace("python", "").strip()):
+        if not raw.strip():
+            continue
+        match = _CLAUSE_RE.match(raw.strip())
+        if not match:
+            return default, f"Python version {text!r} not understood; using {default}"
+        numbers = tuple(int(n) for n in match.group(2).split("."))
+        clauses.append((match.group(1) or "", numbers, bool(match.group(3))))
+    if not clauses:
+        return default, None
+
+    def allowed(minor: tuple[int, int]) -> bool:
+        for patch in (*range(0, 31), 99):
+            cand = (minor[0], minor[1], patch)
+            if all(_clause_ok(op, ver, star, cand) for op, ver, star in clauses):
+                return True
+        return False
+
+    ok = [m for m in minors if allowed(m)]
+    default_match = re.match(r"^(\d+)\.(\d+)", default)
+    default_minor = (
+        (int(default_match.group(1)), int(default_match.group(2))) if default_match else None
+    )
+    if default_minor in ok and default_minor is not None:
+        return f"{default_minor[0]}.{default_minor[1]}", None
+    if ok:
+        best = max(ok)
+        return f"{best[0]}.{best[1]}", None
+    # Nothing satisfies the request: take the available version closest to what was asked for.
+    wanted = clauses[0][1]
+    target = (wanted[0], wanted[1] if len(wanted) > 1 else 0)
+    closest = min(minors, key=lambda m: (abs((m[0] - target[0]) * 100 + m[1] - target[1]), -m[1]))
+    version = f"{closest[0]}.{closest[1]}"
+    return version, f"Python {text} requested but not available; using {version}"

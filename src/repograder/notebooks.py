@@ -1,0 +1,716 @@
+"""Find a project's notebooks, execute them inside the sandbox, render them to inert HTML.
+
+Execution happens only inside a sandbox :class:`~repograder.sandbox.base.Session`: the executor
+script ``data/nbexec.py`` is written into the session and runs with the group's Python (which
+must hold :data:`NOTEBOOK_TOOLING`). The host reads back a small JSON result and the executed
+``.ipynb`` as text with size limits and checks both defensively.
+
+HTML renders keep text, tracebacks and PNG/JPEG images; student HTML, JavaScript, SVG and widget
+outputs are replaced by a note, the whole body goes through an allowlist sanitiser, and the page
+carries a Content-Security-Policy that forbids scripts and remote loads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import enum
+import html
+import importlib
+import json
+import math
+import re
+import shlex
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from repograder import fsutil, model
+from repograder.sandbox.base import Session
+
+# Installed into the group's environment when the repository has notebooks, so the kernel runs
+# with the students' own packages.
+NOTEBOOK_TOOLING: tuple[str, ...] = ("nbclient>=0.10", "ipykernel>=6", "nbformat>=5")
+
+CHECK_ID = "notebooks"
+WORK_DIR = ".repograder"
+EXECUTOR = f"{WORK_DIR}/nbexec.py"
+RESULT_DIR = f"{WORK_DIR}/nb"
+RESULT_MAX_BYTES = 64 * 1024
+EXECUTED_MAX_BYTES = 24 * 1024 * 1024  # the executor caps its copy at 20 MB
+MIN_START_S = 15.0  # below this much budget a kernel start is pointless
+INSTALL_TIMEOUT_S = 60.0
+EXCERPT_CAP = 2000
+ERROR_CAP = 500
+TRACEBACK_CAP = 4000
+TEXT_OUTPUT_CAP = 32 * 1024
+IMAGE_CAP = 2 * 1024 * 1024
+HEREDOC_END = "REPOGRADER_NBEXEC_EOF"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+class NotebookStatus(enum.StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    """One notebook's execution.
+
+    ``failing_cell`` is 1-based over all cells (markdown included), as counted top to bottom in
+    Jupyter. ``html`` is the rendered page's path relative to ``out_dir`` of
+    :func:`run_notebooks` (None when nothing could be rendered). ``infra`` marks outcomes caused
+    by the grader rather than the notebook (tooling missing, unreadable result): they need a human.
+    """
+
+    path: str
+    status: NotebookStatus
+    failing_cell: int | None = None
+    source_excerpt: str = ""
+    error: str = ""
+    traceback_tail: str = ""
+    duration_s: float = 0.0
+    cells: int = 0
+    executed: int = 0
+    html: str | None = None
+    infra: bool = False
+
+
+@dataclass(frozen=True)
+class NotebookReport:
+    results: tuple[NotebookResult, ...] = ()
+    cell_timeout_s: float = 300.0
+    total_budget_s: float = 1800.0
+    duration_s: float = 0.0
+
+
+def find_notebooks(root: Path) -> tuple[str, ...]:
+    """Repo-relative paths of the project's own ``*.ipynb`` files, sorted.
+
+    Vendored folders, virtualenvs and ``.ipynb_checkpoints`` are skipped (fsutil.walk_files).
+    Oversized notebooks are still listed: the executor skips them with a reason, so the report
+    names them instead of silently ignoring them.
+    """
+    found = (p for p in fsutil.walk_files(root) if p.lower().endswith(".ipynb"))
+    return tuple(sorted(found))
+
+
+def run_notebooks(
+    session: Session,
+    notebooks: Sequence[str],
+    params: model.Params,
+    out_dir: Path,
+) -> NotebookReport:
+    """Execute ``notebooks`` one by one in ``session`` and render each executed copy to HTML.
+
+    The session's working directory must be the root of the checkout copy (a fresh session, or
+    one whose README steps did not leave it elsewhere). Params: ``cell_timeout_s`` (300),
+    ``total_budget_s`` (1800), ``max_notebook_mb`` (20). Notebooks that no longer fit in the
+    budget are skipped with the reason.
+    """
+    cell_timeout = params.get_float("cell_timeout_s", 300.0)
+    budget = params.get_float("total_budget_s", 1800.0)
+    max_bytes = int(params.get_float("max_notebook_mb", 20.0) * 1024 * 1024)
+    started = time.monotonic()
+
+    def report(results: list[NotebookResult]) -> NotebookReport:
+        return NotebookReport(
+            tuple(results), cell_timeout, budget, round(time.monotonic() - started, 3)
+        )
+
+    if not notebooks:
+        return report([])
+    install = session.run(_install_command(), timeout_s=INSTALL_TIMEOUT_S)
+    reason = ""
+    if install.exit_code != 0:
+        reason = f"could not write the notebook executor into the sandbox: {install.output[-300:]}"
+    elif not session.read_file(EXECUTOR, 16):
+        # read_file is relative to the checkout copy, run() to the current directory: a README
+        # step's `cd` would make every relative path below point elsewhere.
+        reason = "the sandbox session is not in the checkout's root folder"
+    if reason:
+        return report(
+            [NotebookResult(nb, NotebookStatus.ERROR, error=reason, infra=True) for nb in notebooks]
+        )
+
+    results: list[NotebookResult] = []
+    for number, notebook in enumerate(notebooks, start=1):
+        remaining = budget - (time.monotonic() - started)
+        if remaining < MIN_START_S:
+            reason = f"not run: the total notebook budget of {budget:.0f} s was used up"
+            results.append(NotebookResult(notebook, NotebookStatus.SKIPPED, error=reason))
+            continue
+        result = _run_one(session, notebook, number, cell_timeout, remaining, max_bytes)
+        if result.status in (NotebookStatus.OK, NotebookStatus.FAILED, NotebookStatus.TIMEOUT):
+            result = _render_executed(session, result, number, out_dir)
+        results.append(result)
+    return report(results)
+
+
+def _install_command() -> str:
+    script = resources.files("repograder").joinpath("data/nbexec.py").read_text("utf-8")
+    if HEREDOC_END in script:  # pragma: no cover - guards edits of nbexec.py
+        raise AssertionError("nbexec.py must not contain the heredoc delimiter")
+    # A student repository may ship its own .repograder entry (even a symlink): replace it.
+    return (
+        f"if [ -L {WORK_DIR} ] || [ -e {WORK_DIR} -a ! -d {WORK_DIR} ]; then rm -f {WORK_DIR}; fi"
+        f" && rm -rf {RESULT_DIR} && mkdir -p {RESULT_DIR}"
+        f" && cat > {EXECUTOR} <<'{HEREDOC_END}'\n{script}\n{HEREDOC_END}\n"
+    )
+
+
+def _run_one(
+    session: Session,
+    notebook: str,
+    number: int,
+    cell_timeout: float,
+    remaining: float,
+    max_bytes: int,
+) -> NotebookResult:
+    result_rel = f"{RESULT_DIR}/{number}.json"
+    command = " ".join(
+        [
+            "python",
+            EXECUTOR,
+            shlex.quote(notebook),
+            f"{RESULT_DIR}/{number}.ipynb",
+            result_rel,
+            f"{cell_timeout:g}",
+            f"{remaining:.0f}",
+            str(max_bytes),
+        ]
+    )
+    executed = session.run(command, timeout_s=remaining)
+    raw = session.read_file(result_rel, RESULT_MAX_BYTES + 1)
+    if raw is None:
+        if executed.timed_out:
+            return NotebookResult(
+                notebook,
+                NotebookStatus.TIMEOUT,
+                error=f"stopped: the total notebook budget of {remaining:.0f} s was used up",
+                duration_s=round(executed.duration_s, 3),
+            )
+        tail = executed.output[-ERROR_CAP:].strip()
+        return NotebookResult(
+            notebook,
+            NotebookStatus.ERROR,
+            error=f"the notebook executor wrote no result (exit code {executed.exit_code}): {tail}",
+            duration_s=round(executed.duration_s, 3),
+            infra=True,
+        )
+    return parse_result(notebook, raw)
+
+
+_RESULT_STATUSES = {s.value for s in NotebookStatus}
+
+
+def parse_result(notebook: str, raw: bytes) -> NotebookResult:
+    """Turn the executor's JSON into a result; anything malformed becomes an ERROR result."""
+
+    def bad(reason: str) -> NotebookResult:
+        return NotebookResult(
+            notebook,
+            NotebookStatus.ERROR,
+            error=f"unreadable executor result: {reason}",
+            infra=True,
+        )
+
+    if len(raw) > RESULT_MAX_BYTES:
+        return bad(f"larger than {RESULT_MAX_BYTES} bytes")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return bad(f"not JSON ({exc})"[:ERROR_CAP])
+    if not isinstance(data, dict):
+        return bad("not a JSON object")
+    status = data.get("status")
+    if status not in _RESULT_STATUSES:
+        return bad(f"unknown status {str(status)[:40]!r}")
+    cells = _nonneg_int(data.get("cells"))
+    executed = _nonneg_int(data.get("executed"))
+    if cells is None or executed is None or executed > cells:
+        return bad("cell counts missing or inconsistent")
+    raw_failing = data.get("failing_cell")
+    failing = _nonneg_int(raw_failing)
+    if (raw_failing is not None and failing is None) or (
+        failing is not None and not 1 <= failing <= cells
+    ):
+        return bad("failing_cell out of range")
+    duration = data.get("duration_s")
+    if not isinstance(duration, int | float) or isinstance(duration, bool):
+        return bad("duration_s missing")
+    if not math.isfinite(duration) or duration < 0:
+        return bad("duration_s invalid")
+    texts: dict[str, str] = {}
+    for key in ("ename", "evalue", "source_excerpt", "traceback_tail"):
+        value = data.get(key, "")
+        if not isinstance(value, str):
+            return bad(f"{key} is not a string")
+        texts[key] = value
+    ename, evalue = texts["ename"][:200], texts["evalue"][:ERROR_CAP]
+    error = f"{ename}: {evalue}" if ename and evalue else ename or evalue
+    return NotebookResult(
+        path=notebook,
+        status=NotebookStatus(status),
+        failing_cell=failing,
+        source_excerpt=texts["source_excerpt"][:EXCERPT_CAP],
+        error=error,
+        traceback_tail=texts["traceback_tail"][-TRACEBACK_CAP:],
+        duration_s=round(float(duration), 3),
+        cells=cells,
+        executed=executed,
+        infra=data.get("infra") is True,
+    )
+
+
+def _nonneg_int(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _render_executed(
+    session: Session, result: NotebookResult, number: int, out_dir: Path
+) -> NotebookResult:
+    raw = session.read_file(f"{RESULT_DIR}/{number}.ipynb", EXECUTED_MAX_BYTES + 1)
+    if raw is None or len(raw) > EXECUTED_MAX_BYTES:
+        return result
+    page = render_notebook_html(raw, title=result.path)
+    if page is None:
+        return result
+    name = f"{number:02d}-{fsutil.safe_filename(Path(result.path).stem)}.html"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / name).write_text(page, encoding="utf-8")
+    return dataclasses.replace(result, html=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML rendering (host side; the input is untrusted JSON written by the sandbox)
+
+
+def render_notebook_html(raw: bytes, title: str) -> str | None:
+    """Render an executed notebook (untrusted bytes) to a self-contained, script-free page.
+
+    Returns None when ``raw`` is not a notebook at all.
+    """
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        return None
+    cells = _safe_cells(data["cells"])
+    try:
+        body = _sanitize(_export(cells))
+    except Exception:  # any exporter failure falls back to plain text
+        body = _plain_body(cells)
+    if not _is_inert(body):  # defence in depth: never ship a live element
+        body = _plain_body(cells)
+    return _page(title, body)
+
+
+@dataclass(frozen=True)
+class _Output:
+    kind: str  # "stream", "error", "data"
+    text: str = ""
+    name: str = "stdout"
+    image_mime: str = ""
+    image_b64: str = ""
+
+
+@dataclass(frozen=True)
+class _Cell:
+    kind: str  # "markdown", "code"
+    source: str
+    outputs: tuple[_Output, ...] = ()
+    execution_count: int | None = None
+
+
+def _text(value: object, cap: int = TEXT_OUTPUT_CAP) -> str:
+    if isinstance(value, list):
+        value = "".join(v for v in value if isinstance(v, str))
+    text = value if isinstance(value, str) else ""
+    if len(text) > cap:
+        text = text[: cap // 2] + "\n[... output shortened ...]\n" + text[-cap // 2 :]
+    return text
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_B64 = re.compile(r"[A-Za-z0-9+/=\s]+")
+_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+
+
+def _valid_image(mime: str, value: object) -> str | None:
+    if not isinstance(value, str) or len(value) > IMAGE_CAP or not _B64.fullmatch(value):
+        return None
+    compact = re.sub(r"\s+", "", value)
+    try:
+        decoded = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return compact if decoded.startswith(_MAGIC[mime]) else None
+
+
+def _safe_outputs(outputs: object) -> tuple[_Output, ...]:
+    kept: list[_Output] = []
+    for output in outputs if isinstance(outputs, list) else []:
+        if not isinstance(output, dict):
+            continue
+        kind = output.get("output_type")
+        if kind == "stream":
+            name = "stderr" if output.get("name") == "stderr" else "stdout"
+            kept.append(_Output("stream", _text(output.get("text")), name=name))
+        elif kind == "error":
+            lines = output.get("traceback")
+            tb = (
+                "\n".join(x for x in lines if isinstance(x, str)) if isinstance(lines, list) else ""
+            )
+            text = tb or f"{_text(output.get('ename'))}: {_text(output.get('evalue'))}"
+            kept.append(_Output("error", _text(_ANSI.sub("", text))))
+        elif kind in ("display_data", "execute_result"):
+            data = output.get("data")
+            if not isinstance(data, dict):
+                continue
+            image = next(
+                (
+                    (mime, b64)
+                    for mime in ("image/png", "image/jpeg")
+                    if (b64 := _valid_image(mime, data.get(mime))) is not None
+                ),
+                None,
+            )
+            if image is not None:  # its text/plain twin is only "<Figure ...>"
+                kept.append(_Output("data", image_mime=image[0], image_b64=image[1]))
+                continue
+            hidden = sorted(str(m)[:60] for m in data if m != "text/plain")
+            text = _text(data.get("text/plain"))
+            if hidden:
+                note = f"[{', '.join(hidden)} output not shown in the report]"
+                text = f"{text}\n{note}" if text else note
+            if text:
+                kept.append(_Output("data", text))
+    return tuple(kept)
+
+
+def _safe_cells(cells: list[object]) -> tuple[_Cell, ...]:
+    safe: list[_Cell] = []
+    for cell in cells:
+        if not isinstance(cell, dict):
+            continue
+        source = _text(cell.get("source"), cap=200_000)
+        kind = cell.get("cell_type")
+        if kind == "markdown":
+            safe.append(_Cell("markdown", source))
+        elif kind == "code":
+            count = _nonneg_int(cell.get("execution_count"))
+            safe.append(_Cell("code", source, _safe_outputs(cell.get("outputs")), count))
+        else:  # raw and unknown cells are shown as literal text, never as HTML
+            fence = "`" * max(3, _longest_backtick_run(source) + 1)
+            safe.append(_Cell("markdown", f"{fence}text\n{source}\n{fence}"))
+    return tuple(safe)
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(m) for m in re.findall(r"`+", text)), default=0)
+
+
+def _export(cells: tuple[_Cell, ...]) -> str:
+    """Build a fresh notebook from the checked cells and export its body with nbconvert."""
+    # Both libraries are untyped; keep them behind Any-typed module handles.
+    v4: Any = importlib.import_module("nbformat.v4")
+    nbconvert: Any = importlib.import_module("nbconvert")
+
+    nb_cells = []
+    for cell in cells:
+        if cell.kind == "markdown":
+            nb_cells.append(v4.new_markdown_cell(cell.source))
+            continue
+        outputs = []
+        for out in cell.outputs:
+            if out.kind == "stream":
+                outputs.append(v4.new_output("stream", name=out.name, text=out.text))
+            elif out.kind == "error":
+                outputs.append(v4.new_output("stream", name="stderr", text=out.text))
+            elif out.image_mime:
+                outputs.append(v4.new_output("display_data", data={out.image_mime: out.image_b64}))
+            else:
+                outputs.append(v4.new_output("display_data", data={"text/plain": out.text}))
+        nb_cells.append(
+            v4.new_code_cell(cell.source, outputs=outputs, execution_count=cell.execution_count)
+        )
+    nb = v4.new_notebook(
+        cells=nb_cells,
+        metadata={"language_info": {"name": "python", "pygments_lexer": "ipython3"}},
+    )
+    exporter = nbconvert.HTMLExporter(template_name="basic", exclude_anchor_links=True)
+    body, _ = exporter.from_notebook_node(nb)
+    return str(body)
+
+
+_ALLOWED_TAGS = frozenset(
+    [
+        "a",
+        "abbr",
+        "b",
+        "blockquote",
+        "br",
+        "caption",
+        "code",
+        "col",
+        "colgroup",
+        "dd",
+        "del",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "figcaption",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "kbd",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "summary",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "u",
+        "ul",
+    ]
+)
+_DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=]*\Z")
+
+
+def _allowed_attribute(tag: str, name: str, value: str) -> bool:
+    if name in ("class", "id", "title"):
+        return True
+    if tag == "a" and name == "href":
+        return re.match(r"(https?:|mailto:|#)", value.strip(), re.IGNORECASE) is not None
+    if tag == "img":
+        if name == "src":
+            return _DATA_IMAGE.match(value.strip()) is not None
+        return name in ("alt", "width", "height")
+    if tag in ("td", "th"):
+        return name in ("colspan", "rowspan", "align")
+    return False
+
+
+def _sanitize(body: str) -> str:
+    """Allowlist sanitiser over the whole exported body: unknown tags become visible text."""
+    import bleach  # type: ignore[import-untyped]
+
+    cleaned = bleach.clean(
+        body,
+        tags=_ALLOWED_TAGS,
+        attributes=_allowed_attribute,
+        protocols=["http", "https", "mailto", "data"],
+        strip=False,
+        strip_comments=True,
+    )
+    return str(cleaned)
+
+
+_FORBIDDEN_TAGS = frozenset(
+    [
+        "script",
+        "iframe",
+        "frame",
+        "frameset",
+        "object",
+        "embed",
+        "applet",
+        "base",
+        "form",
+        "input",
+        "button",
+        "link",
+        "meta",
+        "style",
+        "svg",
+        "math",
+        "template",
+        "noscript",
+        "portal",
+        "textarea",
+        "select",
+    ]
+)
+
+
+class _LiveElementFinder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.live = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _FORBIDDEN_TAGS:
+            self.live = True
+        for name, value in attrs:
+            if name.startswith("on") or name in ("style", "srcdoc", "formaction"):
+                self.live = True
+            if name in ("href", "src", "action") and value is not None:
+                scheme = re.sub(r"[\s\x00-\x1f]+", "", value).lower()
+                if scheme.startswith(("javascript:", "vbscript:", "data:text")):
+                    self.live = True
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+
+def _is_inert(fragment: str) -> bool:
+    """True when the HTML fragment holds no script, event handler or active element."""
+    finder = _LiveElementFinder()
+    finder.feed(fragment)
+    finder.close()
+    return not finder.live
+
+
+def _plain_body(cells: tuple[_Cell, ...]) -> str:
+    parts: list[str] = []
+    for cell in cells:
+        parts.append(f'<pre class="source {cell.kind}">{html.escape(cell.source)}</pre>')
+        for out in cell.outputs:
+            if out.text:
+                parts.append(f'<pre class="output">{html.escape(out.text)}</pre>')
+    return "\n".join(parts)
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 1rem auto; padding: 0 1rem; }
+pre { white-space: pre-wrap; word-break: break-word; margin: 0.2rem 0; }
+.input_area, pre.source { background: #f5f5f5; border: 1px solid #ddd; padding: 0.4rem; }
+.prompt { color: #888; font-size: 0.8rem; }
+.output_stderr, .output_error { background: #fdd; }
+img { max-width: 100%; }
+table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0.2rem 0.4rem; }
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<body>\n<h1>{html.escape(title)}</h1>\n{body}\n</body>\n</html>\n"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring and serialisation
+
+
+def evaluate_notebooks(report: NotebookReport, params: model.Params) -> model.Verdict:
+    """Check ``notebooks``: the share of notebooks that executed completely."""
+    pass_share = params.get_float("pass_share", 1.0)
+    warn_share = params.get_float("warn_share", 0.5)
+    results = report.results
+    details: model.JSONDict = {"notebooks": [_result_json(r) for r in results]}
+    if not results:
+        return model.Verdict.skip("the repository has no notebooks", details)
+    infra = [r for r in results if r.infra]
+    if infra:
+        first = infra[0]
+        return model.Verdict.error(
+            f"{len(infra)} of {len(results)} notebooks could not be evaluated by the grader; "
+            f"{first.path}: {first.error}",
+            details,
+        )
+    ran = sum(1 for r in results if r.status is NotebookStatus.OK)
+    fraction = ran / len(results)
+    summary = f"{ran} of {len(results)} notebooks ran"
+    problems = [_describe(r) for r in results if r.status is not NotebookStatus.OK]
+    if problems:
+        summary += "; " + "; ".join(problems[:3])
+        if len(problems) > 3:
+            summary += f"; and {len(problems) - 3} more"
+    if fraction >= pass_share:
+        status = model.Status.PASS
+    elif fraction >= warn_share:
+        status = model.Status.WARN
+    else:
+        status = model.Status.FAIL
+    return model.Verdict(status, fraction, summary, details)
+
+
+def _describe(result: NotebookResult) -> str:
+    name = result.path
+    if result.status is NotebookStatus.SKIPPED:
+        return f"{name} skipped ({result.error})"
+    verb = "timed out" if result.status is NotebookStatus.TIMEOUT else "failed"
+    where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
+    error = result.error.splitlines()[0][:200] if result.error else result.status.value
+    return f"{name} {verb}{where}: {error}"
+
+
+def _result_json(result: NotebookResult) -> model.JSONDict:
+    return {
+        "path": result.path,
+        "status": result.status.value,
+        "failing_cell": result.failing_cell,
+        "source_excerpt": result.source_excerpt,
+        "error": result.error,
+        "traceback_tail": result.traceback_tail,
+        "duration_s": result.duration_s,
+        "cells": result.cells,
+        "executed": result.executed,
+        "html": result.html,
+        "infra": result.infra,
+    }
+
+
+def report_to_json(report: NotebookReport) -> model.JSONDict:
+    """The full report as JSON (for results.json / logs)."""
+    return {
+        "cell_timeout_s": report.cell_timeout_s,
+        "total_budget_s": report.total_budget_s,
+        "duration_s": report.duration_s,
+        "notebooks": [_result_json(r) for r in report.results],
+    }
+
+
+def report_artifacts(report: NotebookReport, html_prefix: str = "") -> list[model.JSONValue]:
+    """The HTML report's notebook section: one entry per notebook.
+
+    ``html_prefix`` (e.g. ``"groups/g1/notebooks/"``) is prepended to the render's file name so
+    the path becomes relative to the output folder.
+    """
+    return [
+        {
+            "path": r.path,
+            "html": f"{html_prefix}{r.html}" if r.html else None,
+            "status": r.status.value,
+            "error": r.error or None,
+        }
+        for r in report.results
+    ]

@@ -1,0 +1,247 @@
+"""Find the group's paper among a repository's PDFs by path alone (no PDF parsing here).
+
+Students leave many PDFs lying around: figures, slide decks, the course's own handouts, the
+papers they cite. The path score below pushes those down; :mod:`repograder.paper` adds a score
+from the PDF's content (landscape pages, one page with no text) and picks the best.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from repograder import fsutil
+
+# The rubric's globs; "**/*.pdf" last so a paper in latex/ or tex/ is still found, ranked lower.
+DEFAULT_GLOBS: tuple[str, ...] = ("paper/", "report/", "docs/", "*.pdf", "**/*.pdf")
+
+MAX_CANDIDATES = 50
+MAX_TEX_FILES = 200
+MAX_DEPTH = 10
+
+# Environments and caches hold nothing of the students' writing and can be huge: never entered.
+_NEVER_ENTER = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "site-packages",
+        "dist-packages",
+        "__pycache__",
+        ".ipynb_checkpoints",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".eggs",
+        "venv",
+        ".venv",
+        ".conda",
+        "wandb",
+        "mlruns",
+        "lightning_logs",
+    }
+)
+_BUILD_DIRS = frozenset({"build", "dist", "out", "output"})
+_VENDORED = (fsutil.VENDORED_DIRS - _BUILD_DIRS) - _NEVER_ENTER
+_FIGURE_DIRS = frozenset(
+    {"figures", "figure", "figs", "fig", "images", "image", "img", "imgs", "plots", "plot"}
+    | {"graphics", "pics", "pictures", "assets", "media", "diagrams", "charts"}
+)
+_THIRD_PARTY_DIRS = frozenset(
+    {"references", "reference", "refs", "literature", "related_work", "related-work"}
+    | {"relatedwork", "papers", "readings", "reading", "sources", "bib", "bibliography"}
+)
+_GOOD_NAME = re.compile(r"paper|report|ieee|final|main|submission|manuscript|camera")
+_SLIDES_NAME = re.compile(r"slide|presentation|talk|poster|beamer|deck|pitch")
+_HANDOUT_NAME = re.compile(
+    r"assignment|handout|exercise|task|instruction|template|guideline|rubric|syllabus"
+    r"|sheet|lecture|tutorial|homework|project[-_ ]?description"
+)
+_FIGURE_NAME = re.compile(r"(^|[^a-z])(fig|figure|plot|chart|diagram|image|img|graph)")
+_LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
+_DOCCLASS = re.compile(r"\\documentclass\s*(\[[^\]]*\])?\s*\{([^}]*)\}")
+
+
+@dataclass(frozen=True)
+class PaperCandidate:
+    """A PDF that might be the paper; ``path`` is repo-relative, higher ``score`` is better."""
+
+    path: str
+    score: float
+    reason: str
+    kind: str = "file"  # "file" | "symlink" | "lfs-pointer"
+
+
+@dataclass(frozen=True)
+class TexSource:
+    """A LaTeX main file (it has ``\\documentclass``)."""
+
+    path: str
+    document_class: str
+    options: str
+
+
+def glob_regex(glob: str) -> re.Pattern[str]:
+    """Compile a rubric glob (``**`` crosses folders; ``dir/`` means every PDF below it)."""
+    if glob.endswith("/"):
+        glob += "**/*.pdf"
+    out = []
+    i = 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out.append("(?:[^/]+/)*")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif glob[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(glob[i]))
+            i += 1
+    return re.compile("".join(out), re.IGNORECASE)
+
+
+def walk(root: Path, suffixes: tuple[str, ...]) -> Iterator[tuple[str, bool]]:
+    """Yield (repo-relative path, is_symlink) of files with these suffixes; links never followed."""
+    count = 0
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs: list[tuple[Path, int]] = []
+        for entry in entries:
+            count += 1
+            if count > fsutil.MAX_WALK_FILES:
+                return
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            rel = Path(entry.path).relative_to(root).as_posix()
+            if stat.S_ISDIR(st.st_mode):
+                sub = Path(entry.path)
+                if entry.name.lower() in _NEVER_ENTER or depth >= MAX_DEPTH:
+                    continue
+                if fsutil.is_virtualenv(sub):
+                    continue
+                subdirs.append((sub, depth + 1))
+            elif entry.name.lower().endswith(suffixes):
+                if stat.S_ISLNK(st.st_mode):
+                    yield rel, True
+                elif stat.S_ISREG(st.st_mode):
+                    yield rel, False
+        stack.extend(reversed(subdirs))
+
+
+def path_score(
+    rel: str, globs: Sequence[re.Pattern[str]], raw_globs: Sequence[str]
+) -> tuple[float, list[str]]:
+    """Score a PDF's path: preferred folders and paper-like names up, decoys down."""
+    score = 1.0
+    reasons: list[str] = []
+    for index, (pattern, raw) in enumerate(zip(globs, raw_globs, strict=True)):
+        if pattern.fullmatch(rel):
+            if not raw.startswith("**"):
+                score += 3.0 - 0.2 * index
+                reasons.append(f"matches {raw}")
+            break
+    parts = [p.lower() for p in rel.split("/")]
+    folders, name = parts[:-1], parts[-1].rsplit(".", 1)[0]
+    score -= 0.3 * max(len(folders) - 1, 0)
+    if any(f in _FIGURE_DIRS for f in folders):
+        score -= 5.0
+        reasons.append("in a figures folder")
+    if any(f in _THIRD_PARTY_DIRS for f in folders):
+        score -= 8.0
+        reasons.append("in a literature/references folder")
+    if any(f in _VENDORED for f in folders):
+        score -= 8.0
+        reasons.append("in a vendored folder")
+    elif any(f in _BUILD_DIRS for f in folders):
+        score -= 0.5
+    if _SLIDES_NAME.search(name):
+        score -= 6.0
+        reasons.append("name says slides")
+    if _HANDOUT_NAME.search(name):
+        score -= 6.0
+        reasons.append("name says course handout")
+    if _FIGURE_NAME.search(name):
+        score -= 3.0
+        reasons.append("name says figure")
+    if _GOOD_NAME.search(name):
+        score += 2.0
+        reasons.append("paper-like name")
+    return score, reasons
+
+
+def find_candidates(
+    root: Path, globs: Sequence[str] | None = None, lfs_pointers: Sequence[str] = ()
+) -> list[PaperCandidate]:
+    """All PDFs matching the globs, best path score first (at most MAX_CANDIDATES)."""
+    raw = tuple(globs) if globs else DEFAULT_GLOBS
+    patterns = [glob_regex(g) for g in raw]
+    lfs = set(lfs_pointers)
+    found: list[PaperCandidate] = []
+    for rel, is_link in walk(root, (".pdf",)):
+        if not any(p.fullmatch(rel) for p in patterns):
+            continue
+        score, reasons = path_score(rel, patterns, raw)
+        kind = "file"
+        if is_link:
+            kind = "symlink"
+            reasons.append(symlink_note(root, rel))
+        elif rel in lfs or is_lfs_pointer(root, rel):
+            kind = "lfs-pointer"
+            reasons.append("Git LFS pointer, not the PDF")
+        found.append(PaperCandidate(rel, round(score, 2), "; ".join(reasons), kind))
+    found.sort(key=lambda c: (-c.score, c.path))
+    return found[:MAX_CANDIDATES]
+
+
+def is_lfs_pointer(root: Path, rel: str) -> bool:
+    """A Git LFS pointer is a tiny text file that names the real content by hash."""
+    head = fsutil.read_bytes(root, rel, 200)
+    return head is not None and head.startswith(_LFS_MAGIC)
+
+
+def symlink_note(root: Path, rel: str) -> str:
+    """Say where a symlink points (inside or outside the repository) without following it."""
+    try:
+        target = os.readlink(root / rel)
+    except OSError:
+        return "symlink (not followed)"
+    joined = os.path.normpath(os.path.join(os.path.dirname(rel), target))
+    if os.path.isabs(target) or joined == ".." or joined.startswith("../"):
+        return "symlink leaving the repository (not followed)"
+    return "symlink (not followed)"
+
+
+def find_tex_sources(root: Path) -> list[TexSource]:
+    """LaTeX main files, IEEEtran ones first, for the "source only, no PDF" report."""
+    sources: list[TexSource] = []
+    for index, (rel, is_link) in enumerate(walk(root, (".tex",))):
+        if index >= MAX_TEX_FILES:
+            break
+        if is_link:
+            continue
+        text = fsutil.read_text(root, rel, max_bytes=200_000)
+        match = _DOCCLASS.search(text or "")
+        if match:
+            sources.append(TexSource(rel, match.group(2).strip(), (match.group(1) or "")[1:-1]))
+    sources.sort(key=lambda s: (s.document_class != "IEEEtran", s.path.count("/"), s.path))
+    return sources

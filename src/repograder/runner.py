@@ -1,0 +1,431 @@
+"""Run a README's classified steps in one sandbox session; hints; the ``readme-steps`` check.
+
+Timeouts, defined once here:
+
+- A step that hits its timeout gets status ``timeout`` (``exit_code`` None, output so far kept).
+- A step the README marks as long-running (a server, a training loop meant to be stopped)
+  that is *still running* at its timeout did what it should: status ``ok``, and the reason
+  says it was stopped. Without its own timeout it gets ``LONG_RUNNING_TIMEOUT_S``.
+- ``evaluate_steps`` scores ``timeout`` steps by the ``on_timeout`` parameter: ``pass`` counts
+  them as successes, ``warn`` as half a success and caps the status at warn, ``fail`` as failures.
+- ``RunOptions.on_timeout == "fail"`` also makes a timeout stop the run when
+  ``stop_on_failure`` is set; otherwise only failed steps stop it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from repograder import model
+from repograder.errors import ConfigError
+from repograder.model import ExecResult, StepResult, StepStatus
+from repograder.sandbox.base import Session
+
+CHECK_ID = "readme-steps"
+RUN_KIND = "run"  # readme.StepKind.RUN: the only kind that is executed
+LONG_RUNNING_TIMEOUT_S = 30.0
+ON_TIMEOUT_CHOICES = ("pass", "warn", "fail")
+STOP_REASON = "not run: an earlier step failed and the rubric says stop"
+
+
+class StepLike(Protocol):
+    """What the runner needs of a ``readme.Step`` (kept structural so tests need no parser)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def command(self) -> str: ...
+    @property
+    def source_line(self) -> int: ...
+    @property
+    def heading(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def timeout_s(self) -> float | None: ...
+    @property
+    def expect_fail(self) -> bool: ...
+    @property
+    def long_running(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run the steps; ``network``, ``memory_mb`` and ``repo_files`` only shape hints."""
+
+    default_timeout_s: float = 600.0
+    stop_on_failure: bool = False
+    on_timeout: str = "warn"  # pass | warn | fail
+    total_budget_s: float = 3600.0
+    network: bool = False
+    memory_mb: int | None = None
+    repo_files: frozenset[str] | None = None
+
+
+def run_steps(
+    session: Session, steps: Sequence[StepLike], options: RunOptions
+) -> tuple[StepResult, ...]:
+    """Execute the runnable steps in order in ``session``; the others become SKIPPED."""
+    started = time.monotonic()
+    stop_reason = ""
+    results: list[StepResult] = []
+    for step in steps:
+        if step.kind != RUN_KIND:
+            results.append(_skipped(step, step.reason or f"not run: {step.kind}"))
+            continue
+        if stop_reason:
+            results.append(_skipped(step, stop_reason))
+            continue
+        remaining = options.total_budget_s - (time.monotonic() - started)
+        if remaining <= 0:
+            stop_reason = (
+                f"not run: the total time budget of {options.total_budget_s:g} s was used up"
+            )
+            results.append(_skipped(step, stop_reason))
+            continue
+        result = _run_one(session, step, options, remaining)
+        results.append(result)
+        failed = result.status == StepStatus.FAILED or (
+            result.status == StepStatus.TIMEOUT and options.on_timeout == "fail"
+        )
+        if failed and options.stop_on_failure:
+            stop_reason = STOP_REASON
+    return tuple(results)
+
+
+def _skipped(step: StepLike, reason: str) -> StepResult:
+    return StepResult(
+        index=step.index,
+        command=step.command,
+        source_line=step.source_line,
+        status=StepStatus.SKIPPED,
+        reason=reason,
+        kind=str(step.kind),
+        heading=step.heading,
+    )
+
+
+def _run_one(session: Session, step: StepLike, options: RunOptions, remaining: float) -> StepResult:
+    wanted = step.timeout_s
+    if wanted is None:
+        wanted = LONG_RUNNING_TIMEOUT_S if step.long_running else options.default_timeout_s
+    timeout = min(wanted, remaining)
+    res = session.run(step.command, timeout)
+    status, reason = _judge(step, res, timeout, cut_by_budget=timeout < wanted)
+    hint = ""
+    if status != StepStatus.OK:
+        hint = hint_for(
+            step.command,
+            res.output,
+            res.exit_code,
+            options.network,
+            options.repo_files,
+            memory_mb=options.memory_mb,
+            timeout_s=timeout if res.timed_out else None,
+        )
+    return StepResult(
+        index=step.index,
+        command=step.command,
+        source_line=step.source_line,
+        status=status,
+        reason=reason,
+        exit_code=res.exit_code,
+        duration_s=round(res.duration_s, 3),
+        output_tail=res.output_tail,
+        output_head=res.output_head,
+        kind=str(step.kind),
+        heading=step.heading,
+        hint=hint,
+    )
+
+
+def _judge(
+    step: StepLike, res: ExecResult, timeout: float, *, cut_by_budget: bool
+) -> tuple[StepStatus, str]:
+    if res.timed_out:
+        if step.long_running and not cut_by_budget:
+            return StepStatus.OK, f"long-running step: still running after {timeout:g} s, stopped"
+        if cut_by_budget:
+            return StepStatus.TIMEOUT, f"stopped after {timeout:g} s: the total time budget ran out"
+        return StepStatus.TIMEOUT, f"timed out after {timeout:g} s"
+    code = res.exit_code
+    if step.expect_fail:
+        if code == 0:
+            return StepStatus.FAILED, "the README expects this step to fail, but it exited 0"
+        return StepStatus.OK, f"failed as the README expects (exit code {code})"
+    if code == 0:
+        return StepStatus.OK, ""
+    return StepStatus.FAILED, f"exit code {code}"
+
+
+# ---------------------------------------------------------------------------------------- hints
+
+_NETWORK_MARKERS = (
+    "Temporary failure in name resolution",
+    "Could not resolve host",
+    "Network is unreachable",
+    "urlopen error",
+    "ConnectionError",
+    "HTTPSConnectionPool",
+    "HTTPConnectionPool",
+    "Name or service not known",
+    "nodename nor servname",
+    "Failed to establish a new connection",
+)
+_CUDA_MARKERS = (
+    "CUDA driver",
+    "Torch not compiled with CUDA enabled",
+    "no CUDA GPUs are available",
+    "Found no NVIDIA driver",
+    "CUDA error",
+    "CUDA unavailable",
+    "nvidia-smi: command not found",
+)
+# Import names whose PyPI package is called differently.
+_PACKAGE_NAMES = {
+    "cv2": "opencv-python",
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "PIL": "Pillow",
+    "yaml": "PyYAML",
+    "bs4": "beautifulsoup4",
+    "dotenv": "python-dotenv",
+    "soundfile": "soundfile",
+    "attr": "attrs",
+    "Crypto": "pycryptodome",
+}
+_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
+_IMPORT = re.compile(r"ImportError: (.+)")
+_SHARED_LIB = re.compile(r"(lib[\w.+-]+\.so[\w.]*)'?: cannot open shared object file")
+_MISSING_FILE = re.compile(
+    r"(?:FileNotFoundError|No such file or directory|OSError)[^'\n]*?:\s*'([^'\n]+)'"
+)
+_PY_SCRIPT = re.compile(r"can't open file '([^']+)'")
+_NOT_FOUND = re.compile(r"(?:^|\s|:)([\w.+-]+): (?:command not found|not found)$", re.MULTILINE)
+_PERMISSION = re.compile(r"([\w./+-]+): Permission denied")
+
+
+def hint_for(
+    command: str,
+    output: str,
+    exit_code: int | None,
+    network: bool,
+    repo_files: frozenset[str] | None = None,
+    *,
+    memory_mb: int | None = None,
+    timeout_s: float | None = None,
+) -> str:
+    """The likely cause of a failed step as one actionable sentence; "" when unknown."""
+    if timeout_s is not None:
+        return (
+            f"still running after {timeout_s:g} s: make the README step quicker "
+            "(fewer epochs, a small data subset) or mark it as long-running"
+        )
+    module = _MODULE.search(output)
+    if module:
+        return _module_hint(module.group(1), repo_files)
+    if any(marker in output for marker in _CUDA_MARKERS) or re.search(r"\.cuda\(\)", output):
+        return (
+            "the code requires a GPU; the grader is CPU-only: fall back to CPU when CUDA is "
+            "unavailable (torch.device('cuda' if torch.cuda.is_available() else 'cpu'))"
+        )
+    library = _SHARED_LIB.search(output)
+    if library or "sndfile library not found" in output:
+        name = library.group(1) if library else "libsndfile"
+        return (
+            f"the system library {name} is missing: name its Debian package in the README "
+            "or environment file (e.g. libsndfile1, ffmpeg)"
+        )
+    imported = _IMPORT.search(output)
+    if imported:
+        return (
+            f"an import failed ({imported.group(1).strip()[:120]}): the installed version "
+            "probably differs from the one the code was written for; pin it in the environment file"
+        )
+    if not network and any(marker in output for marker in _NETWORK_MARKERS):
+        return "the step needs the network, which is off while running (the rubric can allow it)"
+    killed = exit_code in (137, -9) or re.search(r"(^|\s)Killed(\s|$)", output)
+    if killed:
+        limit = f" ({memory_mb} MB)" if memory_mb else ""
+        return f"killed: probably the memory limit{limit}; use less memory (smaller batches)"
+    if "MemoryError" in output or "Cannot allocate memory" in output:
+        limit = f" of {memory_mb} MB" if memory_mb else ""
+        return f"out of memory: the step needs more than the limit{limit}; use less memory"
+    script = _PY_SCRIPT.search(output)
+    if script:
+        name = _repo_relative(script.group(1))
+        return _file_hint(name, repo_files, what="the script")
+    missing = _MISSING_FILE.search(output)
+    if missing:
+        return _file_hint(missing.group(1), repo_files, what="file")
+    not_found = _NOT_FOUND.search(output)
+    if not_found:
+        return _command_hint(not_found.group(1))
+    permission = _PERMISSION.search(output)
+    if permission and (permission.group(1).startswith("./") or ".sh" in permission.group(1)):
+        return (
+            f"the script {permission.group(1)} is not executable: chmod +x it (and commit the "
+            "mode: git update-index --chmod=+x) or call it with bash"
+        )
+    return ""
+
+
+def _module_hint(module: str, repo_files: frozenset[str] | None) -> str:
+    top = module.split(".")[0]
+    if repo_files is not None and any(
+        f == f"{top}.py" or f.endswith(f"/{top}.py") or f.startswith(f"{top}/") or f"/{top}/" in f
+        for f in repo_files
+    ):
+        return (
+            f"module '{module}' is part of the repository but not importable from the working "
+            "directory: run the step from the right folder or install the project "
+            "(pip install -e .)"
+        )
+    package = _PACKAGE_NAMES.get(top)
+    also = f" (pip package '{package}')" if package and package != top else ""
+    return (
+        f"module '{top}'{also} is missing from the environment file "
+        "(requirements.txt, environment.yml or pyproject.toml)"
+    )
+
+
+def _repo_relative(path: str) -> str:
+    # Sandboxes run in a copy such as /tmp/.../work or /work; show the path as in the repo.
+    match = re.search(r"/work/(.+)$", path)
+    return match.group(1) if match else path
+
+
+def _file_hint(name: str, repo_files: frozenset[str] | None, *, what: str) -> str:
+    norm = posixpath.normpath(name)
+    if norm.startswith(("/home/", "/Users/", "C:", "/content/", "/mnt/")):
+        return (
+            f"{what} '{name}' is an absolute path from the author's machine: "
+            "use a path relative to the repository"
+        )
+    if repo_files is None:
+        return f"{what} '{name}' was not found: add it to the repository or add a download step"
+    base = posixpath.basename(norm)
+    if norm in repo_files or any(posixpath.basename(f) == base for f in repo_files):
+        return (
+            f"{what} '{name}' is in the repository but not where the step looks for it: "
+            "check the working directory (cd) before this step"
+        )
+    return f"{what} '{name}' is not in the repository: add it or a download step"
+
+
+def _command_hint(name: str) -> str:
+    if name in ("conda", "mamba", "micromamba", "activate"):
+        return (
+            f"'{name}' is not available while running: the grader builds the environment from "
+            "the environment file, so conda commands are not needed in the run steps"
+        )
+    if name.startswith(("python", "pip")):
+        return f"'{name}' is not available in the sandbox: use plain 'python' / 'pip'"
+    return (
+        f"the command '{name}' is not installed in the sandbox: install it in a step "
+        "or list it in the environment file"
+    )
+
+
+# ---------------------------------------------------------------------------------- scoring
+
+
+def evaluate_steps(steps: Sequence[StepResult], params: model.Params) -> model.Verdict:
+    """Check ``readme-steps``: the share of runnable README steps that succeeded."""
+    pass_share = params.get_float("pass_share", 1.0)
+    warn_share = params.get_float("warn_share", 0.5)
+    on_timeout = params.get_str("on_timeout", "warn")
+    fail_if_none = params.get_bool("fail_if_none", True)
+    if on_timeout not in ON_TIMEOUT_CHOICES:
+        raise ConfigError(
+            f"{params.where}.on_timeout: expected one of {', '.join(ON_TIMEOUT_CHOICES)}, "
+            f"got {on_timeout!r}"
+        )
+    table: list[model.JSONValue] = [_row(s) for s in steps]
+    runnable = [s for s in steps if s.kind == RUN_KIND]
+    if not runnable:
+        details: model.JSONDict = {"steps": table, "runnable": 0}
+        if fail_if_none:
+            return model.Verdict(model.Status.FAIL, 0.0, "no runnable steps in the README", details)
+        return model.Verdict.skip("the README has no runnable steps", details)
+    timeout_credit = {"pass": 1.0, "warn": 0.5, "fail": 0.0}[on_timeout]
+    credit = 0.0
+    ok = timeouts = 0
+    for step in runnable:
+        if step.status == StepStatus.OK:
+            credit += 1.0
+            ok += 1
+        elif step.status == StepStatus.TIMEOUT:
+            credit += timeout_credit
+            timeouts += 1
+    share = credit / len(runnable)
+    if share >= pass_share - 1e-9:
+        status = model.Status.PASS
+    elif share >= warn_share - 1e-9:
+        status = model.Status.WARN
+    else:
+        status = model.Status.FAIL
+    if status == model.Status.PASS and timeouts and on_timeout == "warn":
+        status = model.Status.WARN
+    summary = f"{ok} of {len(runnable)} README steps ran successfully"
+    problems = [s for s in runnable if s.status != StepStatus.OK]
+    if problems:
+        summary += "; " + _describe(problems[0])
+        if len(problems) > 1:
+            summary += f" (+{len(problems) - 1} more)"
+    details = {
+        "steps": table,
+        "runnable": len(runnable),
+        "succeeded": ok,
+        "timeouts": timeouts,
+        "share": round(share, 4),
+    }
+    return model.Verdict(status, round(share, 4), summary, details)
+
+
+def _describe(step: StepResult) -> str:
+    where = f"step {step.index} (line {step.source_line}: {_short(step.command, 60)})"
+    if step.status == StepStatus.TIMEOUT:
+        return f"{where} {step.reason}"
+    if step.status == StepStatus.SKIPPED:
+        return f"{where} was {step.reason}"
+    error = decisive_line(step.output_head + "\n" + step.output_tail)
+    return f"{where} failed: {error}" if error else f"{where} failed ({step.reason})"
+
+
+def decisive_line(output: str) -> str:
+    """The line of a failed command's output that best says why (the last exception line)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if re.match(r"^[\w.]*(Error|Exception|Interrupt)\b", line) or "command not found" in line:
+            return _short(line, 160)
+    for line in reversed(lines):
+        if not line.startswith("[..."):
+            return _short(line, 160)
+    return ""
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _row(step: StepResult) -> model.JSONValue:
+    return {
+        "index": step.index,
+        "line": step.source_line,
+        "command": _short(step.command, 200),
+        "kind": step.kind,
+        "status": step.status.value,
+        "reason": step.reason,
+        "exit_code": step.exit_code,
+        "duration_s": step.duration_s,
+        "hint": step.hint,
+    }
