@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Sequence
@@ -22,8 +24,8 @@ from repograder.config import (
     validate_file,
 )
 from repograder.errors import ConfigError, ExitCode, RepograderError, SandboxUnavailable
-from repograder.model import GroupStatus, RunResult
-from repograder.pipeline import GradingContext, grade_all
+from repograder.model import GroupResult, GroupStatus, RunResult
+from repograder.pipeline import GradingContext, NoProgress, grade_all
 from repograder.progress import make_progress
 from repograder.report import results as report_results
 from repograder.sandbox.base import Limits, Sandbox
@@ -105,6 +107,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_groups(Path(args.groups))
     rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
     groups = _select(config, args.only)
+    if args.shard:
+        from repograder import shard
+
+        groups = shard.select_shard(groups, shard.parse_shard(args.shard))
+    unfetched: tuple[GroupResult, ...] = ()
+    if args.snapshot:
+        from repograder import snapshot
+
+        plan = snapshot.apply_snapshot(snapshot.read_snapshot(Path(args.snapshot)), groups)
+        groups, unfetched = plan.pinned, plan.unfetched
     out_dir = Path(args.out) if args.out else config.path.resolve().parent / "grading-report"
     cache = cache_dir()
     run_id = uuid.uuid4().hex[:12]
@@ -118,19 +130,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         out_dir=out_dir.resolve(),
         cache_dir=cache,
         fetch=git.FetchOptions(cache_dir=cache / "mirrors", token=git.token_from_env()),
-        deadline=config.deadline,
+        # A snapshot is the deadline: its commits were recorded by our clock, not theirs.
+        deadline=None if args.snapshot else config.deadline,
         sandbox=sandbox,
         limits=limits,
         static_only=args.static,
         force=args.force,
         run_id=run_id,
-        progress=make_progress(not args.quiet),
+        progress=NoProgress() if args.quiet else make_progress(),
     )
     try:
         run = grade_all(config, groups, ctx, jobs=jobs)
     finally:
         if sandbox is not None:
             sandbox.close()
+    if unfetched:
+        by_name = {g.name: g for g in (*run.groups, *unfetched)}
+        order = [g.name for g in config.groups if g.name in by_name]
+        run = dataclasses.replace(run, groups=tuple(by_name[n] for n in order))
     from repograder.report import write_report
 
     write_report(run, ctx.out_dir)
@@ -191,6 +208,102 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     removed = docker_backend.clean_containers(args.run)
     print(f"removed {removed} leftover container(s)")
     return ExitCode.OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Grade one local repository as the lecturer would; exit 1 when a blocking check fails."""
+    from repograder import selfcheck
+    from repograder.report import write_report
+
+    # In JSON mode stdout carries only the JSON document; everything else goes to stderr.
+    text_out = sys.stderr if args.format == "json" else sys.stdout
+    rubric = load_rubric(Path(args.rubric) if args.rubric else None)
+    out_dir = Path(args.out).resolve()
+    cache = cache_dir()
+    run_id = uuid.uuid4().hex[:12]
+    scratch = cache / "check" / run_id
+    stop = f"repograder-{run_id}"
+    if args.format == "github":
+        # Student text (README commands, errors) must not act as workflow commands.
+        print(f"::stop-commands::{stop}", flush=True)
+    try:
+        source = selfcheck.prepare_source(Path(args.path), out_dir, scratch, args.worktree)
+        limits = _limits(rubric, args)
+        sandbox = None
+        if not args.static:
+            sandbox = make_sandbox(args.sandbox, run_id, cache, rubric.limits.build_timeout_s)
+        ctx = GradingContext(
+            rubric=rubric,
+            out_dir=out_dir,
+            cache_dir=cache,
+            fetch=git.FetchOptions(cache_dir=cache / "mirrors", token=git.token_from_env()),
+            sandbox=sandbox,
+            limits=limits,
+            static_only=args.static,
+            force=args.force,
+            run_id=run_id,
+            progress=make_progress(not args.quiet and args.format != "json"),
+        )
+        try:
+            outcome = selfcheck.grade_local(source, ctx)
+        finally:
+            if sandbox is not None:
+                sandbox.close()
+        selfcheck.write_gitignore(out_dir)
+        write_report(outcome.run, out_dir)
+        report_results.write_text_atomic(
+            out_dir / selfcheck.CHECK_SUMMARY, selfcheck.check_markdown(outcome, args.fail_on)
+        )
+        print(selfcheck.render_text(outcome, args.fail_on), end="", file=text_out, flush=True)
+    finally:
+        if args.format == "github":
+            print(f"::{stop}::", flush=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    if args.format == "json":
+        print(report_results.dumps_json(selfcheck.to_json(outcome, args.fail_on)), end="")
+    elif args.format == "github":
+        for line in selfcheck.github_annotations(outcome, selfcheck.workspace_dir()):
+            print(line)
+    return ExitCode.OK if selfcheck.passed(outcome, args.fail_on) else ExitCode.GROUP_ERRORS
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Merge the output folders of sharded runs into one report."""
+    from repograder import shard
+
+    order = None
+    if args.groups:
+        order = [g.name for g in load_groups(Path(args.groups)).groups]
+    out_dir = Path(args.out)
+    result = shard.merge_dirs([Path(d) for d in args.dirs], out_dir, order)
+    print(
+        f"merged {len(result.run.groups)} group(s) from {len(args.dirs)} folder(s); "
+        f"report: {out_dir / 'index.html'}"
+    )
+    if result.missing:
+        print(f"  not in any shard: {', '.join(result.missing)}")
+        return ExitCode.GROUP_ERRORS
+    return _exit_code(result.run)
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """Record every group's current commit with the grader's clock."""
+    from repograder import snapshot
+
+    config = load_groups(Path(args.groups))
+    groups = _select(config, args.only)
+    cache = cache_dir()
+    options = git.FetchOptions(cache_dir=cache / "mirrors", token=git.token_from_env())
+
+    def show(entry: snapshot.SnapshotEntry) -> None:
+        what = entry.commit[:12] if entry.commit else (entry.error or "plain folder, no commit")
+        print(f"  {entry.name}: {what}", flush=True)
+
+    snap = snapshot.take_snapshot(config, groups, options, on_entry=show)
+    snapshot.write_snapshot(snap, Path(args.out))
+    failed = [e for e in snap.entries if e.error is not None]
+    print(f"snapshot of {len(snap.entries)} group(s) at {snap.taken_at}: {args.out}")
+    return ExitCode.GROUP_ERRORS if failed else ExitCode.OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -262,7 +375,95 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--memory-mb", type=int, metavar="MB", help="memory limit per sandbox")
     run.add_argument("--cpus", type=float, metavar="N", help="CPU quota per sandbox")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="grade only shard K of N (round-robin over groups.yaml); "
+        "join the outputs with `repograder merge`",
+    )
+    run.add_argument(
+        "--snapshot",
+        metavar="FILE",
+        help="grade exactly the commits recorded by `repograder snapshot` "
+        "(no committer-date deadline filtering)",
+    )
     run.set_defaults(func=cmd_run)
+
+    chk = sub.add_parser(
+        "check", help="self-check one local repository with the course rubric (for students)"
+    )
+    chk.add_argument(
+        "path",
+        nargs="?",
+        default=".",
+        metavar="PATH",
+        help="the repository (default: the current folder)",
+    )
+    chk.add_argument("--rubric", metavar="FILE", help="rubric YAML (default: built-in dl4ad)")
+    chk.add_argument(
+        "--out",
+        metavar="DIR",
+        default="repograder-report",
+        help="report folder (default: ./repograder-report; git ignores it)",
+    )
+    chk.add_argument(
+        "--sandbox",
+        choices=SANDBOXES,
+        default="auto",
+        help="auto (default: Docker if ready, else local), docker or local",
+    )
+    chk.add_argument("--static", action="store_true", help="only the checks that execute no code")
+    chk.add_argument(
+        "--worktree",
+        action="store_true",
+        help="grade uncommitted changes too (default: the committed HEAD, "
+        "which is what your lecturer grades)",
+    )
+    chk.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text checklist, json on stdout, or github (annotations)",
+    )
+    chk.add_argument(
+        "--fail-on",
+        choices=("required", "any-fail", "never"),
+        default="required",
+        help="exit 1 when a required check fails (default), any check fails, or never",
+    )
+    chk.add_argument("--force", action="store_true", help="do not reuse an earlier result")
+    chk.add_argument(
+        "--network",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow network while the code runs (default: the rubric's)",
+    )
+    chk.add_argument("--step-timeout", metavar="DURATION", help="per-step timeout, e.g. 90s")
+    chk.add_argument("--memory-mb", type=int, metavar="MB", help="memory limit per sandbox")
+    chk.add_argument("--cpus", type=float, metavar="N", help="CPU quota per sandbox")
+    chk.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    chk.set_defaults(func=cmd_check)
+
+    mrg = sub.add_parser("merge", help="merge the output folders of sharded runs")
+    mrg.add_argument("dirs", nargs="+", metavar="DIR", help="shard output folders")
+    mrg.add_argument("--out", metavar="DIR", required=True, help="merged output folder")
+    mrg.add_argument(
+        "--groups",
+        metavar="GROUPS.yaml",
+        help="order groups as in this file and report the missing ones",
+    )
+    mrg.set_defaults(func=cmd_merge)
+
+    snp = sub.add_parser("snapshot", help="record every group's commit now (at the deadline)")
+    snp.add_argument("groups", metavar="GROUPS.yaml", help="the groups file")
+    snp.add_argument(
+        "--out",
+        metavar="FILE",
+        default="snapshot.json",
+        help="snapshot file (default: snapshot.json)",
+    )
+    snp.add_argument("--only", nargs="+", metavar="NAME", help="only these groups")
+    snp.set_defaults(func=cmd_snapshot)
 
     val = sub.add_parser("validate", help="check groups and rubric files")
     val.add_argument("files", nargs="+", metavar="FILE")

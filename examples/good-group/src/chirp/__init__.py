@@ -1,0 +1,1 @@
+"""Chirp: nearest-centroid classification of synthetic bird calls."""

@@ -1,0 +1,352 @@
+"""Pure parts of a sandbox build: what goes in, its content hash, and reading the log.
+
+No docker import: the Docker backend turns a :class:`BuildPlan` into a container, an install
+script and a committed image. Everything that determines the image is in the plan's hash, so a
+code change never rebuilds and identical dependencies build once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shlex
+import stat
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from repograder import fsutil
+from repograder.detect import EnvSpec
+from repograder.sandbox.hostconfig import HostSettings, cpu_constraints, uv_index_args
+
+TEMPLATE_VERSION = "1"  # bump when the install script or image layout changes
+BUILD_DIR = "/tmp/rg-build"  # noqa: S108
+VENV_PYTHON = "/opt/venv/bin/python"
+SESSION_PREFIX = "/home/student/.local/repograder"
+MAX_DEP_FILE_BYTES = 5_000_000
+_DEFAULT_BUILD_REQUIRES = ("setuptools>=68", "wheel")
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything a build needs, already rendered; ``content_hash`` names the image."""
+
+    content_hash: str
+    requirements: tuple[str, ...]  # installable lines (local paths removed)
+    build_requires: tuple[str, ...]
+    constraints: tuple[str, ...]
+    apt_packages: tuple[str, ...]
+    files: tuple[tuple[str, bytes], ...]  # repo-relative dependency files and their bytes
+    requirements_dir: str  # repo-relative folder of the environment file ("" for the root)
+    python_version: str  # the version the image has
+    install_project: bool
+    notes: tuple[str, ...]
+
+
+def _is_local_requirement(line: str) -> bool:
+    text = line.strip()
+    if text.startswith(("-e ", "--editable")):
+        text = text.split(None, 1)[1] if " " in text else ""
+    return text.startswith((".", "/", "file:")) or text in {"", "-e"}
+
+
+def python_note(requested: str | None, source: str | None, available: str) -> str | None:
+    """A note when the requested Python version is not the image's; None when it matches."""
+    if not requested:
+        return None
+    text = requested.strip()
+    ok = False
+    try:
+        if re.match(r"^[<>=!~]", text):
+            ok = SpecifierSet(text.replace(" ", "")).contains(Version(available))
+        else:
+            match = re.match(r"^(\d+)(?:\.(\d+))?", text)
+            if match:
+                wanted = match.group(1) + ("." + match.group(2) if match.group(2) else "")
+                ok = available == wanted or available.startswith(wanted + ".")
+                if not match.group(2):
+                    ok = available.split(".")[0] == wanted
+    except (InvalidSpecifier, InvalidVersion):
+        ok = False
+    if ok:
+        return None
+    origin = f" (from {source})" if source else ""
+    return f"requested Python {text}{origin} is not available; graded with {available}"
+
+
+def make_plan(
+    spec: EnvSpec,
+    checkout: Path,
+    *,
+    base_image_id: str,
+    python_version: str,
+    host: HostSettings,
+    cpu_wheels: dict[str, Version] | None = None,
+) -> BuildPlan:
+    """Collect the dependency inputs of ``spec`` (never the source) and hash them."""
+    notes: list[str] = []
+    requirements: list[str] = []
+    for line in spec.requirements:
+        if _is_local_requirement(line):
+            notes.append(f"'{line.strip()}' is a local path: installed with the project instead")
+        else:
+            requirements.append(line.strip())
+    build_requires = list(spec.build_requires)
+    if spec.install_project and not build_requires:
+        build_requires = list(_DEFAULT_BUILD_REQUIRES)
+    if any(re.match(r"^setuptools\b", r) for r in build_requires) and not any(
+        re.match(r"^wheel\b", r) for r in build_requires
+    ):
+        # setuptools < 70.1 needs `wheel` for PEP 660 editable installs.
+        build_requires.append("wheel")
+    files: list[tuple[str, bytes]] = []
+    for rel in sorted(set(spec.files)):
+        data = fsutil.read_bytes(checkout, rel, MAX_DEP_FILE_BYTES)
+        if data is None:
+            notes.append(f"dependency file {rel} is not a regular file inside the repository")
+            continue
+        files.append((rel, data))
+    constraints = cpu_constraints([*requirements, *build_requires], cpu_wheels or {})
+    note = python_note(spec.python_version, spec.python_source, python_version)
+    if note:
+        notes.append(note)
+    if spec.apt_packages:
+        notes.append("apt packages requested: " + " ".join(spec.apt_packages))
+    req_dir = Path(spec.path).parent.as_posix() if spec.path else ""
+    if req_dir == ".":
+        req_dir = ""
+    payload = {
+        "template": TEMPLATE_VERSION,
+        "base": base_image_id,
+        "kind": str(spec.kind),
+        "requirements": requirements,
+        "build_requires": build_requires,
+        "constraints": constraints,
+        "apt": list(spec.apt_packages),
+        "files": [[rel, hashlib.sha256(data).hexdigest()] for rel, data in files],
+        "req_dir": req_dir,
+        "python": python_version,
+        "install_project": spec.install_project,
+        "host": host.fingerprint(),
+    }
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return BuildPlan(
+        content_hash=digest,
+        requirements=tuple(requirements),
+        build_requires=tuple(build_requires),
+        constraints=tuple(constraints),
+        apt_packages=tuple(spec.apt_packages),
+        files=tuple(files),
+        requirements_dir=req_dir,
+        python_version=python_version,
+        install_project=spec.install_project,
+        notes=tuple(notes),
+    )
+
+
+def install_script(plan: BuildPlan, host: HostSettings) -> str:
+    """The shell script that installs the plan's packages into /opt/venv as the student user."""
+    base = ["uv", "pip", "install", "--python", VENV_PYTHON, *uv_index_args(host)]
+    req_file = f"{BUILD_DIR}/repo/{plan.requirements_dir}/.repograder-requirements.txt".replace(
+        "//", "/"
+    )
+    args = list(base)
+    if plan.requirements:
+        args += ["-r", req_file]
+    if plan.build_requires:
+        args += ["-r", f"{BUILD_DIR}/build-requirements.txt"]
+    if plan.constraints:
+        args += ["-c", f"{BUILD_DIR}/constraints.txt"]
+    lines = ["set -eu", f"cd {BUILD_DIR}/repo", 'echo "[repograder] uv $(uv --version)"']
+    if plan.requirements or plan.build_requires:
+        lines.append("echo '[repograder] installing:' " + shlex.join(args))
+        lines.append(shlex.join(args))
+    else:
+        lines.append("echo '[repograder] nothing to install'")
+    lines.append("echo '[repograder] installed packages:'")
+    lines.append(f"uv pip list --python {VENV_PYTHON} 2>/dev/null | tail -n +3 | wc -l")
+    return "\n".join(lines) + "\n"
+
+
+def context_tar(plan: BuildPlan, host: HostSettings) -> bytes:
+    """The tar of the build folder: dependency files, rendered requirements, install script."""
+    buf = io.BytesIO()
+    req_rel = "/".join(
+        p for p in ("repo", plan.requirements_dir, ".repograder-requirements.txt") if p
+    )
+    entries: list[tuple[str, bytes, int]] = [
+        ("install.sh", install_script(plan, host).encode(), 0o755),
+        (req_rel, ("\n".join(plan.requirements) + "\n").encode(), 0o644),
+        ("build-requirements.txt", ("\n".join(plan.build_requires) + "\n").encode(), 0o644),
+        ("constraints.txt", ("\n".join(plan.constraints) + "\n").encode(), 0o644),
+    ]
+    entries += [(f"repo/{rel}", data, 0o644) for rel, data in plan.files]
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        folders: set[str] = set()
+        for name, data, mode in entries:
+            parts = name.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                folder = "/".join(parts[:i])
+                if folder not in folders:
+                    folders.add(folder)
+                    info = tarfile.TarInfo(folder)
+                    info.type = tarfile.DIRTYPE
+                    info.mode = 0o755
+                    tar.addfile(info)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = mode
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+# The decisive lines of a failed install, most specific first.
+_DECISIVE = (
+    (
+        re.compile(r"Because (\S+) was not found in the package registry"),
+        "{0} was not found in the package registry",
+    ),
+    (
+        re.compile(r"Because there (?:is|are) no versions? of (\S+?)(?:\[.*?\])?(?: and|,| \(|$)"),
+        "no version of {0} matches",
+    ),
+    (
+        re.compile(r"No matching distribution found for (\S+)"),
+        "no matching distribution found for {0}",
+    ),
+    (
+        re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
+        "no version satisfies {0}",
+    ),
+    (re.compile(r"Failed to build `([^`]+)`"), "failed to build {0}"),
+    (re.compile(r"Failed to (?:download|fetch)[^`]*`([^`]+)`"), "failed to download {0}"),
+    (re.compile(r"E: Unable to locate package (\S+)"), "apt package {0} not found"),
+)
+
+
+def summarize_log(text: str, *, max_lines: int = 40) -> tuple[str, str]:
+    """(one-line summary, excerpt) of a failed build log: the error that decided it."""
+    lines = text.splitlines()
+    anchor = None
+    for index, line in enumerate(lines):
+        if re.search(r"No solution found when resolving|error:|ERROR:|^E: |× ", line):
+            anchor = index
+            break
+    summary = ""
+    for pattern, template in _DECISIVE:
+        match = pattern.search(text)
+        if match:
+            summary = template.format(match.group(1).strip("`'\","))
+            break
+    if "No solution found when resolving" in text:
+        summary = "dependency resolution failed: " + (summary or "no solution")
+    elif not summary and anchor is not None:
+        summary = lines[anchor].strip().lstrip("×").strip()[:300]
+    if not summary:
+        tail = [line.strip() for line in lines if line.strip()]
+        summary = tail[-1][:300] if tail else "the build failed without output"
+    if anchor is None:
+        excerpt_lines = lines[-max_lines:]
+    else:
+        excerpt_lines = lines[max(0, anchor - 3) : anchor + max_lines]
+    return summary, "\n".join(excerpt_lines)
+
+
+def checkout_tar(checkout: Path, out: IO[bytes], max_bytes: int) -> list[str]:
+    """Write a tar of the checkout to ``out``: no symlink followed, no special files, capped.
+
+    Symlinks are archived as links (inside the container they point at the container's files,
+    never the host's); fifos and devices are skipped; files are owned by uid 1000 and lose
+    set-uid bits. Returns notes about skipped content.
+    """
+    notes: list[str] = []
+    total = 0
+    skipped = 0
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel, st in _walk_all(checkout):
+            info = tarfile.TarInfo(rel)
+            info.mtime = int(st.st_mtime)
+            info.uid = info.gid = 1000
+            info.mode = stat.S_IMODE(st.st_mode) & 0o755 | 0o600
+            path = checkout / rel
+            if stat.S_ISDIR(st.st_mode):
+                info.type = tarfile.DIRTYPE
+                info.mode |= 0o700
+                tar.addfile(info)
+            elif stat.S_ISLNK(st.st_mode):
+                info.type = tarfile.SYMTYPE
+                try:
+                    info.linkname = os.readlink(path)
+                except OSError:
+                    continue
+                tar.addfile(info)
+            elif stat.S_ISREG(st.st_mode):
+                if total + st.st_size > max_bytes:
+                    skipped += 1
+                    continue
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+                except OSError:
+                    continue
+                with os.fdopen(fd, "rb") as handle:
+                    real = os.fstat(handle.fileno())
+                    if not stat.S_ISREG(real.st_mode):
+                        continue
+                    info.size = real.st_size
+                    tar.addfile(info, _Exact(handle, real.st_size))
+                total += real.st_size
+            # fifos, sockets and devices are never copied
+    if skipped:
+        notes.append(
+            f"{skipped} files not copied: the checkout copy is limited to {max_bytes >> 20} MB"
+        )
+    return notes
+
+
+class _Exact(io.RawIOBase):
+    """A file truncated/padded to exactly ``size`` bytes (it may change while being read)."""
+
+    def __init__(self, handle: IO[bytes], size: int) -> None:
+        self._handle = handle
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        want = self._left if n < 0 else min(n, self._left)
+        data = self._handle.read(want) or b""
+        if len(data) < want:
+            data += b"\0" * (want - len(data))
+        self._left -= len(data)
+        return data
+
+
+def _walk_all(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Every entry below ``root`` (dirs first), never descending into a symlink."""
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            entries = sorted(os.scandir(root / rel_dir), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            yield rel, st
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(rel)

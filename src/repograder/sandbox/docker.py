@@ -1,0 +1,782 @@
+"""Docker sandbox backend: cached environment builds and locked-down sessions.
+
+Builds (see docs/SANDBOX.md): a container from the base image gets only the dependency files,
+the host's CA bundle, local index folders (read-only) and the shared uv cache volume; the
+install script runs as uid 1000; the container is committed under a content-hash tag. Sessions:
+one long-lived container per group with no network, no capabilities, a read-only root file
+system, tmpfs for /work (the checkout copy), /tmp and the home folder, and memory/CPU/pids
+limits. This is the only module that imports the docker SDK.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import binascii
+import contextlib
+import fcntl
+import json
+import shlex
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import docker.types
+import requests.exceptions
+
+from repograder.detect import EnvSpec
+from repograder.errors import InfrastructureError, SandboxUnavailable
+from repograder.model import ExecResult
+from repograder.sandbox import buildplan
+from repograder.sandbox.base import BuildResult, Limits
+from repograder.sandbox.hostconfig import (
+    CONTAINER_CA_PATH,
+    HostSettings,
+    container_env,
+    detect_host_settings,
+    local_cpu_wheels,
+)
+
+BASE_IMAGE = "repograder-base:py3.11"
+ROOTFS_IMAGE = "repograder-rootfs:bookworm"
+ENV_REPO = "repograder-env"
+UV_CACHE_VOLUME = "repograder-uv-cache"
+STATE_DIR = "/tmp/.repograder"  # noqa: S108
+STUDENT = "1000:1000"
+BUILD_MEMORY = "4g"
+MAX_BUILD_LOG = 20_000_000
+_SANDBOX_DIR = Path(__file__).resolve().parent / "images"  # also reachable as ./sandbox
+_ENGINE_ERRORS = (docker.errors.APIError, requests.exceptions.RequestException, OSError)
+_hash_locks: dict[str, threading.Lock] = {}
+_hash_locks_guard = threading.Lock()
+
+
+def _client(timeout: int = 120) -> Any:
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise SandboxUnavailable(
+            f"no Docker engine reachable: {exc}; start dockerd or use --sandbox local"
+        ) from exc
+    return client
+
+
+def docker_available() -> tuple[bool, str]:
+    """(True, engine version) when an engine answers; (False, reason) otherwise."""
+    try:
+        client = docker.from_env(timeout=10)
+        version = client.version()
+    except (docker.errors.DockerException, *_ENGINE_ERRORS) as exc:
+        return False, f"no Docker engine reachable: {exc}"
+    return True, f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})"
+
+
+def base_image_available(tag: str = BASE_IMAGE) -> bool:
+    """True when the base image exists locally."""
+    try:
+        _client(30).images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def available_pythons(tag: str = BASE_IMAGE) -> list[str]:
+    """Python versions the sandbox can grade with (the base image's); empty without an image."""
+    try:
+        image = _client(30).images.get(tag)
+    except docker.errors.ImageNotFound:
+        return []
+    version = (image.labels or {}).get("repograder.python")
+    return [version] if version else []
+
+
+def clean_containers(run_id: str | None = None) -> int:
+    """Force-remove repograder containers (of one run, or all); returns how many."""
+    labels = ["repograder=1"] + ([f"repograder.run={run_id}"] if run_id else [])
+    client = _client(60)
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": labels}):
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)
+            removed += 1
+    return removed
+
+
+# ---------------------------------------------------------------------------- base image
+
+
+def _uv_binary() -> Path:
+    try:
+        from uv import find_uv_bin
+
+        return Path(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if not found:
+            raise InfrastructureError("the uv binary is needed to build the base image") from None
+        return Path(found)
+
+
+def _build_dockerfile(
+    client: Any, dockerfile: str, tag: str, python: str, log: Callable[[str], None]
+) -> None:
+    if not (_SANDBOX_DIR / dockerfile).is_file():
+        raise InfrastructureError(f"{_SANDBOX_DIR / dockerfile} is missing (repograder checkout?)")
+    with tempfile.TemporaryDirectory(prefix="repograder-base-") as tmp:
+        ctx = Path(tmp)
+        shutil.copy2(_SANDBOX_DIR / dockerfile, ctx / dockerfile)
+        shutil.copy2(_SANDBOX_DIR / "layout.sh", ctx / "layout.sh")
+        shutil.copy2(_uv_binary(), ctx / "uv")
+        stream = client.api.build(
+            path=str(ctx),
+            dockerfile=dockerfile,
+            tag=tag,
+            buildargs={"PYTHON_VERSION": python},
+            rm=True,
+            forcerm=True,
+            decode=True,
+        )
+        for chunk in stream:
+            if "stream" in chunk and chunk["stream"].strip():
+                log(chunk["stream"].rstrip())
+            if "error" in chunk:
+                raise InfrastructureError(f"building {tag} failed: {chunk['error'].strip()}")
+
+
+def build_base_image(
+    *,
+    offline: bool | None = None,
+    python: str = "3.11",
+    force: bool = False,
+    log: Callable[[str], None] = print,
+) -> str:
+    """Build the sandbox base image (online from python:<v>-slim, or offline with debootstrap)."""
+    tag = f"repograder-base:py{python}"
+    client = _client(600)
+    if not force:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.get(tag)
+            log(f"{tag} exists (use --force to rebuild)")
+            return tag
+    if offline is None:
+        offline = not _registry_image(client, f"python:{python}-slim", log)
+    if not offline:
+        log(f"building {tag} from python:{python}-slim")
+        _build_dockerfile(client, "Dockerfile.base", tag, python, log)
+        return tag
+    if python != "3.11":
+        raise InfrastructureError("the offline base image has Python 3.11 only (Debian 12)")
+    have_rootfs = not force and _image_present(client, ROOTFS_IMAGE)
+    if have_rootfs:
+        log(f"{ROOTFS_IMAGE} exists; reusing it")
+    else:
+        log(f"bootstrapping {ROOTFS_IMAGE} with debootstrap (about a minute)")
+        proc = subprocess.Popen(
+            ["bash", str(_SANDBOX_DIR / "bootstrap-offline.sh"), ROOTFS_IMAGE],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        for count, line in enumerate(proc.stdout):
+            # debootstrap prints hundreds of lines: show ours and every 50th.
+            if line.startswith("[bootstrap]") or count % 50 == 0:
+                log(line.rstrip())
+        if proc.wait() != 0:
+            raise InfrastructureError("bootstrap-offline.sh failed; see the output above")
+    log(f"building {tag} from {ROOTFS_IMAGE}")
+    _build_dockerfile(client, "Dockerfile.offline", tag, python, log)
+    return tag
+
+
+def _image_present(client: Any, tag: str) -> bool:
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def _registry_image(client: Any, image: str, log: Callable[[str], None]) -> bool:
+    """True when ``image`` is local or can be pulled; logs why the offline path is taken."""
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        client.images.get(image)
+        return True
+    try:
+        quick = docker.from_env(timeout=60)
+        quick.images.pull(image)
+        return True
+    except (docker.errors.DockerException, *_ENGINE_ERRORS) as exc:
+        log(f"no registry reachable ({str(exc).splitlines()[0][:160]}): building offline")
+        return False
+
+
+# ---------------------------------------------------------------------------- builds
+
+
+@contextlib.contextmanager
+def _hash_lock(cache_dir: Path, content_hash: str) -> Iterator[None]:
+    """Serialise builds of one hash across threads (lock) and processes (flock)."""
+    with _hash_locks_guard:
+        lock = _hash_locks.setdefault(content_hash, threading.Lock())
+    lock_dir = cache_dir / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with lock, open(lock_dir / f"{content_hash[:32]}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class DockerSandbox:
+    """Sandbox backend on a local Docker engine; see the module docstring."""
+
+    name = "docker"
+    isolates = True
+
+    def __init__(
+        self,
+        run_id: str,
+        cache_dir: Path,
+        *,
+        base_image: str = BASE_IMAGE,
+        build_timeout_s: float = 1800,
+        host: HostSettings | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.cache_dir = cache_dir
+        self.base_image = base_image
+        self.build_timeout_s = build_timeout_s
+        self.host = host if host is not None else detect_host_settings()
+        self._log = log or (lambda _msg: None)
+        self._client = _client()
+        self._containers: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        self.builds_run = 0  # how many images this sandbox actually built (tests, stats)
+        try:
+            base = self._client.images.get(base_image)
+        except docker.errors.ImageNotFound:
+            raise SandboxUnavailable(
+                f"sandbox base image {base_image} is missing; run `repograder sandbox build`"
+            ) from None
+        self._base_id: str = base.id
+        self._python: str = (base.labels or {}).get("repograder.python", "3.11")
+        self._cpu_wheels = local_cpu_wheels(self.host.find_links)
+        atexit.register(self.close)
+
+    def _labels(self, content_hash: str = "") -> dict[str, str]:
+        labels = {"repograder": "1", "repograder.run": self.run_id}
+        if content_hash:
+            labels["repograder.hash"] = content_hash
+        return labels
+
+    def _track(self, container: Any) -> None:
+        with self._lock:
+            self._containers[container.id] = container
+
+    def _untrack_remove(self, container: Any) -> None:
+        with self._lock:
+            self._containers.pop(container.id, None)
+        with contextlib.suppress(docker.errors.NotFound, *_ENGINE_ERRORS):
+            container.remove(force=True)
+
+    def prepare(self, spec: EnvSpec, checkout: Path, log_dir: Path) -> BuildResult:
+        """Build (or reuse) the image for ``spec``: a failed build is a result, not an error."""
+        start = time.monotonic()
+        plan = buildplan.make_plan(
+            spec,
+            checkout,
+            base_image_id=self._base_id,
+            python_version=self._python,
+            host=self.host,
+            cpu_wheels=self._cpu_wheels,
+        )
+        tag = f"{ENV_REPO}:{plan.content_hash[:24]}"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / "build.log"
+        with _hash_lock(self.cache_dir, plan.content_hash):
+            if self._image_exists(tag):
+                log_path.write_text(f"reused image {tag} (same dependencies)\n", encoding="utf-8")
+                return BuildResult(
+                    ok=True,
+                    backend=self.name,
+                    image=tag,
+                    reused=True,
+                    content_hash=plan.content_hash,
+                    duration_s=time.monotonic() - start,
+                    summary=f"reused the environment image {tag}",
+                    log_path=log_path,
+                    python_version=plan.python_version,
+                    notes=plan.notes,
+                )
+            ok, summary, excerpt, extra = self._build(plan, tag, log_path)
+        return BuildResult(
+            ok=ok,
+            backend=self.name,
+            image=tag if ok else None,
+            reused=False,
+            content_hash=plan.content_hash,
+            duration_s=time.monotonic() - start,
+            summary=summary,
+            log_path=log_path,
+            log_excerpt=excerpt,
+            python_version=plan.python_version,
+            notes=plan.notes + extra,
+        )
+
+    def _image_exists(self, tag: str) -> bool:
+        try:
+            self._client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            return False
+        except _ENGINE_ERRORS as exc:
+            raise InfrastructureError(f"the Docker engine failed: {exc}") from exc
+        return True
+
+    def _build(
+        self, plan: buildplan.BuildPlan, tag: str, log_path: Path
+    ) -> tuple[bool, str, str, tuple[str, ...]]:
+        self.builds_run += 1
+        notes: list[str] = []
+        # Mounts (not `volumes=`): they stay out of the container's Config, so the committed
+        # image declares no volumes.
+        mounts = [docker.types.Mount("/uv-cache", UV_CACHE_VOLUME, type="volume")]
+        if self.host.ca_bundle is not None:
+            mounts.append(
+                docker.types.Mount(
+                    CONTAINER_CA_PATH, str(self.host.ca_bundle), type="bind", read_only=True
+                )
+            )
+        for mount in self.host.mounts:
+            mounts.append(
+                docker.types.Mount(mount.target, str(mount.source), type="bind", read_only=True)
+            )
+        try:
+            container = self._client.containers.run(
+                self.base_image,
+                ["sleep", "infinity"],
+                detach=True,
+                user="0:0",
+                init=True,
+                labels=self._labels(plan.content_hash),
+                mounts=mounts,
+                mem_limit=BUILD_MEMORY,
+                memswap_limit=BUILD_MEMORY,
+                pids_limit=2048,
+                security_opt=["no-new-privileges"],
+                cap_drop=None if plan.apt_packages else ["ALL"],
+            )
+        except _ENGINE_ERRORS as exc:
+            raise InfrastructureError(f"the Docker engine failed to start a build: {exc}") from exc
+        self._track(container)
+        deadline = time.monotonic() + self.build_timeout_s
+        with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+            try:
+                context = _wrap_dir("rg-build", buildplan.context_tar(plan, self.host))
+                container.put_archive("/tmp", context)  # noqa: S108
+                if plan.apt_packages:
+                    notes += self._apt(container, plan.apt_packages, log, deadline)
+                env = {
+                    **container_env(self.host),
+                    "UV_CACHE_DIR": "/uv-cache",
+                    "UV_COMPILE_BYTECODE": "1",
+                    "UV_LINK_MODE": "copy",
+                    "UV_NO_PROGRESS": "1",
+                    "HOME": "/home/student",
+                }
+                code, text = self._stream_exec(
+                    container,
+                    ["bash", f"{buildplan.BUILD_DIR}/install.sh"],
+                    STUDENT,
+                    env,
+                    log,
+                    deadline,
+                )
+                if code is None:
+                    log.write(
+                        f"\n[repograder] build timed out after {self.build_timeout_s:.0f} s\n"
+                    )
+                    return (
+                        False,
+                        f"the build timed out after {self.build_timeout_s:.0f} s",
+                        text[-4000:],
+                        tuple(notes),
+                    )
+                if code != 0:
+                    summary, excerpt = buildplan.summarize_log(text)
+                    return False, summary, excerpt, tuple(notes)
+                container.exec_run(["rm", "-rf", buildplan.BUILD_DIR], user="0:0")
+                container.commit(
+                    repository=ENV_REPO,
+                    tag=tag.split(":", 1)[1],
+                    changes=[
+                        "LABEL repograder=1",
+                        f"LABEL repograder.hash={plan.content_hash}",
+                        f"LABEL repograder.install_project={int(plan.install_project)}",
+                        f"LABEL repograder.python={plan.python_version}",
+                    ],
+                )
+                log.write(f"[repograder] committed {tag}\n")
+            except _ENGINE_ERRORS as exc:
+                if time.monotonic() >= deadline:
+                    return (
+                        False,
+                        f"the build timed out after {self.build_timeout_s:.0f} s",
+                        "",
+                        tuple(notes),
+                    )
+                raise InfrastructureError(
+                    f"the Docker engine failed during a build: {exc}"
+                ) from exc
+            finally:
+                self._untrack_remove(container)
+        packages = len(plan.requirements) + len(plan.build_requires)
+        return True, f"built {tag} ({packages} requirements)", "", tuple(notes)
+
+    def _apt(
+        self, container: Any, packages: tuple[str, ...], log: Any, deadline: float
+    ) -> list[str]:
+        safe = [
+            p for p in packages if p.replace("-", "").replace(".", "").replace("+", "").isalnum()
+        ]
+        script = (
+            "export DEBIAN_FRONTEND=noninteractive; apt-get update -q || exit 90; "
+            "apt-get install -y -q --no-install-recommends " + shlex.join(safe) + "; "
+            "rc=$?; rm -rf /var/lib/apt/lists/*; exit $rc"
+        )
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        code, text = self._stream_exec(container, ["bash", "-c", script], "0:0", env, log, deadline)
+        if code == 0:
+            return [f"apt packages installed: {' '.join(safe)}"]
+        if code == 90:
+            return ["apt packages NOT installed (no Debian mirror reachable): " + " ".join(safe)]
+        summary, _ = buildplan.summarize_log(text)
+        return [f"apt packages NOT installed ({summary}): " + " ".join(safe)]
+
+    def _stream_exec(
+        self,
+        container: Any,
+        cmd: list[str],
+        user: str,
+        env: dict[str, str],
+        log: Any,
+        deadline: float,
+    ) -> tuple[int | None, str]:
+        """Run ``cmd``, copying output to ``log``; (None, text) when the deadline passes."""
+        api = self._client.api
+        exec_id = api.exec_create(container.id, cmd, user=user, environment=env)["Id"]
+        stream = api.exec_start(exec_id, stream=True)
+        kept: list[str] = []
+        size = 0
+        done = threading.Event()
+
+        def pump() -> None:
+            nonlocal size
+            try:
+                for chunk in stream:
+                    text = chunk.decode("utf-8", errors="replace")
+                    if size < MAX_BUILD_LOG:
+                        log.write(text)
+                        log.flush()
+                    size += len(chunk)
+                    kept.append(text)
+                    if len(kept) > 400:
+                        del kept[:200]
+            except _ENGINE_ERRORS:
+                pass
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=pump, daemon=True)
+        thread.start()
+        if not done.wait(max(deadline - time.monotonic(), 0)):
+            with contextlib.suppress(*_ENGINE_ERRORS):
+                container.kill()
+            done.wait(10)
+            return None, "".join(kept)
+        code = api.exec_inspect(exec_id).get("ExitCode")
+        return (int(code) if code is not None else 1), "".join(kept)
+
+    def open_session(self, build: BuildResult, checkout: Path, limits: Limits) -> DockerSession:
+        """Start the group's session container on a tmpfs copy of ``checkout``."""
+        if not build.ok or not build.image:
+            raise ValueError("open_session needs a successful build")
+        size = f"size={limits.disk_mb}m"
+        tmpfs = {
+            "/work": f"rw,nosuid,nodev,exec,{size},uid=1000,gid=1000,mode=0755",
+            "/tmp": f"rw,nosuid,nodev,exec,{size},mode=1777",  # noqa: S108
+            "/home/student": f"rw,nosuid,nodev,exec,{size},uid=1000,gid=1000,mode=0755",
+        }
+        try:
+            image = self._client.images.get(build.image)
+            container = self._client.containers.run(
+                build.image,
+                ["sleep", "infinity"],
+                detach=True,
+                # The idle main process is root without capabilities, so a student's
+                # `kill -1` cannot end the session; every command runs as uid 1000.
+                user="0:0",
+                init=True,
+                network_mode="bridge" if limits.network else "none",
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                mem_limit=f"{limits.memory_mb}m",
+                memswap_limit=f"{limits.memory_mb}m",
+                nano_cpus=int(limits.cpus * 1e9),
+                pids_limit=limits.pids,
+                read_only=True,
+                tmpfs=tmpfs,
+                working_dir="/work",
+                labels=self._labels(build.content_hash),
+            )
+        except _ENGINE_ERRORS as exc:
+            raise InfrastructureError(
+                f"the Docker engine failed to start a session: {exc}"
+            ) from exc
+        self._track(container)
+        session = DockerSession(self, container, limits)
+        try:
+            session.start(
+                checkout,
+                install_project=(image.labels or {}).get("repograder.install_project") == "1",
+            )
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+    def close(self) -> None:
+        """Force-remove every container this sandbox started. Idempotent."""
+        with self._lock:
+            containers = list(self._containers.values())
+            self._containers.clear()
+        for container in containers:
+            with contextlib.suppress(docker.errors.NotFound, *_ENGINE_ERRORS):
+                container.remove(force=True)
+
+
+def _wrap_dir(name: str, tar_bytes: bytes) -> bytes:
+    """Re-root a tar under ``name/`` (put_archive extracts into an existing folder)."""
+    import io
+    import tarfile
+
+    src = tarfile.open(fileobj=io.BytesIO(tar_bytes))  # noqa: SIM115
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as dst:
+        top = tarfile.TarInfo(name)
+        top.type = tarfile.DIRTYPE
+        top.mode = 0o755
+        dst.addfile(top)
+        for member in src.getmembers():
+            data = src.extractfile(member) if member.isfile() else None
+            member.name = f"{name}/{member.name}"
+            dst.addfile(member, data)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------------- sessions
+
+
+class DockerSession:
+    """One group's shell session in its own container (implements ``base.Session``)."""
+
+    def __init__(self, sandbox: DockerSandbox, container: Any, limits: Limits) -> None:
+        self._sandbox = sandbox
+        self._container = container
+        self._api = sandbox._client.api
+        self.limits = limits
+        self.notes: tuple[str, ...] = ()
+        self.setup_result: ExecResult | None = None
+        self._closed = False
+        self._capture = (
+            resources.files("repograder.sandbox").joinpath("templates/capture.py").read_text()
+        )
+
+    def start(self, checkout: Path, *, install_project: bool) -> None:
+        """Copy the checkout into /work and install the project when the build asked for it."""
+        code, _ = self._exec(["mkdir", "-p", "-m", "700", STATE_DIR], 4096)
+        if code != 0:
+            raise InfrastructureError("could not prepare the session container")
+        with tempfile.TemporaryFile() as tar_file:
+            self.notes = tuple(
+                buildplan.checkout_tar(checkout, tar_file, self.limits.disk_mb << 20)
+            )
+            tar_file.seek(0)
+            code, out = self._exec_stdin(
+                ["tar", "-x", "--no-same-owner", "-C", "/work", "-f", "-"], tar_file
+            )
+        if code != 0:
+            self.notes += (f"the checkout copy is incomplete: {out.strip()[:300]}",)
+        if install_project:
+            self.setup_result = self.run(
+                f"uv pip install --python {buildplan.VENV_PYTHON} --offline --no-deps "
+                f"--no-build-isolation --prefix {buildplan.SESSION_PREFIX} -e /work",
+                timeout_s=min(self.limits.timeout_s, 300),
+            )
+
+    def _exec(
+        self, cmd: list[str], max_bytes: int, user: str = STUDENT
+    ) -> tuple[int | None, bytes]:
+        """Run ``cmd`` and read at most ``max_bytes`` of its stdout (stderr dropped)."""
+        try:
+            exec_id = self._api.exec_create(self._container.id, cmd, user=user, stderr=False)["Id"]
+            sock = self._api.exec_start(exec_id, socket=True)
+            data = _read_frames(sock, max_bytes)
+            code = self._api.exec_inspect(exec_id).get("ExitCode")
+        except _ENGINE_ERRORS as exc:
+            raise InfrastructureError(f"the Docker engine failed during a session: {exc}") from exc
+        return code, data
+
+    def _exec_stdin(self, cmd: list[str], data: Any) -> tuple[int | None, str]:
+        try:
+            exec_id = self._api.exec_create(self._container.id, cmd, user=STUDENT, stdin=True)["Id"]
+            sock = self._api.exec_start(exec_id, socket=True)
+            raw = sock._sock
+            while chunk := data.read(1 << 20):
+                raw.sendall(chunk)
+            raw.shutdown(socket.SHUT_WR)
+            out = _read_frames(sock, 64 * 1024)
+            code = self._api.exec_inspect(exec_id).get("ExitCode")
+        except _ENGINE_ERRORS as exc:
+            raise InfrastructureError(
+                f"the Docker engine failed copying the checkout: {exc}"
+            ) from exc
+        return code, out.decode("utf-8", errors="replace")
+
+    def run(self, command: str, timeout_s: float | None = None) -> ExecResult:
+        """Run ``command`` with bash in the session (cwd/exports persist), capped and timed."""
+        if self._closed:
+            raise InfrastructureError("the session is closed")
+        timeout = self.limits.timeout_s if timeout_s is None else timeout_s
+        head_cap = self.limits.output_bytes // 2
+        tail_cap = self.limits.output_bytes - head_cap
+        cmd = [
+            buildplan.VENV_PYTHON,
+            "-I",
+            "-S",
+            "-c",
+            self._capture,
+            STATE_DIR,
+            str(head_cap),
+            str(tail_cap),
+            str(timeout),
+            command,
+        ]
+        start = time.monotonic()
+        result: dict[str, Any] = {}
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                code, raw = self._exec(cmd, 2 * self.limits.output_bytes + 65536)
+                result["code"], result["raw"] = code, raw
+            except BaseException as exc:  # handed to the caller's thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        thread.join(timeout + 30)
+        guard_fired = thread.is_alive()
+        if guard_fired:
+            # The in-container guard failed (e.g. it was killed): kill every student process.
+            with contextlib.suppress(*_ENGINE_ERRORS):
+                self._container.exec_run(["kill", "-KILL", "-1"], user=STUDENT)
+            thread.join(10)
+        if failure:
+            raise failure[0]
+        self._check_alive()
+        parsed = _parse_capture(
+            result.get("raw", b""), result.get("code"), time.monotonic() - start
+        )
+        if guard_fired:
+            return ExecResult(None, True, time.monotonic() - start, parsed.output_head, "", 0)
+        return parsed
+
+    def _check_alive(self) -> None:
+        try:
+            self._container.reload()
+            running = self._container.status == "running"
+        except _ENGINE_ERRORS as exc:
+            raise InfrastructureError(f"the Docker engine failed during a session: {exc}") from exc
+        if not running:
+            raise InfrastructureError(f"the session container stopped ({self._container.status})")
+
+    def read_file(self, path: str, max_bytes: int) -> bytes | None:
+        """Read up to ``max_bytes`` of a regular file under /work; None when absent."""
+        target = path if path.startswith("/") else f"/work/{path}"
+        script = '[ -f "$1" ] && [ ! -L "$1" ] || exit 3; head -c "$2" -- "$1"'
+        code, data = self._exec(["sh", "-c", script, "read", target, str(max_bytes)], max_bytes)
+        return data if code == 0 else None
+
+    def close(self) -> None:
+        """Force-remove the session container. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._sandbox._untrack_remove(self._container)
+
+
+def _read_frames(sock: Any, max_bytes: int) -> bytes:
+    """Read a multiplexed exec stream, keeping at most ``max_bytes`` of stdout."""
+    raw = sock._sock
+    buf = bytearray()
+    out = bytearray()
+    try:
+        while True:
+            chunk = raw.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 8:
+                length = int.from_bytes(buf[4:8], "big")
+                if len(buf) < 8 + length:
+                    break
+                if buf[0] == 1 and len(out) < max_bytes:
+                    out += buf[8 : 8 + min(length, max_bytes - len(out))]
+                del buf[: 8 + length]
+    finally:
+        with contextlib.suppress(OSError):
+            sock.close()
+    return bytes(out)
+
+
+def _parse_capture(raw: bytes, exec_code: int | None, wall: float) -> ExecResult:
+    """Turn capture.py's JSON line into an ExecResult; a garbled line is a failed step."""
+    try:
+        data = json.loads(raw.decode("utf-8", errors="replace").strip().splitlines()[-1])
+        head = base64.b64decode(data["head"]).decode("utf-8", errors="replace")
+        tail = base64.b64decode(data["tail"]).decode("utf-8", errors="replace")
+        timed_out = bool(data["timed_out"])
+        total = int(data["total"])
+    except (ValueError, KeyError, IndexError, TypeError, binascii.Error):
+        return ExecResult(
+            exit_code=None if exec_code is None else exec_code,
+            timed_out=exec_code is None,
+            duration_s=wall,
+            output_head="[repograder] the step's output could not be captured",
+            output_tail="",
+            output_bytes=0,
+        )
+    # The exec's own exit code is authoritative: the JSON is written by a student-owned process.
+    code = None if timed_out else exec_code
+    return ExecResult(
+        exit_code=code,
+        timed_out=timed_out,
+        duration_s=float(data.get("duration", wall)),
+        output_head=head,
+        output_tail=tail,
+        output_bytes=total,
+    )
