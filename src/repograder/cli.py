@@ -43,8 +43,19 @@ def _err(message: str) -> None:
     print(f"repograder: {message}", file=sys.stderr, flush=True)
 
 
-def make_sandbox(kind: str, run_id: str, cache: Path, build_timeout_s: float | None) -> Sandbox:
-    """The chosen backend; ``auto`` falls back to the local one and says so plainly."""
+def make_sandbox(
+    kind: str,
+    run_id: str,
+    cache: Path,
+    build_timeout_s: float | None,
+    common: Sequence[str] = (),
+    common_apt: Sequence[str] = (),
+) -> Sandbox:
+    """The chosen backend; ``auto`` falls back to the local one and says so plainly.
+
+    ``common``/``common_apt``: requirements and apt packages of the shared environment layer
+    (docker only).
+    """
     if kind in ("docker", "auto"):
         from repograder.sandbox import docker as docker_backend
 
@@ -53,7 +64,12 @@ def make_sandbox(kind: str, run_id: str, cache: Path, build_timeout_s: float | N
             ok, why = False, "the sandbox base image is missing: run `repograder sandbox build`"
         if ok:
             return docker_backend.DockerSandbox(
-                run_id, cache, build_timeout_s=build_timeout_s or 1800.0, log=_err
+                run_id,
+                cache,
+                build_timeout_s=build_timeout_s or 1800.0,
+                log=_err,
+                common=common,
+                common_apt=common_apt,
             )
         if kind == "docker":
             raise SandboxUnavailable(
@@ -65,6 +81,16 @@ def make_sandbox(kind: str, run_id: str, cache: Path, build_timeout_s: float | N
 
     _err(f"WARNING: {local.LOCAL_BACKEND_WARNING}")
     return local.LocalSandbox(cache, run_id, log=_err)
+
+
+def common_requirements(rubric: Rubric) -> tuple[str, ...]:
+    """The rubric's shared layer, plus the notebook tooling every notebook group needs."""
+    if not rubric.common_requirements and not rubric.common_apt:
+        return ()
+    from repograder.notebooks import CHECK_ID, NOTEBOOK_TOOLING
+
+    tooling = NOTEBOOK_TOOLING if any(c.id == CHECK_ID for c in rubric.checks) else ()
+    return (*rubric.common_requirements, *tooling)
 
 
 def _limits(rubric: Rubric, args: argparse.Namespace) -> Limits:
@@ -115,7 +141,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.snapshot:
         from repograder import snapshot
 
-        plan = snapshot.apply_snapshot(snapshot.read_snapshot(Path(args.snapshot)), groups)
+        snap = snapshot.read_snapshot(Path(args.snapshot))
+        plan = snapshot.apply_snapshot(snap, groups, config.groups)
         groups, unfetched = plan.pinned, plan.unfetched
     out_dir = Path(args.out) if args.out else config.path.resolve().parent / "grading-report"
     cache = cache_dir()
@@ -123,7 +150,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     limits = _limits(rubric, args)
     sandbox = None
     if not args.static:
-        sandbox = make_sandbox(args.sandbox, run_id, cache, rubric.limits.build_timeout_s)
+        sandbox = make_sandbox(
+            args.sandbox,
+            run_id,
+            cache,
+            rubric.limits.build_timeout_s,
+            common_requirements(rubric),
+            rubric.common_apt,
+        )
     jobs = args.jobs or default_jobs(limits)
     ctx = GradingContext(
         rubric=rubric,
@@ -210,6 +244,37 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    """Show or trim the caches (git mirrors, environments, work folders, Docker images)."""
+    from repograder import cachemgr
+
+    cache = cache_dir()
+    if args.cache_cmd == "info":
+        print(f"cache folder: {cache}")
+        print(
+            cachemgr.format_info(cachemgr.cache_info(cache, use_docker=not args.no_docker)), end=""
+        )
+        return ExitCode.OK
+    try:
+        older = cachemgr.parse_age(args.older_than)
+    except ValueError as exc:
+        raise ConfigError(f"--older-than: {exc}") from None
+    result = cachemgr.prune(
+        cache,
+        older_than_s=older,
+        remove_all=args.all,
+        dry_run=args.dry_run,
+        use_docker=not args.no_docker,
+    )
+    verb = "would remove" if args.dry_run else "removed"
+    for line in result.removed:
+        print(f"  {verb} {line}")
+    for line in result.kept:
+        print(f"  kept {line}")
+    print(f"{verb} {len(result.removed)} item(s), {cachemgr.format_size(result.freed)}")
+    return ExitCode.OK
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Grade one local repository as the lecturer would; exit 1 when a blocking check fails."""
     from repograder import selfcheck
@@ -231,7 +296,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         limits = _limits(rubric, args)
         sandbox = None
         if not args.static:
-            sandbox = make_sandbox(args.sandbox, run_id, cache, rubric.limits.build_timeout_s)
+            sandbox = make_sandbox(
+                args.sandbox,
+                run_id,
+                cache,
+                rubric.limits.build_timeout_s,
+                common_requirements(rubric),
+                rubric.common_apt,
+            )
         ctx = GradingContext(
             rubric=rubric,
             out_dir=out_dir,
@@ -489,6 +561,29 @@ def build_parser() -> argparse.ArgumentParser:
     clean = sbx_sub.add_parser("clean", help="remove containers left behind by earlier runs")
     clean.add_argument("--run", metavar="RUN_ID", help="only this run's containers")
     sbx.set_defaults(func=cmd_sandbox)
+
+    cch = sub.add_parser("cache", help="show or trim the caches (mirrors, environments, images)")
+    cch_sub = cch.add_subparsers(dest="cache_cmd", metavar="ACTION")
+    cch_sub.required = True
+    info = cch_sub.add_parser("info", help="disk use of every cache")
+    info.add_argument("--no-docker", action="store_true", help="only the cache folder")
+    prn = cch_sub.add_parser(
+        "prune", help="remove environments not used recently and leftover work folders"
+    )
+    prn.add_argument(
+        "--older-than",
+        default="30d",
+        metavar="AGE",
+        help="remove environments not used for this long (default 30d; e.g. 12h, 2w, 0)",
+    )
+    prn.add_argument(
+        "--all",
+        action="store_true",
+        help="empty every cache, including git mirrors, the uv cache and the base image",
+    )
+    prn.add_argument("--dry-run", action="store_true", help="only list what would go")
+    prn.add_argument("--no-docker", action="store_true", help="leave Docker images alone")
+    cch.set_defaults(func=cmd_cache)
 
     show = sub.add_parser("show", help="print the scores of a results.json")
     show.add_argument("results", metavar="RESULTS.json")

@@ -1,0 +1,242 @@
+"""Flat exports: grades.csv for the LMS, junit.xml for CI, summary.md for GitHub job summaries.
+
+All three carry student text (group and member names, check summaries) into formats with their
+own injection risks: spreadsheet formulas, invalid XML characters, Markdown/HTML markup.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+
+from repograder.model import CheckResult, GroupResult, GroupStatus, RunResult, Status
+
+__all__ = [
+    "check_columns",
+    "format_score",
+    "grades_csv",
+    "junit_xml",
+    "summary_markdown",
+]
+
+# Spreadsheets evaluate a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# Characters XML 1.0 cannot carry at all, even escaped (ANSI escapes, NUL, lone surrogates).
+_XML_INVALID = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+_STATUS_MARK = {
+    Status.PASS: "✅",
+    Status.WARN: "⚠️",
+    Status.FAIL: "❌",
+    Status.SKIP: "⏭️",
+    Status.ERROR: "🛑",
+}
+
+_MD_CELL_MAX = 200
+
+
+def format_score(value: float) -> str:
+    """A score for people: ``7.5``, ``10``, ``0.33``; empty for non-finite values."""
+    if not math.isfinite(value):
+        return ""
+    rounded = round(float(value), 2)
+    if rounded.is_integer():
+        return str(int(rounded))
+    return repr(rounded)
+
+
+def check_columns(run: RunResult) -> list[tuple[str, str]]:
+    """(id, title) of every check in the run, in order of first appearance."""
+    seen: dict[str, str] = {}
+    for group in run.groups:
+        for check in group.checks:
+            seen.setdefault(check.id, check.title)
+    return list(seen.items())
+
+
+def _check_by_id(group: GroupResult) -> dict[str, CheckResult]:
+    return {c.id: c for c in group.checks}
+
+
+# --- grades.csv ------------------------------------------------------------------------------
+
+
+def _csv_text(value: str) -> str:
+    """Neutralise spreadsheet formulas in a text cell."""
+    if value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def grades_csv(run: RunResult) -> str:
+    """One row per group: group, members, status, commit, one column per check, total, max."""
+    columns = check_columns(run)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["group", "members", "status", "commit", *(cid for cid, _ in columns), "total", "max"]
+    )
+    for group in run.groups:
+        checks = _check_by_id(group)
+        graded = group.status is GroupStatus.GRADED
+        row = [
+            _csv_text(group.name),
+            _csv_text("; ".join(group.members)),
+            group.status.value,
+            _csv_text(group.commit or ""),
+        ]
+        for cid, _ in columns:
+            check = checks.get(cid)
+            row.append(format_score(check.score) if check is not None else "")
+        # An ungraded group has no total: an empty cell asks for a human, a 0 would not.
+        row.append(format_score(group.score) if graded else "")
+        row.append(format_score(group.max_score) if group.max_score else "")
+        writer.writerow(row)
+    return out.getvalue()
+
+
+# --- junit.xml -------------------------------------------------------------------------------
+
+
+def _xml_text(value: str) -> str:
+    return _XML_INVALID.sub("\ufffd", value)
+
+
+def _testcase(suite: ET.Element, classname: str, name: str, time: float = 0.0) -> ET.Element:
+    return ET.SubElement(
+        suite,
+        "testcase",
+        {
+            "classname": _xml_text(classname),
+            "name": _xml_text(name),
+            "time": f"{max(time, 0.0):.3f}" if math.isfinite(time) else "0.000",
+        },
+    )
+
+
+def _details_text(check: CheckResult) -> str:
+    body = check.summary
+    if check.details:
+        body += "\n\n" + json.dumps(check.details, indent=2, ensure_ascii=False, default=str)
+    return _xml_text(body)
+
+
+def junit_xml(run: RunResult) -> str:
+    """A JUnit report: one testsuite per group, one testcase per check, group errors as errors."""
+    root = ET.Element("testsuites", {"name": _xml_text(run.course or "repograder")})
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for group in run.groups:
+        suite = ET.SubElement(root, "testsuite", {"name": _xml_text(group.name)})
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        props = ET.SubElement(suite, "properties")
+        for key, value in (
+            ("repo", group.repo),
+            ("commit", group.commit or ""),
+            ("commit_date", group.commit_date or ""),
+            ("members", "; ".join(group.members)),
+            ("score", format_score(group.score)),
+            ("max_score", format_score(group.max_score)),
+            ("late_commits", str(len(group.late_commits))),
+        ):
+            ET.SubElement(props, "property", {"name": key, "value": _xml_text(value)})
+        if group.status is GroupStatus.ERROR:
+            case = _testcase(suite, group.name, "grading")
+            message = group.error or "the group could not be graded"
+            error = ET.SubElement(case, "error", {"message": _xml_text(message), "type": "error"})
+            error.text = _xml_text(message)
+            counts["tests"] += 1
+            counts["errors"] += 1
+        for check in group.checks:
+            case = _testcase(suite, group.name, f"{check.id}: {check.title}")
+            counts["tests"] += 1
+            message = _xml_text(check.summary)
+            points = f"{format_score(check.score)}/{format_score(check.max_score)} points"
+            if check.status is Status.FAIL:
+                el = ET.SubElement(case, "failure", {"message": message, "type": "fail"})
+                el.text = _details_text(check)
+                counts["failures"] += 1
+            elif check.status is Status.ERROR:
+                el = ET.SubElement(case, "error", {"message": message, "type": "error"})
+                el.text = _details_text(check)
+                counts["errors"] += 1
+            elif check.status is Status.SKIP:
+                ET.SubElement(case, "skipped", {"message": message})
+                counts["skipped"] += 1
+            out = ET.SubElement(case, "system-out")
+            out.text = f"[{check.status.value}] {points}\n{_details_text(check)}"
+        suite.set("tests", str(counts["tests"]))
+        suite.set("failures", str(counts["failures"]))
+        suite.set("errors", str(counts["errors"]))
+        suite.set("skipped", str(counts["skipped"]))
+        suite.set(
+            "time",
+            f"{group.timings.total_s:.3f}" if math.isfinite(group.timings.total_s) else "0.000",
+        )
+        for key in totals:
+            totals[key] += counts[key]
+    for key, total in totals.items():
+        root.set(key, str(total))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# --- summary.md ------------------------------------------------------------------------------
+
+_MD_ESCAPE = re.compile(r"([\\`*_\[\]|#~!])")
+
+
+def md_text(value: str, limit: int = _MD_CELL_MAX) -> str:
+    """Student text as inert Markdown table-cell text: no markup, links, HTML or line breaks."""
+    value = " ".join(value.split())
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_ESCAPE.sub(r"\\\1", value)
+
+
+def summary_markdown(run: RunResult) -> str:
+    """A Markdown overview for ``$GITHUB_STEP_SUMMARY``: one table row per group."""
+    columns = check_columns(run)
+    graded = sum(1 for g in run.groups if g.status is GroupStatus.GRADED)
+    errors = len(run.groups) - graded
+    lines = [f"## {md_text(run.course or 'repograder report')}", ""]
+    facts = [
+        f"{len(run.groups)} group{'' if len(run.groups) == 1 else 's'}",
+        f"{graded} graded",
+        f"{errors} error{'' if errors == 1 else 's'}",
+    ]
+    if run.deadline:
+        facts.append(f"deadline {md_text(run.deadline)}")
+    facts.append(f"rubric {md_text(run.rubric.name)}")
+    lines += [" · ".join(facts), ""]
+    header = ["Group", "Status", *(md_text(cid) for cid, _ in columns), "Total"]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join(["---", "---"] + [":-:"] * len(columns) + ["--:"]) + "|")
+    for group in run.groups:
+        checks = _check_by_id(group)
+        cells = [md_text(group.name), group.status.value]
+        for cid, _ in columns:
+            check = checks.get(cid)
+            if check is None:
+                cells.append("")
+            else:
+                cells.append(
+                    f"{_STATUS_MARK[check.status]} {check.status.value} "
+                    f"{format_score(check.score)}/{format_score(check.max_score)}"
+                )
+        if group.status is GroupStatus.GRADED:
+            cells.append(f"**{format_score(group.score)}/{format_score(group.max_score)}**")
+        else:
+            cells.append("—")
+        lines.append("| " + " | ".join(cells) + " |")
+    failed = [g for g in run.groups if g.status is GroupStatus.ERROR]
+    if failed:
+        lines += ["", "### Not graded", ""]
+        for g in failed:
+            lines.append(f"- {md_text(g.name)}: {md_text(g.error or 'unknown error', 500)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,325 @@
+"""``repograder check``: a student grades their own repository the way the lecturer will.
+
+The same pipeline as ``repograder run`` grades one group. A git repository is graded at its
+committed HEAD, fetched through the mirror exactly as the lecturer's run does, so uncommitted
+work is *not* graded (and the output says so); ``--worktree`` previews the working tree
+instead: the files ``git add -A`` would commit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from repograder import git
+from repograder.config import CourseConfig, GroupSpec
+from repograder.errors import ConfigError
+from repograder.model import (
+    CheckResult,
+    GroupResult,
+    GroupStatus,
+    JSONDict,
+    JSONValue,
+    RunResult,
+    Status,
+    StepStatus,
+)
+from repograder.pipeline import GradingContext, grade_all
+from repograder.report import github
+from repograder.report.results import group_to_json, write_text_atomic
+from repograder.report.tables import format_score, md_text
+
+FAIL_ON = ("required", "any-fail", "never")
+CHECK_SUMMARY = "check-summary.md"
+_SHOWN_CHANGES = 8
+
+# The one thing to do when a check does not pass, for checks whose summary says what is wrong
+# but not how to fix it.
+_ADVICE = {
+    "readme": "write a README.md with an installation and a usage section whose commands are in "
+    "```bash code blocks, in the order a reader runs them",
+    "env-file": "add a requirements.txt (or environment.yml / pyproject.toml) at the repository "
+    "root that lists every package your code imports",
+    "env-build": "install your environment file into a fresh virtualenv and fix the package that "
+    "fails (the build log in the report shows the error)",
+    "readme-steps": "run the README's commands one by one in a fresh clone and fix the first one "
+    "that fails",
+    "notebooks": "restart the kernel and run all cells of the notebook; fix the first failing cell",
+    "comments": "explain *why* in comments and give every function a docstring",
+    "paper-pages": "commit the paper as a PDF (e.g. paper/paper.pdf) with at most the allowed "
+    "number of pages",
+    "paper-format": "write the paper with the IEEE conference template (IEEEtran, two columns)",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """What is graded: the spec handed to the pipeline and how it relates to the folder."""
+
+    group: GroupSpec
+    path: Path  # the student's folder
+    mode: str  # "commit" (HEAD of a git repo), "worktree" (git add -A preview) or "folder"
+    uncommitted: tuple[str, ...] = ()  # changes that were NOT graded (mode "commit" only)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    run: RunResult
+    group: GroupResult
+    source: Source
+    out_dir: Path
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or path.is_relative_to(folder)
+
+
+def _rel_prefix(out_dir: Path, root: Path) -> str | None:
+    """The report folder relative to the repository, when it lies inside it."""
+    if out_dir != root and _inside(out_dir, root):
+        return out_dir.relative_to(root).as_posix() + "/"
+    return None
+
+
+def _copy_files(root: Path, files: Sequence[str], dest: Path) -> None:
+    """Copy listed repo-relative files; symlinks stay links (never followed), others skipped."""
+    for rel in files:
+        src = root / rel
+        target = dest / rel
+        try:
+            if not src.is_symlink() and not src.is_file():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target, follow_symlinks=False)
+        except OSError:
+            continue  # vanished or unreadable: graded as missing, as the lecturer would see it
+
+
+def prepare_source(path: Path, out_dir: Path, scratch: Path, worktree: bool) -> Source:
+    """Decide what to grade for `path` and stage a copy in `scratch` when needed."""
+    root = path.resolve()
+    if not root.is_dir():
+        raise ConfigError(f"{path}: not a folder")
+    name = root.name or "repository"
+    report_prefix = _rel_prefix(out_dir.resolve(), root)
+    changes = git.uncommitted_changes(root)
+    if changes is not None:
+        ignored = [c for c in changes if report_prefix and c.startswith(report_prefix)]
+        changes = tuple(c for c in changes if c not in ignored)
+        if not worktree:
+            return Source(GroupSpec(name=name, repo=str(root)), root, "commit", changes)
+        files = git.worktree_files(root) or ()
+        files = tuple(f for f in files if not (report_prefix and f.startswith(report_prefix)))
+        staged = scratch / name
+        _copy_files(root, files, staged)
+        staged.mkdir(parents=True, exist_ok=True)
+        return Source(GroupSpec(name=name, repo=str(staged)), root, "worktree")
+    if report_prefix is None:
+        return Source(GroupSpec(name=name, repo=str(root)), root, "folder")
+    # The report lives inside the folder: grade a copy without it, or it would be graded too.
+    top = report_prefix.split("/", 1)[0]
+    staged = scratch / name
+    shutil.copytree(
+        root,
+        staged,
+        symlinks=True,
+        ignore=lambda folder, names: [n for n in names if Path(folder) == root and n == top],
+    )
+    return Source(GroupSpec(name=name, repo=str(staged)), root, "folder")
+
+
+def grade_local(source: Source, ctx: GradingContext) -> CheckOutcome:
+    """Grade the prepared source with the lecturer's pipeline."""
+    config = CourseConfig(
+        path=source.path,
+        course=f"repograder check: {source.group.name}",
+        deadline=None,
+        rubric_path=ctx.rubric.path,
+        groups=(source.group,),
+    )
+    run = grade_all(config, config.groups, ctx, jobs=1)
+    # Show the student's folder, not the staging copy the worktree was graded from.
+    group = replace(run.groups[0], repo=str(source.path))
+    run = replace(run, groups=(group,))
+    return CheckOutcome(run=run, group=group, source=source, out_dir=ctx.out_dir)
+
+
+def write_gitignore(out_dir: Path) -> None:
+    """Make git ignore the report folder, so `git add -A` never commits (and grades) it."""
+    ignore = out_dir / ".gitignore"
+    if not ignore.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(ignore, "# written by repograder check: the report is not yours\n*\n")
+
+
+# --- verdict ------------------------------------------------------------------------------
+
+
+def blocking(group: GroupResult, fail_on: str) -> tuple[CheckResult, ...]:
+    """The checks that make the self-check fail under `fail_on`."""
+    if fail_on == "never":
+        return ()
+    bad = (Status.FAIL, Status.ERROR)
+    return tuple(
+        c for c in group.checks if c.status in bad and (fail_on == "any-fail" or c.required)
+    )
+
+
+def passed(outcome: CheckOutcome, fail_on: str) -> bool:
+    """True when the check exits 0: graded and no blocking check."""
+    if fail_on == "never":
+        return True
+    return outcome.group.status is GroupStatus.GRADED and not blocking(outcome.group, fail_on)
+
+
+def fix_hint(check: CheckResult, group: GroupResult) -> str:
+    """The one thing to do about a check that did not pass ('' when it passed or was skipped)."""
+    if check.status in (Status.PASS, Status.SKIP):
+        return ""
+    if check.status is Status.ERROR:
+        return "the grader could not evaluate this: check the report, then ask your lecturer"
+    if check.id == "readme-steps":
+        step = next(
+            (s for s in group.steps if s.status in (StepStatus.FAILED, StepStatus.TIMEOUT)), None
+        )
+        if step is not None:
+            what = "timed out" if step.status is StepStatus.TIMEOUT else "failed"
+            fix = f"README line {step.source_line}: `{step.command}` {what}"
+            if step.reason:
+                fix += f" ({step.reason})"
+            return fix + (f"; {step.hint}" if step.hint else "")
+    if check.id == "notebooks":
+        notebooks = check.details.get("notebooks")
+        for nb in notebooks if isinstance(notebooks, list) else []:
+            if isinstance(nb, dict) and nb.get("status") != "ok":
+                cell = nb.get("failing_cell")
+                where = f" cell {cell}" if isinstance(cell, int) else ""
+                error = str(nb.get("error") or nb.get("status")).splitlines()[:1]
+                return f"{nb.get('path')}{where}: {error[0] if error else ''}"
+    return _ADVICE.get(check.id, "see the report for details")
+
+
+_MARK = {
+    Status.PASS: "✓",
+    Status.WARN: "!",
+    Status.FAIL: "✗",
+    Status.SKIP: "-",
+    Status.ERROR: "?",
+}
+
+
+def _what_was_graded(outcome: CheckOutcome) -> str:
+    g = outcome.group
+    if outcome.source.mode == "commit" and g.commit:
+        return f"commit {g.commit[:12]} (HEAD, what your lecturer grades)"
+    if outcome.source.mode == "worktree":
+        return "the working tree, including uncommitted changes (--worktree)"
+    return "the folder as it is (not a git repository)"
+
+
+def uncommitted_note(outcome: CheckOutcome) -> str | None:
+    """The warning that uncommitted changes were not graded, or None."""
+    changes = outcome.source.uncommitted
+    if outcome.source.mode != "commit" or not changes:
+        return None
+    shown = ", ".join(changes[:_SHOWN_CHANGES])
+    more = f" and {len(changes) - _SHOWN_CHANGES} more" if len(changes) > _SHOWN_CHANGES else ""
+    return (
+        f"{len(changes)} uncommitted change(s) were NOT graded: {shown}{more}. "
+        "Commit and push them (your lecturer grades commits), or preview them with --worktree."
+    )
+
+
+def render_text(outcome: CheckOutcome, fail_on: str) -> str:
+    """The terminal checklist: every check, its status and the one thing to fix."""
+    g = outcome.group
+    lines = [f"repograder check: {g.name}", f"graded: {_what_was_graded(outcome)}"]
+    note = uncommitted_note(outcome)
+    if note:
+        lines.append(f"NOTE: {note}")
+    lines.append("")
+    if g.status is GroupStatus.ERROR:
+        lines.append(f"could not be graded: {g.error}")
+    width = max((len(c.title) for c in g.checks), default=0)
+    for c in g.checks:
+        req = " (required)" if c.required else ""
+        score = f"{format_score(c.score)}/{format_score(c.max_score)}"
+        lines.append(
+            f" {_MARK[c.status]} {c.status.value.upper():5} {c.title:<{width}}  {score}{req}"
+        )
+        if c.status is not Status.PASS:
+            lines.append(f"          {c.summary}")
+        fix = fix_hint(c, g)
+        if fix:
+            lines.append(f"          fix: {fix}")
+    lines.append("")
+    if g.status is GroupStatus.GRADED:
+        lines.append(f"score: {format_score(g.score)}/{format_score(g.max_score)}")
+    failing = blocking(g, fail_on)
+    if passed(outcome, fail_on):
+        lines.append("verdict: PASS")
+    elif failing:
+        which = "required " if fail_on == "required" else ""
+        ids = ", ".join(c.id for c in failing)
+        lines.append(f"verdict: FAIL: {len(failing)} {which}check(s) failed: {ids}")
+    else:
+        lines.append("verdict: FAIL: the repository could not be graded")
+    lines.append(f"report: {outcome.out_dir / 'index.html'}")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(outcome: CheckOutcome, fail_on: str) -> JSONDict:
+    """The machine-readable result: verdict, what was graded, and the group's results.json."""
+    failing: list[JSONValue] = [c.id for c in blocking(outcome.group, fail_on)]
+    return {
+        "schema_version": outcome.run.schema_version,
+        "verdict": "pass" if passed(outcome, fail_on) else "fail",
+        "fail_on": fail_on,
+        "failing": failing,
+        "graded": outcome.source.mode,
+        "uncommitted": list(outcome.source.uncommitted),
+        "rubric": {"name": outcome.run.rubric.name, "sha256": outcome.run.rubric.sha256},
+        "report_dir": str(outcome.out_dir),
+        "group": group_to_json(outcome.group),
+    }
+
+
+def check_markdown(outcome: CheckOutcome, fail_on: str) -> str:
+    """A Markdown checklist for ``$GITHUB_STEP_SUMMARY``; student text is made inert."""
+    g = outcome.group
+    verdict = "✅ pass" if passed(outcome, fail_on) else "❌ fail"
+    lines = [f"## repograder check: {md_text(g.name)}: {verdict}", ""]
+    facts = [md_text(_what_was_graded(outcome)), f"rubric {md_text(outcome.run.rubric.name)}"]
+    if g.status is GroupStatus.GRADED:
+        facts.insert(0, f"**{format_score(g.score)}/{format_score(g.max_score)}** points")
+    lines += [" · ".join(facts), ""]
+    note = uncommitted_note(outcome)
+    if note:
+        lines += [f"> {md_text(note, 1000)}", ""]
+    if g.status is GroupStatus.ERROR:
+        lines += [f"Could not be graded: {md_text(g.error or 'unknown error', 500)}", ""]
+    lines += ["| | Check | Score | Result | What to fix |", "|:-:|---|--:|---|---|"]
+    for c in g.checks:
+        title = md_text(c.title) + (" (required)" if c.required else "")
+        lines.append(
+            f"| {_MARK[c.status]} {c.status.value} | {title} | "
+            f"{format_score(c.score)}/{format_score(c.max_score)} | {md_text(c.summary)} | "
+            f"{md_text(fix_hint(c, g))} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def github_annotations(outcome: CheckOutcome, workspace: Path) -> list[str]:
+    """``::error``/``::warning`` lines; file paths relative to the Actions workspace."""
+    root = outcome.source.path
+    base = workspace.resolve()
+    prefix = root.relative_to(base).as_posix() if _inside(root, base) else str(root)
+    return [a.command() for a in github.group_annotations(outcome.group, prefix)]
+
+
+def workspace_dir() -> Path:
+    """``$GITHUB_WORKSPACE`` on Actions, else the current folder."""
+    return Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd())
