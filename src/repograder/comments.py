@@ -421,6 +421,13 @@ def evaluate_comments(facts: CommentFacts, params: model.Params) -> model.Verdic
     min_doc_share = params.get_float("min_docstring_share", 0.5)
     details = facts_to_json(facts)
     if not facts.files or facts.code_lines == 0:
+        if facts.skipped:
+            # Only oversized/generated files: say so instead of "no Python files".
+            return model.Verdict.skip(
+                f"no measurable code: {facts.skipped[0]}"
+                + (f" (+{len(facts.skipped) - 1} more)" if len(facts.skipped) > 1 else ""),
+                details,
+            )
         return model.Verdict.skip("no Python files or notebooks with code found", details)
     density = facts.density
     summary = (

@@ -68,7 +68,7 @@ def is_virtualenv(path: Path) -> bool:
 def _lexists(path: Path) -> bool:
     try:
         os.lstat(path)
-    except OSError:
+    except (OSError, ValueError):
         return False
     return True
 
@@ -79,8 +79,8 @@ def is_inside(root: Path, rel: str | Path) -> bool:
         parts = Path(rel).parts
     except (TypeError, ValueError):
         return False
-    if not parts or Path(rel).is_absolute() or ".." in parts:
-        return False
+    if not parts or Path(rel).is_absolute() or ".." in parts or "\x00" in str(rel):
+        return False  # a NUL (e.g. from "-r \x00" in requirements.txt) makes os calls raise
     current = root
     for part in parts:
         current = current / part
@@ -149,7 +149,7 @@ def file_size(root: Path, rel: str | Path) -> int | None:
 def is_symlink(root: Path, rel: str | Path) -> bool:
     try:
         return stat.S_ISLNK(os.lstat(root / rel).st_mode)
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 

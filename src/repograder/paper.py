@@ -12,6 +12,7 @@ import io
 import json
 import math
 import re
+import signal
 import struct
 import subprocess
 import sys
@@ -457,6 +458,15 @@ def _run_child(request: JSONDict, timeout_s: float) -> JSONDict:
     if proc.returncode != 0:
         if b"MemoryError" in proc.stderr or b"memory" in proc.stderr[-500:].lower():
             return {"error_kind": "memory", "error": "reading needed more memory than allowed"}
+        if proc.returncode in (-signal.SIGABRT, -signal.SIGKILL, -signal.SIGSEGV):
+            # A native allocation failing under the address-space rlimit aborts without a
+            # Python MemoryError: the usual end of a decompression bomb.
+            name = signal.Signals(-proc.returncode).name
+            return {
+                "error_kind": "memory",
+                "error": f"the PDF reader was stopped by {name}: probably more memory than the "
+                f"{MEMORY_BYTES >> 20} MB allowed (a compressed stream that inflates hugely?)",
+            }
         return {"error_kind": "crash", "error": f"the PDF reader died (exit {proc.returncode})"}
     try:
         result = json.loads(proc.stdout[:MAX_CHILD_OUTPUT])

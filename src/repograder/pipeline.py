@@ -34,7 +34,7 @@ from repograder import (
     runner,
 )
 from repograder.config import CheckSpec, CourseConfig, GroupSpec, Rubric
-from repograder.errors import FetchError, Interrupted, RepograderError
+from repograder.errors import FetchError, InfrastructureError, Interrupted, RepograderError
 from repograder.model import (
     Checkout,
     GroupResult,
@@ -108,7 +108,8 @@ class GradingContext:
     def sandbox_id(self) -> str:
         if self.sandbox is None or self.static_only:
             return "static"
-        return self.sandbox.name
+        # Backends with an `identity` (docker: base image and shared layer) name it exactly.
+        return str(getattr(self.sandbox, "identity", self.sandbox.name))
 
 
 def _check(rubric: Rubric, check_id: str) -> CheckSpec | None:
@@ -176,13 +177,21 @@ def store(ctx: GradingContext, group: GroupSpec, result: GroupResult, key: str |
     report_results.write_json_atomic(_state_path(ctx, group), data)
 
 
+def _make_dir(path: Path) -> None:
+    """Create one of our own folders; failing is the machine's problem (full disk, read-only)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InfrastructureError(f"cannot create {path}: {exc.strerror or exc}") from None
+
+
 def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
     """Grade one group. Never raises for a student's problem; raises RepograderError for ours."""
     started = time.monotonic()
     repo_shown = git.describe_source(group.repo)
     work = ctx.cache_dir / "work" / ctx.run_id / group.slug
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
+    _make_dir(work)
     try:
         ctx.progress.stage(group.name, "fetch")
         try:
@@ -226,7 +235,7 @@ def _grade_checkout(
     root = checkout.path
     group_dir = ctx.out_dir / "groups" / group.slug
     shutil.rmtree(group_dir, ignore_errors=True)
-    group_dir.mkdir(parents=True, exist_ok=True)
+    _make_dir(group_dir)
     problems: list[str] = []
     artifacts: JSONDict = {}
 
@@ -385,7 +394,7 @@ def grade_all(
 ) -> RunResult:
     """Grade ``groups`` with ``jobs`` workers and return the run (report not yet written)."""
     started_at = ctx.clock()
-    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    _make_dir(ctx.out_dir / "groups")
     results: dict[str, GroupResult] = {}
     ctx.progress.begin([g.name for g in groups])
     lock = threading.Lock()
