@@ -177,6 +177,14 @@ def _run_one(
     max_bytes: int,
 ) -> NotebookResult:
     result_rel = f"{RESULT_DIR}/{number}.json"
+    present = session.run(f"test -f {shlex.quote(notebook)}", timeout_s=INSTALL_TIMEOUT_S)
+    if present.exit_code != 0:
+        # The sandbox's copy leaves out what exceeds its size limit (e.g. a 100 MB notebook).
+        return NotebookResult(
+            notebook,
+            NotebookStatus.SKIPPED,
+            error="not in the sandbox's copy of the repository (left out by the copy's size limit)",
+        )
     command = " ".join(
         [
             "python",

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from repograder import notebooks as nbmod
+from repograder.detect import EnvKind, EnvSpec
 from repograder.fsutil import read_bytes
 from repograder.model import ExecResult, Params, Status
 from repograder.notebooks import (
@@ -34,6 +35,8 @@ from repograder.notebooks import (
     report_to_json,
     run_notebooks,
 )
+from repograder.sandbox.base import Limits
+from repograder.sandbox.fake import FakeSandbox, exec_result
 
 
 class BashSession:
@@ -590,3 +593,18 @@ def test_executor_runs_on_python38_and_always_writes_a_result(tmp_path: Path) ->
     # 3.8 here has no nbclient: the executor says so instead of crashing.
     assert result.status is NotebookStatus.ERROR
     assert result.error.startswith("ToolingMissing")
+
+
+def test_notebook_missing_from_the_sandbox_copy_is_skipped_with_reason(tmp_path: Path) -> None:
+    def answer(command: str) -> ExecResult:
+        # The copy left out the huge notebook: `test -f` fails for it.
+        return exec_result(1 if command.startswith("test -f") else 0)
+
+    box = FakeSandbox(answer, files={nbmod.EXECUTOR: b"# executor"})
+    build = box.prepare(EnvSpec(kind=EnvKind.NONE, path=None, reason="none"), tmp_path, tmp_path)
+    session = box.open_session(build, tmp_path, Limits())
+    report = run_notebooks(session, ["huge.ipynb"], Params({}), tmp_path / "out")
+    (result,) = report.results
+    assert result.status == NotebookStatus.SKIPPED
+    assert "size limit" in result.error
+    assert not any(c.startswith("python") for c in box.commands)  # never executed
