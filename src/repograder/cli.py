@@ -50,11 +50,12 @@ def make_sandbox(
     build_timeout_s: float | None,
     common: Sequence[str] = (),
     common_apt: Sequence[str] = (),
+    warmup: Sequence[str] = (),
 ) -> Sandbox:
     """The chosen backend; ``auto`` falls back to the local one and says so plainly.
 
-    ``common``/``common_apt``: requirements and apt packages of the shared environment layer
-    (docker only).
+    ``common``/``common_apt``/``warmup``: requirements, apt packages and warm-up commands of
+    the shared environment layer (docker only).
     """
     if kind in ("docker", "auto"):
         from repograder.sandbox import docker as docker_backend
@@ -70,6 +71,7 @@ def make_sandbox(
                 log=_err,
                 common=common,
                 common_apt=common_apt,
+                warmup=warmup,
             )
         if kind == "docker":
             raise SandboxUnavailable(
@@ -157,6 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             rubric.limits.build_timeout_s,
             common_requirements(rubric),
             rubric.common_apt,
+            rubric.common_warmup,
         )
     jobs = args.jobs or default_jobs(limits)
     ctx = GradingContext(
@@ -303,6 +306,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 rubric.limits.build_timeout_s,
                 common_requirements(rubric),
                 rubric.common_apt,
+                rubric.common_warmup,
             )
         ctx = GradingContext(
             rubric=rubric,

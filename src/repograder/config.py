@@ -337,6 +337,18 @@ class _LimitsModel(BaseModel):
         return value
 
 
+class _EnvironmentModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Requirements most groups share, built once as a layer under every group's environment.
+    common: list[StrictStr] = Field(default_factory=list, max_length=500)
+    # Debian packages for that layer (system libraries such as libsndfile1, ffmpeg).
+    apt: list[StrictStr] = Field(default_factory=list, max_length=100)
+    # Shell commands run once in that layer after installing (lecturer code, not student
+    # code): JIT caches they fill (numba, matplotlib fonts) are copied into every session.
+    warmup: list[StrictStr] = Field(default_factory=list, max_length=50)
+
+
 class _CheckModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -363,6 +375,7 @@ class _RubricModel(BaseModel):
     title: StrictStr | None = None
     description: StrictStr | None = None
     limits: _LimitsModel = Field(default_factory=_LimitsModel)
+    environment: _EnvironmentModel = Field(default_factory=_EnvironmentModel)
     checks: list[_CheckModel] = Field(min_length=1)
 
 
@@ -398,6 +411,10 @@ class Rubric:
     sha256: str
     checks: tuple[CheckSpec, ...]
     limits: RubricLimits = field(default_factory=RubricLimits)
+    # rubric `environment.common`: requirements of the shared environment layer
+    common_requirements: tuple[str, ...] = ()
+    common_apt: tuple[str, ...] = ()  # rubric `environment.apt`
+    common_warmup: tuple[str, ...] = ()  # rubric `environment.warmup`
 
     @property
     def max_score(self) -> float:
@@ -454,6 +471,9 @@ def load_rubric(path: Path | None = None) -> Rubric:
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         checks=tuple(checks),
         limits=limits,
+        common_requirements=tuple(r.strip() for r in model.environment.common if r.strip()),
+        common_apt=tuple(a.strip() for a in model.environment.apt if a.strip()),
+        common_warmup=tuple(w for w in model.environment.warmup if w.strip()),
     )
 
 

@@ -17,6 +17,7 @@ import stat
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import IO
 
@@ -24,15 +25,20 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from repograder import fsutil
-from repograder.detect import EnvSpec
+from repograder.detect import EnvKind, EnvSpec
 from repograder.sandbox.hostconfig import HostSettings, cpu_constraints, uv_index_args
 
-TEMPLATE_VERSION = "1"  # bump when the install script or image layout changes
+TEMPLATE_VERSION = "2"  # bump when the install script or image layout changes
 BUILD_DIR = "/tmp/rg-build"  # noqa: S108
 VENV_PYTHON = "/opt/venv/bin/python"
 SESSION_PREFIX = "/home/student/.local/repograder"
+SEED_FILE = "/opt/venv/.repograder-seed"  # the bare venv's packages, kept by layered builds
+# HOME of the shared layer's warm-up commands; sessions copy it into /home/student (tmpfs).
+WARM_HOME = "/opt/venv/.repograder-home"  # /opt/venv is the only folder uid 1000 owns
+NUMBA_CACHE = "/home/student/.cache/numba"  # in-tree caches need a writable site-packages
 MAX_DEP_FILE_BYTES = 5_000_000
 _DEFAULT_BUILD_REQUIRES = ("setuptools>=68", "wheel")
+_LAYER_HELPER = resources.files("repograder.sandbox").joinpath("templates/layer.py").read_text()
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,10 @@ class BuildPlan:
     python_version: str  # the version the image has
     install_project: bool
     notes: tuple[str, ...]
+    # Built on a shared layer: resolve a lock, make the venv match it exactly (packages of the
+    # shared layer the group did not ask for are removed), compile only the new files.
+    layered: bool = False
+    warmup: tuple[str, ...] = ()  # shell commands run after installing (shared layer only)
 
 
 def _is_local_requirement(line: str) -> bool:
@@ -90,8 +100,14 @@ def make_plan(
     python_version: str,
     host: HostSettings,
     cpu_wheels: dict[str, Version] | None = None,
+    layered: bool = False,
+    warmup: tuple[str, ...] = (),
 ) -> BuildPlan:
-    """Collect the dependency inputs of ``spec`` (never the source) and hash them."""
+    """Collect the dependency inputs of ``spec`` (never the source) and hash them.
+
+    ``base_image_id`` is the parent image's id: the base image, or the shared layer when
+    ``layered`` (so a new shared layer changes every group's hash).
+    """
     notes: list[str] = []
     requirements: list[str] = []
     for line in spec.requirements:
@@ -136,6 +152,8 @@ def make_plan(
         "python": python_version,
         "install_project": spec.install_project,
         "host": host.fingerprint(),
+        "layered": layered,
+        "warmup": list(warmup),
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     return BuildPlan(
@@ -149,30 +167,77 @@ def make_plan(
         python_version=python_version,
         install_project=spec.install_project,
         notes=tuple(notes),
+        layered=layered,
+        warmup=tuple(warmup),
+    )
+
+
+def common_spec(requirements: tuple[str, ...], apt: tuple[str, ...] = ()) -> EnvSpec:
+    """The spec of a shared layer: the course's common requirements and apt packages."""
+    return EnvSpec(
+        kind=EnvKind.REQUIREMENTS,
+        path=None,
+        reason="shared layer (rubric environment)",
+        requirements=tuple(r.strip() for r in requirements if r.strip()),
+        apt_packages=tuple(a.strip() for a in apt if a.strip()),
     )
 
 
 def install_script(plan: BuildPlan, host: HostSettings) -> str:
     """The shell script that installs the plan's packages into /opt/venv as the student user."""
-    base = ["uv", "pip", "install", "--python", VENV_PYTHON, *uv_index_args(host)]
+    index = uv_index_args(host)
     req_file = f"{BUILD_DIR}/repo/{plan.requirements_dir}/.repograder-requirements.txt".replace(
         "//", "/"
     )
-    args = list(base)
+    inputs: list[str] = []
     if plan.requirements:
-        args += ["-r", req_file]
+        inputs += ["-r", req_file]
     if plan.build_requires:
-        args += ["-r", f"{BUILD_DIR}/build-requirements.txt"]
-    if plan.constraints:
-        args += ["-c", f"{BUILD_DIR}/constraints.txt"]
+        inputs += ["-r", f"{BUILD_DIR}/build-requirements.txt"]
+    cons = ["-c", f"{BUILD_DIR}/constraints.txt"] if plan.constraints else []
+    helper = [VENV_PYTHON, "-I", f"{BUILD_DIR}/layer.py"]
     lines = ["set -eu", f"cd {BUILD_DIR}/repo", 'echo "[repograder] uv $(uv --version)"']
-    if plan.requirements or plan.build_requires:
-        lines.append("echo '[repograder] installing:' " + shlex.join(args))
-        lines.append(shlex.join(args))
+    if plan.layered:
+        # The build folder belongs to root; the student user writes its files to a temp folder.
+        lines.append('scratch="$(mktemp -d)"')
+        lock = '"$scratch/lock.txt"'
+        before = '"$scratch/before.txt"'
+        lines.append(shlex.join([*helper, "SNAPSHOT"]) + " " + before)
+        if inputs:
+            compile_args = ["uv", "pip", "compile", "--python", VENV_PYTHON, *index]
+            # `uv pip compile` takes its requirement files as plain arguments (no -r).
+            compile_args += [a for a in inputs if a != "-r"]
+            compile_args += [*cons, "--no-header", "--no-annotate", "-o"]
+            install = ["uv", "pip", "install", "--python", VENV_PYTHON, *index, "-r"]
+            lines.append("echo '[repograder] resolving:' " + shlex.join(compile_args))
+            lines.append(shlex.join(compile_args) + " " + lock)
+            lines.append("echo '[repograder] installing the differences to the shared layer'")
+            lines.append(shlex.join(install) + " " + lock)
+        else:
+            lines.append(f": > {lock}")
+        lines.append(shlex.join([*helper, "FINISH"]) + f" {before} {lock}")
+        lines.append('rm -rf "$scratch"')
     else:
-        lines.append("echo '[repograder] nothing to install'")
+        # Any image may later be a shared layer: record what the bare venv holds.
+        lines.append(f"[ -f {SEED_FILE} ] || " + shlex.join([*helper, "SNAPSHOT", SEED_FILE]))
+        args = ["uv", "pip", "install", "--python", VENV_PYTHON, *index, *inputs, *cons]
+        if inputs:
+            lines.append("echo '[repograder] installing:' " + shlex.join(args))
+            lines.append(shlex.join(args))
+        else:
+            lines.append("echo '[repograder] nothing to install'")
     lines.append("echo '[repograder] installed packages:'")
     lines.append(f"uv pip list --python {VENV_PYTHON} 2>/dev/null | tail -n +3 | wc -l")
+    if plan.warmup:
+        # A failing warm-up only costs speed later: report it, keep the layer.
+        lines.append(f'mkdir -p {WARM_HOME}/.cache && cd "$(mktemp -d)"')
+        env = f"HOME={WARM_HOME} NUMBA_CACHE_DIR={WARM_HOME}/.cache/numba MPLBACKEND=Agg"
+        for command in plan.warmup:
+            lines.append("echo '[repograder] warm-up:' " + shlex.quote(command))
+            lines.append(
+                f"env {env} bash -c {shlex.quote(command)} "
+                "|| echo '[repograder] the warm-up command failed (the layer is kept)'"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -184,6 +249,7 @@ def context_tar(plan: BuildPlan, host: HostSettings) -> bytes:
     )
     entries: list[tuple[str, bytes, int]] = [
         ("install.sh", install_script(plan, host).encode(), 0o755),
+        ("layer.py", _LAYER_HELPER.encode(), 0o644),
         (req_rel, ("\n".join(plan.requirements) + "\n").encode(), 0o644),
         ("build-requirements.txt", ("\n".join(plan.build_requires) + "\n").encode(), 0o644),
         ("constraints.txt", ("\n".join(plan.constraints) + "\n").encode(), 0o644),

@@ -14,6 +14,7 @@ import atexit
 import base64
 import binascii
 import contextlib
+import dataclasses
 import fcntl
 import json
 import shlex
@@ -23,7 +24,8 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,8 @@ from repograder.sandbox.hostconfig import (
 BASE_IMAGE = "repograder-base:py3.11"
 ROOTFS_IMAGE = "repograder-rootfs:bookworm"
 ENV_REPO = "repograder-env"
+COMMON_PREFIX = "common-"  # tag prefix of shared layers
+USED_DIR = "images"  # <cache_dir>/images/<hash>.used: mtime = last use of that env image
 UV_CACHE_VOLUME = "repograder-uv-cache"
 STATE_DIR = "/tmp/.repograder"  # noqa: S108
 STUDENT = "1000:1000"
@@ -239,6 +243,14 @@ def _hash_lock(cache_dir: Path, content_hash: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _touch_used(cache_dir: Path, content_hash: str) -> None:
+    """Record that an environment image was used now (Docker keeps no last-use time)."""
+    folder = cache_dir / USED_DIR
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{content_hash}.used").touch()
+
+
 class DockerSandbox:
     """Sandbox backend on a local Docker engine; see the module docstring."""
 
@@ -254,6 +266,9 @@ class DockerSandbox:
         build_timeout_s: float = 1800,
         host: HostSettings | None = None,
         log: Callable[[str], None] | None = None,
+        common: Sequence[str] = (),
+        common_apt: Sequence[str] = (),
+        warmup: Sequence[str] = (),
     ) -> None:
         self.run_id = run_id
         self.cache_dir = cache_dir
@@ -275,7 +290,60 @@ class DockerSandbox:
         self._base_id: str = base.id
         self._python: str = (base.labels or {}).get("repograder.python", "3.11")
         self._cpu_wheels = local_cpu_wheels(self.host.find_links)
+        # The shared layer is planned now (its hash is part of `identity`) and built lazily by
+        # the first group that needs it.
+        self._common_plan: buildplan.BuildPlan | None = None
+        if any(r.strip() for r in (*common, *common_apt)):
+            self._common_plan = buildplan.make_plan(
+                buildplan.common_spec(tuple(common), tuple(common_apt)),
+                cache_dir,
+                base_image_id=self._base_id,
+                python_version=self._python,
+                host=self.host,
+                cpu_wheels=self._cpu_wheels,
+                warmup=tuple(warmup),
+            )
+        self._common: tuple[str, str] | None = None  # (tag, image id) once built
+        self._common_error: str | None = None
         atexit.register(self.close)
+
+    @property
+    def identity(self) -> str:
+        """Stable text naming what grades a group: base image and shared layer (cache keys)."""
+        common = self._common_plan.content_hash[:24] if self._common_plan else "-"
+        return f"docker:{self._base_id}:{common}"
+
+    @property
+    def common_tag(self) -> str | None:
+        """Tag of the shared layer image (whether built yet or not); None without one."""
+        if self._common_plan is None:
+            return None
+        return f"{ENV_REPO}:{COMMON_PREFIX}{self._common_plan.content_hash[:24]}"
+
+    def _ensure_common(self) -> tuple[str, str] | None:
+        """(tag, id) of the shared layer, built once; None (and a note) when it failed."""
+        plan = self._common_plan
+        tag = self.common_tag
+        if plan is None or tag is None:
+            return None
+        with _hash_lock(self.cache_dir, plan.content_hash):
+            if self._common is not None or self._common_error is not None:
+                return self._common
+            log_dir = self.cache_dir / "logs"
+            log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = log_dir / f"common-{plan.content_hash[:24]}.log"
+            if not self._image_exists(tag):
+                self._log(f"building the shared layer {tag} ({len(plan.requirements)} packages)")
+                ok, summary, _excerpt, _notes = self._build(
+                    plan, tag, log_path, self.base_image, layer="common"
+                )
+                if not ok:
+                    self._common_error = f"{summary} (log: {log_path})"
+                    self._log(f"the shared layer failed to build: {self._common_error}")
+                    return None
+            self._common = (tag, self._client.images.get(tag).id)
+            _touch_used(self.cache_dir, plan.content_hash)
+            return self._common
 
     def _labels(self, content_hash: str = "") -> dict[str, str]:
         labels = {"repograder": "1", "repograder.run": self.run_id}
@@ -296,18 +364,25 @@ class DockerSandbox:
     def prepare(self, spec: EnvSpec, checkout: Path, log_dir: Path) -> BuildResult:
         """Build (or reuse) the image for ``spec``: a failed build is a result, not an error."""
         start = time.monotonic()
+        common = self._ensure_common()
+        parent_tag, parent_id = common if common is not None else (self.base_image, self._base_id)
         plan = buildplan.make_plan(
             spec,
             checkout,
-            base_image_id=self._base_id,
+            base_image_id=parent_id,
             python_version=self._python,
             host=self.host,
             cpu_wheels=self._cpu_wheels,
+            layered=common is not None,
         )
+        if self._common_error is not None:
+            note = f"no shared layer (it did not build): {self._common_error}"
+            plan = dataclasses.replace(plan, notes=(*plan.notes, note))
         tag = f"{ENV_REPO}:{plan.content_hash[:24]}"
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / "build.log"
         with _hash_lock(self.cache_dir, plan.content_hash):
+            _touch_used(self.cache_dir, plan.content_hash)
             if self._image_exists(tag):
                 log_path.write_text(f"reused image {tag} (same dependencies)\n", encoding="utf-8")
                 return BuildResult(
@@ -322,7 +397,7 @@ class DockerSandbox:
                     python_version=plan.python_version,
                     notes=plan.notes,
                 )
-            ok, summary, excerpt, extra = self._build(plan, tag, log_path)
+            ok, summary, excerpt, extra = self._build(plan, tag, log_path, parent_tag)
         return BuildResult(
             ok=ok,
             backend=self.name,
@@ -347,7 +422,12 @@ class DockerSandbox:
         return True
 
     def _build(
-        self, plan: buildplan.BuildPlan, tag: str, log_path: Path
+        self,
+        plan: buildplan.BuildPlan,
+        tag: str,
+        log_path: Path,
+        parent: str,
+        layer: str = "group",
     ) -> tuple[bool, str, str, tuple[str, ...]]:
         self.builds_run += 1
         notes: list[str] = []
@@ -366,7 +446,7 @@ class DockerSandbox:
             )
         try:
             container = self._client.containers.run(
-                self.base_image,
+                parent,
                 ["sleep", "infinity"],
                 detach=True,
                 user="0:0",
@@ -384,6 +464,7 @@ class DockerSandbox:
         self._track(container)
         deadline = time.monotonic() + self.build_timeout_s
         with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+            log.write(f"[repograder] building {tag} on {parent}\n")
             try:
                 context = _wrap_dir("rg-build", buildplan.context_tar(plan, self.host))
                 container.put_archive("/tmp", context)  # noqa: S108
@@ -392,7 +473,8 @@ class DockerSandbox:
                 env = {
                     **container_env(self.host),
                     "UV_CACHE_DIR": "/uv-cache",
-                    "UV_COMPILE_BYTECODE": "1",
+                    # Layered builds compile only their new files (templates/layer.py).
+                    "UV_COMPILE_BYTECODE": "0" if plan.layered else "1",
                     "UV_LINK_MODE": "copy",
                     "UV_NO_PROGRESS": "1",
                     "HOME": "/home/student",
@@ -427,6 +509,8 @@ class DockerSandbox:
                         f"LABEL repograder.hash={plan.content_hash}",
                         f"LABEL repograder.install_project={int(plan.install_project)}",
                         f"LABEL repograder.python={plan.python_version}",
+                        f"LABEL repograder.layer={layer}",
+                        *([f"ENV NUMBA_CACHE_DIR={buildplan.NUMBA_CACHE}"] if plan.warmup else []),
                     ],
                 )
                 log.write(f"[repograder] committed {tag}\n")
@@ -610,6 +694,10 @@ class DockerSession:
         code, _ = self._exec(["mkdir", "-p", "-m", "700", STATE_DIR], 4096)
         if code != 0:
             raise InfrastructureError("could not prepare the session container")
+        # Caches the shared layer's warm-up filled (numba JIT, matplotlib fonts) need a
+        # writable home: copy them into the tmpfs one (a few MB).
+        warm = buildplan.WARM_HOME
+        self._exec(["sh", "-c", f"[ -d {warm} ] && cp -a {warm}/. /home/student/ || true"], 4096)
         with tempfile.TemporaryFile() as tar_file:
             self.notes = tuple(
                 buildplan.checkout_tar(checkout, tar_file, self.limits.disk_mb << 20)
@@ -780,3 +868,94 @@ def _parse_capture(raw: bytes, exec_code: int | None, wall: float) -> ExecResult
         output_tail=tail,
         output_bytes=total,
     )
+
+
+# ---------------------------------------------------------------------------- cache management
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """One repograder image as `repograder cache info|prune` sees it."""
+
+    id: str
+    tag: str  # first tag ("" when untagged)
+    layer: str  # "common", "group", "base" (base and rootfs images)
+    content_hash: str
+    size: int  # bytes including its parents
+    unique_size: int  # bytes no other image shares
+    created: float  # epoch seconds
+    parent_id: str
+    containers: int  # containers using it (running or not)
+
+
+def list_images() -> list[ImageInfo]:
+    """Environment images (``repograder-env``) and base images, with disk use."""
+    data = _client(120).df()
+    found: list[ImageInfo] = []
+    for entry in data.get("Images") or []:
+        tags = [t for t in entry.get("RepoTags") or [] if t and t != "<none>:<none>"]
+        tag = tags[0] if tags else ""
+        labels = entry.get("Labels") or {}
+        repo = tag.split(":", 1)[0]
+        if repo == ENV_REPO:
+            layer = labels.get("repograder.layer") or "group"
+        elif repo in (BASE_IMAGE.split(":", 1)[0], ROOTFS_IMAGE.split(":", 1)[0]):
+            layer = "base"
+        elif not tag and labels.get("repograder.hash"):
+            layer = labels.get("repograder.layer") or "group"  # an untagged leftover env
+        else:
+            continue
+        size = int(entry.get("Size") or 0)
+        shared = max(int(entry.get("SharedSize") or 0), 0)
+        found.append(
+            ImageInfo(
+                id=str(entry.get("Id", "")),
+                tag=tag,
+                layer=layer,
+                content_hash=labels.get("repograder.hash", ""),
+                size=size,
+                unique_size=max(size - shared, 0),
+                created=float(entry.get("Created") or 0),
+                parent_id=str(entry.get("ParentId") or ""),
+                containers=max(int(entry.get("Containers") or 0), 0),
+            )
+        )
+    return found
+
+
+def remove_image(image: ImageInfo) -> str | None:
+    """Remove one image (never forced); None on success, else why it was kept."""
+    client = _client(120)
+    try:
+        client.images.remove(image.tag or image.id, force=False, noprune=False)
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.APIError as exc:
+        # 409: a container or a child image (a group layer on a shared layer) still uses it.
+        return str(exc.explanation or exc)[:200]
+    return None
+
+
+def uv_cache_volume_size() -> int | None:
+    """Bytes in the shared uv cache volume; None when it does not exist."""
+    for volume in _client(120).df().get("Volumes") or []:
+        if volume.get("Name") == UV_CACHE_VOLUME:
+            return int((volume.get("UsageData") or {}).get("Size") or 0)
+    return None
+
+
+def remove_uv_cache_volume() -> str | None:
+    """Remove the shared uv cache volume; None on success, else why it was kept."""
+    try:
+        _client(120).volumes.get(UV_CACHE_VOLUME).remove()
+    except docker.errors.NotFound:
+        return None
+    except docker.errors.APIError as exc:
+        return str(exc.explanation or exc)[:200]
+    return None
+
+
+def live_run_ids() -> set[str]:
+    """Run ids that still have repograder containers (those runs' work folders are in use)."""
+    containers = _client(60).containers.list(all=True, filters={"label": "repograder=1"})
+    return {(c.labels or {}).get("repograder.run", "") for c in containers} - {""}
