@@ -13,12 +13,10 @@ from repograder.detect import EnvKind, EnvSpec
 from repograder.model import ExecResult
 from repograder.sandbox.base import BuildResult, Limits
 from repograder.sandbox.fake import FakeSandbox, exec_result
+from repograder.sandbox.hostconfig import HostSettings, detect_host_settings
 from repograder.sandbox.local import (
     LOCAL_BACKEND_WARNING,
     LocalSandbox,
-    PipSettings,
-    host_pip_settings,
-    parse_pip_config,
     uv_error_summary,
 )
 from repograder.sandbox.localsession import LocalSession, scrubbed_environment
@@ -47,8 +45,8 @@ def _repo(tmp_path: Path, requirements: str = "") -> Path:
 
 
 @pytest.fixture(scope="module")
-def pip_settings() -> PipSettings:
-    return host_pip_settings()
+def pip_settings() -> HostSettings:
+    return detect_host_settings()
 
 
 def _snapshot(root: Path) -> dict[str, bytes | str]:
@@ -67,9 +65,9 @@ def _snapshot(root: Path) -> dict[str, bytes | str]:
 # ------------------------------------------------------------------------------------ build
 
 
-def test_build_installs_requirement_and_reuses_by_hash(tmp_path: Path, pip_settings: PipSettings):
+def test_build_installs_requirement_and_reuses_by_hash(tmp_path: Path, pip_settings: HostSettings):
     repo = _repo(tmp_path, "six\n")
-    sandbox = LocalSandbox(tmp_path / "cache", "run1", pip_settings=pip_settings)
+    sandbox = LocalSandbox(tmp_path / "cache", "run1", host=pip_settings)
     first = sandbox.prepare(_spec("six"), repo, tmp_path / "logs1")
     assert first.ok, first.summary + first.log_excerpt
     assert first.backend == "local"
@@ -104,9 +102,9 @@ def test_build_installs_requirement_and_reuses_by_hash(tmp_path: Path, pip_setti
     assert not third.reused
 
 
-def test_build_failure_names_missing_package(tmp_path: Path, pip_settings: PipSettings):
+def test_build_failure_names_missing_package(tmp_path: Path, pip_settings: HostSettings):
     repo = _repo(tmp_path, "nonexistent-pkg-xyz-123\n")
-    sandbox = LocalSandbox(tmp_path / "cache", "run1", pip_settings=pip_settings)
+    sandbox = LocalSandbox(tmp_path / "cache", "run1", host=pip_settings)
     result = sandbox.prepare(_spec("nonexistent-pkg-xyz-123"), repo, tmp_path / "logs")
     assert not result.ok
     assert "nonexistent-pkg-xyz-123" in result.summary
@@ -122,7 +120,7 @@ def test_build_failure_names_missing_package(tmp_path: Path, pip_settings: PipSe
 
 def test_unavailable_python_and_apt_packages_are_noted(tmp_path: Path):
     repo = _repo(tmp_path)
-    sandbox = LocalSandbox(tmp_path / "cache", "run1", pip_settings=PipSettings())
+    sandbox = LocalSandbox(tmp_path / "cache", "run1", host=HostSettings())
     result = sandbox.prepare(_spec(python="2.1", apt=("ffmpeg",)), repo, tmp_path / "logs")
     assert result.ok, result.summary
     current = ".".join(str(v) for v in sys.version_info[:3])
@@ -135,23 +133,19 @@ def test_unavailable_python_and_apt_packages_are_noted(tmp_path: Path):
     assert any("Python 2.1" in note for note in reused.notes)
 
 
-def test_pip_config_is_translated_for_uv():
-    text = (
-        "global.cert='/etc/ssl/certs/ca.crt'\n"
-        "global.extra-index-url='file:///opt/a/simple file:///opt/b/simple'\n"
-        "global.find-links='/opt/wheels'\n"
-        ":env:.default-timeout='180'\n"
-    )
-    settings = parse_pip_config(text, {"PIP_INDEX_URL": "https://mirror/simple"})
-    assert settings.index_url == "https://mirror/simple"
-    assert settings.extra_index_urls == ("file:///opt/a/simple", "file:///opt/b/simple")
-    assert settings.find_links == ("/opt/wheels",)
-    assert settings.cert == "/etc/ssl/certs/ca.crt"
-    args = settings.uv_args()
-    assert args[args.index("--find-links") + 1] == "/opt/wheels"
-    assert args.count("--extra-index-url") == 2
-    assert "unsafe-best-match" in args
-    assert parse_pip_config("", {}) == PipSettings()
+def test_cpu_torch_from_host_find_links_is_preferred(tmp_path: Path) -> None:
+    """A CPU torch wheel in the host's find-links is pinned, not GBs of CUDA from PyPI."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    # Not a real wheel: the resolver fails fast on it, after the constraint was written.
+    (wheels / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"x")
+    sandbox = LocalSandbox(tmp_path / "cache", "run1", host=HostSettings(find_links=(str(wheels),)))
+    repo = _repo(tmp_path, "torch\n")
+    build = sandbox.prepare(_spec("torch"), repo, tmp_path / "logs")
+    log = (tmp_path / "logs" / "build.log").read_text()
+    assert "torch==2.13.0+cpu" in log
+    assert "--find-links" in log
+    assert not build.ok
 
 
 def test_uv_error_summary():
@@ -317,7 +311,7 @@ def test_fake_sandbox_records_calls(tmp_path: Path):
     assert sess.run("echo").output == "echo"
 
 
-def test_install_project_layers_over_cached_env(tmp_path: Path, pip_settings: PipSettings):
+def test_install_project_layers_over_cached_env(tmp_path: Path, pip_settings: HostSettings):
     repo = tmp_path / "proj"
     (repo / "src" / "audiotool").mkdir(parents=True)
     (repo / "src" / "audiotool" / "__init__.py").write_text("NAME = 'audiotool'\n")
@@ -334,7 +328,7 @@ def test_install_project_layers_over_cached_env(tmp_path: Path, pip_settings: Pi
         install_project=True,
     )
     before = _snapshot(repo)
-    sandbox = LocalSandbox(tmp_path / "cache", "run1", pip_settings=pip_settings)
+    sandbox = LocalSandbox(tmp_path / "cache", "run1", host=pip_settings)
     build = sandbox.prepare(spec, repo, tmp_path / "logs")
     assert build.ok, build.summary
     session = sandbox.open_session(build, repo, Limits(timeout_s=30))

@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -28,6 +27,13 @@ from repograder.detect import EnvSpec, content_hash
 from repograder.errors import SandboxUnavailable
 from repograder.model import ExecResult
 from repograder.sandbox.base import BuildResult, Limits, Sandbox, Session
+from repograder.sandbox.hostconfig import (
+    HostSettings,
+    cpu_constraints,
+    detect_host_settings,
+    local_cpu_wheels,
+    uv_index_args,
+)
 from repograder.sandbox.localsession import LocalSession
 
 LOCAL_BACKEND_WARNING = (
@@ -38,67 +44,6 @@ BUILD_TIMEOUT_S = 1800.0
 _MARKER = ".repograder-env.json"
 _EXCERPT_LINES = 30
 _MAX_DEP_FILE_BYTES = 5_000_000
-
-
-@dataclass(frozen=True)
-class PipSettings:
-    """The host's pip index settings, translated for uv (which does not read pip.conf)."""
-
-    index_url: str | None = None
-    extra_index_urls: tuple[str, ...] = ()
-    find_links: tuple[str, ...] = ()
-    cert: str | None = None
-
-    def uv_args(self) -> list[str]:
-        """Command-line options for ``uv pip install`` with pip's resolution semantics."""
-        args = ["--index-strategy", "unsafe-best-match"]  # pip considers every index
-        if self.index_url:
-            args += ["--index-url", self.index_url]
-        for url in self.extra_index_urls:
-            args += ["--extra-index-url", url]
-        for link in self.find_links:
-            args += ["--find-links", link]
-        return args
-
-
-def parse_pip_config(text: str, environ: Mapping[str, str]) -> PipSettings:
-    """Parse ``pip config list`` output; PIP_* variables win, as they do for pip."""
-    values: dict[str, str] = {}
-    # Later scopes override earlier ones; pip lists global, then user, then site, then env.
-    for line in text.splitlines():
-        match = re.match(r"^[^.\s]*\.([\w-]+)\s*=\s*(.*)$", line.strip())
-        if not match:
-            continue
-        raw = match.group(2).strip()
-        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-            raw = raw[1:-1]
-        values[match.group(1)] = raw
-    for key in ("index-url", "extra-index-url", "find-links", "cert"):
-        env_value = environ.get("PIP_" + key.upper().replace("-", "_"))
-        if env_value:
-            values[key] = env_value
-    return PipSettings(
-        index_url=values.get("index-url") or None,
-        extra_index_urls=tuple(values.get("extra-index-url", "").split()),
-        find_links=tuple(values.get("find-links", "").split()),
-        cert=values.get("cert") or None,
-    )
-
-
-def host_pip_settings() -> PipSettings:
-    """Read the host's pip settings with ``pip config list`` (empty when pip is absent)."""
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "config", "list"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        text = done.stdout if done.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        text = ""
-    return parse_pip_config(text, os.environ)
 
 
 def uv_error_summary(log: str) -> str:
@@ -148,12 +93,12 @@ class LocalSandbox:
         run_id: str,
         *,
         log: Callable[[str], None] | None = None,
-        pip_settings: PipSettings | None = None,
+        host: HostSettings | None = None,
     ) -> None:
         self.cache_dir = cache_dir
         self.run_id = run_id
         self._log = log or (lambda _message: None)
-        self._pip = pip_settings
+        self._host = host
         self._install_project: dict[str, bool] = {}
         self._sessions: list[LocalSession] = []
         self._uv_path: str | None = None
@@ -164,10 +109,10 @@ class LocalSandbox:
             self._uv_path = uv_binary()
         return self._uv_path
 
-    def _pip_settings(self) -> PipSettings:
-        if self._pip is None:
-            self._pip = host_pip_settings()
-        return self._pip
+    def _host_settings(self) -> HostSettings:
+        if self._host is None:
+            self._host = detect_host_settings()
+        return self._host
 
     def _tool_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -180,9 +125,9 @@ class LocalSandbox:
                 "UV_NO_PROGRESS": "1",
             }
         )
-        cert = self._pip_settings().cert
-        if cert and "SSL_CERT_FILE" not in env:
-            env["SSL_CERT_FILE"] = cert
+        cert = self._host_settings().ca_bundle
+        if cert is not None and "SSL_CERT_FILE" not in env:
+            env["SSL_CERT_FILE"] = str(cert)
         return env
 
     def prepare(self, spec: EnvSpec, checkout: Path, log_dir: Path) -> BuildResult:
@@ -299,11 +244,18 @@ class LocalSandbox:
             "-r",
             str(reqs),
         ]
-        if spec.constraints:
+        host = self._host_settings()
+        # A CPU build of torch in the host's find-links beats GBs of CUDA wheels from PyPI.
+        cpu = cpu_constraints(
+            [*spec.build_requires, *spec.requirements], local_cpu_wheels(host.find_links)
+        )
+        constraints = [*spec.constraints, *cpu]
+        if constraints:
             cons = build_dir / ".repograder-constraints.txt"
-            cons.write_text("\n".join(spec.constraints) + "\n")
+            cons.write_text("\n".join(constraints) + "\n")
+            log_file.write("constraints: " + " ".join(constraints) + "\n")
             cmd += ["-c", str(cons)]
-        cmd += self._pip_settings().uv_args()
+        cmd += uv_index_args(host)
         res = self._tool(cmd, env, build_dir, log_file)
         shutil.rmtree(build_dir, ignore_errors=True)
         if res.timed_out:
@@ -378,7 +330,7 @@ class LocalSandbox:
             if site is not None and layer_site is not None:
                 (layer_site / "_repograder_base.pth").write_text(str(site) + "\n")
             cmd = [self._uv, "pip", "install", "--python", str(layer / "bin" / "python")]
-            cmd += ["--no-deps", "-e", ".", *self._pip_settings().uv_args()]
+            cmd += ["--no-deps", "-e", ".", *uv_index_args(self._host_settings())]
             res = self._tool(cmd, env, session.workdir, log_file)
         if res.exit_code != 0:
             session.notes.append(
