@@ -43,19 +43,10 @@ def _err(message: str) -> None:
     print(f"repograder: {message}", file=sys.stderr, flush=True)
 
 
-def make_sandbox(
-    kind: str,
-    run_id: str,
-    cache: Path,
-    build_timeout_s: float | None,
-    common: Sequence[str] = (),
-    common_apt: Sequence[str] = (),
-    warmup: Sequence[str] = (),
-) -> Sandbox:
+def make_sandbox(kind: str, run_id: str, cache: Path, rubric: Rubric) -> Sandbox:
     """The chosen backend; ``auto`` falls back to the local one and says so plainly.
 
-    ``common``/``common_apt``/``warmup``: requirements, apt packages and warm-up commands of
-    the shared environment layer (docker only).
+    The rubric gives the build timeout and the shared environment layer (docker only).
     """
     if kind in ("docker", "auto"):
         from repograder.sandbox import docker as docker_backend
@@ -67,11 +58,11 @@ def make_sandbox(
             return docker_backend.DockerSandbox(
                 run_id,
                 cache,
-                build_timeout_s=build_timeout_s or 1800.0,
+                build_timeout_s=rubric.limits.build_timeout_s or 1800.0,
                 log=_err,
-                common=common,
-                common_apt=common_apt,
-                warmup=warmup,
+                common=common_requirements(rubric),
+                common_apt=rubric.common_apt,
+                warmup=rubric.common_warmup,
             )
         if kind == "docker":
             raise SandboxUnavailable(
@@ -152,15 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     limits = _limits(rubric, args)
     sandbox = None
     if not args.static:
-        sandbox = make_sandbox(
-            args.sandbox,
-            run_id,
-            cache,
-            rubric.limits.build_timeout_s,
-            common_requirements(rubric),
-            rubric.common_apt,
-            rubric.common_warmup,
-        )
+        sandbox = make_sandbox(args.sandbox, run_id, cache, rubric)
     jobs = args.jobs or default_jobs(limits)
     ctx = GradingContext(
         rubric=rubric,
@@ -299,15 +282,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         limits = _limits(rubric, args)
         sandbox = None
         if not args.static:
-            sandbox = make_sandbox(
-                args.sandbox,
-                run_id,
-                cache,
-                rubric.limits.build_timeout_s,
-                common_requirements(rubric),
-                rubric.common_apt,
-                rubric.common_warmup,
-            )
+            sandbox = make_sandbox(args.sandbox, run_id, cache, rubric)
         ctx = GradingContext(
             rubric=rubric,
             out_dir=out_dir,
