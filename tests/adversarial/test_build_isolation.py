@@ -1,54 +1,187 @@
-"""Cross-group isolation of environment builds (docker.py is owned elsewhere: xfail documents).
+"""Cross-group isolation of environment builds: no student code ever writes the shared uv cache.
 
-Builds run student-controlled code (sdists' setup.py, build backends, ``pip install -e .``) as
-uid 1000 *with network*. Whatever a build can write and a later build of another group reads
-is a channel from one group's grading into another's.
+Builds run student-controlled code (sdists' setup.py, build backends, wheels' ``.pth`` files
+once the venv's python starts) as uid 1000 *with network*. Whatever a build can write and a
+later build of another group reads is a channel from one group's grading into another's. The
+rule (docs/SANDBOX.md): the shared cache is mounted only while root installs wheels with
+``--no-build``, and is root-only (0700) then; anything that needs building is rebuilt in a new
+container without the shared cache.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker.errors
+import docker
 import docker.models.containers
+import docker.types
 import pytest
 from attack_repos import base_image_fixture  # noqa: F401
+from build_packages import plant_code, with_find_links, write_sdist, write_wheel
 
-from repograder import detect
-from repograder.errors import InfrastructureError
+from repograder.detect import EnvKind, EnvSpec
 from repograder.sandbox import docker as sandbox_docker
+from repograder.sandbox.base import BuildResult, Limits
 
 pytestmark = pytest.mark.docker
 
+LIMITS = Limits(memory_mb=256, pids=128, timeout_s=60, disk_mb=64, output_bytes=8192)
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shared uv cache volume is mounted read-write into every build, where student "
-    "build code runs as uid 1000: one group can plant wheels that another group's build installs",
-)
-def test_builds_cannot_write_the_shared_package_cache(
-    base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+
+def _spec(*requirements: str) -> EnvSpec:
+    return EnvSpec(
+        kind=EnvKind.REQUIREMENTS,
+        path="requirements.txt",
+        reason="test",
+        files=("requirements.txt",),
+        requirements=requirements,
+    )
+
+
+def _repo(root: Path, *requirements: str) -> Path:
+    repo = root / "repo"
+    repo.mkdir(parents=True)
+    (repo / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    return repo
+
+
+@pytest.fixture(name="spy")
+def spy_fixture(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Keyword arguments of every build container started (the containers still start)."""
     seen: list[dict[str, Any]] = []
+    real = docker.models.containers.ContainerCollection.run
 
-    def record(_self: object, *_args: object, **kwargs: Any) -> object:
-        seen.append(kwargs)
-        raise docker.errors.APIError("recorded; no container started")
+    def run(self: Any, image: str, command: Any = None, **kwargs: Any) -> Any:
+        if kwargs.get("mem_limit") == sandbox_docker.BUILD_MEMORY:
+            seen.append(kwargs)
+        return real(self, image, command, **kwargs)
 
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    marker = uuid.uuid4().hex[:8]
-    (repo / "requirements.txt").write_text(f'six; platform_machine == "rg{marker}"\n')
-    box = sandbox_docker.DockerSandbox(f"iso-{marker}", tmp_path / "cache")
-    monkeypatch.setattr(docker.models.containers.ContainerCollection, "run", record)
-    try:
-        with pytest.raises(InfrastructureError):
-            box.prepare(detect.detect_env(repo), repo, tmp_path / "logs")
-    finally:
+    monkeypatch.setattr(docker.models.containers.ContainerCollection, "run", run)
+    return seen
+
+
+@pytest.fixture(name="box_factory")
+def box_factory_fixture(
+    base_image: str, tmp_path: Path
+) -> Iterator[list[sandbox_docker.DockerSandbox]]:
+    boxes: list[sandbox_docker.DockerSandbox] = []
+    yield boxes
+    for box in boxes:
         box.close()
-    (build,) = seen
-    shared = [m for m in build.get("mounts") or [] if m.get("Type") == "volume"]
-    assert shared, "the build mounts no shared volume"
-    assert all(m.get("ReadOnly") for m in shared), shared
+        assert sandbox_docker.clean_containers(box.run_id) == 0
+
+
+def _sandbox(
+    boxes: list[sandbox_docker.DockerSandbox], links: Path, cache: Path
+) -> sandbox_docker.DockerSandbox:
+    box = sandbox_docker.DockerSandbox(
+        f"iso-{uuid.uuid4().hex[:8]}", cache, host=with_find_links(links)
+    )
+    boxes.append(box)
+    return box
+
+
+def _shared_cache_markers(token: str) -> str:
+    """Names of planted markers in the shared cache volume (read as root: it is 0700)."""
+    out = docker.from_env().containers.run(
+        sandbox_docker.BASE_IMAGE,
+        ["sh", "-c", f"find {sandbox_docker.UV_CACHE_MOUNT} -name 'RG-PLANT-{token}*'"],
+        user="0:0",
+        remove=True,
+        mounts=[
+            docker.types.Mount(
+                sandbox_docker.UV_CACHE_MOUNT,
+                sandbox_docker.UV_CACHE_VOLUME,
+                type="volume",
+                read_only=True,
+            )
+        ],
+    )
+    return bytes(out).decode().strip()
+
+
+def _run(box: sandbox_docker.DockerSandbox, build: BuildResult, repo: Path, cmd: str) -> str:
+    session = box.open_session(build, repo, LIMITS)
+    try:
+        result = session.run(cmd)
+    finally:
+        session.close()
+    assert result.exit_code == 0, result.output_head
+    return result.output_head
+
+
+def test_student_build_code_cannot_write_the_shared_package_cache(
+    box_factory: list[sandbox_docker.DockerSandbox],
+    spy: list[dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    token = uuid.uuid4().hex[:10]
+    links = tmp_path / "links"
+    links.mkdir()
+    # An sdist-only package whose setup.py plants, and a wheel whose .pth plants whenever the
+    # venv's python starts (bytecode compiling, layer.py, uv's interpreter query).
+    sdist = f"rgplant{token}"
+    wheel = f"rgpth{token}"
+    write_sdist(links, sdist, "1.0", plant_code(token, "setup"))
+    hexed = plant_code(token, "pth").encode().hex()
+    pth = f"import os; exec(bytes.fromhex({hexed!r}).decode())\n"
+    write_wheel(links, wheel, "1.0", {f"{wheel}.pth": pth, f"{wheel}/__init__.py": ""})
+    repo = _repo(tmp_path, sdist, wheel)
+    box = _sandbox(box_factory, links, tmp_path / "cache")
+
+    build = box.prepare(_spec(sdist, wheel), repo, tmp_path / "logs")
+
+    assert build.ok, build.log_excerpt
+    assert sandbox_docker.SOURCE_BUILD_NOTE in build.notes
+    assert _shared_cache_markers(token) == ""
+    evidence = _run(box, build, repo, f"cat /opt/venv/rg-evidence-{token}.txt")
+    lines = evidence.strip().splitlines()
+    # The hostile code did run, never as root, and never reached the shared volume.
+    assert any(line.startswith("setup ") for line in lines), evidence
+    assert any(line.startswith("pth ") for line in lines), evidence
+    assert not any(" uid=0 " in line for line in lines), evidence
+    # Two containers: wheels only with the cache, then the source build without it.
+    assert len(spy) == 2
+    first, second = ([m for m in kw["mounts"] if m["Type"] == "volume"] for kw in spy)
+    assert [m["Target"] for m in first] == [sandbox_docker.UV_CACHE_MOUNT]
+    assert second == []
+    for kwargs in spy:
+        binds = [m for m in kwargs["mounts"] if m["Type"] == "bind"]
+        assert binds, "the CA bundle and the find-links folder are mounted"
+        assert all(m["ReadOnly"] for m in binds), binds
+        assert str(links) in {m["Target"] for m in binds}
+
+
+def test_all_wheels_stay_on_the_shared_cache_and_newer_sdists_are_built(
+    box_factory: list[sandbox_docker.DockerSandbox],
+    spy: list[dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    token = uuid.uuid4().hex[:10]
+    links = tmp_path / "links"
+    links.mkdir()
+    name = f"rgold{token}"
+    # 1.0 has a wheel, 2.0 only an sdist: `--no-build` alone would silently pick 1.0.
+    write_wheel(links, name, "1.0", {f"{name}/__init__.py": "VERSION = '1.0'\n"})
+    write_sdist(links, name, "2.0", plant_code(token, "setup"))
+    box = _sandbox(box_factory, links, tmp_path / "cache")
+
+    pinned_repo = _repo(tmp_path / "a", f"{name}==1.0")
+    pinned = box.prepare(_spec(f"{name}==1.0"), pinned_repo, tmp_path / "logs-a")
+    assert pinned.ok, pinned.log_excerpt
+    assert sandbox_docker.SOURCE_BUILD_NOTE not in pinned.notes
+    assert len(spy) == 1  # wheels only: one container, with the shared cache
+    assert pinned.log_path is not None
+    assert "--no-build" in pinned.log_path.read_text()
+    code = f"python -c 'import {name}; print({name}.VERSION)'"
+    assert _run(box, pinned, pinned_repo, code).strip() == "1.0"
+
+    latest_repo = _repo(tmp_path / "b", name)
+    latest = box.prepare(_spec(name), latest_repo, tmp_path / "logs-b")
+    assert latest.ok, latest.log_excerpt
+    assert sandbox_docker.SOURCE_BUILD_NOTE in latest.notes
+    assert _run(box, latest, latest_repo, code).strip() == "2.0"
+    assert _shared_cache_markers(token) == ""

@@ -28,8 +28,16 @@ from repograder import fsutil
 from repograder.detect import EnvKind, EnvSpec
 from repograder.sandbox.hostconfig import HostSettings, cpu_constraints, uv_index_args
 
-TEMPLATE_VERSION = "2"  # bump when the install script or image layout changes
+TEMPLATE_VERSION = "3"  # bump when the install script or image layout changes
 BUILD_DIR = "/tmp/rg-build"  # noqa: S108
+WHEELS_SCRIPT = "install-wheels.sh"  # phase 1: wheels only, run by root with the shared cache
+STATE_DIR = "/tmp/rg-state"  # noqa: S108  # lock and snapshots shared by the build's sections
+PRIVATE_UV_CACHE = "/tmp/rg-uv-private"  # noqa: S108  # the student user's throw-away uv cache
+NEEDS_BUILD = 75  # exit code of the wheels-only phase: something must be built from source
+_NEEDS_BUILD_PATTERN = (
+    "no usable wheels|building from source is disabled|building source distributions is "
+    "disabled|no wheels with a matching|--no-build"
+)
 VENV_PYTHON = "/opt/venv/bin/python"
 SESSION_PREFIX = "/home/student/.local/repograder"
 SEED_FILE = "/opt/venv/.repograder-seed"  # the bare venv's packages, kept by layered builds
@@ -183,9 +191,16 @@ def common_spec(requirements: tuple[str, ...], apt: tuple[str, ...] = ()) -> Env
     )
 
 
-def install_script(plan: BuildPlan, host: HostSettings) -> str:
-    """The shell script that installs the plan's packages into /opt/venv as the student user."""
+def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = False) -> str:
+    """The build script: ``install.sh install`` installs, ``finish`` trims/compiles, none: both.
+
+    ``wheels_only`` (phase 1, run by root with the shared uv cache) passes ``--no-build`` to every
+    uv call, so no build backend (student code) runs, and exits with :data:`NEEDS_BUILD` when a
+    requirement needs building or a newer version of a locked package exists only as an sdist.
+    The finish section runs as the student user, never with access to the shared cache.
+    """
     index = uv_index_args(host)
+    no_build = ["--no-build"] if wheels_only else []
     req_file = f"{BUILD_DIR}/repo/{plan.requirements_dir}/.repograder-requirements.txt".replace(
         "//", "/"
     )
@@ -196,36 +211,62 @@ def install_script(plan: BuildPlan, host: HostSettings) -> str:
         inputs += ["-r", f"{BUILD_DIR}/build-requirements.txt"]
     cons = ["-c", f"{BUILD_DIR}/constraints.txt"] if plan.constraints else []
     helper = [VENV_PYTHON, "-I", f"{BUILD_DIR}/layer.py"]
-    lines = ["set -eu", f"cd {BUILD_DIR}/repo", 'echo "[repograder] uv $(uv --version)"']
-    if plan.layered:
-        # The build folder belongs to root; the student user writes its files to a temp folder.
-        lines.append('scratch="$(mktemp -d)"')
-        lock = '"$scratch/lock.txt"'
-        before = '"$scratch/before.txt"'
-        lines.append(shlex.join([*helper, "SNAPSHOT"]) + " " + before)
-        if inputs:
-            compile_args = ["uv", "pip", "compile", "--python", VENV_PYTHON, *index]
-            # `uv pip compile` takes its requirement files as plain arguments (no -r).
-            compile_args += [a for a in inputs if a != "-r"]
-            compile_args += [*cons, "--no-header", "--no-annotate", "-o"]
-            install = ["uv", "pip", "install", "--python", VENV_PYTHON, *index, "-r"]
-            lines.append("echo '[repograder] resolving:' " + shlex.join(compile_args))
-            lines.append(shlex.join(compile_args) + " " + lock)
-            lines.append("echo '[repograder] installing the differences to the shared layer'")
-            lines.append(shlex.join(install) + " " + lock)
-        else:
-            lines.append(f": > {lock}")
-        lines.append(shlex.join([*helper, "FINISH"]) + f" {before} {lock}")
-        lines.append('rm -rf "$scratch"')
-    else:
+    lock = f"{STATE_DIR}/lock.txt"
+    before = f"{STATE_DIR}/before.txt"
+    # uv's "--no-build" failures say so; any other failure is the build's real error.
+    guard = "rg_uv " if wheels_only else ""
+    lines = ["set -eu", 'section="${1:-all}"']
+    if wheels_only:
+        lines += [
+            "rg_uv() {",
+            "  set +e",
+            f'  "$@" 2>&1 | tee {STATE_DIR}/uv.log',
+            "  rc=${PIPESTATUS[0]}",
+            "  set -e",
+            '  [ "$rc" -eq 0 ] && return 0',
+            f"  if grep -qiE {shlex.quote(_NEEDS_BUILD_PATTERN)} {STATE_DIR}/uv.log; then",
+            "    echo '[repograder] a requirement has no usable wheel: it needs a source build'",
+            f"    exit {NEEDS_BUILD}",
+            "  fi",
+            '  exit "$rc"',
+            "}",
+        ]
+    lines += ['if [ "$section" != finish ]; then', f"mkdir -p {STATE_DIR}", f"cd {BUILD_DIR}/repo"]
+    lines.append('echo "[repograder] uv $(uv --version)"')
+    if not plan.layered:
         # Any image may later be a shared layer: record what the bare venv holds.
         lines.append(f"[ -f {SEED_FILE} ] || " + shlex.join([*helper, "SNAPSHOT", SEED_FILE]))
-        args = ["uv", "pip", "install", "--python", VENV_PYTHON, *index, *inputs, *cons]
-        if inputs:
-            lines.append("echo '[repograder] installing:' " + shlex.join(args))
-            lines.append(shlex.join(args))
+    lines.append(shlex.join([*helper, "SNAPSHOT", before]))
+    if inputs and (plan.layered or wheels_only):
+        compile_args = ["uv", "pip", "compile", "--python", VENV_PYTHON, *index, *no_build]
+        # `uv pip compile` takes its requirement files as plain arguments (no -r).
+        compile_args += [a for a in inputs if a != "-r"]
+        compile_args += [*cons, "--no-header", "--no-annotate", "-o", lock]
+        lines.append("echo '[repograder] resolving:' " + shlex.join(compile_args))
+        lines.append(guard + shlex.join(compile_args))
+        if wheels_only:
+            # --no-build silently skips sdist-only versions: a newer one means "build it".
+            # The group's own specifiers (as constraints) keep an explicit pin from counting.
+            own = [a if a != "-r" else "-c" for a in inputs]
+            lines.append(shlex.join([*helper, "NEWER", lock, *index, *own, *cons]))
+    else:
+        lines.append(f": > {lock}")
+    if inputs:
+        if plan.layered:
+            args = ["uv", "pip", "install", "--python", VENV_PYTHON, *index, *no_build, "-r", lock]
+            lines.append("echo '[repograder] installing the differences to the shared layer'")
         else:
-            lines.append("echo '[repograder] nothing to install'")
+            args = ["uv", "pip", "install", "--python", VENV_PYTHON, *index, *no_build]
+            args += [*inputs, *cons]
+            lines.append("echo '[repograder] installing:' " + shlex.join(args))
+        lines.append(guard + shlex.join(args))
+    else:
+        lines.append("echo '[repograder] nothing to install'")
+    lines += ["fi", 'if [ "$section" != install ]; then']
+    if plan.layered:
+        lines.append(shlex.join([*helper, "FINISH", before, lock]))
+    else:
+        lines.append(shlex.join([*helper, "COMPILE", before]))
     lines.append("echo '[repograder] installed packages:'")
     lines.append(f"uv pip list --python {VENV_PYTHON} 2>/dev/null | tail -n +3 | wc -l")
     if plan.warmup:
@@ -238,6 +279,7 @@ def install_script(plan: BuildPlan, host: HostSettings) -> str:
                 f"env {env} bash -c {shlex.quote(command)} "
                 "|| echo '[repograder] the warm-up command failed (the layer is kept)'"
             )
+    lines.append("fi")
     return "\n".join(lines) + "\n"
 
 
@@ -249,6 +291,7 @@ def context_tar(plan: BuildPlan, host: HostSettings) -> bytes:
     )
     entries: list[tuple[str, bytes, int]] = [
         ("install.sh", install_script(plan, host).encode(), 0o755),
+        (WHEELS_SCRIPT, install_script(plan, host, wheels_only=True).encode(), 0o755),
         ("layer.py", _LAYER_HELPER.encode(), 0o644),
         (req_rel, ("\n".join(plan.requirements) + "\n").encode(), 0o644),
         ("build-requirements.txt", ("\n".join(plan.build_requires) + "\n").encode(), 0o644),

@@ -54,6 +54,11 @@ ENV_REPO = "repograder-env"
 COMMON_PREFIX = "common-"  # tag prefix of shared layers
 USED_DIR = "images"  # <cache_dir>/images/<hash>.used: mtime = last use of that env image
 UV_CACHE_VOLUME = "repograder-uv-cache"
+UV_CACHE_MOUNT = "/uv-cache"
+SOURCE_BUILD_NOTE = (
+    "a requirement needed building from source: built without the shared package cache "
+    "(slower; build code never gets write access to shared state)"
+)
 STATE_DIR = "/tmp/.repograder"  # noqa: S108
 STUDENT = "1000:1000"
 BUILD_MEMORY = "4g"
@@ -251,6 +256,17 @@ def _touch_used(cache_dir: Path, content_hash: str) -> None:
         (folder / f"{content_hash}.used").touch()
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """How one build container ended; ``retry``: build again from source, without the cache."""
+
+    ok: bool
+    summary: str
+    excerpt: str = ""
+    notes: tuple[str, ...] = ()
+    retry: bool = False
+
+
 class DockerSandbox:
     """Sandbox backend on a local Docker engine; see the module docstring."""
 
@@ -429,11 +445,31 @@ class DockerSandbox:
         parent: str,
         layer: str = "group",
     ) -> tuple[bool, str, str, tuple[str, ...]]:
+        """Build ``tag``: wheels only with the shared cache, else from source without it."""
         self.builds_run += 1
-        notes: list[str] = []
+        deadline = time.monotonic() + self.build_timeout_s
+        with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+            log.write(f"[repograder] building {tag} on {parent}\n")
+            outcome = self._attempt(plan, tag, parent, layer, log, deadline, shared_cache=True)
+            if outcome.retry:
+                log.write(
+                    "[repograder] building from source in a new container, without the shared "
+                    "package cache (student build code never sees it)\n"
+                )
+                outcome = self._attempt(plan, tag, parent, layer, log, deadline, shared_cache=False)
+                outcome = dataclasses.replace(outcome, notes=(*outcome.notes, SOURCE_BUILD_NOTE))
+        if not outcome.ok:
+            return False, outcome.summary, outcome.excerpt, outcome.notes
+        packages = len(plan.requirements) + len(plan.build_requires)
+        return True, f"built {tag} ({packages} requirements)", "", outcome.notes
+
+    def _build_mounts(self, *, shared_cache: bool) -> list[Any]:
+        """Mounts of a build container: host files read-only; the uv cache only when asked."""
         # Mounts (not `volumes=`): they stay out of the container's Config, so the committed
         # image declares no volumes.
-        mounts = [docker.types.Mount("/uv-cache", UV_CACHE_VOLUME, type="volume")]
+        mounts: list[Any] = []
+        if shared_cache:
+            mounts.append(docker.types.Mount(UV_CACHE_MOUNT, UV_CACHE_VOLUME, type="volume"))
         if self.host.ca_bundle is not None:
             mounts.append(
                 docker.types.Mount(
@@ -444,6 +480,29 @@ class DockerSandbox:
             mounts.append(
                 docker.types.Mount(mount.target, str(mount.source), type="bind", read_only=True)
             )
+        return mounts
+
+    def _attempt(
+        self,
+        plan: buildplan.BuildPlan,
+        tag: str,
+        parent: str,
+        layer: str,
+        log: Any,
+        deadline: float,
+        *,
+        shared_cache: bool,
+    ) -> _Attempt:
+        """One build container. With ``shared_cache`` root installs wheels only (``--no-build``)
+        into the venv while the cache belongs to root (0700), then hands the venv to uid 1000;
+        without it everything runs as uid 1000 with a private uv cache."""
+        if plan.apt_packages:
+            caps: dict[str, Any] = {"cap_drop": None}
+        elif shared_cache:
+            # Root writes the student-owned venv and chowns the cache and the new files.
+            caps = {"cap_drop": ["ALL"], "cap_add": ["CHOWN", "DAC_OVERRIDE", "FOWNER"]}
+        else:
+            caps = {"cap_drop": ["ALL"]}
         try:
             container = self._client.containers.run(
                 parent,
@@ -452,83 +511,114 @@ class DockerSandbox:
                 user="0:0",
                 init=True,
                 labels=self._labels(plan.content_hash),
-                mounts=mounts,
+                mounts=self._build_mounts(shared_cache=shared_cache),
                 mem_limit=BUILD_MEMORY,
                 memswap_limit=BUILD_MEMORY,
                 pids_limit=2048,
                 security_opt=["no-new-privileges"],
-                cap_drop=None if plan.apt_packages else ["ALL"],
+                **caps,
             )
         except _ENGINE_ERRORS as exc:
             raise InfrastructureError(f"the Docker engine failed to start a build: {exc}") from exc
         self._track(container)
-        deadline = time.monotonic() + self.build_timeout_s
-        with open(log_path, "w", encoding="utf-8", errors="replace") as log:
-            log.write(f"[repograder] building {tag} on {parent}\n")
-            try:
-                context = _wrap_dir("rg-build", buildplan.context_tar(plan, self.host))
-                container.put_archive("/tmp", context)  # noqa: S108
-                if plan.apt_packages:
-                    notes += self._apt(container, plan.apt_packages, log, deadline)
-                env = {
-                    **container_env(self.host),
-                    "UV_CACHE_DIR": "/uv-cache",
-                    # Layered builds compile only their new files (templates/layer.py).
-                    "UV_COMPILE_BYTECODE": "0" if plan.layered else "1",
-                    "UV_LINK_MODE": "copy",
-                    "UV_NO_PROGRESS": "1",
-                    "HOME": "/home/student",
-                }
+        notes: list[str] = []
+        timeout = _Attempt(False, f"the build timed out after {self.build_timeout_s:.0f} s")
+
+        def failed(code: int | None, text: str) -> _Attempt:
+            if code is None:
+                log.write(f"\n[repograder] build timed out after {self.build_timeout_s:.0f} s\n")
+                return dataclasses.replace(timeout, excerpt=text[-4000:], notes=tuple(notes))
+            summary, excerpt = buildplan.summarize_log(text)
+            return _Attempt(False, summary, excerpt, tuple(notes))
+
+        try:
+            context = _wrap_dir("rg-build", buildplan.context_tar(plan, self.host))
+            container.put_archive("/tmp", context)  # noqa: S108
+            if plan.apt_packages:
+                notes += self._apt(container, plan.apt_packages, log, deadline)
+            env = {
+                **container_env(self.host),
+                # A student's uv.toml / [tool.uv] could redirect installs (target, indexes).
+                "UV_NO_CONFIG": "1",
+                # Bytecode is compiled by layer.py as uid 1000: compiling starts the venv's
+                # python, which runs the new packages' .pth files.
+                "UV_COMPILE_BYTECODE": "0",
+                "UV_LINK_MODE": "copy",
+                "UV_NO_PROGRESS": "1",
+            }
+            student_env = {
+                **env,
+                "UV_CACHE_DIR": buildplan.PRIVATE_UV_CACHE,
+                "HOME": "/home/student",
+            }
+            if shared_cache:
                 code, text = self._stream_exec(
                     container,
-                    ["bash", f"{buildplan.BUILD_DIR}/install.sh"],
-                    STUDENT,
-                    env,
+                    ["sh", "-c", f"chown 0:0 {UV_CACHE_MOUNT} && chmod 0700 {UV_CACHE_MOUNT}"],
+                    "0:0",
+                    {},
                     log,
                     deadline,
                 )
                 if code is None:
-                    log.write(
-                        f"\n[repograder] build timed out after {self.build_timeout_s:.0f} s\n"
-                    )
-                    return (
-                        False,
-                        f"the build timed out after {self.build_timeout_s:.0f} s",
-                        text[-4000:],
-                        tuple(notes),
-                    )
+                    return failed(code, text)
                 if code != 0:
-                    summary, excerpt = buildplan.summarize_log(text)
-                    return False, summary, excerpt, tuple(notes)
-                container.exec_run(["rm", "-rf", buildplan.BUILD_DIR], user="0:0")
-                container.commit(
-                    repository=ENV_REPO,
-                    tag=tag.split(":", 1)[1],
-                    changes=[
-                        "LABEL repograder=1",
-                        f"LABEL repograder.hash={plan.content_hash}",
-                        f"LABEL repograder.install_project={int(plan.install_project)}",
-                        f"LABEL repograder.python={plan.python_version}",
-                        f"LABEL repograder.layer={layer}",
-                        *([f"ENV NUMBA_CACHE_DIR={buildplan.NUMBA_CACHE}"] if plan.warmup else []),
-                    ],
+                    # Never hand the cache to a build that could not lock it: go private.
+                    log.write("[repograder] could not make the shared uv cache root-only\n")
+                    return _Attempt(False, "", retry=True)
+                code, text = self._stream_exec(
+                    container,
+                    ["bash", f"{buildplan.BUILD_DIR}/{buildplan.WHEELS_SCRIPT}", "install"],
+                    "0:0",
+                    {**env, "UV_CACHE_DIR": UV_CACHE_MOUNT, "HOME": "/root"},
+                    log,
+                    deadline,
                 )
-                log.write(f"[repograder] committed {tag}\n")
-            except _ENGINE_ERRORS as exc:
-                if time.monotonic() >= deadline:
-                    return (
-                        False,
-                        f"the build timed out after {self.build_timeout_s:.0f} s",
-                        "",
-                        tuple(notes),
-                    )
-                raise InfrastructureError(
-                    f"the Docker engine failed during a build: {exc}"
-                ) from exc
-            finally:
-                self._untrack_remove(container)
-        packages = len(plan.requirements) + len(plan.build_requires)
-        return True, f"built {tag} ({packages} requirements)", "", tuple(notes)
+                if code == buildplan.NEEDS_BUILD:
+                    return _Attempt(False, "", retry=True)
+                if code != 0:
+                    return failed(code, text)
+                handover = (
+                    f"chown -R 1000:1000 {buildplan.STATE_DIR} && "
+                    "find /opt/venv -xdev -uid 0 -exec chown -h 1000:1000 {} +"
+                )
+                code, text = self._stream_exec(
+                    container, ["sh", "-c", handover], "0:0", {}, log, deadline
+                )
+                if code != 0:
+                    return failed(code, text)
+                command = ["bash", f"{buildplan.BUILD_DIR}/{buildplan.WHEELS_SCRIPT}", "finish"]
+            else:
+                command = ["bash", f"{buildplan.BUILD_DIR}/install.sh"]
+            code, text = self._stream_exec(container, command, STUDENT, student_env, log, deadline)
+            if code != 0:
+                return failed(code, text)
+            scratch = f"{buildplan.PRIVATE_UV_CACHE} {buildplan.STATE_DIR}"
+            container.exec_run(
+                ["sh", "-c", f"chmod -R u+w {scratch} 2>/dev/null; rm -rf {scratch}"],
+                user=STUDENT,
+            )
+            container.exec_run(["rm", "-rf", buildplan.BUILD_DIR], user="0:0")
+            container.commit(
+                repository=ENV_REPO,
+                tag=tag.split(":", 1)[1],
+                changes=[
+                    "LABEL repograder=1",
+                    f"LABEL repograder.hash={plan.content_hash}",
+                    f"LABEL repograder.install_project={int(plan.install_project)}",
+                    f"LABEL repograder.python={plan.python_version}",
+                    f"LABEL repograder.layer={layer}",
+                    *([f"ENV NUMBA_CACHE_DIR={buildplan.NUMBA_CACHE}"] if plan.warmup else []),
+                ],
+            )
+            log.write(f"[repograder] committed {tag}\n")
+        except _ENGINE_ERRORS as exc:
+            if time.monotonic() >= deadline:
+                return dataclasses.replace(timeout, notes=tuple(notes))
+            raise InfrastructureError(f"the Docker engine failed during a build: {exc}") from exc
+        finally:
+            self._untrack_remove(container)
+        return _Attempt(True, "", notes=tuple(notes))
 
     def _apt(
         self, container: Any, packages: tuple[str, ...], log: Any, deadline: float

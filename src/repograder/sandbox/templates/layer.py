@@ -1,7 +1,10 @@
 """Finish a layered environment build inside the build container (run with the venv's python).
 
-usage: layer.py SNAPSHOT              record the installed distributions (name==version)
-       layer.py FINISH SNAPSHOT LOCK  make the venv match LOCK exactly, compile new files
+usage: layer.py SNAPSHOT OUT              record the installed distributions (name==version)
+       layer.py FINISH SNAPSHOT LOCK     make the venv match LOCK exactly, compile new files
+       layer.py COMPILE SNAPSHOT         compile the files of distributions new since SNAPSHOT
+       layer.py NEWER LOCK [UV ARGS...]  exit 75 when a locked package has a newer version
+                                         that exists only as a source distribution
 
 The group's layer sits on a shared layer that may hold packages the group never asked for;
 leaving them would hide a missing requirement, so every distribution that is neither in the
@@ -23,6 +26,13 @@ import sysconfig
 
 VENV_PYTHON = "/opt/venv/bin/python"
 SEED = "/opt/venv/.repograder-seed"
+NEEDS_BUILD = 75
+# uv's words for "this version has no wheel we may use and building is disabled".
+_NO_WHEEL = re.compile(
+    r"no usable wheels|building from source is disabled|building source distributions is "
+    r"disabled|no wheels with a matching",
+    re.IGNORECASE,
+)
 
 
 def _norm(name: str) -> str:
@@ -66,8 +76,7 @@ def snapshot(out: str) -> None:
 
 
 def finish(before_path: str, lock_path: str) -> None:
-    with open(before_path, encoding="utf-8") as handle:
-        before = {line.strip() for line in handle if line.strip()}
+    before = _read_lines(before_path)
     seed: set[str] = set()
     if os.path.exists(SEED):
         with open(SEED, encoding="utf-8") as handle:
@@ -80,6 +89,12 @@ def finish(before_path: str, lock_path: str) -> None:
         print("  " + " ".join(extras), flush=True)
         subprocess.run(["uv", "pip", "uninstall", "--python", VENV_PYTHON, *extras], check=True)
         installed = _installed()
+    compile_new(before, installed)
+
+
+def compile_new(
+    before: set[str], installed: dict[str, tuple[str, importlib.metadata.Distribution]]
+) -> None:
     site = sysconfig.get_paths()["purelib"]
     files: list[str] = []
     for name, (version, dist) in installed.items():
@@ -96,8 +111,46 @@ def finish(before_path: str, lock_path: str) -> None:
     print(f"[repograder] compiled {len(files)} new files", flush=True)
 
 
+def _read_lines(path: str) -> set[str]:
+    with open(path, encoding="utf-8") as handle:
+        return {line.strip() for line in handle if line.strip()}
+
+
+def _sdist_only_newer(pin: tuple[str, str], uv_args: list[str]) -> bool:
+    name, version = pin
+    # "x>1.0" never matches 1.0+local, and a local label is not allowed after ">".
+    wanted = f"{name}>{version.split('+', 1)[0]}\n"
+    cmd = ["uv", "pip", "compile", "-q", "--no-deps", "--no-build", "--no-header"]
+    cmd += ["--python", VENV_PYTHON, *uv_args, "-"]
+    proc = subprocess.run(cmd, input=wanted, capture_output=True, text=True, check=False)
+    return proc.returncode != 0 and bool(_NO_WHEEL.search(proc.stdout + proc.stderr))
+
+
+def newer(lock_path: str, uv_args: list[str]) -> int:
+    pins: list[tuple[str, str]] = []
+    for line in _read_lines(lock_path):
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)", line)
+        if match:
+            pins.append((match.group(1), match.group(2)))
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        flags = list(pool.map(lambda pin: _sdist_only_newer(pin, uv_args), sorted(pins)))
+    newer_sdists = [name for (name, _v), flag in zip(sorted(pins), flags, strict=True) if flag]
+    if newer_sdists:
+        print(
+            "[repograder] newer versions exist only as source distributions: "
+            + " ".join(newer_sdists),
+            flush=True,
+        )
+        return NEEDS_BUILD
+    return 0
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "SNAPSHOT":
         snapshot(sys.argv[2])
+    elif sys.argv[1] == "COMPILE":
+        compile_new(_read_lines(sys.argv[2]), _installed())
+    elif sys.argv[1] == "NEWER":
+        sys.exit(newer(sys.argv[2], sys.argv[3:]))
     else:
         finish(sys.argv[2], sys.argv[3])
