@@ -25,7 +25,7 @@ from repograder.config import (
 )
 from repograder.errors import ConfigError, ExitCode, RepograderError, SandboxUnavailable
 from repograder.model import GroupResult, GroupStatus, RunResult
-from repograder.pipeline import GradingContext, NoProgress, grade_all
+from repograder.pipeline import GradingContext, NoProgress, grade_all, load_stored
 from repograder.progress import make_progress
 from repograder.report import results as report_results
 from repograder.sandbox.base import Limits, Sandbox
@@ -164,8 +164,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if sandbox is not None:
             sandbox.close()
-    if unfetched:
-        by_name = {g.name: g for g in (*run.groups, *unfetched)}
+    others: tuple[GroupResult, ...] = unfetched
+    if args.only and not args.shard:
+        # Re-grading a few groups still gives the whole course's report: the others keep
+        # their stored results from earlier runs into the same folder.
+        selected = {g.name for g in groups}
+        kept = (load_stored(ctx, g) for g in config.groups if g.name not in selected)
+        others = (*others, *(g for g in kept if g is not None))
+    if others:
+        by_name = {g.name: g for g in (*others, *run.groups)}  # fresh results win
         order = [g.name for g in config.groups if g.name in by_name]
         run = dataclasses.replace(run, groups=tuple(by_name[n] for n in order))
     from repograder.report import write_report

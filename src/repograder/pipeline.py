@@ -155,21 +155,28 @@ def _state_path(ctx: GradingContext, group: GroupSpec) -> Path:
     return ctx.out_dir / "groups" / f"{group.slug}.json"
 
 
-def load_cached(ctx: GradingContext, group: GroupSpec, key: str | None) -> GroupResult | None:
-    """The stored result of an earlier identical grading, if any."""
-    if key is None or ctx.force:
-        return None
+def load_stored(
+    ctx: GradingContext, group: GroupSpec, key: str | None = None
+) -> GroupResult | None:
+    """The group's stored result; with ``key``, only if it was graded under that key."""
     path = _state_path(ctx, group)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("cache_key") != key:
+    if not isinstance(data, dict) or (key is not None and data.get("cache_key") != key):
         return None
     try:
         return report_results.group_from_json(data.get("group"))
     except RepograderError:
         return None
+
+
+def load_cached(ctx: GradingContext, group: GroupSpec, key: str | None) -> GroupResult | None:
+    """The stored result of an earlier identical grading, if any."""
+    if key is None or ctx.force:
+        return None
+    return load_stored(ctx, group, key)
 
 
 def store(ctx: GradingContext, group: GroupSpec, result: GroupResult, key: str | None) -> None:

@@ -346,3 +346,19 @@ def test_default_output_folder_is_beside_the_groups_file(tmp_path: Path) -> None
     assert cli.main(["run", str(groups), "--static", "-q"]) == 0
     assert (tmp_path / "grading-report" / "index.html").exists()
     git(tmp_path / "a", "log", "-1")  # the student's repository is untouched
+
+
+def test_only_regrades_one_group_and_keeps_the_others_in_the_report(tmp_path: Path) -> None:
+    make_good_repo(tmp_path / "a")
+    make_good_repo(tmp_path / "b")
+    groups = write_groups(tmp_path, "groups:\n  - {name: a, repo: a}\n  - {name: b, repo: b}\n")
+    out = tmp_path / "out"
+    assert cli.main(["run", str(groups), "--static", "--out", str(out), "-q"]) == 0
+    before = {g.name: g for g in report_results.read_results(out / "results.json").groups}
+
+    commit(tmp_path / "a", {"new.py": "# new\n"}, "new", "2026-03-31T10:00:00+02:00")
+    assert cli.main(["run", str(groups), "--static", "--only", "a", "--out", str(out), "-q"]) == 0
+    after = {g.name: g for g in report_results.read_results(out / "results.json").groups}
+    assert list(after) == ["a", "b"]  # the whole course, in groups.yaml order
+    assert after["a"].commit != before["a"].commit  # re-graded at the new commit
+    assert after["b"] == before["b"]  # kept as it was
