@@ -134,7 +134,7 @@ def test_overview_and_group_page(
     assert "final final version" in body
     steps = chrome.find_element(By.CSS_SELECTOR, "#steps table").text
     assert "python train.py" in steps
-    assert "⏱ timeout" in steps
+    assert "◷ timeout" in steps
     assert "killed after 600 s" in steps
     # Output is collapsed until opened.
     assert "Epoch 4812" not in steps

@@ -215,7 +215,7 @@ def test_group_page_contents() -> None:
         "final final version",
         "paper.pdf has 6 pages",
         "python train.py",
-        "⏱ timeout",
+        "◷ timeout",
         "killed after 600 s",
         "Epoch 4812",
         "Hint: pin a torch",

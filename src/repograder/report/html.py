@@ -52,7 +52,7 @@ _STATUS_SYMBOL = {
     Status.SKIP: "–",
     Status.ERROR: "⚠",
 }
-_STEP_SYMBOL = {"ok": "✓", "failed": "✗", "timeout": "⏱", "skipped": "–"}
+_STEP_SYMBOL = {"ok": "✓", "failed": "✗", "timeout": "◷", "skipped": "–"}
 
 # A path segment we are willing to link to: no scheme, no control characters, no query/anchor.
 _BAD_PATH_CHARS = re.compile(r"[\x00-\x1f\x7f:\\?#]")
