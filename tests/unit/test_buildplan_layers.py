@@ -50,3 +50,15 @@ def test_common_spec_and_warmup(tmp_path: Path) -> None:
     assert "warm-up" in script
     assert buildplan.WARM_HOME in script
     assert b"layer.py" in buildplan.context_tar(plan, HOST)
+
+
+def test_newer_sdist_probe_skips_the_trusted_shared_layer(tmp_path: Path) -> None:
+    import dataclasses
+
+    group = _plan(tmp_path, "p", layered=True)
+    script = buildplan.install_script(group, HOST, wheels_only=True)
+    probe = next(line for line in script.splitlines() if " NEWER " in line)
+    # The probe gets the pre-install snapshot, so the shared layer's packages are not probed.
+    assert f"{buildplan.STATE_DIR}/lock.txt {buildplan.STATE_DIR}/before.txt" in probe
+    common = dataclasses.replace(group, trusted=True)
+    assert " NEWER " not in buildplan.install_script(common, HOST, wheels_only=True)

@@ -28,7 +28,7 @@ from repograder import fsutil
 from repograder.detect import EnvKind, EnvSpec
 from repograder.sandbox.hostconfig import HostSettings, cpu_constraints, uv_index_args
 
-TEMPLATE_VERSION = "3"  # bump when the install script or image layout changes
+TEMPLATE_VERSION = "4"  # bump when the install script or image layout changes
 BUILD_DIR = "/tmp/rg-build"  # noqa: S108
 WHEELS_SCRIPT = "install-wheels.sh"  # phase 1: wheels only, run by root with the shared cache
 STATE_DIR = "/tmp/rg-state"  # noqa: S108  # lock and snapshots shared by the build's sections
@@ -67,6 +67,8 @@ class BuildPlan:
     # shared layer the group did not ask for are removed), compile only the new files.
     layered: bool = False
     warmup: tuple[str, ...] = ()  # shell commands run after installing (shared layer only)
+    # The rubric's shared layer (the lecturer's input, not a student's): no newer-sdist probe.
+    trusted: bool = False
 
 
 def _is_local_requirement(line: str) -> bool:
@@ -244,11 +246,12 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
         compile_args += [*cons, "--no-header", "--no-annotate", "-o", lock]
         lines.append("echo '[repograder] resolving:' " + shlex.join(compile_args))
         lines.append(guard + shlex.join(compile_args))
-        if wheels_only:
+        if wheels_only and not plan.trusted:
             # --no-build silently skips sdist-only versions: a newer one means "build it".
-            # The group's own specifiers (as constraints) keep an explicit pin from counting.
+            # The group's own specifiers (as constraints) keep an explicit pin from counting;
+            # packages the shared layer already holds at the locked version are not probed.
             own = [a if a != "-r" else "-c" for a in inputs]
-            lines.append(shlex.join([*helper, "NEWER", lock, *index, *own, *cons]))
+            lines.append(shlex.join([*helper, "NEWER", lock, before, *index, *own, *cons]))
     else:
         lines.append(f": > {lock}")
     if inputs:

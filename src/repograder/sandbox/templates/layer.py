@@ -3,7 +3,7 @@
 usage: layer.py SNAPSHOT OUT              record the installed distributions (name==version)
        layer.py FINISH SNAPSHOT LOCK     make the venv match LOCK exactly, compile new files
        layer.py COMPILE SNAPSHOT         compile the files of distributions new since SNAPSHOT
-       layer.py NEWER LOCK [UV ARGS...]  exit 75 when a locked package has a newer version
+       layer.py NEWER LOCK BEFORE [UV ARGS...]  exit 75 when a locked package has a newer version
                                          that exists only as a source distribution
 
 The group's layer sits on a shared layer that may hold packages the group never asked for;
@@ -126,11 +126,13 @@ def _sdist_only_newer(pin: tuple[str, str], uv_args: list[str]) -> bool:
     return proc.returncode != 0 and bool(_NO_WHEEL.search(proc.stdout + proc.stderr))
 
 
-def newer(lock_path: str, uv_args: list[str]) -> int:
+def newer(lock_path: str, before_path: str, uv_args: list[str]) -> int:
+    # The shared layer's packages at the same version are the lecturer's choice: not probed.
+    before = _read_lines(before_path)
     pins: list[tuple[str, str]] = []
     for line in _read_lines(lock_path):
         match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)", line)
-        if match:
+        if match and f"{_norm(match.group(1))}=={match.group(2)}" not in before:
             pins.append((match.group(1), match.group(2)))
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         flags = list(pool.map(lambda pin: _sdist_only_newer(pin, uv_args), sorted(pins)))
@@ -151,6 +153,6 @@ if __name__ == "__main__":
     elif sys.argv[1] == "COMPILE":
         compile_new(_read_lines(sys.argv[2]), _installed())
     elif sys.argv[1] == "NEWER":
-        sys.exit(newer(sys.argv[2], sys.argv[3:]))
+        sys.exit(newer(sys.argv[2], sys.argv[3], sys.argv[4:]))
     else:
         finish(sys.argv[2], sys.argv[3])
