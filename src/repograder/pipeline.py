@@ -53,6 +53,7 @@ from repograder.sandbox.base import BuildResult, Limits, Sandbox
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+STATIC_WORKERS = 6  # groups fetched and inspected at once, whatever --jobs says
 
 
 def utc_now() -> datetime:
@@ -85,6 +86,58 @@ class NoProgress:
         pass
 
 
+class SandboxSlots:
+    """At most ``n`` groups build or run at once, admitted in the groups' order.
+
+    More workers than slots fetch and inspect ahead, so static checks never wait behind a slow
+    build; admitting in groups.yaml order keeps runs (and their logs) deterministic. A group
+    that needs no sandbox (fetch error, reused result, static run) is ``discharge``d so the
+    ones after it do not wait for it.
+    """
+
+    def __init__(self, n: int, order: Sequence[str], cancel: threading.Event) -> None:
+        self._free = max(1, n)
+        self._queue = list(order)
+        self._cond = threading.Condition()
+        self._cancel = cancel  # the run's: set here when a build or run fails, or on Ctrl-C
+
+    @contextmanager
+    def slot(self, name: str) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: self._cancel.is_set() or self._turn(name))
+            if self._cancel.is_set():
+                raise Interrupted("interrupted")
+            if name in self._queue:
+                self._queue.remove(name)
+            self._free -= 1
+        try:
+            yield
+        except BaseException:
+            # Student failures are data: anything escaping a build or run stops the run, so
+            # nobody waiting may start a container now.
+            self.cancel()
+            raise
+        finally:
+            with self._cond:
+                self._free += 1
+                self._cond.notify_all()
+
+    def _turn(self, name: str) -> bool:
+        # A name the queue never held (a direct caller) only needs a free slot.
+        return self._free > 0 and (name not in self._queue or self._queue[0] == name)
+
+    def discharge(self, name: str) -> None:
+        with self._cond:
+            if name in self._queue:
+                self._queue.remove(name)
+                self._cond.notify_all()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._cancel.set()
+            self._cond.notify_all()
+
+
 @dataclass(frozen=True)
 class GradingContext:
     """Everything a group's grading needs besides the group itself."""
@@ -103,6 +156,8 @@ class GradingContext:
     progress: Progress = field(default_factory=NoProgress)
     # Set on Ctrl-C or an infrastructure error: workers stop and store nothing half-done.
     cancel: threading.Event = field(default_factory=threading.Event)
+    # Which groups may build or run in a sandbox now (grade_all sets `jobs` slots).
+    sandbox_slots: SandboxSlots | None = None
 
     @property
     def sandbox_id(self) -> str:
@@ -221,13 +276,12 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
             ctx.progress.done(group.name, cached, cached=True)
             return cached
         result = _grade_checkout(group, ctx, checkout, repo_shown, fetch_s, started)
-        if ctx.cancel.is_set():
-            # Containers were removed under this group's feet: its result is not trustworthy.
-            raise Interrupted("interrupted")
         store(ctx, group, result, key)
         ctx.progress.done(group.name, result, cached=False)
         return result
     finally:
+        if ctx.sandbox_slots is not None:
+            ctx.sandbox_slots.discharge(group.name)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -276,23 +330,35 @@ def _grade_checkout(
     build_s = run_s = 0.0
     wants_build = any(c.stage in ("build", "run") for c in ctx.rubric.checks)
     if ctx.sandbox is not None and not ctx.static_only and wants_build and env is not None:
-        ctx.progress.stage(group.name, "build")
-        spec = env
-        if owned_notebooks and _check(ctx.rubric, "notebooks"):
-            spec = replace(spec, requirements=(*spec.requirements, *notebooks.NOTEBOOK_TOOLING))
-        t = time.monotonic()
-        build = ctx.sandbox.prepare(spec, root, group_dir / "logs")
-        build_s = time.monotonic() - t
-        if build.log_path is not None and build.log_path.is_relative_to(ctx.out_dir):
-            artifacts["logs"] = {"build log": build.log_path.relative_to(ctx.out_dir).as_posix()}
-        if not build.ok:
-            not_run = "not run: the environment did not build"
-        else:
+        ctx.progress.stage(group.name, "waiting for a sandbox")
+        # Only `jobs` groups build or run at once; the others' fetch and static checks go on.
+        slots = ctx.sandbox_slots or SandboxSlots(1, [group.name], ctx.cancel)
+        with slots.slot(group.name):
+            if ctx.cancel.is_set():
+                raise Interrupted("interrupted")
+            ctx.progress.stage(group.name, "build")
+            spec = env
+            if owned_notebooks and _check(ctx.rubric, "notebooks"):
+                tooling = notebooks.NOTEBOOK_TOOLING
+                spec = replace(spec, requirements=(*spec.requirements, *tooling))
             t = time.monotonic()
-            steps, nb_report = _run_in_sandbox(
-                ctx, group, build, root, readme_facts, owned_notebooks, group_dir
-            )
-            run_s = time.monotonic() - t
+            build = ctx.sandbox.prepare(spec, root, group_dir / "logs")
+            build_s = time.monotonic() - t
+            if build.log_path is not None and build.log_path.is_relative_to(ctx.out_dir):
+                log = build.log_path.relative_to(ctx.out_dir).as_posix()
+                artifacts["logs"] = {"build log": log}
+            if not build.ok:
+                not_run = "not run: the environment did not build"
+            else:
+                t = time.monotonic()
+                steps, nb_report = _run_in_sandbox(
+                    ctx, group, build, root, readme_facts, owned_notebooks, group_dir
+                )
+                run_s = time.monotonic() - t
+            if ctx.cancel.is_set():
+                # The run stopped while this group was in the sandbox: its containers were
+                # removed under its feet, so its result is not trustworthy and is not stored.
+                raise Interrupted("interrupted")
     elif ctx.sandbox is None and not ctx.static_only:
         not_run = "not run: no sandbox available"
 
@@ -384,6 +450,8 @@ def _interruptible(ctx: GradingContext) -> Iterator[None]:
         yield
     except BaseException as exc:
         ctx.cancel.set()
+        if ctx.sandbox_slots is not None:
+            ctx.sandbox_slots.cancel()
         if ctx.sandbox is not None:
             ctx.sandbox.close()
         if isinstance(exc, KeyboardInterrupt):
@@ -412,17 +480,31 @@ def grade_all(
             results[group.name] = result
         return result
 
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
+    # More workers than sandbox slots: fetching and static checks (cheap, mostly I/O) never
+    # wait behind another group's slow build.
+    ctx = replace(ctx, sandbox_slots=SandboxSlots(jobs, [g.name for g in groups], ctx.cancel))
+    workers = min(max(len(groups), 1), max(jobs, STATIC_WORKERS))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
     try:
         with _interruptible(ctx):
             pending: dict[Future[GroupResult], GroupSpec] = {
                 pool.submit(work, g): g for g in groups
             }
+            knock_on: BaseException | None = None
             while pending:
                 done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
                     pending.pop(future)
-                    future.result()  # re-raises infrastructure errors
+                    exc = future.exception()
+                    if exc is None:
+                        continue
+                    if isinstance(exc, Interrupted) and ctx.cancel.is_set():
+                        # A group stopped because another one failed: report the cause.
+                        knock_on = knock_on or exc
+                        continue
+                    raise exc  # infrastructure errors and Ctrl-C stop the run
+            if knock_on is not None:
+                raise knock_on
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         ctx.progress.end()

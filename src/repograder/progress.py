@@ -65,7 +65,8 @@ class LiveProgress:
     def __init__(self, console: Console | None = None) -> None:
         self._console = console or Console(stderr=True)
         self._lock = threading.Lock()
-        self._rows: dict[str, tuple[str, str, float]] = {}
+        # group -> (stage text, style, started at, seconds when finished)
+        self._rows: dict[str, tuple[str, str, float, float | None]] = {}
         self._live: Live | None = None
 
     def _table(self) -> Table:
@@ -76,31 +77,32 @@ class LiveProgress:
         now = time.monotonic()
         with self._lock:
             rows = list(self._rows.items())
-        for name, (stage, style, since) in rows:
-            elapsed = "" if stage in ("waiting",) else f"{now - since:5.0f} s"
+        for name, (stage, style, since, took) in rows:
+            seconds = took if took is not None else now - since
+            elapsed = "" if stage == "waiting" else f"{seconds:5.0f} s"
             table.add_row(Text(name), Text(stage, style=style), elapsed)
         return table
 
     def begin(self, groups: Sequence[str]) -> None:
         now = time.monotonic()
         with self._lock:
-            self._rows = {g: ("waiting", "dim", now) for g in groups}
+            self._rows = {g: ("waiting", "dim", now, None) for g in groups}
         self._live = Live(get_renderable=self._table, console=self._console, refresh_per_second=4)
         self._live.start()
 
     def stage(self, group: str, stage: str) -> None:
         with self._lock:
-            _, _, since = self._rows.get(group, ("", "", time.monotonic()))
+            _, _, since, _ = self._rows.get(group, ("", "", time.monotonic(), None))
             if stage == "fetch":
                 since = time.monotonic()
-            self._rows[group] = (stage + "…", "cyan", since)
+            self._rows[group] = (stage + "…", "cyan", since, None)
 
     def done(self, group: str, result: GroupResult, cached: bool) -> None:
         style = "magenta" if result.status == GroupStatus.ERROR else "green"
         text = _outcome(result) + (" (reused)" if cached else "")
         with self._lock:
-            _, _, since = self._rows.get(group, ("", "", time.monotonic()))
-            self._rows[group] = (text, style, since)
+            _, _, since, _ = self._rows.get(group, ("", "", time.monotonic(), None))
+            self._rows[group] = (text, style, since, time.monotonic() - since)
 
     def end(self) -> None:
         if self._live is not None:

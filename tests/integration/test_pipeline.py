@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -362,3 +363,42 @@ def test_only_regrades_one_group_and_keeps_the_others_in_the_report(tmp_path: Pa
     assert list(after) == ["a", "b"]  # the whole course, in groups.yaml order
     assert after["a"].commit != before["a"].commit  # re-graded at the new commit
     assert after["b"] == before["b"]  # kept as it was
+
+
+def test_static_checks_do_not_wait_behind_a_slow_build(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        make_good_repo(tmp_path / name)
+    config = load_groups(
+        write_groups(
+            tmp_path,
+            "groups:\n  - {name: a, repo: a}\n  - {name: b, repo: b}\n  - {name: c, repo: c}\n",
+        )
+    )
+    waiting: set[str] = set()
+    all_waiting = threading.Event()
+    order: list[str] = []
+
+    class Recorder(pipeline.NoProgress):
+        def stage(self, group: str, stage: str) -> None:
+            if stage == "waiting for a sandbox":
+                waiting.add(group)
+                if len(waiting) == 3:
+                    all_waiting.set()
+
+    class SlowBuild(FakeSandbox):
+        def prepare(self, spec, checkout, log_dir):  # type: ignore[no-untyped-def]
+            order.append(str(checkout))
+            if len(order) == 1:
+                # The first build is slow; meanwhile b and c must get through fetch and
+                # their static checks and queue for the sandbox.
+                assert all_waiting.wait(20), f"only {sorted(waiting)} got past static checks"
+            return super().prepare(spec, checkout, log_dir)
+
+    sandbox = SlowBuild()
+    run = pipeline.grade_all(
+        config, config.groups, _ctx(tmp_path, sandbox, progress=Recorder()), jobs=1
+    )
+    assert [g.status for g in run.groups] == [GroupStatus.GRADED] * 3
+    assert len(sandbox.prepared) == 3
+    # Admitted to the sandbox in groups.yaml order, one at a time.
+    assert [Path(p).parent.name for p in order] == ["a", "b", "c"]

@@ -371,7 +371,14 @@ class DockerSandbox:
 
     def _track(self, container: Any) -> None:
         with self._lock:
-            self._containers[container.id] = container
+            closed = self._closed
+            if not closed:
+                self._containers[container.id] = container
+        if closed:
+            # A worker that was still starting when the run stopped: nothing may outlive it.
+            with contextlib.suppress(docker.errors.NotFound, *_ENGINE_ERRORS):
+                container.remove(force=True)
+            raise InfrastructureError("the sandbox was closed: the run is stopping")
 
     def _untrack_remove(self, container: Any) -> None:
         with self._lock:
@@ -735,8 +742,9 @@ class DockerSandbox:
         return session
 
     def close(self) -> None:
-        """Force-remove every container this sandbox started. Idempotent."""
+        """Force-remove every container this sandbox started, and any it starts later."""
         with self._lock:
+            self._closed = True
             containers = list(self._containers.values())
             self._containers.clear()
         for container in containers:
