@@ -19,7 +19,7 @@ import re
 import stat
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -304,27 +304,11 @@ def _detect_conda(root: Path, base: str) -> EnvSpec | None:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        message = f"{rel}: invalid YAML: {_yaml_error(exc)}"
-        return EnvSpec(
-            kind=EnvKind.CONDA,
-            path=rel,
-            reason=reason,
-            files=(rel,),
-            warnings=(message,),
-            parse_error=message,
-            conda_strategy="translated",
-        )
+        spec = _unparseable(EnvKind.CONDA, rel, reason, f"{rel}: invalid YAML: {_yaml_error(exc)}")
+        return replace(spec, conda_strategy="translated")
     except (RecursionError, ValueError) as exc:  # deeply nested or odd scalars
-        message = f"{rel}: invalid YAML: {exc}"
-        return EnvSpec(
-            kind=EnvKind.CONDA,
-            path=rel,
-            reason=reason,
-            files=(rel,),
-            warnings=(message,),
-            parse_error=message,
-            conda_strategy="translated",
-        )
+        spec = _unparseable(EnvKind.CONDA, rel, reason, f"{rel}: invalid YAML: {exc}")
+        return replace(spec, conda_strategy="translated")
     translation = translate_conda(doc)
     acc = _Acc(files=[rel])
     acc.requirements.extend(translation.requirements)
@@ -369,6 +353,13 @@ def _detect_conda(root: Path, base: str) -> EnvSpec | None:
 # --- pyproject.toml -------------------------------------------------------------------------------
 
 _DEFAULT_BUILD = ("setuptools>=61", "wheel")
+
+
+def _unparseable(kind: EnvKind, rel: str, reason: str, error: str) -> EnvSpec:
+    """The spec of an environment file that exists but cannot be parsed: the error is data."""
+    return EnvSpec(
+        kind=kind, path=rel, reason=reason, files=(rel,), warnings=(error,), parse_error=error
+    )
 
 
 def _load_toml(root: Path, rel: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -435,14 +426,7 @@ def _detect_pyproject(root: Path, base: str) -> EnvSpec | None:
     reason = f"pyproject.toml {_where(rel)}"
     doc, error = _load_toml(root, rel)
     if doc is None:
-        return EnvSpec(
-            kind=EnvKind.PYPROJECT,
-            path=rel,
-            reason=reason,
-            files=(rel,),
-            warnings=(error or "",),
-            parse_error=error,
-        )
+        return _unparseable(EnvKind.PYPROJECT, rel, reason, error or f"{rel}: cannot be read")
     project = _table(doc.get("project"))
     poetry = _table(_table(doc.get("tool")).get("poetry"))
     build_system = doc.get("build-system")
@@ -645,14 +629,7 @@ def _detect_pipfile(root: Path, base: str) -> EnvSpec | None:
     reason = f"Pipfile {_where(rel)}"
     doc, error = _load_toml(root, rel)
     if doc is None:
-        return EnvSpec(
-            kind=EnvKind.PIPFILE,
-            path=rel,
-            reason=reason,
-            files=(rel,),
-            warnings=(error or "",),
-            parse_error=error,
-        )
+        return _unparseable(EnvKind.PIPFILE, rel, reason, error or f"{rel}: cannot be read")
     acc = _Acc(files=[rel])
     for name, value in list(_table(doc.get("packages")).items())[:5000]:
         if isinstance(value, str):
