@@ -11,6 +11,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from repograder import comments, detect, notebooks, paper, readme, runner
 from repograder.config import CheckSpec, Rubric
@@ -25,6 +26,8 @@ from repograder.model import (
     Verdict,
 )
 from repograder.sandbox.base import BuildResult
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,57 +74,41 @@ def _env_build(ev: Evidence, params: Params) -> Verdict:
     return Verdict(Status.FAIL, 0.0, build.summary or "the environment did not build", details)
 
 
-def _readme(ev: Evidence, params: Params) -> Verdict:
-    if ev.readme is None:
-        return Verdict.error("the README was not inspected")
-    return readme.evaluate_readme(ev.readme, params)
+def _static(
+    facts: Callable[[Evidence], T | None], judge: Callable[[T, Params], Verdict]
+) -> Callable[[Evidence, Params], Verdict]:
+    """A check on static facts; missing facts mean the grader failed to gather them."""
+
+    def check(ev: Evidence, params: Params) -> Verdict:
+        found = facts(ev)
+        if found is None:
+            return Verdict.error("the grader could not inspect this (see grader problems)")
+        return judge(found, params)
+
+    return check
 
 
-def _env_file(ev: Evidence, params: Params) -> Verdict:
-    if ev.env is None:
-        return Verdict.error("the environment file was not inspected")
-    return detect.evaluate_env_file(ev.env, params)
+def _executed(
+    facts: Callable[[Evidence], T | None], judge: Callable[[T, Params], Verdict]
+) -> Callable[[Evidence, Params], Verdict]:
+    """A check on what ran in the sandbox; skipped with the reason when nothing ran."""
 
+    def check(ev: Evidence, params: Params) -> Verdict:
+        found = facts(ev)
+        return Verdict.skip(ev.not_run_reason) if found is None else judge(found, params)
 
-def _comments(ev: Evidence, params: Params) -> Verdict:
-    if ev.comments is None:
-        return Verdict.error("comments were not measured")
-    return comments.evaluate_comments(ev.comments, params)
-
-
-def _paper_pages(ev: Evidence, params: Params) -> Verdict:
-    if ev.paper is None:
-        return Verdict.error("the paper was not inspected")
-    return paper.evaluate_pages(ev.paper, params)
-
-
-def _paper_format(ev: Evidence, params: Params) -> Verdict:
-    if ev.paper is None:
-        return Verdict.error("the paper was not inspected")
-    return paper.evaluate_format(ev.paper, params)
-
-
-def _readme_steps(ev: Evidence, params: Params) -> Verdict:
-    if ev.steps is None:
-        return Verdict.skip(ev.not_run_reason)
-    return runner.evaluate_steps(ev.steps, params)
-
-
-def _notebooks(ev: Evidence, params: Params) -> Verdict:
-    if ev.notebooks is None:
-        return Verdict.skip(ev.not_run_reason)
-    return notebooks.evaluate_notebooks(ev.notebooks, params)
+    return check
 
 
 CHECKS: Mapping[str, Callable[[Evidence, Params], Verdict]] = {
-    "readme": _readme,
-    "env-file": _env_file,
+    "readme": _static(lambda ev: ev.readme, readme.evaluate_readme),
+    "env-file": _static(lambda ev: ev.env, detect.evaluate_env_file),
     "env-build": _env_build,
-    "readme-steps": _readme_steps,
-    "notebooks": _notebooks,
-    "comments": _comments,
-    "paper-pages": _paper_pages,
-    "paper-format": _paper_format,
+    "readme-steps": _executed(lambda ev: ev.steps, runner.evaluate_steps),
+    "notebooks": _executed(lambda ev: ev.notebooks, notebooks.evaluate_notebooks),
+    "comments": _static(lambda ev: ev.comments, comments.evaluate_comments),
+    "paper-pages": _static(lambda ev: ev.paper, paper.evaluate_pages),
+    "paper-format": _static(lambda ev: ev.paper, paper.evaluate_format),
 }
 
 
