@@ -54,6 +54,7 @@ from repograder.sandbox.base import BuildResult, Limits, Sandbox
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 STATIC_WORKERS = 6  # groups fetched and inspected at once, whatever --jobs says
+STOP_GRACE_S = 15.0  # on Ctrl-C or an infrastructure error, time for finished groups to store
 
 
 def utc_now() -> datetime:
@@ -485,11 +486,11 @@ def grade_all(
     ctx = replace(ctx, sandbox_slots=SandboxSlots(jobs, [g.name for g in groups], ctx.cancel))
     workers = min(max(len(groups), 1), max(jobs, STATIC_WORKERS))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
+    futures: list[Future[GroupResult]] = []
     try:
         with _interruptible(ctx):
-            pending: dict[Future[GroupResult], GroupSpec] = {
-                pool.submit(work, g): g for g in groups
-            }
+            futures = [pool.submit(work, g) for g in groups]
+            pending = dict.fromkeys(futures)
             knock_on: BaseException | None = None
             while pending:
                 done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -507,6 +508,10 @@ def grade_all(
                 raise knock_on
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+        if ctx.cancel.is_set():
+            # Groups past their sandbox work finish scoring and are stored; the others stop
+            # at once (their containers are gone). Bounded: a hung fetch cannot hold Ctrl-C.
+            wait(futures, timeout=STOP_GRACE_S)
         ctx.progress.end()
     ordered = tuple(results[g.name] for g in groups if g.name in results)
     return RunResult(
