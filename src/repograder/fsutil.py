@@ -13,47 +13,52 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-# Folders that hold someone else's code or generated files, never the project's own.
-VENDORED_DIRS = frozenset(
+# Environments, caches and version-control data: never anyone's writing, and can be huge.
+ENVIRONMENT_DIRS = frozenset(
     {
+        ".conda",
+        ".eggs",
         ".git",
         ".hg",
-        ".svn",
-        "node_modules",
-        "vendor",
-        "vendored",
-        "third_party",
-        "third-party",
-        "thirdparty",
-        "external",
-        "externals",
-        "extern",
-        "deps",
-        "lib64",
-        "site-packages",
-        "dist-packages",
-        "__pycache__",
         ".ipynb_checkpoints",
-        ".tox",
-        ".nox",
         ".mypy_cache",
+        ".nox",
         ".pytest_cache",
         ".ruff_cache",
-        "build",
-        "dist",
-        ".eggs",
-        "venv",
+        ".svn",
+        ".tox",
         ".venv",
-        "env",
-        ".env",
-        "virtualenv",
-        ".conda",
-        "conda-env",
-        "wandb",
-        "mlruns",
+        "__pycache__",
+        "dist-packages",
         "lightning_logs",
+        "mlruns",
+        "node_modules",
+        "site-packages",
+        "venv",
+        "wandb",
+    }
+)
+# Folders that hold someone else's code or generated files, never the project's own.
+VENDORED_DIRS = ENVIRONMENT_DIRS | frozenset(
+    {
+        ".env",
         ".idea",
         ".vscode",
+        "build",
+        "conda-env",
+        "deps",
+        "dist",
+        "env",
+        "extern",
+        "external",
+        "externals",
+        "lib64",
+        "third-party",
+        "third_party",
+        "thirdparty",
+        "vendor",
+        "vendored",
+        "virtualenv",
     }
 )
 

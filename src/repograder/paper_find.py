@@ -24,30 +24,7 @@ MAX_TEX_FILES = 200
 MAX_DEPTH = 10
 
 # Environments and caches hold nothing of the students' writing and can be huge: never entered.
-_NEVER_ENTER = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        "node_modules",
-        "site-packages",
-        "dist-packages",
-        "__pycache__",
-        ".ipynb_checkpoints",
-        ".tox",
-        ".nox",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".eggs",
-        "venv",
-        ".venv",
-        ".conda",
-        "wandb",
-        "mlruns",
-        "lightning_logs",
-    }
-)
+_NEVER_ENTER = fsutil.ENVIRONMENT_DIRS
 _BUILD_DIRS = frozenset({"build", "dist", "out", "output"})
 _VENDORED = (fsutil.VENDORED_DIRS - _BUILD_DIRS) - _NEVER_ENTER
 _FIGURE_DIRS = frozenset(
