@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 
 def git(repo: Path, *args: str, date: str | None = None) -> str:
     env = {
@@ -42,3 +44,18 @@ def commit(repo: Path, files: dict[str, str | bytes], message: str, date: str) -
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", message, date=date)
     return git(repo, "rev-parse", "HEAD")
+
+
+def isolate_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private global git config, so the machine's config neither helps nor hurts."""
+    home = tmp_path_factory.mktemp("home")
+    config = home / "gitconfig"
+    config.write_text(
+        "[user]\n\tname = Test\n\temail = test@example.org\n[init]\n\tdefaultBranch = main\n"
+    )
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("REPOGRADER_GIT_TOKEN", "GITHUB_TOKEN", "GIT_DIR", "GIT_WORK_TREE"):
+        monkeypatch.delenv(name, raising=False)
+    return config

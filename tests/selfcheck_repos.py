@@ -7,8 +7,6 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-import pytest
-
 GOOD_README = """# Tiny chirp classifier
 
 This small project is a stand-in for a student repository. It prints a greeting so that the
@@ -42,20 +40,6 @@ print(greet("grader"))
 '''
 
 BROKEN_README = GOOD_README.replace("python main.py", "python missing_script.py")
-
-
-def isolate_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A private global git config, so the machine's config neither helps nor hurts."""
-    home = tmp_path_factory.mktemp("home")
-    config = home / "gitconfig"
-    config.write_text(
-        "[user]\n\tname = Test\n\temail = test@example.org\n[init]\n\tdefaultBranch = main\n"
-    )
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("REPOGRADER_GIT_TOKEN", "GITHUB_TOKEN", "GIT_DIR", "GIT_WORK_TREE"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def git(cwd: Path, *args: str, date: str | None = None) -> str:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from docker_fixtures import base_image_fixture, docker_engine_fixture  # noqa: F401
 
+from gitrepo import isolate_git
 from repograder import cli
-from selfcheck_repos import bad_files, good_files, isolate_git, make_repo
+from selfcheck_repos import bad_files, good_files, make_repo
 
 pytestmark = pytest.mark.docker
 

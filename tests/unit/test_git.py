@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gitrepo import isolate_git
 from repograder import git as rgit
 from repograder.errors import FetchError
 
@@ -25,17 +26,7 @@ LFS_POINTER = (
 @pytest.fixture(autouse=True)
 def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private global git config, so the machine's config neither helps nor hurts."""
-    home = tmp_path_factory.mktemp("home")
-    config = home / "gitconfig"
-    config.write_text(
-        "[user]\n\tname = Test\n\temail = test@example.org\n[init]\n\tdefaultBranch = main\n"
-    )
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("REPOGRADER_GIT_TOKEN", "GITHUB_TOKEN", "GIT_DIR", "GIT_WORK_TREE"):
-        monkeypatch.delenv(name, raising=False)
-    return config
+    return isolate_git(tmp_path_factory, monkeypatch)
 
 
 def git(cwd: Path, *args: str, date: str | None = None) -> str:

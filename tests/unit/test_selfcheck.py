@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from gitrepo import isolate_git
 from repograder import cli
 from repograder.model import CheckResult, GroupResult, GroupStatus, Status, StepResult, StepStatus
 from repograder.report import github
-from selfcheck_repos import bad_files, git, good_files, isolate_git, make_repo, write
+from selfcheck_repos import bad_files, git, good_files, make_repo, write
 
 
 @pytest.fixture(autouse=True)
