@@ -371,6 +371,22 @@ def cmd_show(args: argparse.Namespace) -> int:
     return _exit_code(run)
 
 
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    """Sandbox overrides shared by ``run`` and ``check`` (read by :func:`_limits`)."""
+    parser.add_argument(
+        "--network",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow network while student code runs (default: the rubric's, off)",
+    )
+    parser.add_argument(
+        "--step-timeout", metavar="DURATION", help="per-step timeout, e.g. 90s, 20m"
+    )
+    parser.add_argument("--memory-mb", type=int, metavar="MB", help="memory limit per sandbox")
+    parser.add_argument("--cpus", type=float, metavar="N", help="CPU quota per sandbox")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="repograder",
@@ -423,16 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="grade again even groups whose commit and rubric are unchanged",
     )
-    run.add_argument(
-        "--network",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="allow network while student code runs (default: the rubric's, off)",
-    )
-    run.add_argument("--step-timeout", metavar="DURATION", help="per-step timeout, e.g. 90s, 20m")
-    run.add_argument("--memory-mb", type=int, metavar="MB", help="memory limit per sandbox")
-    run.add_argument("--cpus", type=float, metavar="N", help="CPU quota per sandbox")
-    run.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    _add_limit_options(run)
     run.add_argument(
         "--shard",
         metavar="K/N",
@@ -490,16 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when a required check fails (default), any check fails, or never",
     )
     chk.add_argument("--force", action="store_true", help="do not reuse an earlier result")
-    chk.add_argument(
-        "--network",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="allow network while the code runs (default: the rubric's)",
-    )
-    chk.add_argument("--step-timeout", metavar="DURATION", help="per-step timeout, e.g. 90s")
-    chk.add_argument("--memory-mb", type=int, metavar="MB", help="memory limit per sandbox")
-    chk.add_argument("--cpus", type=float, metavar="N", help="CPU quota per sandbox")
-    chk.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    _add_limit_options(chk)
     chk.set_defaults(func=cmd_check)
 
     mrg = sub.add_parser("merge", help="merge the output folders of sharded runs")
