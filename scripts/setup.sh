@@ -28,7 +28,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # 2. Python environment.
-PY=${PYTHON:-python3}
+# A venv from Debian's interpreter: nobody installs packages into it, so a missing dependency
+# fails here as it would on a user's machine (the development interpreter may carry extras).
+if [ -z "${PYTHON:-}" ] && [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=${PYTHON:-python3}; fi
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   "$PY" -m venv .venv
