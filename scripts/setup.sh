@@ -11,7 +11,7 @@ DEV=0
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 
 # 1. System packages (root on Debian/Ubuntu only).
-packages=(git docker.io debootstrap)
+packages=(git docker.io debootstrap python3-venv)
 [ "$DEV" = 1 ] && packages+=(chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do

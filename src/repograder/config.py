@@ -485,6 +485,6 @@ def validate_file(path: Path) -> str:
         size = f"{len(rubric.checks)} checks, {rubric.max_score:g} points"
         return f"{path}: rubric {rubric.name!r} OK ({size})"
     config = load_groups(path)
-    if config.rubric_path is not None:
-        load_rubric(config.rubric_path)
-    return f"{path}: groups file OK ({len(config.groups)} groups)"
+    # The rubric a run would use, the built-in one included (a broken install lacks it).
+    rubric = load_rubric(config.rubric_path)
+    return f"{path}: groups file OK ({len(config.groups)} groups), rubric {rubric.name!r} OK"

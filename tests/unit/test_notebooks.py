@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import site
 import subprocess
 import sys
 import time
@@ -40,14 +41,18 @@ from repograder.sandbox.fake import FakeSandbox, exec_result
 
 
 class BashSession:
-    """Test-only Session: bash in a copy of the checkout; PATH may be prefixed."""
+    """Test-only Session: bash in a copy of the checkout; PATH may be prefixed.
+
+    `python` is the test environment's interpreter (never whatever the machine's PATH has),
+    unless ``path_prefix`` puts another one first.
+    """
 
     def __init__(self, checkout: Path, copy: Path, path_prefix: str | None = None) -> None:
         shutil.copytree(checkout, copy, symlinks=True)
         self.root = copy
         self.env = dict(os.environ)
-        if path_prefix:
-            self.env["PATH"] = f"{path_prefix}:{self.env['PATH']}"
+        prefix = [p for p in (path_prefix, str(Path(sys.executable).parent)) if p]
+        self.env["PATH"] = ":".join([*prefix, self.env["PATH"]])
         self.commands: list[str] = []
 
     def run(self, command: str, timeout_s: float | None = None) -> ExecResult:
@@ -159,12 +164,13 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[NotebookReport, 
             "slow.ipynb": SLOW,
         },
     )
-    # The group's environment: a venv that sees the host's nbclient/ipykernel.
+    # The group's environment: a venv that sees the test environment's nbclient/ipykernel
+    # (through a .pth file: `--system-site-packages` would see the *base* interpreter's
+    # packages, which a fresh machine does not have).
     venv = base / "env"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-        check=True,
-    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (site_dir,) = venv.glob("lib/python*/site-packages")
+    (site_dir / "test-env.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     session = BashSession(repo, base / "copy", path_prefix=str(venv / "bin"))
     # A stray "python3" kernelspec (e.g. in the user's Jupyter dir) must not be used.
     decoy = base / "decoy"
