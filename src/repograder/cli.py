@@ -23,9 +23,25 @@ from repograder.config import (
     parse_duration,
     validate_file,
 )
-from repograder.errors import ConfigError, ExitCode, RepograderError, SandboxUnavailable
-from repograder.model import GroupResult, GroupStatus, RunResult
-from repograder.pipeline import GradingContext, NoProgress, grade_all, load_stored
+from repograder.errors import (
+    ConfigError,
+    ExitCode,
+    InfrastructureError,
+    Interrupted,
+    RepograderError,
+    SandboxUnavailable,
+)
+from repograder.model import NOT_GRADED, GroupResult, GroupStatus
+from repograder.pipeline import (
+    NOT_GRADED_YET,
+    FinishedGroups,
+    GradingContext,
+    NoProgress,
+    grade_all,
+    load_stored,
+    not_graded,
+    partial_run,
+)
 from repograder.progress import make_progress
 from repograder.report import results as report_results
 from repograder.sandbox.base import Limits, Sandbox
@@ -116,8 +132,10 @@ def _select(config: CourseConfig, only: Sequence[str] | None) -> tuple[GroupSpec
     return tuple(g for g in config.groups if g.name in set(only))
 
 
-def _exit_code(run: RunResult) -> int:
-    if any(g.status == GroupStatus.ERROR for g in run.groups):
+def _exit_code(graded: Sequence[GroupResult]) -> int:
+    """1 when a group graded in this run could not be graded (groups kept from earlier runs
+    do not count), else 0."""
+    if any(g.status == GroupStatus.ERROR for g in graded):
         return ExitCode.GROUP_ERRORS
     return ExitCode.OK
 
@@ -145,6 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.static:
         sandbox = make_sandbox(args.sandbox, run_id, cache, rubric)
     jobs = args.jobs or default_jobs(limits)
+    recorder = FinishedGroups(NoProgress() if args.quiet else make_progress())
     ctx = GradingContext(
         rubric=rubric,
         out_dir=out_dir.resolve(),
@@ -157,20 +176,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         static_only=args.static,
         force=args.force,
         run_id=run_id,
-        progress=NoProgress() if args.quiet else make_progress(),
+        progress=recorder,
     )
+    started_at = ctx.clock()
+    stopped: RepograderError | None = None
     try:
         run = grade_all(config, groups, ctx, jobs=jobs)
+    except (InfrastructureError, Interrupted) as exc:
+        # The report is written all the same: finished groups, the others "not graded".
+        stopped = exc
+        reason = f"{NOT_GRADED}: {exc}"
+        run = partial_run(config, groups, ctx, started_at, recorder.results, reason)
     finally:
         if sandbox is not None:
             sandbox.close()
+    fresh = (*unfetched, *run.groups)  # what this run was asked to grade
     others: tuple[GroupResult, ...] = unfetched
-    if args.only and not args.shard:
-        # Re-grading a few groups still gives the whole course's report: the others keep
-        # their stored results from earlier runs into the same folder.
-        selected = {g.name for g in groups}
-        kept = (load_stored(ctx, g) for g in config.groups if g.name not in selected)
-        others = (*others, *(g for g in kept if g is not None))
+    if not args.shard:
+        # Every group of groups.yaml is in the report: the ones not graded now keep their
+        # stored results from earlier runs into the same folder, or say they were not graded.
+        selected = {g.name for g in groups} | {g.name for g in unfetched}
+        others = (
+            *others,
+            *(
+                load_stored(ctx, g) or not_graded(g, NOT_GRADED_YET)
+                for g in config.groups
+                if g.name not in selected
+            ),
+        )
     if others:
         by_name = {g.name: g for g in (*others, *run.groups)}  # fresh results win
         order = [g.name for g in config.groups if g.name in by_name]
@@ -183,7 +216,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for g in run.groups:
         if g.status == GroupStatus.ERROR:
             print(f"  {g.name}: could not be graded: {g.error}")
-    return _exit_code(run)
+    if stopped is not None:
+        raise stopped
+    return _exit_code(fresh)
 
 
 def default_jobs(limits: Limits) -> int:
@@ -232,8 +267,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         )
         print(f"base image ready: {tag}")
         return ExitCode.OK
-    removed = docker_backend.clean_containers(args.run)
-    print(f"removed {removed} leftover container(s)")
+    outcome = docker_backend.clean_leftovers(args.run, include_live=args.include_live)
+    for name in outcome.removed:
+        print(f"removed {name}")
+    for name in outcome.kept_live:
+        print(f"kept {name}: its run is still going on (--include-live removes it)")
+    print(f"removed {len(outcome.removed)} leftover container(s)")
     return ExitCode.OK
 
 
@@ -341,7 +380,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     if result.missing:
         print(f"  not in any shard: {', '.join(result.missing)}")
         return ExitCode.GROUP_ERRORS
-    return _exit_code(result.run)
+    return _exit_code(result.run.groups)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -368,7 +407,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     run = report_results.read_results(Path(args.results))
     for g in run.groups:
         print(f"{g.name}: {g.status.value} {g.score:g}/{g.max_score:g}")
-    return _exit_code(run)
+    return _exit_code(run.groups)
 
 
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
@@ -422,7 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="groups graded in parallel (default: from cores and memory)",
     )
-    run.add_argument("--only", nargs="+", metavar="NAME", help="grade only these groups")
+    run.add_argument(
+        "--only",
+        nargs="+",
+        action="extend",
+        metavar="NAME",
+        help="grade only these groups (repeatable); the report keeps the others",
+    )
     run.add_argument(
         "--static",
         action="store_true",
@@ -518,7 +563,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="snapshot.json",
         help="snapshot file (default: snapshot.json)",
     )
-    snp.add_argument("--only", nargs="+", metavar="NAME", help="only these groups")
+    snp.add_argument(
+        "--only", nargs="+", action="extend", metavar="NAME", help="only these groups (repeatable)"
+    )
     snp.set_defaults(func=cmd_snapshot)
 
     val = sub.add_parser("validate", help="check groups and rubric files")
@@ -544,6 +591,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="rebuild even if it exists")
     clean = sbx_sub.add_parser("clean", help="remove containers left behind by earlier runs")
     clean.add_argument("--run", metavar="RUN_ID", help="only this run's containers")
+    clean.add_argument(
+        "--include-live",
+        action="store_true",
+        help="also remove the containers of runs that are still going on (they then fail)",
+    )
     sbx.set_defaults(func=cmd_sandbox)
 
     cch = sub.add_parser("cache", help="show or trim the caches (mirrors, environments, images)")

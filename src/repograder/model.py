@@ -200,6 +200,18 @@ class GroupResult:
     # keyed by section name; values are JSON and file paths relative to the output folder.
     artifacts: JSONDict = field(default_factory=dict)
 
+    @property
+    def not_graded(self) -> bool:
+        """A report row standing in for a group this run did not grade (``NOT_GRADED``...)."""
+        return (
+            self.status == GroupStatus.ERROR
+            and self.commit is None
+            and (self.error or "").startswith(NOT_GRADED)
+        )
+
+
+NOT_GRADED = "not graded"  # how the error of a row without any result begins
+
 
 @dataclass(frozen=True)
 class ToolInfo:

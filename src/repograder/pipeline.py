@@ -14,7 +14,7 @@ import shlex
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -36,6 +36,7 @@ from repograder import (
 from repograder.config import CheckSpec, CourseConfig, GroupSpec, Rubric
 from repograder.errors import FetchError, InfrastructureError, Interrupted, RepograderError
 from repograder.model import (
+    NOT_GRADED,
     Checkout,
     GroupResult,
     GroupStatus,
@@ -113,9 +114,11 @@ class SandboxSlots:
             self._free -= 1
         try:
             yield
+        except InfrastructureError:
+            raise  # the caller asks the engine whether this was the group's fault or its own
         except BaseException:
-            # Student failures are data: anything escaping a build or run stops the run, so
-            # nobody waiting may start a container now.
+            # Student failures are data: anything else escaping a build or run stops the run,
+            # so nobody waiting may start a container now.
             self.cancel()
             raise
         finally:
@@ -268,6 +271,8 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
                 members=group.members,
                 timings=Timings(total_s=round(time.monotonic() - started, 2)),
             )
+            # Stored (never as a cache hit) so a later `--only` run still shows this group.
+            store(ctx, group, result, None)
             ctx.progress.done(group.name, result, cached=False)
             return result
         fetch_s = time.monotonic() - started
@@ -277,7 +282,8 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
             ctx.progress.done(group.name, cached, cached=True)
             return cached
         result = _grade_checkout(group, ctx, checkout, repo_shown, fetch_s, started)
-        store(ctx, group, result, key)
+        # A group that could not be graded (its sandbox failed) is tried again next time.
+        store(ctx, group, result, key if result.status == GroupStatus.GRADED else None)
         ctx.progress.done(group.name, result, cached=False)
         return result
     finally:
@@ -324,44 +330,37 @@ def _grade_checkout(
             }
     owned_notebooks = _guard(lambda: notebooks.find_notebooks(root), problems, "notebooks") or ()
 
-    build: BuildResult | None = None
-    steps: tuple[StepResult, ...] | None = None
-    nb_report: notebooks.NotebookReport | None = None
-    not_run = "not run: static checks only (--static)"
-    build_s = run_s = 0.0
+    sandboxed = _SandboxEvidence()
     wants_build = any(c.stage in ("build", "run") for c in ctx.rubric.checks)
     if ctx.sandbox is not None and not ctx.static_only and wants_build and env is not None:
-        ctx.progress.stage(group.name, "waiting for a sandbox")
-        # Only `jobs` groups build or run at once; the others' fetch and static checks go on.
-        slots = ctx.sandbox_slots or SandboxSlots(1, [group.name], ctx.cancel)
-        with slots.slot(group.name):
+        try:
+            sandboxed = _sandbox_stage(ctx, group, env, root, readme_facts, owned_notebooks)
+        except InfrastructureError as exc:
             if ctx.cancel.is_set():
-                raise Interrupted("interrupted")
-            ctx.progress.stage(group.name, "build")
-            spec = env
-            if owned_notebooks and _check(ctx.rubric, "notebooks"):
-                tooling = notebooks.NOTEBOOK_TOOLING
-                spec = replace(spec, requirements=(*spec.requirements, *tooling))
-            t = time.monotonic()
-            build = ctx.sandbox.prepare(spec, root, group_dir / "logs")
-            build_s = time.monotonic() - t
-            if build.log_path is not None and build.log_path.is_relative_to(ctx.out_dir):
-                log = build.log_path.relative_to(ctx.out_dir).as_posix()
-                artifacts["logs"] = {"build log": log}
-            if not build.ok:
-                not_run = "not run: the environment did not build"
-            else:
-                t = time.monotonic()
-                steps, nb_report = _run_in_sandbox(
-                    ctx, group, build, root, readme_facts, owned_notebooks, group_dir
-                )
-                run_s = time.monotonic() - t
-            if ctx.cancel.is_set():
-                # The run stopped while this group was in the sandbox: its containers were
-                # removed under its feet, so its result is not trustworthy and is not stored.
-                raise Interrupted("interrupted")
+                raise Interrupted("interrupted") from None
+            if not sandbox_alive(ctx.sandbox):
+                # The engine is really gone: the run stops (and writes its report).
+                if ctx.sandbox_slots is not None:
+                    ctx.sandbox_slots.cancel()
+                raise
+            # The engine answers again: this group's sandbox failed, the others go on.
+            return GroupResult(
+                name=group.name,
+                repo=repo_shown,
+                status=GroupStatus.ERROR,
+                error=f"the sandbox failed while grading this group: {exc}"[:500],
+                commit=checkout.commit,
+                commit_date=checkout.commit_date,
+                late_commits=checkout.late_commits,
+                members=group.members,
+                timings=Timings(total_s=round(time.monotonic() - started, 2)),
+            )
     elif ctx.sandbox is None and not ctx.static_only:
-        not_run = "not run: no sandbox available"
+        sandboxed = _SandboxEvidence(not_run="not run: no sandbox available")
+    build, steps, nb_report = sandboxed.build, sandboxed.steps, sandboxed.notebooks
+    log_path = build.log_path if build is not None else None
+    if log_path is not None and log_path.is_relative_to(ctx.out_dir):
+        artifacts["logs"] = {"build log": log_path.relative_to(ctx.out_dir).as_posix()}
 
     if nb_report is not None:
         prefix = (group_dir / "notebooks").relative_to(ctx.out_dir).as_posix() + "/"
@@ -379,7 +378,7 @@ def _grade_checkout(
         build=build,
         steps=steps,
         notebooks=nb_report,
-        not_run_reason=not_run,
+        not_run_reason=sandboxed.not_run,
     )
     checks = score(ctx.rubric, evidence)
     return GroupResult(
@@ -395,13 +394,78 @@ def _grade_checkout(
         steps=steps or (),
         timings=Timings(
             fetch_s=round(fetch_s, 2),
-            build_s=round(build_s, 2),
-            run_s=round(run_s, 2),
+            build_s=round(sandboxed.build_s, 2),
+            run_s=round(sandboxed.run_s, 2),
             total_s=round(time.monotonic() - started, 2),
         ),
         members=group.members,
         artifacts=artifacts,
     )
+
+
+@dataclass(frozen=True)
+class _SandboxEvidence:
+    """What the sandbox stage hands to scoring; the defaults say it did not run."""
+
+    build: BuildResult | None = None
+    steps: tuple[StepResult, ...] | None = None
+    notebooks: notebooks.NotebookReport | None = None
+    not_run: str = "not run: static checks only (--static)"
+    build_s: float = 0.0
+    run_s: float = 0.0
+
+
+def sandbox_alive(sandbox: Sandbox) -> bool:
+    """Whether the backend still works after one group's fault.
+
+    Backends that cannot tell (no ``alive()``) are taken to be gone: their fault stops the run.
+    """
+    alive = getattr(sandbox, "alive", None)
+    return False if alive is None else bool(alive())
+
+
+def _sandbox_stage(
+    ctx: GradingContext,
+    group: GroupSpec,
+    env: detect.EnvSpec,
+    root: Path,
+    readme_facts: readme.ReadmeFacts | None,
+    owned_notebooks: Sequence[str],
+) -> _SandboxEvidence:
+    """Build the group's environment, then run its README steps and notebooks.
+
+    Raises InfrastructureError when the sandbox fails (the caller decides whether that is this
+    group's problem or the engine's), Interrupted when the run is stopping.
+    """
+    assert ctx.sandbox is not None
+    group_dir = ctx.out_dir / "groups" / group.slug
+    ctx.progress.stage(group.name, "waiting for a sandbox")
+    # Only `jobs` groups build or run at once; the others' fetch and static checks go on.
+    slots = ctx.sandbox_slots or SandboxSlots(1, [group.name], ctx.cancel)
+    with slots.slot(group.name):
+        if ctx.cancel.is_set():
+            raise Interrupted("interrupted")
+        ctx.progress.stage(group.name, "build")
+        spec = env
+        if owned_notebooks and _check(ctx.rubric, "notebooks"):
+            spec = replace(spec, requirements=(*spec.requirements, *notebooks.NOTEBOOK_TOOLING))
+        t = time.monotonic()
+        build = ctx.sandbox.prepare(spec, root, group_dir / "logs")
+        build_s = time.monotonic() - t
+        if not build.ok:
+            return _SandboxEvidence(
+                build, not_run="not run: the environment did not build", build_s=build_s
+            )
+        t = time.monotonic()
+        steps, nb_report = _run_in_sandbox(
+            ctx, group, build, root, readme_facts, owned_notebooks, group_dir
+        )
+        run_s = time.monotonic() - t
+        if ctx.cancel.is_set():
+            # The run stopped while this group was in the sandbox: its containers were
+            # removed under its feet, so its result is not trustworthy and is not stored.
+            raise Interrupted("interrupted")
+    return _SandboxEvidence(build, steps, nb_report, "", build_s, run_s)
 
 
 def _run_in_sandbox(
@@ -468,7 +532,11 @@ def grade_all(
     ctx: GradingContext,
     jobs: int = 1,
 ) -> RunResult:
-    """Grade ``groups`` with ``jobs`` workers and return the run (report not yet written)."""
+    """Grade ``groups`` with ``jobs`` workers and return the run (report not yet written).
+
+    Raises Interrupted on Ctrl-C and InfrastructureError when the sandbox engine is gone; the
+    groups finished before that were stored and handed to ``ctx.progress.done``.
+    """
     started_at = ctx.clock()
     _make_dir(ctx.out_dir / "groups")
     results: dict[str, GroupResult] = {}
@@ -514,6 +582,12 @@ def grade_all(
             wait(futures, timeout=STOP_GRACE_S)
         ctx.progress.end()
     ordered = tuple(results[g.name] for g in groups if g.name in results)
+    return _run_result(config, ctx, started_at, ordered)
+
+
+def _run_result(
+    config: CourseConfig, ctx: GradingContext, started_at: datetime, groups: Sequence[GroupResult]
+) -> RunResult:
     return RunResult(
         tool=ToolInfo("repograder", __version__),
         course=config.course,
@@ -521,5 +595,60 @@ def grade_all(
         rubric=RubricInfo(ctx.rubric.name, ctx.rubric.sha256),
         started_at=started_at.isoformat(),
         finished_at=ctx.clock().isoformat(),
-        groups=ordered,
+        groups=tuple(groups),
     )
+
+
+NOT_GRADED_YET = f"{NOT_GRADED} yet: this group has no stored result in this report folder"
+
+
+def not_graded(group: GroupSpec, reason: str) -> GroupResult:
+    """A report row for a group without a result: status error, ``reason`` (which begins
+    with ``model.NOT_GRADED``) says why."""
+    return GroupResult(
+        name=group.name,
+        repo=git.describe_source(group.repo),
+        status=GroupStatus.ERROR,
+        error=reason,
+        members=group.members,
+    )
+
+
+def partial_run(
+    config: CourseConfig,
+    groups: Sequence[GroupSpec],
+    ctx: GradingContext,
+    started_at: datetime,
+    finished: Mapping[str, GroupResult],
+    reason: str,
+) -> RunResult:
+    """The run as far as it got: the ``finished`` groups, the others ``not_graded(reason)``.
+
+    For the report of a run that stopped early (Ctrl-C, the engine gone): nothing finished
+    is lost, and every group is named.
+    """
+    rows = [finished.get(g.name) or not_graded(g, reason) for g in groups]
+    return _run_result(config, ctx, started_at, rows)
+
+
+class FinishedGroups:
+    """A Progress that records every finished group before passing the news on."""
+
+    def __init__(self, inner: Progress) -> None:
+        self.inner = inner
+        self.results: dict[str, GroupResult] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, groups: Sequence[str]) -> None:
+        self.inner.begin(groups)
+
+    def stage(self, group: str, stage: str) -> None:
+        self.inner.stage(group, stage)
+
+    def done(self, group: str, result: GroupResult, cached: bool) -> None:
+        with self._lock:
+            self.results[group] = result
+        self.inner.done(group, result, cached)
+
+    def end(self) -> None:
+        self.inner.end()

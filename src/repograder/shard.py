@@ -75,7 +75,8 @@ def merge_runs(
                     f"merge: {path} and {first_path} differ in {label} "
                     f"({mine!r} vs {theirs!r}); only shards of the same run can be merged"
                 )
-        for group in run.groups:
+        # Rows of groups a shard did not grade carry nothing to merge.
+        for group in (g for g in run.groups if not g.not_graded):
             if group.name in owner:
                 raise ConfigError(
                     f"merge: group {group.name!r} is in both {owner[group.name]} and {path}; "

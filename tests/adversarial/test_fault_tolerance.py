@@ -17,6 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
+import docker.api.daemon
 import docker.api.exec_api
 import pytest
 import requests.exceptions
@@ -51,16 +52,10 @@ def _no_partial_files(out: Path) -> list[str]:
 # ------------------------------------------------------------------------- engine failure
 
 
-@pytest.mark.docker
-def test_engine_failure_mid_run_exits_3_and_the_next_run_resumes(
-    base_image: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def _three_groups(tmp_path: Path, middle_step: str) -> tuple[Path, list[str]]:
     repos = tmp_path / "repos"
     first = attack_repo(repos / "first", ["python -c 'print(1)'"])
-    second = attack_repo(repos / "second", [f"echo {FAIL_MARK}"])
+    second = attack_repo(repos / "second", [middle_step])
     third = attack_repo(repos / "third", ["python -c 'print(3)'"])
     groups = groups_file(tmp_path, [("first", first), ("second", second), ("third", third)])
     args = [
@@ -74,18 +69,41 @@ def test_engine_failure_mid_run_exits_3_and_the_next_run_resumes(
         "-j",
         "1",
     ]
+    return groups, args
+
+
+_CONNECTION_LOST = "('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))"
+
+
+@pytest.mark.docker
+def test_engine_failure_mid_run_exits_3_and_the_next_run_resumes(
+    base_image: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, args = _three_groups(tmp_path, f"echo {FAIL_MARK}")
     real = docker.api.exec_api.ExecApiMixin.exec_create
+    real_ping = docker.api.daemon.DaemonApiMixin.ping
+    gone = False
 
     def dying_engine(
         self: object, container: object, cmd: object, *a: object, **kw: object
     ) -> object:
-        if FAIL_MARK in json.dumps(cmd):
-            raise requests.exceptions.ConnectionError(
-                "('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))"
-            )
+        # From the marked step on, the engine is gone: every call fails, pings too.
+        nonlocal gone
+        gone = gone or FAIL_MARK in json.dumps(cmd)
+        if gone:
+            raise requests.exceptions.ConnectionError(_CONNECTION_LOST)
         return real(self, container, cmd, *a, **kw)
 
+    def dead_ping(self: object, *a: object, **kw: object) -> object:
+        if gone:
+            raise requests.exceptions.ConnectionError(_CONNECTION_LOST)
+        return real_ping(self, *a, **kw)  # type: ignore[arg-type]
+
     monkeypatch.setattr(docker.api.exec_api.ExecApiMixin, "exec_create", dying_engine)
+    monkeypatch.setattr(docker.api.daemon.DaemonApiMixin, "ping", dead_ping)
     with isolated_run(tmp_path) as (run_id, run_tmp):
         code = cli.main(args)
     err = capsys.readouterr().err
@@ -98,8 +116,22 @@ def test_engine_failure_mid_run_exits_3_and_the_next_run_resumes(
     assert sorted(p.name for p in (out / "groups").glob("*.json")) == ["first.json"]
     assert _no_partial_files(out) == []
     stored = (out / "groups" / "first.json").stat().st_mtime_ns
+    # The report is written all the same, naming every group: the finished one graded, the
+    # others "not graded" with the reason.
+    run = report_results.read_results(out / "results.json")
+    assert [g.name for g in run.groups] == ["first", "second", "third"]
+    first, second, third = run.groups
+    assert first.status == GroupStatus.GRADED
+    for group in (second, third):
+        assert group.status == GroupStatus.ERROR
+        assert group.error is not None
+        assert group.error.startswith("not graded: ")
+    assert "Docker engine failed" in (second.error or "")
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert all(name in index for name in ("first", "second", "third"))
 
     monkeypatch.setattr(docker.api.exec_api.ExecApiMixin, "exec_create", real)
+    monkeypatch.setattr(docker.api.daemon.DaemonApiMixin, "ping", real_ping)
     with isolated_run(tmp_path, "run-tmp-2") as (run_id, _):
         code = cli.main(args)
     assert code == ExitCode.OK
@@ -109,6 +141,56 @@ def test_engine_failure_mid_run_exits_3_and_the_next_run_resumes(
     run = report_results.read_results(out / "results.json")
     assert [g.name for g in run.groups] == ["first", "second", "third"]
     assert all(g.status == GroupStatus.GRADED for g in run.groups)
+
+
+@pytest.mark.docker
+def test_engine_hiccup_is_retried_and_one_groups_failure_stays_its_own(
+    base_image: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A call that fails once is tried again; a group whose sandbox keeps failing while the
+    engine still answers gets `error`, and the groups after it are graded."""
+    hiccup, broken = "engine-hiccup-here", "engine-fails-this-group"
+    repos = tmp_path / "repos"
+    first = attack_repo(repos / "first", [f"echo {hiccup}"])
+    second = attack_repo(repos / "second", [f"echo {broken}"])
+    third = attack_repo(repos / "third", ["python -c 'print(3)'"])
+    groups = groups_file(tmp_path, [("first", first), ("second", second), ("third", third)])
+    args = ["run", str(groups), "--rubric", str(rubric_file(tmp_path))]
+    args += ["--out", str(tmp_path / "out"), "-q", "-j", "1"]
+    real = docker.api.exec_api.ExecApiMixin.exec_create
+    calls = {hiccup: 0, broken: 0}
+
+    def flaky_engine(
+        self: object, container: object, cmd: object, *a: object, **kw: object
+    ) -> object:
+        text = json.dumps(cmd)
+        for mark in calls:
+            if mark in text:
+                calls[mark] += 1
+                if mark == broken or calls[mark] == 1:
+                    raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=120)")
+        return real(self, container, cmd, *a, **kw)
+
+    monkeypatch.setattr(docker.api.exec_api.ExecApiMixin, "exec_create", flaky_engine)
+    with isolated_run(tmp_path) as (run_id, _):
+        code = cli.main(args)
+    capsys.readouterr()
+    assert calls[hiccup] == 2  # failed once, then went through
+    assert calls[broken] == 3  # every try failed
+    assert code == ExitCode.GROUP_ERRORS
+    assert run_containers(run_id) == []
+    run = report_results.read_results(tmp_path / "out" / "results.json")
+    first, second, third = run.groups
+    assert first.status == GroupStatus.GRADED
+    assert first.steps[0].status.value == "ok"
+    assert second.status == GroupStatus.ERROR
+    assert "the sandbox failed while grading this group" in (second.error or "")
+    assert "Read timed out" in (second.error or "")
+    assert third.status == GroupStatus.GRADED
+    assert third.steps[0].status.value == "ok"
 
 
 # ------------------------------------------------------------------------- Ctrl-C
@@ -189,6 +271,13 @@ def test_ctrl_c_during_a_step_leaves_nothing_behind(base_image: str, tmp_path: P
     assert sorted(p.name for p in (out / "groups").glob("*.json")) == ["done.json"]
     assert _no_partial_files(out) == []
     assert os.listdir(tmp_path / "run-tmp") == []
+    # The report of an interrupted run is written all the same, naming every group.
+    run = report_results.read_results(out / "results.json")
+    done_row, slow_row = run.groups
+    assert (done_row.name, done_row.status) == ("done", GroupStatus.GRADED)
+    assert (slow_row.name, slow_row.status) == ("slow", GroupStatus.ERROR)
+    assert (slow_row.error or "").startswith("not graded: interrupted")
+    assert "slow" in (out / "index.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.docker

@@ -269,7 +269,43 @@ def test_clean_containers_removes_crashed_run(base_image: str, six_build, tmp_pa
     run_id = f"crashed-{uuid.uuid4().hex[:8]}"
     crashed = DockerSandbox(run_id, tmp_path)
     crashed.open_session(build, repo, LIMITS)
-    crashed._containers.clear()  # the process "died": nobody will close these
+    # The process "died": nobody will close these, and the kernel dropped its run lock.
+    crashed._containers.clear()
+    crashed._run_lock.release()
     assert len(_containers(f"repograder.run={run_id}")) == 1
     assert sandbox_docker.clean_containers(run_id) == 1
     assert _containers(f"repograder.run={run_id}") == []
+
+
+def test_clean_leaves_live_runs_alone_and_says_what_it_removed(
+    base_image: str,
+    six_build,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from repograder import cli
+
+    build, repo, _ = six_build
+    live_id, dead_id = f"live-{uuid.uuid4().hex[:8]}", f"dead-{uuid.uuid4().hex[:8]}"
+    live = DockerSandbox(live_id, tmp_path / "live-cache")
+    dead = DockerSandbox(dead_id, tmp_path / "dead-cache")
+    try:
+        session = live.open_session(build, repo, LIMITS)
+        dead.open_session(build, repo, LIMITS)
+        dead._containers.clear()
+        dead._run_lock.release()  # as if that process had been killed
+        # As a lecturer would from another terminal (flock tells live from dead in-process too).
+        assert cli.main(["sandbox", "clean"]) == 0
+        out = capsys.readouterr().out
+        assert f"(run {dead_id})" in out.split("removed ", 1)[1]
+        assert f"(run {live_id}): its run is still going on" in out
+        assert _containers(f"repograder.run={dead_id}") == []
+        assert len(_containers(f"repograder.run={live_id}")) == 1
+        assert session.run("echo still-here").output_head.strip() == "still-here"
+        # --include-live is the lecturer's explicit choice.
+        assert cli.main(["sandbox", "clean", "--run", live_id, "--include-live"]) == 0
+        assert f"(run {live_id})" in capsys.readouterr().out
+        assert _containers(f"repograder.run={live_id}") == []
+    finally:
+        live.close()
+        dead.close()

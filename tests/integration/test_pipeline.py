@@ -337,8 +337,39 @@ def test_only_selects_groups_and_rejects_unknown(tmp_path: Path) -> None:
     groups = write_groups(tmp_path, "groups:\n  - {name: a, repo: a}\n  - {name: b, repo: b}\n")
     out = tmp_path / "out"
     assert cli.main(["run", str(groups), "--static", "--only", "a", "--out", str(out), "-q"]) == 0
-    assert [g.name for g in report_results.read_results(out / "results.json").groups] == ["a"]
+    # Issue 11: every group of groups.yaml is in the report; b was never graded here.
+    a, b = report_results.read_results(out / "results.json").groups
+    assert (a.name, a.status) == ("a", GroupStatus.GRADED)
+    assert (b.name, b.status) == ("b", GroupStatus.ERROR)
+    assert b.error == pipeline.NOT_GRADED_YET
     assert cli.main(["run", str(groups), "--static", "--only", "zz", "-q"]) == ExitCode.USAGE
+
+
+def test_only_is_repeatable_and_error_groups_stay_in_the_report(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        make_good_repo(tmp_path / name)
+    groups = write_groups(
+        tmp_path,
+        "groups:\n  - {name: a, repo: a}\n  - {name: b, repo: b}\n  - {name: c, repo: c}\n"
+        "  - {name: gone, repo: does-not-exist}\n",
+    )
+    out = tmp_path / "out"
+    base = ["run", str(groups), "--static", "--out", str(out), "-q"]
+    assert cli.main(base) == ExitCode.GROUP_ERRORS  # "gone" cannot be fetched
+    first = {g.name: g for g in report_results.read_results(out / "results.json").groups}
+    assert first["gone"].status == GroupStatus.ERROR
+
+    # `--only A --only B` grades both (argparse used to keep only the last one).
+    commit(tmp_path / "a", {"new.py": "# new\n"}, "new", "2026-03-31T10:00:00+02:00")
+    commit(tmp_path / "c", {"new.py": "# new\n"}, "new", "2026-03-31T10:00:00+02:00")
+    assert cli.main([*base, "--only", "a", "--only", "c"]) == 0
+    after = {g.name: g for g in report_results.read_results(out / "results.json").groups}
+    assert list(after) == ["a", "b", "c", "gone"]
+    assert after["a"].commit != first["a"].commit
+    assert after["c"].commit != first["c"].commit
+    assert after["b"] == first["b"]
+    # The group that ended in error is still there, with its reason.
+    assert after["gone"] == first["gone"]
 
 
 def test_default_output_folder_is_beside_the_groups_file(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TypeVar
 
 import docker
 import docker.errors
@@ -65,6 +65,14 @@ BUILD_MEMORY = "4g"
 MAX_BUILD_LOG = 20_000_000
 _SANDBOX_DIR = Path(__file__).resolve().parent / "images"  # also reachable as ./sandbox
 _ENGINE_ERRORS = (docker.errors.APIError, requests.exceptions.RequestException, OSError)
+ENGINE_ATTEMPTS = 3  # tries of a repeatable engine call before its fault counts
+ENGINE_RETRY_S = 1.0  # pause before the 2nd try; 2x before the 3rd
+# Long engine calls (committing a GB-sized layer, copying a checkout) get this read timeout
+# instead of the client's default 120 s; a quiet stream (a step, a build) gets none: its own
+# timeout ends it.
+SLOW_CALL_TIMEOUT_S = 3600
+SHORT_EXEC_TIMEOUT_S = 300  # the grader's own short commands (mkdir, reading a file)
+T = TypeVar("T")
 _hash_locks: dict[str, threading.Lock] = {}
 _hash_locks_guard = threading.Lock()
 
@@ -72,19 +80,39 @@ _hash_locks_guard = threading.Lock()
 def _client(timeout: int = 120) -> Any:
     try:
         client = docker.from_env(timeout=timeout)
-        client.ping()
-    except docker.errors.DockerException as exc:
+        _call(client.ping)
+    except (docker.errors.DockerException, *_ENGINE_ERRORS) as exc:
         raise SandboxUnavailable(
             f"no Docker engine reachable: {exc}; start dockerd or use --sandbox local"
         ) from exc
     return client
 
 
+def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, retried on a transient engine fault (``ENGINE_ATTEMPTS`` tries).
+
+    Only for calls that are safe to repeat (inspecting, creating an exec that has not started,
+    pinging). Transient: a dropped connection, a read timeout or a 5xx answer; a 4xx answer
+    (e.g. ``NotFound``) is an answer, raised at once. The last fault is raised as it is.
+    """
+    for attempt in range(1, ENGINE_ATTEMPTS + 1):
+        try:
+            return fn(*args, **kwargs)
+        except docker.errors.APIError as exc:
+            if not exc.is_server_error() or attempt == ENGINE_ATTEMPTS:
+                raise
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, OSError):
+            if attempt == ENGINE_ATTEMPTS:
+                raise
+        time.sleep(ENGINE_RETRY_S * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def docker_available() -> tuple[bool, str]:
     """(True, engine version) when an engine answers; (False, reason) otherwise."""
     try:
         client = docker.from_env(timeout=10)
-        version = client.version()
+        version = _call(client.version)
     except (docker.errors.DockerException, *_ENGINE_ERRORS) as exc:
         return False, f"no Docker engine reachable: {exc}"
     return True, f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})"
@@ -93,7 +121,7 @@ def docker_available() -> tuple[bool, str]:
 def base_image_available(tag: str = BASE_IMAGE) -> bool:
     """True when the base image exists locally."""
     try:
-        _client(30).images.get(tag)
+        _call(_client(30).images.get, tag)
     except docker.errors.ImageNotFound:
         return False
     return True
@@ -102,23 +130,88 @@ def base_image_available(tag: str = BASE_IMAGE) -> bool:
 def available_pythons(tag: str = BASE_IMAGE) -> list[str]:
     """Python versions the sandbox can grade with (the base image's); empty without an image."""
     try:
-        image = _client(30).images.get(tag)
+        image = _call(_client(30).images.get, tag)
     except docker.errors.ImageNotFound:
         return []
     version = (image.labels or {}).get("repograder.python")
     return [version] if version else []
 
 
-def clean_containers(run_id: str | None = None) -> int:
-    """Force-remove repograder containers (of one run, or all); returns how many."""
+class RunLock:
+    """Marks a run as live while its process holds an ``flock`` on ``<cache>/runs/<id>.lock``.
+
+    The lock's path is a label on every container of the run, so ``sandbox clean`` (with any
+    cache folder) can tell a live run from a crashed one: the kernel drops the lock when the
+    process ends, however it ends.
+    """
+
+    def __init__(self, cache_dir: Path, run_id: str) -> None:
+        folder = cache_dir / "runs"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{run_id}.lock"
+        self._handle: IO[str] | None = open(self.path, "a")  # noqa: SIM115
+        # Shared: two sandboxes of one run id (tests, a resumed run) may both hold it.
+        fcntl.flock(self._handle, fcntl.LOCK_SH)
+
+    def release(self) -> None:
+        """Drop the lock and its file. Idempotent."""
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            self._handle.close()
+            self._handle = None
+
+
+def run_is_live(lock_path: str) -> bool:
+    """True when a process holds the run lock at ``lock_path`` (see :class:`RunLock`)."""
+    if not lock_path:
+        return False
+    try:
+        handle = open(lock_path)  # noqa: SIM115
+    except OSError:
+        return False  # no lock file: the run ended (or was never tracked)
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+@dataclass(frozen=True)
+class CleanOutcome:
+    """What ``sandbox clean`` did: containers removed and kept, as ``name (run id)`` lines."""
+
+    removed: tuple[str, ...]
+    kept_live: tuple[str, ...]
+
+
+def clean_leftovers(run_id: str | None = None, *, include_live: bool = False) -> CleanOutcome:
+    """Force-remove repograder containers (of one run, or all) whose run is no longer live.
+
+    Containers of a run still going on (its :class:`RunLock` is held) are kept unless
+    ``include_live``. Raises SandboxUnavailable without an engine.
+    """
     labels = ["repograder=1"] + ([f"repograder.run={run_id}"] if run_id else [])
     client = _client(60)
-    removed = 0
-    for container in client.containers.list(all=True, filters={"label": labels}):
+    removed: list[str] = []
+    kept: list[str] = []
+    for container in _call(client.containers.list, all=True, filters={"label": labels}):
+        tags = container.labels or {}
+        shown = f"{container.name} (run {tags.get('repograder.run', '?')})"
+        if not include_live and run_is_live(tags.get("repograder.lock", "")):
+            kept.append(shown)
+            continue
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True)
-            removed += 1
-    return removed
+            removed.append(shown)
+    return CleanOutcome(tuple(removed), tuple(kept))
+
+
+def clean_containers(run_id: str | None = None) -> int:
+    """Force-remove the containers of ended repograder runs (of one run, or all); how many."""
+    return len(clean_leftovers(run_id).removed)
 
 
 # ---------------------------------------------------------------------------- base image
@@ -293,13 +386,17 @@ class DockerSandbox:
         self.host = host if host is not None else detect_host_settings()
         self._log = log or (lambda _msg: None)
         self._client = _client()
+        # Committing a layer or copying a large context can take minutes: its own client.
+        self._slow_client = docker.from_env(timeout=SLOW_CALL_TIMEOUT_S)
+        self._run_lock = RunLock(cache_dir, run_id)
         self._containers: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._closed = False
         self.builds_run = 0  # how many images this sandbox actually built (tests, stats)
         try:
-            base = self._client.images.get(base_image)
+            base = _call(self._client.images.get, base_image)
         except docker.errors.ImageNotFound:
+            self._run_lock.release()
             raise SandboxUnavailable(
                 f"sandbox base image {base_image} is missing; run `repograder sandbox build`"
             ) from None
@@ -359,12 +456,24 @@ class DockerSandbox:
                     self._common_error = f"{summary} (log: {log_path})"
                     self._log(f"the shared layer failed to build: {self._common_error}")
                     return None
-            self._common = (tag, self._client.images.get(tag).id)
+            self._common = (tag, _call(self._client.images.get, tag).id)
             _touch_used(self.cache_dir, plan.content_hash)
             return self._common
 
+    def alive(self) -> bool:
+        """True when the engine still answers (after retries): a failed call was a hiccup."""
+        try:
+            _call(self._client.ping)
+        except _ENGINE_ERRORS:
+            return False
+        return True
+
     def _labels(self, content_hash: str = "") -> dict[str, str]:
-        labels = {"repograder": "1", "repograder.run": self.run_id}
+        labels = {
+            "repograder": "1",
+            "repograder.run": self.run_id,
+            "repograder.lock": str(self._run_lock.path),
+        }
         if content_hash:
             labels["repograder.hash"] = content_hash
         return labels
@@ -439,7 +548,7 @@ class DockerSandbox:
 
     def _image_exists(self, tag: str) -> bool:
         try:
-            self._client.images.get(tag)
+            _call(self._client.images.get, tag)
         except docker.errors.ImageNotFound:
             return False
         except _ENGINE_ERRORS as exc:
@@ -542,7 +651,7 @@ class DockerSandbox:
 
         try:
             context = _wrap_dir("rg-build", buildplan.context_tar(plan, self.host))
-            container.put_archive("/tmp", context)  # noqa: S108
+            self._slow_client.containers.get(container.id).put_archive("/tmp", context)  # noqa: S108
             if plan.apt_packages:
                 notes += self._apt(container, plan.apt_packages, log, deadline)
             env = {
@@ -608,7 +717,7 @@ class DockerSandbox:
                 user=STUDENT,
             )
             container.exec_run(["rm", "-rf", buildplan.BUILD_DIR], user="0:0")
-            container.commit(
+            self._slow_client.containers.get(container.id).commit(
                 repository=ENV_REPO,
                 tag=tag.split(":", 1)[1],
                 changes=[
@@ -660,8 +769,8 @@ class DockerSandbox:
     ) -> tuple[int | None, str]:
         """Run ``cmd``, copying output to ``log``; (None, text) when the deadline passes."""
         api = self._client.api
-        exec_id = api.exec_create(container.id, cmd, user=user, environment=env)["Id"]
-        stream = api.exec_start(exec_id, stream=True)
+        exec_id = _call(api.exec_create, container.id, cmd, user=user, environment=env)["Id"]
+        sock = api.exec_start(exec_id, socket=True)
         kept: list[str] = []
         size = 0
         done = threading.Event()
@@ -669,7 +778,9 @@ class DockerSandbox:
         def pump() -> None:
             nonlocal size
             try:
-                for chunk in stream:
+                # No read timeout: a build may be quiet for minutes (compiling); the deadline
+                # below ends it.
+                for _stream, chunk in _frames(sock, None):
                     text = chunk.decode("utf-8", errors="replace")
                     if size < MAX_BUILD_LOG:
                         log.write(text)
@@ -690,7 +801,7 @@ class DockerSandbox:
                 container.kill()
             done.wait(10)
             return None, "".join(kept)
-        code = api.exec_inspect(exec_id).get("ExitCode")
+        code = _exit_code(api, exec_id)
         return (int(code) if code is not None else 1), "".join(kept)
 
     def open_session(self, build: BuildResult, checkout: Path, limits: Limits) -> DockerSession:
@@ -750,6 +861,7 @@ class DockerSandbox:
         for container in containers:
             with contextlib.suppress(docker.errors.NotFound, *_ENGINE_ERRORS):
                 container.remove(force=True)
+        self._run_lock.release()
 
 
 def _wrap_dir(name: str, tar_bytes: bytes) -> bytes:
@@ -816,28 +928,41 @@ class DockerSession:
             )
 
     def _exec(
-        self, cmd: list[str], max_bytes: int, user: str = STUDENT
+        self,
+        cmd: list[str],
+        max_bytes: int,
+        user: str = STUDENT,
+        read_timeout_s: float | None = SHORT_EXEC_TIMEOUT_S,
     ) -> tuple[int | None, bytes]:
-        """Run ``cmd`` and read at most ``max_bytes`` of its stdout (stderr dropped)."""
+        """Run ``cmd`` and read at most ``max_bytes`` of its stdout (stderr dropped).
+
+        ``read_timeout_s``: how long the output may stay quiet (None: no limit; the caller
+        bounds the command's time itself).
+        """
         try:
-            exec_id = self._api.exec_create(self._container.id, cmd, user=user, stderr=False)["Id"]
+            exec_id = _call(
+                self._api.exec_create, self._container.id, cmd, user=user, stderr=False
+            )["Id"]
             sock = self._api.exec_start(exec_id, socket=True)
-            data = _read_frames(sock, max_bytes)
-            code = self._api.exec_inspect(exec_id).get("ExitCode")
+            data = _read_frames(sock, max_bytes, read_timeout_s)
+            code = _exit_code(self._api, exec_id)
         except _ENGINE_ERRORS as exc:
             raise InfrastructureError(f"the Docker engine failed during a session: {exc}") from exc
         return code, data
 
     def _exec_stdin(self, cmd: list[str], data: Any) -> tuple[int | None, str]:
         try:
-            exec_id = self._api.exec_create(self._container.id, cmd, user=STUDENT, stdin=True)["Id"]
+            exec_id = _call(
+                self._api.exec_create, self._container.id, cmd, user=STUDENT, stdin=True
+            )["Id"]
             sock = self._api.exec_start(exec_id, socket=True)
             raw = sock._sock
+            raw.settimeout(SLOW_CALL_TIMEOUT_S)
             while chunk := data.read(1 << 20):
                 raw.sendall(chunk)
             raw.shutdown(socket.SHUT_WR)
-            out = _read_frames(sock, 64 * 1024)
-            code = self._api.exec_inspect(exec_id).get("ExitCode")
+            out = _read_frames(sock, 64 * 1024, SLOW_CALL_TIMEOUT_S)
+            code = _exit_code(self._api, exec_id)
         except _ENGINE_ERRORS as exc:
             raise InfrastructureError(
                 f"the Docker engine failed copying the checkout: {exc}"
@@ -869,7 +994,11 @@ class DockerSession:
 
         def work() -> None:
             try:
-                code, raw = self._exec(cmd, 2 * self.limits.output_bytes + 65536)
+                # No read timeout: a step may print nothing for as long as its own timeout
+                # allows; capture.py ends it then, and the join below guards capture.py.
+                code, raw = self._exec(
+                    cmd, 2 * self.limits.output_bytes + 65536, read_timeout_s=None
+                )
                 result["code"], result["raw"] = code, raw
             except BaseException as exc:  # handed to the caller's thread
                 failure.append(exc)
@@ -895,7 +1024,7 @@ class DockerSession:
 
     def _check_alive(self) -> None:
         try:
-            self._container.reload()
+            _call(self._container.reload)
             running = self._container.status == "running"
         except _ENGINE_ERRORS as exc:
             raise InfrastructureError(f"the Docker engine failed during a session: {exc}") from exc
@@ -917,11 +1046,16 @@ class DockerSession:
         self._sandbox._untrack_remove(self._container)
 
 
-def _read_frames(sock: Any, max_bytes: int) -> bytes:
-    """Read a multiplexed exec stream, keeping at most ``max_bytes`` of stdout."""
+def _frames(sock: Any, timeout_s: float | None) -> Iterator[tuple[int, bytes]]:
+    """(stream id, payload) of a multiplexed exec stream (1 stdout, 2 stderr) until EOF.
+
+    ``timeout_s``: how long the stream may stay quiet before ``socket.timeout`` (an OSError);
+    None waits as long as the command runs. The docker SDK's socket otherwise keeps the
+    client's 120 s timeout, which would end a quiet step as an engine failure.
+    """
     raw = sock._sock
+    raw.settimeout(timeout_s)
     buf = bytearray()
-    out = bytearray()
     try:
         while True:
             chunk = raw.recv(65536)
@@ -932,13 +1066,34 @@ def _read_frames(sock: Any, max_bytes: int) -> bytes:
                 length = int.from_bytes(buf[4:8], "big")
                 if len(buf) < 8 + length:
                     break
-                if buf[0] == 1 and len(out) < max_bytes:
-                    out += buf[8 : 8 + min(length, max_bytes - len(out))]
+                yield buf[0], bytes(buf[8 : 8 + length])
                 del buf[: 8 + length]
     finally:
         with contextlib.suppress(OSError):
             sock.close()
+
+
+def _read_frames(sock: Any, max_bytes: int, timeout_s: float | None) -> bytes:
+    """Read a multiplexed exec stream, keeping at most ``max_bytes`` of stdout."""
+    out = bytearray()
+    for stream, payload in _frames(sock, timeout_s):
+        if stream == 1 and len(out) < max_bytes:
+            out += payload[: max_bytes - len(out)]
     return bytes(out)
+
+
+def _exit_code(api: Any, exec_id: str) -> int | None:
+    """The exit code of a finished exec; None when it is still running after a short wait.
+
+    The stream's end can reach us a moment before the engine records the exit.
+    """
+    for _ in range(50):
+        info = _call(api.exec_inspect, exec_id)
+        if not info.get("Running"):
+            code = info.get("ExitCode")
+            return None if code is None else int(code)
+        time.sleep(0.1)
+    return None
 
 
 def _parse_capture(raw: bytes, exec_code: int | None, wall: float) -> ExecResult:
