@@ -177,6 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         run = dataclasses.replace(run, groups=tuple(by_name[n] for n in order))
     from repograder.report import write_report
 
+    run = with_overrides(run, config, rubric, args.overrides)
     write_report(run, ctx.out_dir)
     graded = sum(g.status == GroupStatus.GRADED for g in run.groups)
     print(f"graded {graded} of {len(run.groups)} group(s); report: {ctx.out_dir / 'index.html'}")
@@ -184,6 +185,118 @@ def cmd_run(args: argparse.Namespace) -> int:
         if g.status == GroupStatus.ERROR:
             print(f"  {g.name}: could not be graded: {g.error}")
     return _exit_code(run)
+
+
+def overrides_path(config: CourseConfig, option: str | None) -> Path:
+    """``--overrides``, else groups.yaml's ``overrides``, else overrides.yaml beside it."""
+    if option:
+        return Path(option)
+    return config.overrides_path or config.path.resolve().parent / "overrides.yaml"
+
+
+def with_overrides(
+    run: RunResult, config: CourseConfig, rubric: Rubric | None, option: str | None
+) -> RunResult:
+    """``run`` with the lecturer's overrides applied; says which were flagged or unmatched."""
+    from repograder import overrides
+
+    path = overrides_path(config, option)
+    items = overrides.load_overrides(path, config, rubric)
+    if not items:
+        return overrides.apply_overrides(run, ())
+    run = overrides.apply_overrides(run, items)
+    graded = {g.name for g in run.groups}
+    for o in overrides.unmatched(run, items):
+        if o.group in graded:
+            _err(f"{path}:{o.line}: override of {o.group}/{o.check}: the group has no such check")
+    for group, check in overrides.stale(run):
+        _err(
+            f"override of {group}/{check} was written for another commit: NOT applied, "
+            "review it (the report flags it; `repograder adjust` renews it)"
+        )
+    return run
+
+
+def _adjust_report(out_dir: Path, config: CourseConfig, args: argparse.Namespace) -> None:
+    """Re-apply overrides to an existing report so it shows the change without a re-run."""
+    from repograder.report import write_report
+
+    results = out_dir / "results.json"
+    if not results.is_file():
+        return
+    run = report_results.read_results(results)
+    rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
+    run = with_overrides(run, config, rubric, args.overrides)
+    write_report(run, out_dir)
+    print(f"report updated: {out_dir / 'index.html'}")
+
+
+def cmd_adjust(args: argparse.Namespace) -> int:
+    """Record (or remove) a lecturer's override of one check of one group."""
+    import getpass
+    from datetime import UTC, datetime
+
+    from repograder import overrides
+    from repograder.model import Status
+
+    config = load_groups(Path(args.groups))
+    rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
+    group = next((g for g in config.groups if g.name == args.group), None)
+    if group is None:
+        raise ConfigError(f"no group named {args.group!r} in {config.path}")
+    spec = next((c for c in rubric.checks if c.id == args.check), None)
+    if spec is None:
+        known = ", ".join(c.id for c in rubric.checks)
+        raise ConfigError(f"the rubric {rubric.name!r} has no check {args.check!r} ({known})")
+    path = overrides_path(config, args.overrides)
+    items = overrides.load_overrides(path, config, rubric)
+    out_dir = Path(args.out) if args.out else config.path.resolve().parent / "grading-report"
+    if args.remove:
+        items, found = overrides.remove_override(items, group.name, spec.id)
+        if not found:
+            print(f"no override of {group.name}/{spec.id} in {path}")
+            return ExitCode.OK
+        overrides.save_overrides(path, items)
+        print(f"removed the override of {group.name}/{spec.id} from {path}")
+        _adjust_report(out_dir, config, args)
+        return ExitCode.OK
+    if args.points is None and args.status is None:
+        raise ConfigError("adjust: give --points, --status or both (or --remove)")
+    if not args.comment or not args.comment.strip():
+        raise ConfigError(
+            "adjust: --comment is required: say why, for the students and the archive"
+        )
+    if args.points is not None and not 0 <= args.points <= spec.points:
+        raise ConfigError(f"--points: {args.points:g} is not between 0 and {spec.points:g}")
+    commit = None
+    results = out_dir / "results.json"
+    if results.is_file():
+        run = report_results.read_results(results)
+        graded = next((g for g in run.groups if g.name == group.name), None)
+        commit = graded.commit if graded is not None else None
+    new = overrides.Override(
+        group=group.name,
+        check=spec.id,
+        comment=args.comment.strip(),
+        status=Status(args.status) if args.status else None,
+        points=args.points,
+        by=args.by or os.environ.get("REPOGRADER_USER") or getpass.getuser(),
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        commit=commit,
+    )
+    overrides.save_overrides(path, overrides.set_override(items, new))
+    what = " and ".join(
+        part
+        for part in (
+            f"status {args.status}" if args.status else "",
+            f"{args.points:g} points" if args.points is not None else "",
+        )
+        if part
+    )
+    pinned = f" (commit {commit[:12]})" if commit else " (no graded commit known yet)"
+    print(f"{group.name}/{spec.id}: {what}{pinned}; saved in {path}")
+    _adjust_report(out_dir, config, args)
+    return ExitCode.OK
 
 
 def default_jobs(limits: Limits) -> int:
@@ -452,7 +565,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="grade exactly the commits recorded by `repograder snapshot` "
         "(no committer-date deadline filtering)",
     )
+    run.add_argument(
+        "--overrides",
+        metavar="FILE",
+        help="lecturer overrides (default: the groups file's `overrides`, else overrides.yaml "
+        "beside it)",
+    )
     run.set_defaults(func=cmd_run)
+
+    adj = sub.add_parser(
+        "adjust", help="override one check of one group (kept across re-runs, with a comment)"
+    )
+    adj.add_argument("group", metavar="GROUP", help="the group's name in the groups file")
+    adj.add_argument("check", metavar="CHECK", help="the check id, e.g. paper-pages")
+    adj.add_argument("--points", type=float, metavar="P", help="the points the group gets")
+    adj.add_argument(
+        "--status",
+        choices=("pass", "warn", "fail", "skip", "error"),
+        help="the verdict (alone: pass gives all points, warn keeps the automatic points, "
+        "fail/skip/error give none)",
+    )
+    adj.add_argument("--comment", metavar="TEXT", help="why (shown to the students)")
+    adj.add_argument("--by", metavar="NAME", help="who decided (default: your user name)")
+    adj.add_argument("--remove", action="store_true", help="delete this override")
+    adj.add_argument(
+        "--groups",
+        metavar="GROUPS.yaml",
+        default="groups.yaml",
+        help="the groups file (default: ./groups.yaml)",
+    )
+    adj.add_argument("--rubric", metavar="FILE", help="rubric YAML (default: the groups file's)")
+    adj.add_argument("--overrides", metavar="FILE", help="overrides file (default as for run)")
+    adj.add_argument(
+        "--out",
+        metavar="DIR",
+        help="report folder whose commit is recorded and whose pages are updated "
+        "(default: grading-report/ beside the groups file)",
+    )
+    adj.set_defaults(func=cmd_adjust)
 
     chk = sub.add_parser(
         "check", help="self-check one local repository with the course rubric (for students)"
