@@ -299,6 +299,46 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Per-student grades (students.csv) and, optionally, a filled Moodle grading worksheet."""
+    from repograder import export
+
+    config = load_groups(Path(args.groups))
+    rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
+    out_dir = Path(args.out) if args.out else config.path.resolve().parent / "grading-report"
+    run = report_results.read_results(out_dir / "results.json")
+    run = with_overrides(run, config, rubric, args.overrides)
+    scale = None
+    if args.scale:
+        if rubric.grade_scale is None:
+            raise ConfigError(f"--scale: the rubric {rubric.path} has no grade_scale")
+        scale = rubric.grade_scale
+    rows = export.student_rows(run, config, scale)
+    students = Path(args.csv) if args.csv else out_dir / "students.csv"
+    report_results.write_text_atomic(students, export.students_csv(run, rows, scale is not None))
+    print(f"{len(rows)} student(s): {students}")
+    missing = [f"{r.group}: {r.member.name}" for r in rows if not r.graded]
+    if missing:
+        print(f"  not graded: {', '.join(missing)}")
+    if not args.moodle_worksheet:
+        return ExitCode.GROUP_ERRORS if missing else ExitCode.OK
+    source = Path(args.moodle_worksheet)
+    text = export.read_worksheet(source)
+    filled = export.fill_moodle_worksheet(text, rows, scale=scale is not None, where=str(source))
+    target = (
+        Path(args.worksheet_out)
+        if args.worksheet_out
+        else source.with_name(f"{source.stem}-graded{source.suffix or '.csv'}")
+    )
+    if target.resolve() == source.resolve():
+        raise ConfigError("--worksheet-out: choose another file than the downloaded worksheet")
+    report_results.write_text_atomic(target, filled.text)
+    print(f"Moodle worksheet: {target} (upload it with 'Upload grading worksheet')")
+    for line in export.summary_lines(filled):
+        print(f"  {line}")
+    return ExitCode.OK if filled.complete and not missing else ExitCode.GROUP_ERRORS
+
+
 def default_jobs(limits: Limits) -> int:
     """One worker per core, fewer when memory cannot hold that many sandboxes."""
     cores = os.cpu_count() or 1
@@ -603,6 +643,39 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: grading-report/ beside the groups file)",
     )
     adj.set_defaults(func=cmd_adjust)
+
+    exp = sub.add_parser(
+        "export", help="per-student grades and feedback for the LMS (students.csv, Moodle)"
+    )
+    exp.add_argument("groups", metavar="GROUPS.yaml", help="the groups file (members, e-mails)")
+    exp.add_argument(
+        "--out",
+        metavar="DIR",
+        help="the report folder with results.json (default: grading-report/ beside the groups "
+        "file)",
+    )
+    exp.add_argument("--rubric", metavar="FILE", help="rubric YAML (default: the groups file's)")
+    exp.add_argument("--overrides", metavar="FILE", help="overrides file (default as for run)")
+    exp.add_argument(
+        "--csv", metavar="FILE", help="the per-student CSV (default: students.csv in --out)"
+    )
+    exp.add_argument(
+        "--moodle-worksheet",
+        metavar="FILE",
+        help="a grading worksheet downloaded from a Moodle assignment: fill Grade and "
+        "Feedback comments by e-mail",
+    )
+    exp.add_argument(
+        "--worksheet-out",
+        metavar="FILE",
+        help="where the filled worksheet goes (default: <worksheet>-graded.csv beside it)",
+    )
+    exp.add_argument(
+        "--scale",
+        action="store_true",
+        help="grades on the rubric's grade_scale (e.g. 1,0-5,0) instead of points",
+    )
+    exp.set_defaults(func=cmd_export)
 
     chk = sub.add_parser(
         "check", help="self-check one local repository with the course rubric (for students)"

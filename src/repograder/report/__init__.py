@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from repograder.errors import InfrastructureError
+from repograder.feedback import feedback_markdown
+from repograder.fsutil import safe_filename
 from repograder.model import RunResult
 from repograder.report.html import (
     CSP,
@@ -32,6 +34,7 @@ from repograder.report.tables import format_score, grades_csv, junit_xml, summar
 
 __all__ = [
     "CSP",
+    "FEEDBACK_FILE",
     "GROUPS_DIR",
     "dumps_json",
     "format_score",
@@ -54,6 +57,7 @@ __all__ = [
 ]
 
 GROUPS_DIR = "groups"
+FEEDBACK_FILE = "feedback.md"
 
 
 def write_report(run: RunResult, out_dir: Path) -> list[Path]:
@@ -68,13 +72,19 @@ def write_report(run: RunResult, out_dir: Path) -> list[Path]:
         (out_dir / "index.html", render_index(run)),
     ]
     files += [(out_dir / GROUPS_DIR / group_page_name(g), render_group(run, g)) for g in run.groups]
+    # Feedback to send, per group, in the group's artifact folder (feedback.py).
+    files += [
+        (out_dir / GROUPS_DIR / safe_filename(g.name) / FEEDBACK_FILE, feedback_markdown(run, g))
+        for g in run.groups
+    ]
     files += [
         (out_dir / "grades.csv", grades_csv(run)),
         (out_dir / "junit.xml", junit_xml(run)),
         (out_dir / "summary.md", summary_markdown(run)),
     ]
     try:
-        (out_dir / GROUPS_DIR).mkdir(parents=True, exist_ok=True)
+        for path, _ in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InfrastructureError(
             f"cannot create the output folder {out_dir}: {exc.strerror or exc}"
