@@ -24,6 +24,7 @@ from repograder.config import (
     validate_file,
 )
 from repograder.errors import ConfigError, ExitCode, RepograderError, SandboxUnavailable
+from repograder.feedback import write_feedback
 from repograder.model import GroupResult, GroupStatus, RunResult
 from repograder.pipeline import GradingContext, NoProgress, grade_all, load_stored
 from repograder.progress import make_progress
@@ -179,6 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     run = with_overrides(run, config, rubric, args.overrides)
     write_report(run, ctx.out_dir)
+    write_feedback(run, ctx.out_dir)
     graded = sum(g.status == GroupStatus.GRADED for g in run.groups)
     print(f"graded {graded} of {len(run.groups)} group(s); report: {ctx.out_dir / 'index.html'}")
     for g in run.groups:
@@ -228,6 +230,7 @@ def _adjust_report(out_dir: Path, config: CourseConfig, args: argparse.Namespace
     rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
     run = with_overrides(run, config, rubric, args.overrides)
     write_report(run, out_dir)
+    write_feedback(run, out_dir)
     print(f"report updated: {out_dir / 'index.html'}")
 
 
@@ -314,6 +317,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise ConfigError(f"--scale: the rubric {rubric.path} has no grade_scale")
         scale = rubric.grade_scale
     rows = export.student_rows(run, config, scale)
+    grades = {r.group: r.grade for r in rows}
+    write_feedback(run, out_dir, lambda g: grades.get(g.name))
     students = Path(args.csv) if args.csv else out_dir / "students.csv"
     report_results.write_text_atomic(students, export.students_csv(run, rows, scale is not None))
     print(f"{len(rows)} student(s): {students}")

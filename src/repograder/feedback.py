@@ -11,12 +11,17 @@ by :func:`repograder.report.tables.md_text`.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
+from repograder.fsutil import safe_filename
 from repograder.model import CheckResult, GroupResult, GroupStatus, OverrideState, RunResult, Status
+from repograder.report.results import write_text_atomic
 from repograder.report.tables import format_score, md_text
 
-__all__ = ["FIX_HINTS", "feedback_html", "feedback_markdown"]
+__all__ = ["FEEDBACK_FILE", "FIX_HINTS", "feedback_html", "feedback_markdown", "write_feedback"]
+
+FEEDBACK_FILE = "feedback.md"  # in groups/<name>/ of the output folder
 
 # The one thing to fix, per check, when it did not pass. Written for students.
 FIX_HINTS: Mapping[str, str] = {
@@ -142,3 +147,28 @@ def feedback_html(run: RunResult, group: GroupResult, grade: str | None = None) 
     """
     text = feedback_markdown(run, group, grade, markdown=False)
     return "<br>\n".join(html.escape(line) for line in text.rstrip("\n").split("\n"))
+
+
+def write_feedback(
+    run: RunResult,
+    out_dir: Path,
+    grade: Callable[[GroupResult], str | None] | None = None,
+) -> list[Path]:
+    """Write ``groups/<name>/feedback.md`` for every group; return the paths.
+
+    ``grade`` gives a group's scale grade (export --scale). Raises InfrastructureError when a
+    file cannot be written.
+    """
+    from repograder.errors import InfrastructureError
+
+    paths = []
+    for group in run.groups:
+        path = out_dir / "groups" / safe_filename(group.name) / FEEDBACK_FILE
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InfrastructureError(f"cannot create {path.parent}: {exc.strerror}") from None
+        text = feedback_markdown(run, group, grade(group) if grade is not None else None)
+        write_text_atomic(path, text)
+        paths.append(path)
+    return paths

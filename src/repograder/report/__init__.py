@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from repograder.errors import InfrastructureError
-from repograder.feedback import feedback_markdown
-from repograder.fsutil import safe_filename
 from repograder.model import RunResult
 from repograder.report.html import (
     CSP,
@@ -34,7 +32,6 @@ from repograder.report.tables import format_score, grades_csv, junit_xml, summar
 
 __all__ = [
     "CSP",
-    "FEEDBACK_FILE",
     "GROUPS_DIR",
     "dumps_json",
     "format_score",
@@ -57,7 +54,6 @@ __all__ = [
 ]
 
 GROUPS_DIR = "groups"
-FEEDBACK_FILE = "feedback.md"
 
 
 def write_report(run: RunResult, out_dir: Path) -> list[Path]:
@@ -72,19 +68,13 @@ def write_report(run: RunResult, out_dir: Path) -> list[Path]:
         (out_dir / "index.html", render_index(run)),
     ]
     files += [(out_dir / GROUPS_DIR / group_page_name(g), render_group(run, g)) for g in run.groups]
-    # Feedback to send, per group, in the group's artifact folder (feedback.py).
-    files += [
-        (out_dir / GROUPS_DIR / safe_filename(g.name) / FEEDBACK_FILE, feedback_markdown(run, g))
-        for g in run.groups
-    ]
     files += [
         (out_dir / "grades.csv", grades_csv(run)),
         (out_dir / "junit.xml", junit_xml(run)),
         (out_dir / "summary.md", summary_markdown(run)),
     ]
     try:
-        for path, _ in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / GROUPS_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InfrastructureError(
             f"cannot create the output folder {out_dir}: {exc.strerror or exc}"

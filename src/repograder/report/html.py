@@ -147,6 +147,58 @@ def parse_artifacts(artifacts: Mapping[str, JSONValue]) -> Artifacts:
     return Artifacts(tuple(thumbs), tuple(notebooks), tuple(logs), other)
 
 
+@dataclass(frozen=True)
+class ContributionRow:
+    """One member (or unmatched author) on the group page; figures from results.json."""
+
+    who: str
+    commits: int
+    merges: int
+    files: int
+    added: int
+    removed: int
+    bulk_files: int
+    bulk_lines: int
+    identities: tuple[str, ...]
+    no_commits: bool
+    member: bool
+
+
+def _int(value: JSONValue) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def parse_contributions(data: Mapping[str, JSONValue]) -> list[ContributionRow]:
+    """Rows of ``GroupResult.contributions`` (members first, then unmatched authors)."""
+    rows = []
+    for key, member in (("members", True), ("others", False)):
+        items = data.get(key)
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            ids = item.get("identities")
+            rows.append(
+                ContributionRow(
+                    who=_str(item.get("name" if member else "identity"), "?"),
+                    commits=_int(item.get("commits")),
+                    merges=_int(item.get("merges")),
+                    files=_int(item.get("files")),
+                    added=_int(item.get("added")),
+                    removed=_int(item.get("removed")),
+                    bulk_files=_int(item.get("bulk_files")),
+                    bulk_lines=_int(item.get("bulk_added")) + _int(item.get("bulk_removed")),
+                    identities=tuple(i for i in ids if isinstance(i, str))
+                    if isinstance(ids, list)
+                    else (),
+                    no_commits=item.get("no_commits") is True,
+                    member=member,
+                )
+            )
+    return rows
+
+
 def group_page_name(group: GroupResult) -> str:
     """File name of a group's page inside ``groups/``."""
     return safe_filename(group.name) + ".html"
@@ -257,6 +309,7 @@ def _environment() -> jinja2.Environment:
         group_page_name=group_page_name,
         checks_by_id=_checks_by_id,
         parse_artifacts=parse_artifacts,
+        parse_contributions=parse_contributions,
         csp=CSP,
         css=_css(),
         GRADED=GroupStatus.GRADED,
