@@ -127,3 +127,23 @@ def test_bulk_rules() -> None:
     assert contributions.is_bulk(FileChange("static/app.min.js", 3, 0))
     assert not contributions.is_bulk(FileChange("src/data_loader.py", 300, 20))
     assert contributions.summarise((), []) == {}
+
+
+def test_contributions_on_the_group_page_are_escaped() -> None:
+    import dataclasses
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from repograder.config import Member
+    from repograder.model import CommitStat
+    from repograder.report import render_group
+    from report_factory import good_group, make_run
+
+    evil = "<script>alert(1)</script>"
+    history = (CommitStat("a" * 40, evil, "x@y", "2026-03-01T00:00:00Z", 1, ()),)
+    figures = contributions.summarise(history, [Member(f"{evil} member")])
+    group = dataclasses.replace(good_group(), contributions=figures)
+    html = render_group(make_run((group,)), group)
+    assert evil not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &lt;x@y&gt;" in html
+    assert "no commits" in html

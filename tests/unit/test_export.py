@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -242,3 +243,32 @@ def test_feedback_is_plain_language_with_the_fix_and_comments() -> None:
     assert "<br>" in html
     broken = feedback.feedback_markdown(run, run.groups[2])
     assert "could not be graded" in broken
+
+
+@pytest.mark.parametrize("payload", ["<script>alert(1)</script>", "=cmd|'/c calc'!A1"])
+def test_hostile_text_in_feedback_and_exports(tmp_path: Path, payload: str) -> None:
+    from repograder.feedback import write_feedback
+    from report_factory import make_hostile_run
+
+    run = make_hostile_run(payload)
+    for path in write_feedback(run, tmp_path):
+        text = path.read_text(encoding="utf-8")
+        if "<" in payload:
+            assert payload not in text  # inert Markdown: &lt;script&gt;
+    groups = tmp_path / "groups.yaml"
+    groups.write_text(
+        "groups:\n"
+        + "".join(
+            f"  - name: {json.dumps(g.name)}\n    repo: /x{i}\n"
+            f"    members: [{{name: {json.dumps(payload)}, email: s{i}@uni.example}}]\n"
+            for i, g in enumerate(run.groups)
+        )
+    )
+    rows = export.student_rows(run, load_groups(groups))
+    assert all("<script" not in r.feedback_html for r in rows)
+    for line in csv.reader(io.StringIO(export.students_csv(run, rows, with_grade=False))):
+        assert not any(cell.startswith(("=", "+", "-", "@")) for cell in line)
+    sheet = "Identifier,Full name,Email address,Grade,Feedback comments\nP1,x,s0@uni.example,,\n"
+    filled = table(export.fill_moodle_worksheet(sheet, rows).text)
+    assert "<script" not in filled[1][4]
+    assert not filled[1][4].startswith("=")
