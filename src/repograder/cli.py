@@ -126,6 +126,10 @@ def _exit_code(run: RunResult) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_groups(Path(args.groups))
     rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
+    # A broken overrides file must stop us before hours of grading, not after.
+    from repograder.overrides import load_overrides
+
+    load_overrides(overrides_path(config, args.overrides), config, rubric)
     groups = _select(config, args.only)
     if args.shard:
         from repograder import shard
@@ -354,11 +358,28 @@ def default_jobs(limits: Limits) -> int:
     return max(1, min(cores, mem_mb // max(limits.memory_mb, 1)))
 
 
+def _validate_one(path: Path) -> str:
+    """A groups file (and its overrides file, if any), a rubric or an overrides file."""
+    from repograder import overrides
+
+    if overrides.is_overrides_file(path):
+        return f"{path}: overrides file OK ({len(overrides.load_overrides(path))} overrides)"
+    summary = validate_file(path)
+    if "groups file" in summary:
+        config = load_groups(path)
+        found = overrides_path(config, None)
+        if found.is_file():
+            rubric = load_rubric(config.rubric_path)
+            items = overrides.load_overrides(found, config, rubric)
+            summary += f"\n{found}: overrides file OK ({len(items)} overrides)"
+    return summary
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for name in args.files:
         try:
-            print(validate_file(Path(name)))
+            print(_validate_one(Path(name)))
         except ConfigError as exc:
             failed = True
             print(str(exc), file=sys.stderr)

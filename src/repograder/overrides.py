@@ -47,6 +47,7 @@ __all__ = [
     "Override",
     "apply_overrides",
     "automatic",
+    "is_overrides_file",
     "load_overrides",
     "overridden_score",
     "remove_override",
@@ -157,6 +158,12 @@ def load_overrides(
             )
         )
     return tuple(result)
+
+
+def is_overrides_file(path: Path) -> bool:
+    """True for a YAML file whose top level has ``overrides`` and no ``groups``/``checks``."""
+    data = _load_yaml(path).data
+    return isinstance(data, dict) and "overrides" in data and not {"groups", "checks"} & set(data)
 
 
 def _to_yaml(overrides: Sequence[Override]) -> str:

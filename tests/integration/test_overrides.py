@@ -204,3 +204,27 @@ def test_overrides_file_errors_name_file_line_and_key(tmp_path: Path) -> None:
             overrides.load_overrides(path, config, load_rubric())
         assert str(info.value).startswith(str(path)), str(info.value)
         assert expected in str(info.value), str(info.value)
+
+
+def test_a_broken_overrides_file_stops_the_run_before_grading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    groups, out = make_course(tmp_path)
+    (tmp_path / "overrides.yaml").write_text("overrides:\n  - {group: a, check: readme}\n")
+    code = cli.main(["run", str(groups), "--static", "--out", str(out), "-q"])
+    assert code == ExitCode.USAGE
+    assert "overrides.yaml:2: overrides[0]" in capsys.readouterr().err
+    assert not (out / "results.json").exists()
+
+
+def test_validate_checks_the_overrides_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    groups, out = make_course(tmp_path)
+    assert adjust(groups, out, "a", "readme", "--points", "0", "--comment", "copied") == 0
+    assert cli.main(["validate", str(groups)]) == 0
+    assert "overrides file OK (1 overrides)" in capsys.readouterr().out
+    assert cli.main(["validate", str(tmp_path / "overrides.yaml")]) == 0
+    (tmp_path / "overrides.yaml").write_text("overrides:\n  - {group: zz, check: readme}\n")
+    assert cli.main(["validate", str(groups)]) == ExitCode.USAGE
+    assert "overrides.yaml:2:" in capsys.readouterr().err
