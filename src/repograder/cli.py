@@ -334,11 +334,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     source = Path(args.moodle_worksheet)
     text = export.read_worksheet(source)
     filled = export.fill_moodle_worksheet(text, rows, scale=scale is not None, where=str(source))
-    target = (
-        Path(args.worksheet_out)
-        if args.worksheet_out
-        else source.with_name(f"{source.stem}-graded{source.suffix or '.csv'}")
-    )
+    target = Path(args.worksheet_out) if args.worksheet_out else out_dir / export.WORKSHEET_FILE
     if target.resolve() == source.resolve():
         raise ConfigError("--worksheet-out: choose another file than the downloaded worksheet")
     report_results.write_text_atomic(target, filled.text)
@@ -694,7 +690,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--worksheet-out",
         metavar="FILE",
-        help="where the filled worksheet goes (default: <worksheet>-graded.csv beside it)",
+        help="where the filled worksheet goes (default: moodle-worksheet.csv in --out, linked "
+        "from the overview)",
     )
     exp.add_argument(
         "--scale",

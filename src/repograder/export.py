@@ -35,12 +35,15 @@ __all__ = [
     "MOODLE_FEEDBACK",
     "MOODLE_GRADE",
     "MOODLE_MAX_GRADE",
+    "WORKSHEET_FILE",
     "StudentRow",
     "WorksheetResult",
     "fill_moodle_worksheet",
     "student_rows",
     "students_csv",
 ]
+
+WORKSHEET_FILE = "moodle-worksheet.csv"  # the filled worksheet's default name in the report
 
 # Moodle's column headers (English language pack), see the module docstring.
 MOODLE_EMAIL = "Email address"

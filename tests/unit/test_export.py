@@ -149,7 +149,7 @@ def test_export_command_writes_students_and_worksheet(
     assert "Kurt Goedel" in out
     assert "Someone Else" in out
     assert sheet.read_text(encoding="utf-8") == worksheet_text()  # the download is untouched
-    filled = table((tmp_path / "worksheet-graded.csv").read_text(encoding="utf-8"))
+    filled = table((tmp_path / "grading-report" / "moodle-worksheet.csv").read_text("utf-8"))
     assert filled[1][5] == "95.00"
     students = list(
         csv.DictReader(io.StringIO((tmp_path / "grading-report" / "students.csv").read_text()))

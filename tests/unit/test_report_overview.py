@@ -101,6 +101,6 @@ def test_reasons_are_visible_text_and_files_are_linked() -> None:
         e[: len(r.rstrip("…"))] for e, r in zip(expected, reasons, strict=True)
     ]
     assert len(reasons) == len(expected)
-    for target in ("grades.csv", "results.json", "students.csv"):
+    for target in ("grades.csv", "results.json", "students.csv", "moodle-worksheet.csv"):
         assert f'href="{target}"' in html
     assert "@media print" in html
