@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import platformdirs
@@ -211,7 +211,7 @@ def with_overrides(
     if not items:
         return overrides.apply_overrides(run, ())
     run = overrides.apply_overrides(run, items)
-    graded = {g.name for g in run.groups}
+    graded = {g.name for g in run.groups if g.status is GroupStatus.GRADED}
     for o in overrides.unmatched(run, items):
         if o.group in graded:
             _err(f"{path}:{o.line}: override of {o.group}/{o.check}: the group has no such check")
@@ -236,6 +236,13 @@ def _adjust_report(out_dir: Path, config: CourseConfig, args: argparse.Namespace
     write_report(run, out_dir)
     write_feedback(run, out_dir)
     print(f"report updated: {out_dir / 'index.html'}")
+
+
+def _user_name(lookup: Callable[[], str]) -> str:
+    try:
+        return lookup()
+    except (OSError, KeyError):  # no USER and no passwd entry (some containers)
+        return "unknown"
 
 
 def cmd_adjust(args: argparse.Namespace) -> int:
@@ -287,7 +294,7 @@ def cmd_adjust(args: argparse.Namespace) -> int:
         comment=args.comment.strip(),
         status=Status(args.status) if args.status else None,
         points=args.points,
-        by=args.by or os.environ.get("REPOGRADER_USER") or getpass.getuser(),
+        by=args.by or os.environ.get("REPOGRADER_USER") or _user_name(getpass.getuser),
         at=datetime.now(UTC).isoformat(timespec="seconds"),
         commit=commit,
     )
