@@ -143,6 +143,10 @@ def test_override_survives_a_rerun_and_totals_use_it(tmp_path: Path) -> None:
     page = (out / "groups" / "a.html").read_text()
     assert "seen it" in page
     assert "Lecturer override" in page
+    # The feedback to send carries the lecturer's comment and is linked from the group page.
+    assert 'href="a/feedback.md"' in page
+    sent = (out / "groups" / "a" / "feedback.md").read_text()
+    assert "Lecturer's comment: seen it" in sent
 
 
 def test_override_on_a_changed_commit_is_flagged_not_applied(

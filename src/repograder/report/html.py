@@ -207,6 +207,11 @@ def group_page_name(group: GroupResult) -> str:
     return safe_filename(group.name) + ".html"
 
 
+def feedback_path(group: GroupResult) -> str:
+    """The group's feedback.md relative to ``groups/`` (written by feedback.write_feedback)."""
+    return f"{safe_filename(group.name)}/feedback.md"
+
+
 # --- template helpers ------------------------------------------------------------------------
 
 
@@ -310,6 +315,7 @@ def _environment() -> jinja2.Environment:
         step_symbol=_step_symbol,
         href=_href,
         group_page_name=group_page_name,
+        feedback_path=feedback_path,
         checks_by_id=_checks_by_id,
         parse_artifacts=parse_artifacts,
         parse_contributions=parse_contributions,
