@@ -15,7 +15,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from repograder.fsutil import safe_filename
-from repograder.model import CheckResult, GroupResult, GroupStatus, OverrideState, RunResult, Status
+from repograder.model import (
+    CheckResult,
+    GroupResult,
+    GroupStatus,
+    OverrideState,
+    RunResult,
+    Status,
+    StepStatus,
+)
 from repograder.report.results import write_text_atomic
 from repograder.report.tables import format_score, md_text
 
@@ -74,19 +82,40 @@ class _Style:
         return f"`{value}`" if self.markdown else value
 
 
-def _check_lines(check: CheckResult, st: _Style) -> list[str]:
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
+def _first_failed_step(group: GroupResult, st: _Style) -> str | None:
+    """'step 2 (README line 17: python train.py) failed: reason. hint' for readme-steps."""
+    for step in group.steps:
+        if step.status in (StepStatus.FAILED, StepStatus.TIMEOUT):
+            what = (
+                f"step {step.index} (README line {step.source_line}: {st.text(step.command, 120)})"
+            )
+            why = f": {st.text(step.reason, 300)}" if step.reason else ""
+            hint = f" Hint: {_sentence(st.text(step.hint, 300))}" if step.hint else ""
+            verb = "timed out" if step.status is StepStatus.TIMEOUT else "failed"
+            return f"{what} {verb}{why}.{hint} Fix it, then run the steps after it."
+    return None
+
+
+def _check_lines(check: CheckResult, st: _Style, group: GroupResult) -> list[str]:
     title = st.bold(st.text(check.title or check.id, 200))
     lines = [f"- {title}: {_VERDICT[check.status]}, {_points(check)}."]
     override = check.override
     applied = override is not None and override.state is OverrideState.APPLIED
     if check.summary and not (applied and check.status is Status.PASS):
         lines.append(f"  {st.text(check.summary)}")
-    if check.status not in (Status.PASS, Status.ERROR) and not applied:
+    # A skip says why in its summary (not applicable, or a prerequisite failed): no fix of its own.
+    if check.status in (Status.FAIL, Status.WARN) and not applied:
         hint = FIX_HINTS.get(check.id)
+        if check.id == "readme-steps":
+            hint = _first_failed_step(group, st) or hint
         if hint:
-            lines.append(f"  To fix: {hint}")
+            lines.append(f"  - To fix: {hint}")
     if override is not None and applied:
-        lines.append(f"  Lecturer's comment: {st.text(override.comment, 2000)}")
+        lines.append(f"  - Lecturer's comment: {st.text(override.comment, 2000)}")
     return lines
 
 
@@ -119,7 +148,7 @@ def feedback_markdown(
     if group.checks:
         lines += [f"{'## ' if markdown else ''}What we checked", ""]
         for check in group.checks:
-            lines += _check_lines(check, st)
+            lines += _check_lines(check, st, group)
         lines.append("")
     if group.late_commits:
         n = len(group.late_commits)

@@ -236,6 +236,11 @@ def test_feedback_is_plain_language_with_the_fix_and_comments() -> None:
     assert text.startswith("# Feedback for group-2")
     assert "Your score: **1.5 of 10 points**" in text
     assert "To fix:" in text
+    # The one thing to fix for the README steps is the first step that failed, with its hint.
+    assert "step 1 (README line 5: pip install -r requirements.txt) failed: exit code 1" in text
+    # A skipped check says why; it gets no fix of its own.
+    skipped = text.split("IEEE conference format")[1].split("\n\n")[0]
+    assert "To fix" not in skipped
     assert "## Late commits" in text
     assert "details" not in text.lower()
     html = feedback.feedback_html(run, sloppy, grade="5,0")
