@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import platformdirs
@@ -31,7 +31,8 @@ from repograder.errors import (
     RepograderError,
     SandboxUnavailable,
 )
-from repograder.model import NOT_GRADED, GroupResult, GroupStatus
+from repograder.feedback import write_feedback
+from repograder.model import NOT_GRADED, GroupResult, GroupStatus, RunResult
 from repograder.pipeline import (
     NOT_GRADED_YET,
     FinishedGroups,
@@ -143,6 +144,10 @@ def _exit_code(graded: Sequence[GroupResult]) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_groups(Path(args.groups))
     rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
+    # A broken overrides file must stop us before hours of grading, not after.
+    from repograder.overrides import load_overrides
+
+    load_overrides(overrides_path(config, args.overrides), config, rubric)
     groups = _select(config, args.only)
     if args.shard:
         from repograder import shard
@@ -210,7 +215,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         run = dataclasses.replace(run, groups=tuple(by_name[n] for n in order))
     from repograder.report import write_report
 
+    run = with_overrides(run, config, rubric, args.overrides)
     write_report(run, ctx.out_dir)
+    write_feedback(run, ctx.out_dir)
     graded = sum(g.status == GroupStatus.GRADED for g in run.groups)
     print(f"graded {graded} of {len(run.groups)} group(s); report: {ctx.out_dir / 'index.html'}")
     for g in run.groups:
@@ -219,6 +226,164 @@ def cmd_run(args: argparse.Namespace) -> int:
     if stopped is not None:
         raise stopped
     return _exit_code(fresh)
+
+
+def overrides_path(config: CourseConfig, option: str | None) -> Path:
+    """``--overrides``, else groups.yaml's ``overrides``, else overrides.yaml beside it."""
+    if option:
+        return Path(option)
+    return config.overrides_path or config.path.resolve().parent / "overrides.yaml"
+
+
+def with_overrides(
+    run: RunResult, config: CourseConfig, rubric: Rubric | None, option: str | None
+) -> RunResult:
+    """``run`` with the lecturer's overrides applied; says which were flagged or unmatched."""
+    from repograder import overrides
+
+    path = overrides_path(config, option)
+    items = overrides.load_overrides(path, config, rubric)
+    if not items:
+        return overrides.apply_overrides(run, ())
+    run = overrides.apply_overrides(run, items)
+    graded = {g.name for g in run.groups if g.status is GroupStatus.GRADED}
+    for o in overrides.unmatched(run, items):
+        if o.group in graded:
+            _err(f"{path}:{o.line}: override of {o.group}/{o.check}: the group has no such check")
+    for group, check in overrides.stale(run):
+        _err(
+            f"override of {group}/{check} was written for another commit: NOT applied, "
+            "review it (the report flags it; `repograder adjust` renews it)"
+        )
+    return run
+
+
+def _adjust_report(out_dir: Path, config: CourseConfig, args: argparse.Namespace) -> None:
+    """Re-apply overrides to an existing report so it shows the change without a re-run."""
+    from repograder.report import write_report
+
+    results = out_dir / "results.json"
+    if not results.is_file():
+        return
+    run = report_results.read_results(results)
+    rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
+    run = with_overrides(run, config, rubric, args.overrides)
+    write_report(run, out_dir)
+    write_feedback(run, out_dir)
+    print(f"report updated: {out_dir / 'index.html'}")
+
+
+def _user_name(lookup: Callable[[], str]) -> str:
+    try:
+        return lookup()
+    except (OSError, KeyError):  # no USER and no passwd entry (some containers)
+        return "unknown"
+
+
+def cmd_adjust(args: argparse.Namespace) -> int:
+    """Record (or remove) a lecturer's override of one check of one group."""
+    import getpass
+    from datetime import UTC, datetime
+
+    from repograder import overrides
+    from repograder.model import Status
+
+    config = load_groups(Path(args.groups))
+    rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
+    group = next((g for g in config.groups if g.name == args.group), None)
+    if group is None:
+        raise ConfigError(f"no group named {args.group!r} in {config.path}")
+    spec = next((c for c in rubric.checks if c.id == args.check), None)
+    if spec is None:
+        known = ", ".join(c.id for c in rubric.checks)
+        raise ConfigError(f"the rubric {rubric.name!r} has no check {args.check!r} ({known})")
+    path = overrides_path(config, args.overrides)
+    items = overrides.load_overrides(path, config, rubric)
+    out_dir = Path(args.out) if args.out else config.path.resolve().parent / "grading-report"
+    if args.remove:
+        items, found = overrides.remove_override(items, group.name, spec.id)
+        if not found:
+            print(f"no override of {group.name}/{spec.id} in {path}")
+            return ExitCode.OK
+        overrides.save_overrides(path, items)
+        print(f"removed the override of {group.name}/{spec.id} from {path}")
+        _adjust_report(out_dir, config, args)
+        return ExitCode.OK
+    if args.points is None and args.status is None:
+        raise ConfigError("adjust: give --points, --status or both (or --remove)")
+    if not args.comment or not args.comment.strip():
+        raise ConfigError(
+            "adjust: --comment is required: say why, for the students and the archive"
+        )
+    if args.points is not None and not 0 <= args.points <= spec.points:
+        raise ConfigError(f"--points: {args.points:g} is not between 0 and {spec.points:g}")
+    commit = None
+    results = out_dir / "results.json"
+    if results.is_file():
+        run = report_results.read_results(results)
+        graded = next((g for g in run.groups if g.name == group.name), None)
+        commit = graded.commit if graded is not None else None
+    new = overrides.Override(
+        group=group.name,
+        check=spec.id,
+        comment=args.comment.strip(),
+        status=Status(args.status) if args.status else None,
+        points=args.points,
+        by=args.by or os.environ.get("REPOGRADER_USER") or _user_name(getpass.getuser),
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        commit=commit,
+    )
+    overrides.save_overrides(path, overrides.set_override(items, new))
+    what = " and ".join(
+        part
+        for part in (
+            f"status {args.status}" if args.status else "",
+            f"{args.points:g} points" if args.points is not None else "",
+        )
+        if part
+    )
+    pinned = f" (commit {commit[:12]})" if commit else " (no graded commit known yet)"
+    print(f"{group.name}/{spec.id}: {what}{pinned}; saved in {path}")
+    _adjust_report(out_dir, config, args)
+    return ExitCode.OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Per-student grades (students.csv) and, optionally, a filled Moodle grading worksheet."""
+    from repograder import export
+
+    config = load_groups(Path(args.groups))
+    rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
+    out_dir = Path(args.out) if args.out else config.path.resolve().parent / "grading-report"
+    run = report_results.read_results(out_dir / "results.json")
+    run = with_overrides(run, config, rubric, args.overrides)
+    scale = None
+    if args.scale:
+        if rubric.grade_scale is None:
+            raise ConfigError(f"--scale: the rubric {rubric.path} has no grade_scale")
+        scale = rubric.grade_scale
+    rows = export.student_rows(run, config, scale)
+    grades = {r.group: r.grade for r in rows}
+    write_feedback(run, out_dir, lambda g: grades.get(g.name))
+    students = Path(args.csv) if args.csv else out_dir / "students.csv"
+    report_results.write_text_atomic(students, export.students_csv(run, rows, scale is not None))
+    print(f"{len(rows)} student(s): {students}")
+    missing = [f"{r.group}: {r.member.name}" for r in rows if not r.graded]
+    if missing:
+        print(f"  not graded: {', '.join(missing)}")
+    if not args.moodle_worksheet:
+        return ExitCode.GROUP_ERRORS if missing else ExitCode.OK
+    source = Path(args.moodle_worksheet)
+    text = export.read_worksheet(source)
+    filled = export.fill_moodle_worksheet(text, rows, scale=scale is not None, where=str(source))
+    target = Path(args.worksheet_out) if args.worksheet_out else out_dir / export.WORKSHEET_FILE
+    if target.resolve() == source.resolve():
+        raise ConfigError("--worksheet-out: choose another file than the downloaded worksheet")
+    report_results.write_text_atomic(target, filled.text)
+    print(f"Moodle worksheet: {target} (upload it with 'Upload grading worksheet')")
+    for line in export.summary_lines(filled):
+        print(f"  {line}")
+    return ExitCode.OK if filled.complete and not missing else ExitCode.GROUP_ERRORS
 
 
 def default_jobs(limits: Limits) -> int:
@@ -231,11 +396,28 @@ def default_jobs(limits: Limits) -> int:
     return max(1, min(cores, mem_mb // max(limits.memory_mb, 1)))
 
 
+def _validate_one(path: Path) -> str:
+    """A groups file (and its overrides file, if any), a rubric or an overrides file."""
+    from repograder import overrides
+
+    if overrides.is_overrides_file(path):
+        return f"{path}: overrides file OK ({len(overrides.load_overrides(path))} overrides)"
+    summary = validate_file(path)
+    if "groups file" in summary:
+        config = load_groups(path)
+        found = overrides_path(config, None)
+        if found.is_file():
+            rubric = load_rubric(config.rubric_path)
+            items = overrides.load_overrides(found, config, rubric)
+            summary += f"\n{found}: overrides file OK ({len(items)} overrides)"
+    return summary
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for name in args.files:
         try:
-            print(validate_file(Path(name)))
+            print(_validate_one(Path(name)))
         except ConfigError as exc:
             failed = True
             print(str(exc), file=sys.stderr)
@@ -497,7 +679,78 @@ def build_parser() -> argparse.ArgumentParser:
         help="grade exactly the commits recorded by `repograder snapshot` "
         "(no committer-date deadline filtering)",
     )
+    run.add_argument(
+        "--overrides",
+        metavar="FILE",
+        help="lecturer overrides (default: the groups file's `overrides`, else overrides.yaml "
+        "beside it)",
+    )
     run.set_defaults(func=cmd_run)
+
+    adj = sub.add_parser(
+        "adjust", help="override one check of one group (kept across re-runs, with a comment)"
+    )
+    adj.add_argument("group", metavar="GROUP", help="the group's name in the groups file")
+    adj.add_argument("check", metavar="CHECK", help="the check id, e.g. paper-pages")
+    adj.add_argument("--points", type=float, metavar="P", help="the points the group gets")
+    adj.add_argument(
+        "--status",
+        choices=("pass", "warn", "fail", "skip", "error"),
+        help="the verdict (alone: pass gives all points, warn keeps the automatic points, "
+        "fail/skip/error give none)",
+    )
+    adj.add_argument("--comment", metavar="TEXT", help="why (shown to the students)")
+    adj.add_argument("--by", metavar="NAME", help="who decided (default: your user name)")
+    adj.add_argument("--remove", action="store_true", help="delete this override")
+    adj.add_argument(
+        "--groups",
+        metavar="GROUPS.yaml",
+        default="groups.yaml",
+        help="the groups file (default: ./groups.yaml)",
+    )
+    adj.add_argument("--rubric", metavar="FILE", help="rubric YAML (default: the groups file's)")
+    adj.add_argument("--overrides", metavar="FILE", help="overrides file (default as for run)")
+    adj.add_argument(
+        "--out",
+        metavar="DIR",
+        help="report folder whose commit is recorded and whose pages are updated "
+        "(default: grading-report/ beside the groups file)",
+    )
+    adj.set_defaults(func=cmd_adjust)
+
+    exp = sub.add_parser(
+        "export", help="per-student grades and feedback for the LMS (students.csv, Moodle)"
+    )
+    exp.add_argument("groups", metavar="GROUPS.yaml", help="the groups file (members, e-mails)")
+    exp.add_argument(
+        "--out",
+        metavar="DIR",
+        help="the report folder with results.json (default: grading-report/ beside the groups "
+        "file)",
+    )
+    exp.add_argument("--rubric", metavar="FILE", help="rubric YAML (default: the groups file's)")
+    exp.add_argument("--overrides", metavar="FILE", help="overrides file (default as for run)")
+    exp.add_argument(
+        "--csv", metavar="FILE", help="the per-student CSV (default: students.csv in --out)"
+    )
+    exp.add_argument(
+        "--moodle-worksheet",
+        metavar="FILE",
+        help="a grading worksheet downloaded from a Moodle assignment: fill Grade and "
+        "Feedback comments by e-mail",
+    )
+    exp.add_argument(
+        "--worksheet-out",
+        metavar="FILE",
+        help="where the filled worksheet goes (default: moodle-worksheet.csv in --out, linked "
+        "from the overview)",
+    )
+    exp.add_argument(
+        "--scale",
+        action="store_true",
+        help="grades on the rubric's grade_scale (e.g. 1,0-5,0) instead of points",
+    )
+    exp.set_defaults(func=cmd_export)
 
     chk = sub.add_parser(
         "check", help="self-check one local repository with the course rubric (for students)"

@@ -48,6 +48,8 @@ KNOWN_CHECKS: Mapping[str, str] = {
 _URL_RE = re.compile(r"^(https?|ssh|git|file)://", re.IGNORECASE)
 _SCP_RE = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
 _TRANSPORT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+OVERRIDES_FILE = "overrides.yaml"
 
 
 # ---------------------------------------------------------------- YAML with line numbers
@@ -162,13 +164,39 @@ def _raise_validation(path: Path, located: _Located, exc: ValidationError) -> No
 # ---------------------------------------------------------------- groups.yaml
 
 
+class _MemberModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: StrictStr = Field(min_length=1, max_length=200)
+    email: StrictStr | None = Field(default=None, max_length=320)
+    id: StrictStr | int | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL_RE.match(value.strip()):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value.strip() if value is not None else None
+
+
 class _GroupModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: StrictStr = Field(min_length=1, max_length=200)
     repo: StrictStr = Field(min_length=1)
     ref: StrictStr | None = None
-    members: list[StrictStr] = Field(default_factory=list)
+    # Plain names, or {name, email, id} for the LMS export.
+    members: list[_MemberModel] = Field(default_factory=list)
+    # member name -> other author names or e-mails that person committed under
+    aliases: dict[str, list[StrictStr]] = Field(default_factory=dict)
+
+    @field_validator("members", mode="before")
+    @classmethod
+    def _plain_names(cls, value: object) -> object:
+        # A plain string is a member with a name only; errors keep the path members[i].key.
+        if isinstance(value, list):
+            return [{"name": m} if isinstance(m, str) else m for m in value]
+        return value
 
     @field_validator("repo")
     @classmethod
@@ -191,6 +219,7 @@ class _GroupsModel(BaseModel):
     course: StrictStr | None = None
     deadline: StrictStr | None = None
     rubric: StrictStr | None = None
+    overrides: StrictStr | None = None  # default: overrides.yaml beside the groups file
     groups: list[_GroupModel] = Field(min_length=1)
 
     @field_validator("deadline")
@@ -218,12 +247,24 @@ def parse_deadline(value: str) -> datetime:
 
 
 @dataclass(frozen=True)
+class Member:
+    """A student of a group; ``email`` and ``id`` are optional (for the LMS export)."""
+
+    name: str
+    email: str | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True)
 class GroupSpec:
     name: str
     repo: str  # URL, or an absolute local path (resolved against the groups file's folder)
     ref: str | None = None
-    members: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()  # the members' names, as results.json shows them
     line: int = 0
+    people: tuple[Member, ...] = ()  # the members with e-mail and id, same order as members
+    # member name -> other author names or e-mails in the git history (groups.yaml `aliases`)
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -238,6 +279,7 @@ class CourseConfig:
     deadline: datetime | None
     rubric_path: Path | None
     groups: tuple[GroupSpec, ...]
+    overrides_path: Path | None = None  # groups.yaml `overrides`, else overrides.yaml beside it
 
 
 def is_remote(repo: str) -> bool:
@@ -274,13 +316,26 @@ def load_groups(path: Path) -> CourseConfig:
                 f"on line {seen[key]}"
             )
         seen[key] = line
+        people = tuple(
+            Member(m.name, m.email, str(m.id) if m.id is not None else None) for m in g.members
+        )
+        names = [p.name for p in people]
+        for member in g.aliases:
+            if member not in names:
+                where = ("groups", i, "aliases", member)
+                raise ConfigError(
+                    f"{path}:{located.lines.get(where, line)}: groups[{i}].aliases.{member}: "
+                    f"not a member of {g.name!r} (members: {', '.join(names) or 'none'})"
+                )
         groups.append(
             GroupSpec(
                 name=g.name,
                 repo=_resolve_repo(g.repo, base),
                 ref=g.ref,
-                members=tuple(g.members),
+                members=tuple(names),
                 line=line,
+                people=people,
+                aliases={k: tuple(v) for k, v in g.aliases.items()},
             )
         )
     return CourseConfig(
@@ -289,6 +344,7 @@ def load_groups(path: Path) -> CourseConfig:
         deadline=parse_deadline(model.deadline) if model.deadline else None,
         rubric_path=(base / model.rubric).resolve() if model.rubric else None,
         groups=tuple(groups),
+        overrides_path=(base / (model.overrides or OVERRIDES_FILE)).resolve(),
     )
 
 
@@ -368,8 +424,24 @@ class _CheckModel(BaseModel):
         return value
 
 
+class _ScaleStepModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    grade: StrictStr | float = Field()
+    min_percent: float = Field(ge=0, le=100)
+
+
+class _ScaleModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: StrictStr = "grade"
+    steps: list[_ScaleStepModel] = Field(min_length=1, max_length=100)
+
+
 class _RubricModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    grade_scale: _ScaleModel | None = None
 
     name: StrictStr = Field(min_length=1)
     title: StrictStr | None = None
@@ -404,6 +476,27 @@ class RubricLimits:
 
 
 @dataclass(frozen=True)
+class GradeScale:
+    """Points -> a grade by percentage thresholds (rubric ``grade_scale``).
+
+    ``steps`` are (min_percent, grade), best grade first; the last step starts at 0 %, so every
+    score has a grade. E.g. the German 1,0-5,0 steps.
+    """
+
+    name: str
+    steps: tuple[tuple[float, str], ...]
+
+    def grade_for(self, score: float, max_score: float) -> str:
+        """The grade of ``score`` out of ``max_score`` points (the first step it reaches)."""
+        percent = 100.0 * score / max_score if max_score > 0 else 0.0
+        for minimum, grade in self.steps:
+            # Rounded so 0.95 * 20 points reaches "95 %" despite binary fractions.
+            if round(percent, 6) >= minimum:
+                return grade
+        return self.steps[-1][1]
+
+
+@dataclass(frozen=True)
 class Rubric:
     path: Path
     name: str
@@ -415,6 +508,7 @@ class Rubric:
     common_requirements: tuple[str, ...] = ()
     common_apt: tuple[str, ...] = ()  # rubric `environment.apt`
     common_warmup: tuple[str, ...] = ()  # rubric `environment.warmup`
+    grade_scale: GradeScale | None = None  # rubric `grade_scale`
 
     @property
     def max_score(self) -> float:
@@ -465,6 +559,7 @@ def load_rubric(path: Path | None = None) -> Rubric:
         network=lim.network,
     )
     return Rubric(
+        grade_scale=_grade_scale(path, located, model.grade_scale),
         path=path,
         name=model.name,
         title=model.title or model.name,
@@ -475,6 +570,28 @@ def load_rubric(path: Path | None = None) -> Rubric:
         common_apt=tuple(a.strip() for a in model.environment.apt if a.strip()),
         common_warmup=tuple(w for w in model.environment.warmup if w.strip()),
     )
+
+
+def _grade_scale(path: Path, located: _Located, model: _ScaleModel | None) -> GradeScale | None:
+    if model is None:
+        return None
+    steps: list[tuple[float, str]] = []
+    for i, step in enumerate(model.steps):
+        line = located.lines.get(("grade_scale", "steps", i), 0)
+        if steps and step.min_percent >= steps[-1][0]:
+            raise ConfigError(
+                f"{path}:{line}: grade_scale.steps[{i}].min_percent: {step.min_percent:g} must "
+                f"be below the step before ({steps[-1][0]:g}); list the best grade first"
+            )
+        grade = step.grade if isinstance(step.grade, str) else format(step.grade, "g")
+        steps.append((step.min_percent, grade))
+    if steps[-1][0] != 0:
+        line = located.lines.get(("grade_scale", "steps", len(steps) - 1), 0)
+        raise ConfigError(
+            f"{path}:{line}: grade_scale.steps[{len(steps) - 1}].min_percent: the last step "
+            "must start at 0 so that every score has a grade"
+        )
+    return GradeScale(model.name, tuple(steps))
 
 
 def validate_file(path: Path) -> str:

@@ -336,6 +336,7 @@ def fetch(
         tip = _resolve(runner, mirror, ref)
         chosen, late = _select(_history(runner, mirror, tip), deadline, source.display)
         lfs = _materialise(runner, mirror, chosen.sha, dest, notes, options.max_checkout_bytes)
+        history = _commit_stats(runner, mirror, chosen.sha, notes)
     return model.Checkout(
         path=dest,
         commit=chosen.sha,
@@ -343,7 +344,62 @@ def fetch(
         late_commits=tuple(model.LateCommit(c.sha, c.date, c.subject) for c in late),
         lfs_pointers=lfs,
         notes=_capped(notes),
+        history=history,
     )
+
+
+# Contribution figures stop here; a student history is far shorter, a vendored fork is not.
+MAX_HISTORY_COMMITS = 5000
+
+
+def _commit_stats(
+    runner: _Git, mirror: Path, commit: str, notes: list[str]
+) -> tuple[model.CommitStat, ...]:
+    """Author, parents and per-file line counts of every commit reachable from ``commit``.
+
+    ``git log --numstat`` without renames (a rename counts as removed + added) and without merge
+    diffs (a merge has no files of its own). Newest first; at most MAX_HISTORY_COMMITS.
+    A failure is a note, never a lost group: contributions are not part of the score.
+    """
+    fmt = "--format=%x1e%H%x1f%an%x1f%ae%x1f%aI%x1f%P"
+    args = [f"--git-dir={mirror}", "-c", "core.quotePath=false", "log", "--numstat"]
+    args += ["--no-renames", f"--max-count={MAX_HISTORY_COMMITS}", fmt, commit, "--"]
+    status, out, err = runner.try_run(args, "read")
+    if status != 0:
+        notes.append(f"contributions: git log failed: {runner.source.redact(err.strip())[:200]}")
+        return ()
+    stats = []
+    for record in out.decode("utf-8", "replace").split("\x1e")[1:]:
+        head, _, body = record.partition("\n")
+        fields = head.split("\x1f")
+        if len(fields) != 5:
+            continue
+        files = []
+        for line in body.splitlines():
+            parts = line.split("\t", 2)
+            if len(parts) != 3:
+                continue
+            added, removed, path = parts
+            files.append(
+                model.FileChange(
+                    path=path,
+                    added=int(added) if added.isdigit() else None,
+                    removed=int(removed) if removed.isdigit() else None,
+                )
+            )
+        stats.append(
+            model.CommitStat(
+                sha=fields[0],
+                author_name=fields[1],
+                author_email=fields[2],
+                date=fields[3],
+                parents=len(fields[4].split()),
+                files=tuple(files),
+            )
+        )
+    if len(stats) >= MAX_HISTORY_COMMITS:
+        notes.append(f"contributions: only the newest {MAX_HISTORY_COMMITS} commits counted")
+    return tuple(stats)
 
 
 def _clone_mirror(runner: _Git, mirror: Path) -> None:

@@ -121,6 +121,8 @@ class Checkout:
     late_commits: tuple[LateCommit, ...] = ()
     lfs_pointers: tuple[str, ...] = ()  # repo-relative paths of Git LFS pointer files
     notes: tuple[str, ...] = ()
+    # Every commit reachable from the graded commit, newest first (empty for a plain folder).
+    history: tuple[CommitStat, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,33 @@ class StepResult:
     hint: str = ""
 
 
+class OverrideState(enum.StrEnum):
+    """Whether a lecturer's override was applied to a check."""
+
+    APPLIED = "applied"
+    # Written for another commit than the one graded now: not applied, a human must look.
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class OverrideInfo:
+    """A lecturer's override as it met one check (see overrides.py).
+
+    ``auto_status``/``auto_score`` keep the automatic verdict, so the report shows both and
+    re-applying overrides always starts from the automatic result.
+    """
+
+    state: OverrideState
+    auto_status: Status
+    auto_score: float
+    comment: str
+    by: str = ""
+    at: str = ""  # ISO 8601, when the override was written
+    commit: str | None = None  # the group's commit when the override was written
+    status: Status | None = None  # the lecturer's status, None keeps the automatic one
+    points: float | None = None  # the lecturer's points, None derives them from the status
+
+
 @dataclass(frozen=True)
 class CheckResult:
     id: str
@@ -171,6 +200,28 @@ class CheckResult:
     summary: str
     details: JSONDict = field(default_factory=dict)
     required: bool = False
+    override: OverrideInfo | None = None  # a lecturer's override, applied or flagged
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file of one commit as ``git log --numstat`` counts it."""
+
+    path: str
+    added: int | None  # None for a binary file
+    removed: int | None
+
+
+@dataclass(frozen=True)
+class CommitStat:
+    """One commit of the graded history (git data only), for contribution figures."""
+
+    sha: str
+    author_name: str
+    author_email: str
+    date: str  # ISO 8601 author date
+    parents: int  # 2 or more for a merge
+    files: tuple[FileChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,6 +250,8 @@ class GroupResult:
     # Extra sections for the group page (paper thumbnails, notebook renders, build log, ...),
     # keyed by section name; values are JSON and file paths relative to the output folder.
     artifacts: JSONDict = field(default_factory=dict)
+    # Who contributed what (contributions.py); empty when not measured. Never part of the score.
+    contributions: JSONDict = field(default_factory=dict)
 
     @property
     def not_graded(self) -> bool:

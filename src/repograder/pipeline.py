@@ -25,6 +25,7 @@ from typing import Protocol, TypeVar
 from repograder import (
     __version__,
     comments,
+    contributions,
     detect,
     fsutil,
     git,
@@ -33,7 +34,7 @@ from repograder import (
     readme,
     runner,
 )
-from repograder.config import CheckSpec, CourseConfig, GroupSpec, Rubric
+from repograder.config import CheckSpec, CourseConfig, GroupSpec, Member, Rubric
 from repograder.errors import FetchError, InfrastructureError, Interrupted, RepograderError
 from repograder.model import (
     NOT_GRADED,
@@ -279,9 +280,12 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
         key = cache_key(group, checkout.commit, ctx)
         cached = load_cached(ctx, group, key)
         if cached is not None:
+            # Recounted: groups.yaml aliases and e-mails may have changed since.
+            cached = _with_contributions(cached, group, checkout)
             ctx.progress.done(group.name, cached, cached=True)
             return cached
         result = _grade_checkout(group, ctx, checkout, repo_shown, fetch_s, started)
+        result = _with_contributions(result, group, checkout)
         # A group that could not be graded (its sandbox failed) is tried again next time.
         store(ctx, group, result, key if result.status == GroupStatus.GRADED else None)
         ctx.progress.done(group.name, result, cached=False)
@@ -290,6 +294,13 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
         if ctx.sandbox_slots is not None:
             ctx.sandbox_slots.discharge(group.name)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _with_contributions(result: GroupResult, group: GroupSpec, checkout: Checkout) -> GroupResult:
+    """``result`` with who-contributed-what from the graded history (never part of the score)."""
+    people = group.people or tuple(Member(name) for name in group.members)
+    figures = contributions.summarise(checkout.history, people, group.aliases)
+    return replace(result, contributions=figures) if figures else result
 
 
 def _grade_checkout(

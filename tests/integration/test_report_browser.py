@@ -224,3 +224,43 @@ def test_missing_browser_fails_in_ci() -> None:
     with pytest.raises(pytest.skip.Exception, match="not found"):
         find_browser({}, which=nothing)
     assert find_browser({}, which=lambda n: f"/usr/bin/{n}")[0] == "/usr/bin/chromium"
+
+
+@pytest.mark.browser
+def test_overview_shows_reasons_pass_rates_and_histogram(
+    chrome: Any, serve_dir: Callable[[Path], str], tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    out = tmp_path / "report"
+    run = make_run()
+    write_report(run, out)
+    chrome.get(base := serve_dir(out) + "index.html")
+    # Each verdict's reason is visible text in its cell, not only a tooltip.
+    cells = chrome.find_elements(By.CSS_SELECTOR, "#overview td.cell .reason")
+    assert len(cells) == sum(len(g.checks) for g in run.groups)
+    assert all(c.is_displayed() for c in cells)
+    table = chrome.find_element(By.ID, "overview").text
+    assert "paper.pdf has 6 pages" in table
+    # Pass rates per check below the groups.
+    rates = chrome.find_element(By.CSS_SELECTOR, "#overview tbody.pass-rates").text
+    assert "Passed" in rates
+    assert "50 %" in rates
+    # The histogram is drawn, one bar per point, its bars holding the graded groups.
+    svg = chrome.find_element(By.CSS_SELECTOR, "#distribution svg.histogram")
+    assert svg.is_displayed()
+    assert svg.size["height"] > 50
+    bars = chrome.find_elements(By.CSS_SELECTOR, "svg.histogram g.bar")
+    counts = [int(b.get_attribute("data-count")) for b in bars]
+    assert sum(counts) == 2
+    drawn = [b.find_element(By.TAG_NAME, "rect").size["height"] for b in bars]
+    assert [h > 0 for h in drawn] == [c > 0 for c in counts]
+    links = {a.get_attribute("href") for a in chrome.find_elements(By.CSS_SELECTOR, ".downloads a")}
+    assert base.replace("index.html", "grades.csv") in links
+    assert base.replace("index.html", "results.json") in links
+    _shot(chrome, tmp_path, "overview-glance.png")
+    assert _severe(chrome) == []
+    # Printed for the archive: the file links go, the histogram stays.
+    chrome.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert not chrome.find_element(By.CSS_SELECTOR, ".downloads").is_displayed()
+    assert chrome.find_element(By.CSS_SELECTOR, "svg.histogram").is_displayed()

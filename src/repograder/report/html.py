@@ -26,8 +26,11 @@ from repograder.report.tables import check_columns, format_score
 __all__ = [
     "CSP",
     "Artifacts",
+    "Bar",
+    "CourseStats",
     "Link",
     "NotebookLink",
+    "course_stats",
     "group_page_name",
     "parse_artifacts",
     "render_group",
@@ -147,9 +150,66 @@ def parse_artifacts(artifacts: Mapping[str, JSONValue]) -> Artifacts:
     return Artifacts(tuple(thumbs), tuple(notebooks), tuple(logs), other)
 
 
+@dataclass(frozen=True)
+class ContributionRow:
+    """One member (or unmatched author) on the group page; figures from results.json."""
+
+    who: str
+    commits: int
+    merges: int
+    files: int
+    added: int
+    removed: int
+    bulk_files: int
+    bulk_lines: int
+    identities: tuple[str, ...]
+    no_commits: bool
+    member: bool
+
+
+def _int(value: JSONValue) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def parse_contributions(data: Mapping[str, JSONValue]) -> list[ContributionRow]:
+    """Rows of ``GroupResult.contributions`` (members first, then unmatched authors)."""
+    rows = []
+    for key, member in (("members", True), ("others", False)):
+        items = data.get(key)
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            ids = item.get("identities")
+            rows.append(
+                ContributionRow(
+                    who=_str(item.get("name" if member else "identity"), "?"),
+                    commits=_int(item.get("commits")),
+                    merges=_int(item.get("merges")),
+                    files=_int(item.get("files")),
+                    added=_int(item.get("added")),
+                    removed=_int(item.get("removed")),
+                    bulk_files=_int(item.get("bulk_files")),
+                    bulk_lines=_int(item.get("bulk_added")) + _int(item.get("bulk_removed")),
+                    identities=tuple(i for i in ids if isinstance(i, str))
+                    if isinstance(ids, list)
+                    else (),
+                    no_commits=item.get("no_commits") is True,
+                    member=member,
+                )
+            )
+    return rows
+
+
 def group_page_name(group: GroupResult) -> str:
     """File name of a group's page inside ``groups/``."""
     return safe_filename(group.name) + ".html"
+
+
+def feedback_path(group: GroupResult) -> str:
+    """The group's feedback.md relative to ``groups/`` (written by feedback.write_feedback)."""
+    return f"{safe_filename(group.name)}/feedback.md"
 
 
 # --- template helpers ------------------------------------------------------------------------
@@ -255,8 +315,10 @@ def _environment() -> jinja2.Environment:
         step_symbol=_step_symbol,
         href=_href,
         group_page_name=group_page_name,
+        feedback_path=feedback_path,
         checks_by_id=_checks_by_id,
         parse_artifacts=parse_artifacts,
+        parse_contributions=parse_contributions,
         csp=CSP,
         css=_css(),
         GRADED=GroupStatus.GRADED,
@@ -268,6 +330,7 @@ def _environment() -> jinja2.Environment:
         as_json=_as_json,
         number=_number,
         short_sha=_short_sha,
+        short=_short,
     )
     return env
 
@@ -278,6 +341,108 @@ def _css() -> Markup:
     if "</" in css:
         raise ValueError("report.css must not contain '</'")
     return Markup(css)  # noqa: S704
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One histogram bar: groups whose score is in [low, high) (the last bar includes high)."""
+
+    low: float
+    high: float
+    count: int
+    groups: tuple[str, ...]
+    x: float  # SVG user units
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class PassRate:
+    passed: int  # pass or warn (after overrides)
+    assessed: int  # groups with the check
+    percent: int
+
+
+@dataclass(frozen=True)
+class CourseStats:
+    bars: tuple[Bar, ...]
+    max_score: float
+    mean: float | None
+    median: float | None
+    pass_rates: Mapping[str, PassRate]
+    tallest: int
+
+
+_HIST_W, _HIST_H, _HIST_BINS = 600.0, 160.0, 10
+
+
+def _bins(max_score: float) -> list[tuple[float, float]]:
+    """Whole-point bins up to 20 points, else ten equal bins."""
+    if max_score <= 0:
+        return [(0.0, 1.0)]
+    if max_score <= 20 and float(max_score).is_integer():
+        return [(float(i), float(i + 1)) for i in range(int(max_score))]
+    step = max_score / _HIST_BINS
+    return [(i * step, (i + 1) * step) for i in range(_HIST_BINS)]
+
+
+def course_stats(run: RunResult) -> CourseStats:
+    """Score distribution (histogram bars, drawn as inline SVG) and pass rate per check.
+
+    Only graded groups count. A check counts as passed when its status (after lecturer
+    overrides) is pass or warn.
+    """
+    graded = [g for g in run.groups if g.status is GroupStatus.GRADED]
+    max_score = max((g.max_score for g in graded), default=0.0)
+    bins = _bins(max_score)
+    members: list[list[str]] = [[] for _ in bins]
+    for g in graded:
+        index = next(
+            (i for i, (low, high) in enumerate(bins) if low <= g.score < high), len(bins) - 1
+        )
+        members[index].append(g.name)
+    tallest = max((len(m) for m in members), default=0)
+    width = _HIST_W / len(bins)
+    bars: list[Bar] = []
+    for (low, high), names in zip(bins, members, strict=True):
+        height = _HIST_H * len(names) / tallest if tallest else 0.0
+        bars.append(
+            Bar(
+                low=round(low, 2),
+                high=round(high, 2),
+                count=len(names),
+                groups=tuple(names),
+                x=round(len(bars) * width + 1, 2),
+                y=round(_HIST_H - height, 2),
+                width=round(width - 2, 2),
+                height=round(height, 2),
+            )
+        )
+    scores = sorted(g.score for g in graded)
+    median = None
+    if scores:
+        mid = len(scores) // 2
+        median = scores[mid] if len(scores) % 2 else (scores[mid - 1] + scores[mid]) / 2
+    rates: dict[str, PassRate] = {}
+    for cid, _ in check_columns(run):
+        found = [c for g in graded for c in g.checks if c.id == cid]
+        passed = sum(1 for c in found if c.status in (Status.PASS, Status.WARN))
+        percent = round(100 * passed / len(found)) if found else 0
+        rates[cid] = PassRate(passed, len(found), percent)
+    return CourseStats(
+        bars=tuple(bars),
+        max_score=max_score,
+        mean=round(sum(scores) / len(scores), 2) if scores else None,
+        median=median,
+        pass_rates=rates,
+        tallest=tallest,
+    )
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _counts(run: RunResult) -> tuple[int, int, int]:
@@ -297,6 +462,9 @@ def render_index(run: RunResult) -> str:
             n_groups=total,
             n_graded=graded,
             n_errors=errors,
+            stats=course_stats(run),
+            hist_w=_HIST_W,
+            hist_h=_HIST_H,
         )
     )
 

@@ -25,6 +25,8 @@ from repograder.model import (
     JSONDict,
     JSONValue,
     LateCommit,
+    OverrideInfo,
+    OverrideState,
     RubricInfo,
     RunResult,
     Status,
@@ -46,7 +48,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-_E = TypeVar("_E", Status, GroupStatus, StepStatus)
+_E = TypeVar("_E", Status, GroupStatus, StepStatus, OverrideState)
 
 # Deep structures in details/artifacts are cut here; the report never needs more.
 _MAX_DEPTH = 32
@@ -81,8 +83,22 @@ def _clean_dict(value: JSONDict) -> JSONDict:
     return cleaned if isinstance(cleaned, dict) else {}
 
 
-def _check_to_json(c: CheckResult) -> JSONDict:
+def _override_to_json(o: OverrideInfo) -> JSONDict:
     return {
+        "state": o.state.value,
+        "auto_status": o.auto_status.value,
+        "auto_score": _num(o.auto_score),
+        "status": o.status.value if o.status is not None else None,
+        "points": _num(o.points) if o.points is not None else None,
+        "comment": o.comment,
+        "by": o.by,
+        "at": o.at,
+        "commit": o.commit,
+    }
+
+
+def _check_to_json(c: CheckResult) -> JSONDict:
+    data: JSONDict = {
         "id": c.id,
         "title": c.title,
         "status": c.status.value,
@@ -92,6 +108,9 @@ def _check_to_json(c: CheckResult) -> JSONDict:
         "details": _clean_dict(c.details),
         "required": c.required,
     }
+    if c.override is not None:  # optional: absent when the lecturer did not override
+        data["override"] = _override_to_json(c.override)
+    return data
 
 
 def _step_to_json(s: StepResult) -> JSONDict:
@@ -113,7 +132,7 @@ def _step_to_json(s: StepResult) -> JSONDict:
 
 def group_to_json(g: GroupResult) -> JSONDict:
     """One group as the CONTRACTS.md ``groups[]`` object (plus members and artifacts)."""
-    return {
+    data: JSONDict = {
         "name": g.name,
         "repo": g.repo,
         "members": list(g.members),
@@ -136,6 +155,9 @@ def group_to_json(g: GroupResult) -> JSONDict:
         },
         "artifacts": _clean_dict(g.artifacts),
     }
+    if g.contributions:  # optional: absent for plain folders and older results
+        data["contributions"] = _clean_dict(g.contributions)
+    return data
 
 
 def result_to_json(run: RunResult) -> JSONDict:
@@ -266,8 +288,32 @@ def _late_from_json(data: object, where: str) -> LateCommit:
     return LateCommit(sha=o.str_("sha"), date=o.str_("date"), subject=o.str_("subject", ""))
 
 
+def _override_from_json(data: object, where: str) -> OverrideInfo:
+    o = _Obj(data, where)
+    status = o.opt_str("status")
+    points = o.data.get("points")
+    if points is not None and (isinstance(points, bool) or not isinstance(points, int | float)):
+        raise ConfigError(f"{where}.points: expected a number or null, got {_kind(points)}")
+    try:
+        lecturer_status = Status(status) if status is not None else None
+    except ValueError:
+        raise ConfigError(f"{where}.status: {status!r} is not a check status") from None
+    return OverrideInfo(
+        state=o.enum("state", OverrideState),
+        auto_status=o.enum("auto_status", Status),
+        auto_score=o.float_("auto_score", 0.0),
+        comment=o.str_("comment", ""),
+        by=o.str_("by", ""),
+        at=o.str_("at", ""),
+        commit=o.opt_str("commit"),
+        status=lecturer_status,
+        points=float(points) if points is not None else None,
+    )
+
+
 def _check_from_json(data: object, where: str) -> CheckResult:
     o = _Obj(data, where)
+    override = o.data.get("override")
     return CheckResult(
         id=o.str_("id"),
         title=o.str_("title", ""),
@@ -277,6 +323,9 @@ def _check_from_json(data: object, where: str) -> CheckResult:
         summary=o.str_("summary", ""),
         details=o.json_dict("details"),
         required=o.bool_("required", False),
+        override=(
+            _override_from_json(override, f"{where}.override") if override is not None else None
+        ),
     )
 
 
@@ -321,6 +370,7 @@ def _group_from_json(data: object, where: str) -> GroupResult:
         ),
         members=o.items("members", _str_item),
         artifacts=o.json_dict("artifacts"),
+        contributions=o.json_dict("contributions"),
     )
 
 

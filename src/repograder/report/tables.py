@@ -73,13 +73,49 @@ def _csv_text(value: str) -> str:
     return value
 
 
+def overridden_checks(run: RunResult) -> list[str]:
+    """Ids of the checks some group has a lecturer override on (applied or flagged)."""
+    return [
+        cid
+        for cid, _ in check_columns(run)
+        if any(c.id == cid and c.override is not None for g in run.groups for c in g.checks)
+    ]
+
+
+def _override_cells(check: CheckResult | None) -> list[str]:
+    """``<check> automatic`` and ``<check> override`` cells: the grader's verdict, the comment."""
+    if check is None or check.override is None:
+        return ["", ""]
+    o = check.override
+    auto = f"{o.auto_status.value} {format_score(o.auto_score)}"
+    comment = o.comment
+    if o.state.value == "stale":
+        comment = f"NOT APPLIED, review: written for commit {(o.commit or '')[:12]}; {comment}"
+    return [auto, _csv_text(comment)]
+
+
 def grades_csv(run: RunResult) -> str:
-    """One row per group: group, members, status, commit, one column per check, total, max."""
+    """One row per group: group, members, status, commit, one column per check, total, max.
+
+    When a lecturer overrode checks, each such check adds two columns at the end:
+    ``<id> automatic`` (the grader's status and points) and ``<id> override`` (the comment);
+    the check's own column and the total hold the overridden points.
+    """
     columns = check_columns(run)
+    overridden = overridden_checks(run)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
-        ["group", "members", "status", "commit", *(cid for cid, _ in columns), "total", "max"]
+        [
+            "group",
+            "members",
+            "status",
+            "commit",
+            *(cid for cid, _ in columns),
+            "total",
+            "max",
+            *(f"{cid} {kind}" for cid in overridden for kind in ("automatic", "override")),
+        ]
     )
     for group in run.groups:
         checks = _check_by_id(group)
@@ -96,6 +132,8 @@ def grades_csv(run: RunResult) -> str:
         # An ungraded group has no total: an empty cell asks for a human, a 0 would not.
         row.append(format_score(group.score) if graded else "")
         row.append(format_score(group.max_score) if group.max_score else "")
+        for cid in overridden:
+            row += _override_cells(checks.get(cid))
         writer.writerow(row)
     return out.getvalue()
 
