@@ -44,10 +44,13 @@ def test_powershell_utf16_requirements(tmp_path: Path) -> None:
     spec = detect_repo(tmp_path, envrepos.powershell_requirements)
     assert spec.requirements == ("numpy==1.26.4", "colorama==0.4.6")
     [row] = [c for c in spec.changes if c.action == "re-encoded"]
-    assert row.file == "requirements.txt" and "UTF-16 LE" in row.why and "PowerShell" in row.why
+    assert row.file == "requirements.txt"
+    assert "UTF-16 LE" in row.why
+    assert "PowerShell" in row.why
     result = verdict(spec)
     assert result.status is model.Status.PASS
-    assert "(2 requirements)" in result.summary and "UTF-16" in result.summary
+    assert "(2 requirements)" in result.summary
+    assert "UTF-16" in result.summary
     assert detect.spec_to_json(spec)["changes"] == [
         {"file": row.file, "entry": "(whole file)", "action": "re-encoded", "why": row.why}
     ]
@@ -61,20 +64,23 @@ def test_utf8_bom_requirements(tmp_path: Path) -> None:
 
 def test_utf16_environment_yml(tmp_path: Path) -> None:
     spec = detect_repo(tmp_path, envrepos.utf16_environment_yml)
-    assert spec.kind is EnvKind.CONDA and spec.parse_error is None
+    assert spec.kind is EnvKind.CONDA
+    assert spec.parse_error is None
     assert spec.requirements == ("numpy==1.26.*", "soundfile")
     assert spec.python_version == "3.11"
 
 
 def test_utf16_pyproject(tmp_path: Path) -> None:
     spec = detect_repo(tmp_path, envrepos.utf16_pyproject)
-    assert spec.kind is EnvKind.PYPROJECT and spec.parse_error is None
+    assert spec.kind is EnvKind.PYPROJECT
+    assert spec.parse_error is None
     assert spec.requirements == ("numpy>=1.24", "tqdm")
 
 
 def test_utf16_pipfile(tmp_path: Path) -> None:
     spec = detect_repo(tmp_path, envrepos.utf16_pipfile)
-    assert spec.kind is EnvKind.PIPFILE and spec.parse_error is None
+    assert spec.kind is EnvKind.PIPFILE
+    assert spec.parse_error is None
     assert spec.requirements == ("requests", "numpy==1.26.4")
 
 
@@ -85,7 +91,8 @@ def test_latin1_comments_read_as_windows_1252(tmp_path: Path) -> None:
     commit(repo, dict(envrepos.latin1_comments()), "work", "2026-03-01T12:00:00+00:00")
     facts = comments.measure_comments(repo)
     [measured] = [f for f in facts.files if f.path == "model.py"]
-    assert measured.comment_lines == 1 and measured.docstring_lines == 1
+    assert measured.comment_lines == 1
+    assert measured.docstring_lines == 1
 
 
 # --- 2. exports from three OSes -------------------------------------------------------------------
@@ -142,10 +149,11 @@ def test_sys_platform_markers_honoured(tmp_path: Path) -> None:
     spec = detect_repo(tmp_path, envrepos.marker_requirements)
     assert spec.requirements == ("six==1.16.0", 'uvloop; sys_platform != "win32"')
     [row] = spec.changes
-    assert row.action == "dropped" and "excludes Linux" in row.why
+    assert row.action == "dropped"
+    assert "excludes Linux" in row.why
 
 
-# --- 3. found by content, chosen sensibly ----------------------------------------------------------
+# --- 3. found by content, chosen sensibly ---------------------------------------------------
 
 
 def test_conda_cpu_preferred_over_gpu(tmp_path: Path) -> None:
@@ -179,9 +187,11 @@ def test_conda_file_in_env_folder(tmp_path: Path) -> None:
 
 def test_requirements_cpu_and_base(tmp_path: Path) -> None:
     cpu = detect_repo(tmp_path, envrepos.requirements_cpu)
-    assert cpu.path == "requirements-cpu.txt" and cpu.requirements == ("numpy",)
+    assert cpu.path == "requirements-cpu.txt"
+    assert cpu.requirements == ("numpy",)
     base = detect_repo(tmp_path, envrepos.requirements_base)
-    assert base.path == "requirements/base.txt" and base.requirements == ("numpy",)
+    assert base.path == "requirements/base.txt"
+    assert base.requirements == ("numpy",)
 
 
 def test_vendored_subproject_is_not_the_project(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ def test_bom_and_utf16_decoded_and_reported(data: bytes, encoding: str, note_par
     decoded = textio.decode(data)
     assert decoded.text == "numpy==1.26.4\ncolorama==0.4.6\n"
     assert decoded.encoding == encoding
-    assert decoded.note is not None and note_part in decoded.note
+    assert decoded.note is not None
+    assert note_part in decoded.note
 
 
 def test_plain_utf8_has_no_note() -> None:
@@ -45,10 +46,13 @@ def test_utf8_cut_by_the_size_cap_is_still_utf8() -> None:
 def test_windows_1252_and_latin1_fallbacks_are_reported() -> None:
     cp = textio.decode("# Größe – “quoted”\n".encode("cp1252"))
     assert cp.text == "# Größe – “quoted”\n"
-    assert cp.encoding == "cp1252" and cp.note and "Windows-1252" in cp.note
+    assert cp.encoding == "cp1252"
+    assert cp.note
+    assert "Windows-1252" in cp.note
     # 0x81 is undefined in Windows-1252: Latin-1 reads every byte
     latin = textio.decode(b"# caf\xe9 \x81\n")
-    assert latin.encoding == "latin-1" and latin.text == "# caf\xe9 \x81\n"
+    assert latin.encoding == "latin-1"
+    assert latin.text == "# caf\xe9 \x81\n"
 
 
 def test_read_refuses_symlinks(tmp_path: Path) -> None:
@@ -56,7 +60,8 @@ def test_read_refuses_symlinks(tmp_path: Path) -> None:
     (tmp_path / "link.txt").symlink_to(tmp_path / "real.txt")
     assert textio.read(tmp_path, "link.txt") is None
     decoded = textio.read(tmp_path, "real.txt")
-    assert decoded is not None and decoded.text == "x\n"
+    assert decoded is not None
+    assert decoded.text == "x\n"
 
 
 def test_fsutil_read_text_goes_through_the_decoder(tmp_path: Path) -> None:
@@ -65,7 +70,9 @@ def test_fsutil_read_text_goes_through_the_decoder(tmp_path: Path) -> None:
 
 
 def test_utf16_readme_gives_its_steps(tmp_path: Path) -> None:
-    body = "# Project\n\n## Setup\n\n```bash\npip install -r requirements.txt\npython main.py\n```\n"
+    body = (
+        "# Project\n\n## Setup\n\n```bash\npip install -r requirements.txt\npython main.py\n```\n"
+    )
     (tmp_path / "README.md").write_bytes(codecs.BOM_UTF16_LE + body.encode("utf-16-le"))
     facts = readme.inspect_readme(tmp_path)
     assert [s.command for s in facts.steps] == ["pip install -r requirements.txt", "python main.py"]
@@ -76,7 +83,8 @@ def test_utf16_source_comments_are_counted(tmp_path: Path) -> None:
     (tmp_path / "mod.py").write_bytes(codecs.BOM_UTF16_LE + source.encode("utf-16-le"))
     facts = comments.measure_comments(tmp_path)
     [measured] = [f for f in facts.files if f.path == "mod.py"]
-    assert measured.comment_lines >= 1 and measured.docstring_lines >= 1
+    assert measured.comment_lines >= 1
+    assert measured.docstring_lines >= 1
 
 
 def test_windows_1252_notebook_is_measured(tmp_path: Path) -> None:
