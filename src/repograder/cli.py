@@ -24,7 +24,7 @@ from repograder.config import (
     validate_file,
 )
 from repograder.errors import ConfigError, ExitCode, RepograderError, SandboxUnavailable
-from repograder.model import GroupResult, GroupStatus, RunResult
+from repograder.model import GroupResult, GroupStatus, Params, RunResult
 from repograder.pipeline import GradingContext, NoProgress, grade_all, load_stored
 from repograder.progress import make_progress
 from repograder.report import results as report_results
@@ -63,6 +63,7 @@ def make_sandbox(kind: str, run_id: str, cache: Path, rubric: Rubric) -> Sandbox
                 common=common_requirements(rubric),
                 common_apt=rubric.common_apt,
                 warmup=rubric.common_warmup,
+                relax_pins=relax_pins(rubric),
             )
         if kind == "docker":
             raise SandboxUnavailable(
@@ -74,6 +75,17 @@ def make_sandbox(kind: str, run_id: str, cache: Path, rubric: Rubric) -> Sandbox
 
     _err(f"WARNING: {local.LOCAL_BACKEND_WARNING}")
     return local.LocalSandbox(cache, run_id, log=_err)
+
+
+def relax_pins(rubric: Rubric) -> bool:
+    """The rubric's ``env-build`` param ``relax_pins`` (default on): retry a build whose exact
+    pins have no installable version, with those pins moved to the nearest one."""
+    for spec in rubric.checks:
+        if spec.id == "env-build":
+            return Params(spec.params, where="rubric checks[env-build].params").get_bool(
+                "relax_pins", True
+            )
+    return True
 
 
 def common_requirements(rubric: Rubric) -> tuple[str, ...]:

@@ -116,8 +116,38 @@ prefix: /Users/student/miniforge3/envs/proj
 
 
 def windows_pip_freeze() -> Files:
-    text = "colorama==0.4.6\npywin32==306\npywinpty==2.0.12\nsix==1.16.0\n"
-    return {"requirements.txt": utf16le_bom(text)}
+    """A Windows `pip freeze > requirements.txt` in PowerShell: UTF-16, pywin32, pywinpty."""
+    text = "six==1.16.0\npywin32==306\npywinpty==2.0.12\ncolorama==0.4.6\n"
+    return {
+        "requirements.txt": utf16le_bom(text),
+        "README.md": readme('python -c "import six, colorama; print(six.__version__)"'),
+    }
+
+
+def conda_export_tiny() -> Files:
+    """A Linux + macOS flavoured `conda env export` with tiny packages, for a real build."""
+    text = """name: tiny
+channels:
+  - defaults
+dependencies:
+  - _libgcc_mutex=0.1=main
+  - font-ttf-inconsolata=3.000=h77eed37_0
+  - icc_rt=2022.1.0=h6049295_2
+  - libcxx=14.0.6=h848a8c0_0
+  - python_abi=3.11=4_cp311
+  - six=1.16.0=pyhd3eb1b0_1
+  - vs2015_runtime=14.27.29016=h5e58377_2
+  - zeromq=4.3.5=h6a678d5_0
+  - pip:
+      - appnope==0.1.3
+      - pyobjc-core==10.0
+      - colorama==0.4.6
+prefix: /Users/student/anaconda3/envs/tiny
+"""
+    return {
+        "environment.yml": text.encode(),
+        "README.md": readme('python -c "import six, colorama; print(six.__version__)"'),
+    }
 
 
 def macos_pip_freeze() -> Files:
