@@ -325,6 +325,7 @@ def _grade_checkout(
     owned_notebooks = _guard(lambda: notebooks.find_notebooks(root), problems, "notebooks") or ()
 
     build: BuildResult | None = None
+    project_install: str | None = None  # why the project's own install failed, if it did
     steps: tuple[StepResult, ...] | None = None
     nb_report: notebooks.NotebookReport | None = None
     not_run = "not run: static checks only (--static)"
@@ -352,7 +353,7 @@ def _grade_checkout(
                 not_run = "not run: the environment did not build"
             else:
                 t = time.monotonic()
-                steps, nb_report = _run_in_sandbox(
+                steps, nb_report, project_install = _run_in_sandbox(
                     ctx, group, build, root, readme_facts, owned_notebooks, group_dir
                 )
                 run_s = time.monotonic() - t
@@ -380,6 +381,7 @@ def _grade_checkout(
         steps=steps,
         notebooks=nb_report,
         not_run_reason=not_run,
+        project_install=project_install,
     )
     checks = score(ctx.rubric, evidence)
     return GroupResult(
@@ -412,7 +414,8 @@ def _run_in_sandbox(
     readme_facts: readme.ReadmeFacts | None,
     owned_notebooks: Sequence[str],
     group_dir: Path,
-) -> tuple[tuple[StepResult, ...] | None, notebooks.NotebookReport | None]:
+) -> tuple[tuple[StepResult, ...] | None, notebooks.NotebookReport | None, str | None]:
+    """Steps, notebooks, and why the project's own install failed in the session (or None)."""
     assert ctx.sandbox is not None
     steps_params = _params(ctx.rubric, "readme-steps")
     options = runner.RunOptions(
@@ -429,9 +432,11 @@ def _run_in_sandbox(
         # The README's steps may `cd` away; notebooks run from the checkout's root again.
         start_dir = session.run("pwd", timeout_s=30).output_head.strip()
         steps: tuple[StepResult, ...] | None = None
+        install_failure = runner.project_install_failure(session)
         if _check(ctx.rubric, "readme-steps") and readme_facts is not None:
             ctx.progress.stage(group.name, "steps")
             steps = runner.run_steps(session, readme_facts.steps, options)
+            steps = runner.blame_project_install(steps, install_failure)
         nb_report = None
         if _check(ctx.rubric, "notebooks"):
             ctx.progress.stage(group.name, "notebooks")
@@ -439,7 +444,7 @@ def _run_in_sandbox(
             nb_report = notebooks.run_notebooks(
                 session, owned_notebooks, _params(ctx.rubric, "notebooks"), group_dir / "notebooks"
             )
-        return steps, nb_report
+        return steps, nb_report, install_failure
     finally:
         session.close()
 

@@ -44,6 +44,7 @@ class Evidence:
     steps: tuple[StepResult, ...] | None = None
     notebooks: notebooks.NotebookReport | None = None
     not_run_reason: str = "not run"  # why build/run evidence is missing (e.g. --static)
+    project_install: str | None = None  # why the project's own install failed in the session
 
 
 def _env_build(ev: Evidence, params: Params) -> Verdict:
@@ -71,10 +72,19 @@ def _env_build(ev: Evidence, params: Params) -> Verdict:
         how = (
             "reused a cached environment" if build.reused else f"built in {build.duration_s:.0f} s"
         )
+        problems: list[str] = []
+        fraction = 1.0
         if build.relaxed:
             # issue 13: one pin without a distribution costs a warning, not the group's run
-            fraction = params.get_float("relaxed_fraction", 0.5)
-            summary = f"environment from {what}: {build.summary}; {how}"
+            problems.append(build.summary)
+            fraction = min(fraction, params.get_float("relaxed_fraction", 0.5))
+        if ev.project_install:
+            # issue 13: the dependencies built, the project itself did not install
+            details["project_install"] = ev.project_install
+            problems.append(f"but {ev.project_install}")
+            fraction = min(fraction, params.get_float("project_install_fraction", 0.5))
+        if problems:
+            summary = f"environment from {what}: {how}; " + "; ".join(problems)
             return Verdict(Status.WARN, fraction, summary, details)
         status = (
             Status.WARN if build.notes and params.get_bool("warn_on_notes", False) else Status.PASS

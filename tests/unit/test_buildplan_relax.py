@@ -94,3 +94,48 @@ def test_env_build_warns_after_relaxing(tmp_path: Path) -> None:
             "why": "no such version on the package index; built with 2.4.1 instead",
         }
     ]
+
+
+def test_failed_project_install_is_shown_and_blamed(tmp_path: Path) -> None:
+    from repograder import runner
+    from repograder.model import ExecResult, StepResult, StepStatus
+
+    class Session:
+        setup_result = ExecResult(
+            1, False, 0.5, "error: package directory 'src' does not exist", "", 40
+        )
+
+    failure = runner.project_install_failure(Session())
+    assert failure == (
+        "installing the project (pip install -e .) failed: "
+        "error: package directory 'src' does not exist"
+    )
+    steps = (
+        StepResult(1, "pip install -e .", 3, StepStatus.OK),
+        StepResult(2, "ls nope", 4, StepStatus.FAILED, output_head="ls: cannot access 'nope'"),
+        StepResult(
+            3,
+            "python -m proj",
+            5,
+            StepStatus.FAILED,
+            output_head="ModuleNotFoundError: No module named 'proj'",
+            hint="the module proj is not installed",
+        ),
+    )
+    blamed = runner.blame_project_install(steps, failure)
+    assert blamed[:2] == steps[:2]
+    assert blamed[2].hint.startswith(failure + "; fix that first")
+    assert runner.blame_project_install(steps, None) == steps
+    build = BuildResult(True, "docker", "img", False, "h", 1.0, "built")
+    spec = CheckSpec(
+        id="env-build", title="t", points=1.0, required=False, params={}, stage="build"
+    )
+    evidence = rubric.Evidence(
+        checkout=model.Checkout(path=tmp_path, commit=None, commit_date=None),
+        build=build,
+        project_install=failure,
+    )
+    result = rubric.evaluate(spec, evidence)
+    assert result.status is model.Status.WARN
+    assert failure in result.summary
+    assert result.details["project_install"] == failure
