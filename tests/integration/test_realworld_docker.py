@@ -40,6 +40,7 @@ GROUPS = {
     "winfreeze": envrepos.windows_pip_freeze,
     "condaexport": envrepos.conda_export_tiny,
     "badpin": envrepos.bad_pin_tiny,
+    "projfail": envrepos.project_install_fails,
 }
 
 
@@ -120,3 +121,14 @@ def test_relaxing_can_be_turned_off(tmp_path: Path) -> None:
     build = checks(graded["badpin"])["env-build"]
     assert build["status"] == "fail"
     assert "six==1.16.1" in build["summary"]
+
+
+def test_failed_project_install_shown_and_blamed(graded: dict[str, Any]) -> None:
+    group = graded["projfail"]
+    build = checks(group)["env-build"]
+    assert build["status"] == "warn"
+    assert "installing the project (pip install -e .) failed" in build["summary"]
+    assert "proj_missing" in build["details"]["project_install"]
+    [step] = group["steps"]
+    assert step["status"] == "failed"
+    assert step["hint"].startswith("installing the project (pip install -e .) failed")
