@@ -139,3 +139,13 @@ def test_failed_project_install_is_shown_and_blamed(tmp_path: Path) -> None:
     assert result.status is model.Status.WARN
     assert failure in result.summary
     assert result.details["project_install"] == failure
+
+
+def test_failure_summary_names_the_package_and_the_reason() -> None:
+    summary, _ = buildplan.summarize_log(UV_NO_WHEEL)
+    assert summary == (
+        "dependency resolution failed: torch==1.8.1 has no wheel for the grader's Python and "
+        "platform (no matching Python ABI tag)"
+    )
+    summary, _ = buildplan.summarize_log(UV_NO_VERSION)
+    assert summary == "dependency resolution failed: no version of mkl-service==2.4.0 matches"

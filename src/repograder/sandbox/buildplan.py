@@ -331,6 +331,13 @@ _DECISIVE = (
         "no version of {0} matches",
     ),
     (
+        re.compile(
+            r"Because (\S+) has no (?:usable )?wheels with a matching "
+            r"(Python ABI tag|Python version tag|platform tag)"
+        ),
+        "{0} has no wheel for the grader's Python and platform (no matching {1})",
+    ),
+    (
         re.compile(r"No matching distribution found for (\S+)"),
         "no matching distribution found for {0}",
     ),
@@ -356,7 +363,7 @@ def summarize_log(text: str, *, max_lines: int = 40) -> tuple[str, str]:
     for pattern, template in _DECISIVE:
         match = pattern.search(text)
         if match:
-            summary = template.format(match.group(1).strip("`'\","))
+            summary = template.format(*(g.strip("`'\",") for g in match.groups()))
             break
     if "No solution found when resolving" in text:
         summary = "dependency resolution failed: " + (summary or "no solution")
