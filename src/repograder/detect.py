@@ -228,19 +228,25 @@ def _requirements_choice(root: Path, base: str, *, variants_ok: bool) -> tuple[s
         if re.match(r"^requirements?[-_.][\w.-]*\.txt$", n, re.IGNORECASE)
         and _is_file(root, _join(base, n))
     ]
-
-    def rank(name: str) -> tuple[int, str]:
-        low = name.lower()
-        if re.search(r"dev|test|doc|lint|ci", low):
-            return 2, low
-        if re.search(r"gpu|cuda|cu\d", low):
-            return 1, low
-        return 0, low
-
-    if variants:
-        chosen = min(variants, key=rank)
-        return _join(base, chosen), f" (no plain requirements.txt; {chosen} used)"
-    return None
+    req_dir = _join(base, "requirements")
+    variants += [
+        f"requirements/{n}"
+        for n in _listdir(root, req_dir)
+        if n.lower().endswith(".txt") and _is_file(root, _join(req_dir, n))
+    ]
+    if not variants:
+        return None
+    ranked = sorted(variants, key=lambda n: (_name_rank(n)[0], n.lower()))
+    chosen = ranked[0]
+    note = f" (no plain requirements.txt; {chosen} used"
+    if len(ranked) > 1:
+        why = _name_rank(chosen)[1]
+        others = [
+            o + (f" ({', '.join(_name_rank(o)[1])})" if _name_rank(o)[1] else "")
+            for o in ranked[1:4]
+        ]
+        note += (f", {', '.join(why)}," if why else "") + f" over {'; '.join(others)}"
+    return _join(base, chosen), note + ")"
 
 
 def _detect_requirements(root: Path, base: str, *, variants_ok: bool = False) -> EnvSpec | None:
@@ -309,14 +315,14 @@ def _is_export(doc: dict[str, Any]) -> bool:
     return sum(1 for d in deps if d.count("=") >= 2 and "==" not in d) >= 3
 
 
-def _conda_rank(rel: str, doc: dict[str, Any]) -> tuple[tuple[int, ...], list[str]]:
-    """(sort key, reasons) of one conda file; see the regular expressions above."""
+def _name_rank(rel: str) -> tuple[tuple[int, ...], list[str]]:
+    """(sort key, reasons) of an environment file's name: CPU/portable first; GPU, OS-specific
+    and development files last. Shared by requirements variants and conda files."""
     name = posixpath.basename(rel).rsplit(".", 1)[0]
     why: list[str] = []
     aux = bool(_AUX_RE.search(name))
     gpu = bool(_GPU_RE.search(name))
     osx = bool(_OS_RE.search(name))
-    export = _is_export(doc)
     portable = bool(_PORTABLE_RE.search(name))
     if portable:
         why.append("CPU/portable by its name")
@@ -324,13 +330,19 @@ def _conda_rank(rel: str, doc: dict[str, Any]) -> tuple[tuple[int, ...], list[st
         why.append("GPU-specific")
     if osx:
         why.append("OS-specific by its name")
-    if export:
-        why.append("an export of one machine (build strings or a prefix)")
     if aux:
         why.append("for development/tests/docs")
+    return (int(aux), int(gpu), int(osx), int(not portable)), why
+
+
+def _conda_rank(rel: str, doc: dict[str, Any]) -> tuple[tuple[int, ...], list[str]]:
+    """(sort key, reasons) of one conda file: its name, then whether it is one machine's export."""
+    (aux, gpu, osx, not_portable), why = _name_rank(rel)
+    export = _is_export(doc)
+    if export:
+        why.append("an export of one machine (build strings or a prefix)")
     standard = posixpath.basename(rel).lower() in CONDA_NAMES
-    key = (int(aux), int(gpu), int(osx), int(export), int(not portable), int(not standard))
-    return key, why
+    return (aux, gpu, osx, int(export), not_portable, int(not standard)), why
 
 
 def _conda_files(root: Path, base: str) -> list[tuple[str, dict[str, Any]]]:

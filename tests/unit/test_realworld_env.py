@@ -120,7 +120,7 @@ def test_conda_export_macos_drops_pip_section_platform_packages(tmp_path: Path) 
 
 def test_windows_pip_freeze_same_table_as_conda(tmp_path: Path) -> None:
     spec = detect_repo(tmp_path, envrepos.windows_pip_freeze)
-    assert spec.requirements == ("colorama==0.4.6", "six==1.16.0")
+    assert spec.requirements == ("six==1.16.0", "colorama==0.4.6")
     assert actions(spec) == {
         "(whole file)": "re-encoded",
         "pywin32==306": "dropped",
@@ -197,3 +197,13 @@ def test_requirements_cpu_and_base(tmp_path: Path) -> None:
 def test_vendored_subproject_is_not_the_project(tmp_path: Path) -> None:
     spec = detect_repo(tmp_path, envrepos.vendored_only)
     assert spec.kind is EnvKind.NONE
+
+
+def test_requirements_variants_ranked_and_explained(tmp_path: Path) -> None:
+    cpu = detect_repo(tmp_path, envrepos.requirements_cpu)
+    assert "over requirements-gpu.txt (GPU-specific)" in cpu.reason
+    folder = detect_repo(tmp_path, envrepos.requirements_folder_variants)
+    assert folder.path == "requirements/cpu.txt"
+    assert folder.requirements == ("torch",)
+    assert "requirements/gpu.txt (GPU-specific)" in folder.reason
+    assert "requirements/test.txt (for development/tests/docs)" in folder.reason

@@ -213,6 +213,15 @@ def requirements_base() -> Files:
     return {"requirements/base.txt": b"numpy\n", "requirements/dev.txt": b"-r base.txt\npytest\n"}
 
 
+def requirements_folder_variants() -> Files:
+    """Not named in the issue: requirements/cpu.txt next to gpu.txt and test.txt."""
+    return {
+        "requirements/gpu.txt": b"torch\ncupy-cuda12x\n",
+        "requirements/cpu.txt": b"torch\n",
+        "requirements/test.txt": b"pytest\n",
+    }
+
+
 def vendored_only() -> Files:
     return {
         "third_party/lib/environment.yml": _env("numpy"),
