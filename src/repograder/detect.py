@@ -408,7 +408,10 @@ def _detect_conda(root: Path, base: str) -> EnvSpec | None:
     if choice is None:
         return None
     rel, note = choice
-    reason = f"{posixpath.basename(rel)} (conda) {_where(rel)}{note}"
+    return _conda_spec(root, rel, f"{posixpath.basename(rel)} (conda) {_where(rel)}{note}")
+
+
+def _conda_spec(root: Path, rel: str, reason: str) -> EnvSpec:
     text = _read(root, rel) or ""
     try:
         doc = yaml.safe_load(text)
@@ -900,6 +903,47 @@ def _changes(spec: EnvSpec) -> tuple[EnvChange, ...]:
 def change_rows(changes: Iterable[EnvChange]) -> list[model.JSONValue]:
     """Changes as JSON rows (one table in the report: entry, what was done, why)."""
     return [{"file": c.file, "entry": c.entry, "action": c.action, "why": c.why} for c in changes]
+
+
+def spec_for_file(root: Path, rel: str) -> EnvSpec | None:
+    """The spec of one named environment file (as a README's set-up step names it), with its
+    encoding notes and changes table; None when it is missing or not an environment file."""
+    if not _is_file(root, rel):
+        return None
+    name = posixpath.basename(rel).lower()
+    base = posixpath.dirname(rel)
+    spec: EnvSpec | None
+    if name == "pipfile":
+        spec = _detect_pipfile(root, base)
+    elif name == "pyproject.toml":
+        spec = _detect_pyproject(root, base)
+    elif name in ("setup.py", "setup.cfg"):
+        spec = _detect_setup(root, base)
+    elif name.endswith((".yml", ".yaml")):
+        spec = _conda_spec(root, rel, f"{posixpath.basename(rel)} (conda) {_where(rel)}")
+    else:
+        acc = _Acc()
+        _read_requirements(root, rel, acc)
+        spec = EnvSpec(
+            kind=EnvKind.REQUIREMENTS,
+            path=rel,
+            reason=f"{posixpath.basename(rel)} {_where(rel)}",
+            files=tuple(acc.files),
+            requirements=tuple(acc.requirements),
+            constraints=tuple(acc.constraints),
+            install_project=acc.install_project,
+            dropped=tuple(acc.dropped),
+            warnings=tuple(acc.warnings),
+        )
+    if spec is None:
+        return None
+    spec = _with_encodings(root, spec)
+    return _with(spec, changes=_changes(spec))
+
+
+def changes_of(spec: EnvSpec) -> tuple[EnvChange, ...]:
+    """The changes table of ``spec`` from its dropped entries and warnings."""
+    return _changes(spec)
 
 
 def _with(spec: EnvSpec, **changes: Any) -> EnvSpec:

@@ -26,6 +26,7 @@ from repograder import (
     __version__,
     comments,
     detect,
+    envchain,
     fsutil,
     git,
     notebooks,
@@ -304,6 +305,17 @@ def _grade_checkout(
     ctx.progress.stage(group.name, "inspect")
     readme_facts = _guard(lambda: readme.inspect_readme(root), problems, "readme")
     env = _guard(lambda: detect.detect_env(root), problems, "environment detection")
+    if env is not None and readme_facts is not None:
+        # issue 13: the environment is what the README's set-up sequence installs
+        detected, steps_seen = env, readme_facts.steps
+        env = (
+            _guard(
+                lambda: envchain.follow_readme_steps(root, detected, steps_seen),
+                problems,
+                "README set-up files",
+            )
+            or detected
+        )
     comment_facts = _guard(lambda: comments.measure_comments(root), problems, "comments")
     paper_params = _params(ctx.rubric, "paper-pages")
     globs = paper_params.get_str_list("globs", []) or None

@@ -207,3 +207,59 @@ def test_requirements_variants_ranked_and_explained(tmp_path: Path) -> None:
     assert folder.requirements == ("torch",)
     assert "requirements/gpu.txt (GPU-specific)" in folder.reason
     assert "requirements/test.txt (for development/tests/docs)" in folder.reason
+
+
+# --- 5. set-up that spans several files --------------------------------------------------------
+
+
+def setup_spec(tmp_path: Path, builder: Callable[[], envrepos.Files]) -> EnvSpec:
+    from repograder import envchain, readme
+
+    repo = init_repo(tmp_path / builder.__name__)
+    commit(repo, dict(builder()), "student work", "2026-03-01T12:00:00+00:00")
+    detected = detect.detect_env(repo)
+    return envchain.follow_readme_steps(repo, detected, readme.inspect_readme(repo).steps)
+
+
+def test_conda_then_poetry_installs_both(tmp_path: Path) -> None:
+    spec = setup_spec(tmp_path, envrepos.conda_then_poetry)
+    assert spec.requirements == ("six>=1.16,<2.0", "colorama==0.4.6")
+    assert spec.python_version == "3.11"
+    assert spec.install_project
+    assert spec.build_requires == ("poetry-core>=1.0.0",)
+    assert set(spec.files) == {"environment.yml", "pyproject.toml"}
+    assert spec.reason.startswith("the README's set-up installs, in order: environment.yml")
+    assert "then the project pyproject.toml (2 requirements)" in spec.reason
+
+
+def test_conda_create_requirements_and_editable(tmp_path: Path) -> None:
+    spec = setup_spec(tmp_path, envrepos.conda_create_pip_editable)
+    assert spec.requirements == ("six==1.16.0",)
+    assert spec.python_version == "3.10"
+    assert spec.python_source == "README: conda create -n x python=3.10 -y"
+    assert spec.install_project
+    assert "setup.py" in spec.files
+
+
+def test_readme_naming_a_missing_file_says_so(tmp_path: Path) -> None:
+    spec = setup_spec(tmp_path, envrepos.readme_names_missing_file)
+    assert spec.path == "requirements.txt"
+    assert spec.requirements == ("six",)
+    [row] = spec.changes
+    assert row.entry == "pip install -r requirements-dev.txt"
+    assert row.why == "requirements-dev.txt is not in the repository"
+
+
+def test_readme_adds_packages_on_top(tmp_path: Path) -> None:
+    spec = setup_spec(tmp_path, envrepos.readme_adds_packages)
+    assert spec.requirements == ("six==1.16.0", "colorama==0.4.6")
+
+
+def test_readme_naming_the_detected_file_changes_nothing(tmp_path: Path) -> None:
+    from repograder import envchain
+
+    repo = init_repo(tmp_path / "plain")
+    commit(repo, {"requirements.txt": "six\n"}, "work", "2026-03-01T12:00:00+00:00")
+    detected = detect.detect_env(repo)
+    assert envchain.follow_readme(repo, detected, ["pip install -r requirements.txt"]) is detected
+    assert envchain.follow_readme(repo, detected, ["git clone x", "cd proj"]) is detected

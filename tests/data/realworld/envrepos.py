@@ -249,3 +249,72 @@ def project_install_fails() -> Files:
         "pyproject.toml": pyproject.encode(),
         "README.md": readme("python -c 'import proj_missing'"),
     }
+
+
+# --- 5. set-up that spans several files --------------------------------------------------------
+
+
+POETRY_PYPROJECT = """[tool.poetry]
+name = "proj"
+version = "0.1.0"
+description = ""
+authors = ["Student <student@example.org>"]
+packages = [{include = "proj"}]
+
+[tool.poetry.dependencies]
+python = "^3.10"
+six = "^1.16"
+colorama = "0.4.6"
+
+[build-system]
+requires = ["poetry-core>=1.0.0"]
+build-backend = "poetry.core.masonry.api"
+"""
+
+
+def conda_then_poetry() -> Files:
+    """environment.yml with only Python, then `poetry install` (the issue's example)."""
+    return {
+        "environment.yml": b"name: proj\ndependencies:\n  - python=3.11\n",
+        "pyproject.toml": POETRY_PYPROJECT.encode(),
+        "proj/__init__.py": b"VALUE = 1\n",
+        "README.md": readme(
+            "conda env create -f environment.yml",
+            "conda activate proj",
+            "poetry install",
+            'python -c "import six, colorama, proj; print(proj.VALUE)"',
+        ),
+    }
+
+
+def conda_create_pip_editable() -> Files:
+    """`conda create -n x python=3.10` + `pip install -r requirements.txt` + `pip install -e .`"""
+    setup = "from setuptools import setup\n\nsetup(name='proj', version='0.1', packages=['proj'])\n"
+    return {
+        "requirements.txt": b"six==1.16.0\n",
+        "setup.py": setup.encode(),
+        "proj/__init__.py": b"",
+        "README.md": readme(
+            "conda create -n x python=3.10 -y",
+            "conda activate x",
+            "pip install -r requirements.txt",
+            "pip install -e .",
+            "python -m proj",
+        ),
+    }
+
+
+def readme_names_missing_file() -> Files:
+    """Not named in the issue: the README installs a file the repository does not have."""
+    return {
+        "requirements.txt": b"six\n",
+        "README.md": readme("pip install -r requirements-dev.txt", "python main.py"),
+    }
+
+
+def readme_adds_packages() -> Files:
+    """Not named in the issue: requirements.txt plus a package installed by hand."""
+    return {
+        "requirements.txt": b"six==1.16.0\n",
+        "README.md": readme("pip install -r requirements.txt", "pip install colorama==0.4.6"),
+    }
