@@ -22,8 +22,9 @@ from pathlib import Path
 from repograder import detect, readme
 from repograder.detect import EnvKind, EnvSpec
 from repograder.envparse import sanitize_requirement, translate_conda
+from repograder.model import StepResult
 
-__all__ = ["Install", "follow_readme", "follow_readme_steps", "parse_setup"]
+__all__ = ["Install", "follow_readme", "follow_readme_steps", "mark_uncovered", "parse_setup"]
 
 _SEPARATORS = frozenset({"&&", "||", ";", "|", "&", ";;"})
 # pip options that take a value (the value is not a package)
@@ -330,7 +331,7 @@ def _combine(detected: EnvSpec, parts: list[tuple[str, EnvSpec]], missing: list[
         (detected.python_version, detected.python_source),
     )
     steps = ", then ".join(
-        f"{what} ({len(spec.requirements)} requirement{'s' if len(spec.requirements) != 1 else ''})"
+        what + ("" if spec.requirements or spec.install_project else " (no packages)")
         for what, spec in parts
     )
     reason = f"the README's set-up installs, in order: {steps}" if parts else detected.reason
@@ -374,3 +375,24 @@ def follow_readme_steps(root: Path, detected: EnvSpec, steps: Sequence[readme.St
     """:func:`follow_readme` over the README steps classified as environment set-up."""
     commands = [s.command for s in steps if s.kind == readme.StepKind.ENV]
     return follow_readme(root, detected, commands) if commands else detected
+
+
+def mark_uncovered(steps: Sequence[StepResult], env: EnvSpec) -> tuple[StepResult, ...]:
+    """Set-up steps the build did not do (a named file is missing, a package was dropped) lose
+    their "covered by the environment build" reason and say why instead."""
+    result = []
+    for step in steps:
+        if step.kind != str(readme.StepKind.ENV):
+            result.append(step)
+            continue
+        simple = [" ".join(_strip_prefix(w)) for w in _words(step.command)]
+        why = [
+            d.split(": ", 2)[2]
+            for d in env.dropped
+            if d.startswith("README: ") and any(d.startswith(f"README: {s}: ") for s in simple)
+        ]
+        if why:
+            reason = "not covered by the environment build: " + "; ".join(why)
+            step = dataclasses.replace(step, reason=reason)
+        result.append(step)
+    return tuple(result)

@@ -376,6 +376,8 @@ def _grade_checkout(
     elif ctx.sandbox is None and not ctx.static_only:
         not_run = "not run: no sandbox available"
 
+    if steps is not None and env is not None:
+        steps = envchain.mark_uncovered(steps, env)
     if nb_report is not None:
         prefix = (group_dir / "notebooks").relative_to(ctx.out_dir).as_posix() + "/"
         artifacts["notebooks"] = notebooks.report_artifacts(nb_report, prefix)

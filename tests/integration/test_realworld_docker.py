@@ -41,6 +41,8 @@ GROUPS = {
     "condaexport": envrepos.conda_export_tiny,
     "badpin": envrepos.bad_pin_tiny,
     "projfail": envrepos.project_install_fails,
+    "condapoetry": envrepos.conda_then_poetry,
+    "condacreate": envrepos.conda_create_pip_editable,
 }
 
 
@@ -132,3 +134,14 @@ def test_failed_project_install_shown_and_blamed(graded: dict[str, Any]) -> None
     [step] = group["steps"]
     assert step["status"] == "failed"
     assert step["hint"].startswith("installing the project (pip install -e .) failed")
+
+
+@pytest.mark.parametrize("name", ["condapoetry", "condacreate"])
+def test_setup_spanning_several_files_builds_what_the_readme_installs(
+    graded: dict[str, Any], name: str
+) -> None:
+    group = graded[name]
+    env_file = checks(group)["env-file"]
+    assert env_file["details"]["reason"].startswith("the README's set-up installs, in order:")
+    assert checks(group)["env-build"]["status"] == "pass", checks(group)["env-build"]
+    assert steps_ok(group), group["steps"]

@@ -229,7 +229,7 @@ def test_conda_then_poetry_installs_both(tmp_path: Path) -> None:
     assert spec.build_requires == ("poetry-core>=1.0.0",)
     assert set(spec.files) == {"environment.yml", "pyproject.toml"}
     assert spec.reason.startswith("the README's set-up installs, in order: environment.yml")
-    assert "then the project pyproject.toml (2 requirements)" in spec.reason
+    assert spec.reason.endswith("environment.yml (no packages), then the project pyproject.toml")
 
 
 def test_conda_create_requirements_and_editable(tmp_path: Path) -> None:
@@ -263,3 +263,24 @@ def test_readme_naming_the_detected_file_changes_nothing(tmp_path: Path) -> None
     detected = detect.detect_env(repo)
     assert envchain.follow_readme(repo, detected, ["pip install -r requirements.txt"]) is detected
     assert envchain.follow_readme(repo, detected, ["git clone x", "cd proj"]) is detected
+
+
+def test_a_step_the_build_did_not_do_is_not_covered(tmp_path: Path) -> None:
+    from repograder import envchain
+    from repograder.model import StepResult, StepStatus
+
+    spec = setup_spec(tmp_path, envrepos.readme_names_missing_file)
+    covered = "installs the requirements file: covered by the environment build"
+    steps = (
+        StepResult(
+            1, "pip install -r requirements-dev.txt", 5, StepStatus.SKIPPED, covered, kind="env"
+        ),
+        StepResult(
+            2, "pip install -r requirements.txt", 6, StepStatus.SKIPPED, covered, kind="env"
+        ),
+    )
+    marked = envchain.mark_uncovered(steps, spec)
+    assert marked[0].reason == (
+        "not covered by the environment build: requirements-dev.txt is not in the repository"
+    )
+    assert marked[1] == steps[1]

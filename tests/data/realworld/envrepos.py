@@ -299,7 +299,7 @@ def conda_create_pip_editable() -> Files:
             "conda activate x",
             "pip install -r requirements.txt",
             "pip install -e .",
-            "python -m proj",
+            "python -c 'import six, proj'",
         ),
     }
 
