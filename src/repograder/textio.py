@@ -9,7 +9,9 @@ editors save Windows-1252. A careful human reads such a file as the student mean
 
 Every reader of student text (environment files, README, source comments, notebooks, paper
 sources) goes through :func:`decode` (``fsutil.read_text`` delegates here); :func:`read` adds
-the safe, capped file read of :mod:`repograder.fsutil`.
+the safe, capped file read of :mod:`repograder.fsutil`. The module uses the standard library
+only and Python 3.8 syntax: the notebook executor (``data/nbexec.py``) runs it inside the
+sandbox with the student's Python to read the notebook it executes.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 from pathlib import Path
-
-from repograder import fsutil
 
 __all__ = ["Decoded", "decode", "read"]
 
@@ -60,7 +60,8 @@ class Decoded:
 
 
 def _normalise(text: str) -> str:
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text = text[1:] if text.startswith("\ufeff") else text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -116,5 +117,7 @@ def read(root: Path, rel: str | Path, max_bytes: int = 2_000_000) -> Decoded | N
     The read itself is :func:`repograder.fsutil.read_bytes` (no symlink anywhere on the path,
     regular files only).
     """
+    from repograder import fsutil  # imported here: this module also runs alone in the sandbox
+
     data = fsutil.read_bytes(root, rel, max_bytes)
     return None if data is None else decode(data)

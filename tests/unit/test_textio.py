@@ -96,3 +96,25 @@ def test_windows_1252_notebook_is_measured(tmp_path: Path) -> None:
     (tmp_path / "nb.ipynb").write_bytes(nb.encode("cp1252"))
     facts = comments.measure_comments(tmp_path)
     assert [f.path for f in facts.files] == ["nb.ipynb"]
+
+
+def test_notebook_executor_reads_through_the_decoder(tmp_path: Path) -> None:
+    import importlib.util
+    from importlib import resources
+
+    from repograder import notebooks
+
+    folder = tmp_path / ".repograder"
+    folder.mkdir()
+    for name, target in (("data/nbexec.py", "nbexec.py"), ("textio.py", "rg_textio.py")):
+        source = resources.files("repograder").joinpath(name).read_text("utf-8")
+        (folder / target).write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("nbexec_copy", folder / "nbexec.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    nb = tmp_path / "nb.ipynb"
+    nb.write_bytes('{"cells": [], "metadata": {"title": "Größe"}}'.encode("cp1252"))
+    assert module.read_notebook_text(str(nb)) == '{"cells": [], "metadata": {"title": "Größe"}}'
+    assert "rg_textio.py" in notebooks._install_command()
