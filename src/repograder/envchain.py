@@ -238,10 +238,13 @@ def _key(line: str) -> str:
 
 
 def _merge(lines: Iterable[str]) -> tuple[str, ...]:
-    """Later entries replace earlier ones of the same package (as a later install would)."""
+    """Later entries with a version or URL replace earlier ones of the same package, as a later
+    ``pip install`` would; a later bare name leaves the earlier pin (pip: already satisfied)."""
     merged: dict[str, str] = {}
     for line in lines:
         key = _key(line)
+        if key in merged and not re.search(r"[=<>~!@]", line.split(";", 1)[0]):
+            continue
         merged.pop(key, None)
         merged[key] = line
     return tuple(merged.values())

@@ -284,3 +284,16 @@ def test_a_step_the_build_did_not_do_is_not_covered(tmp_path: Path) -> None:
         "not covered by the environment build: requirements-dev.txt is not in the repository"
     )
     assert marked[1] == steps[1]
+
+
+def test_a_later_bare_name_keeps_the_earlier_pin(tmp_path: Path) -> None:
+    from repograder import envchain
+
+    repo = init_repo(tmp_path / "pins")
+    commit(repo, {"requirements.txt": "six==1.16.0\n"}, "work", "2026-03-01T12:00:00+00:00")
+    detected = detect.detect_env(repo)
+    commands = ["pip install -r requirements.txt", "pip install six colorama==0.4.6"]
+    spec = envchain.follow_readme(repo, detected, commands)
+    assert spec.requirements == ("six==1.16.0", "colorama==0.4.6")
+    spec = envchain.follow_readme(repo, detected, [*commands, "pip install six==1.17.0"])
+    assert spec.requirements == ("colorama==0.4.6", "six==1.17.0")
