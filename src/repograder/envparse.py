@@ -20,6 +20,11 @@ _VERSION_RE = re.compile(r"^\d+(?:\.\d+)*(?:\.\*)?(?:(?:a|b|rc|\.post|\.dev|post
 # Local version tags that only exist on CUDA/ROCm wheel indexes.
 _GPU_LOCAL_RE = re.compile(r"\+(?:cu\d+|cuda\d*[\w.]*|rocm[\w.]*)\b", re.IGNORECASE)
 _CUDA_INDEX_RE = re.compile(r"/(?:cu\d+|cuda[\w.]*|rocm[\w.]*)(?:/|$)|nvidia|cuda", re.IGNORECASE)
+# `conda list --explicit` lines: https://conda.anaconda.org/conda-forge/linux-64/numpy-1.26.4-py311h_0.conda
+_CONDA_URL_RE = re.compile(
+    r"^https?://\S+/(?P<name>[A-Za-z0-9_.-]+?)-(?P<version>[^-/]+)-(?P<build>[^-/]+)"
+    r"\.(?:conda|tar\.bz2)(?:#[0-9a-fA-F]+)?$"
+)
 # `conda list --export` lines: name=version=build
 _CONDA_EXPORT_RE = re.compile(r"^[A-Za-z0-9_.-]+=[^=<>!~\s]+=[^=\s]+$")
 
@@ -72,6 +77,19 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
         return LineResult(text)  # other pip options (--pre, --only-binary, ...) pass through
     if _is_local_path(text):
         return LineResult(None, dropped=f"{text}: local file path is not available in the sandbox")
+    if text == "@EXPLICIT":
+        return LineResult(None, dropped=f"{text}: marker line of `conda list --explicit`")
+    explicit = _CONDA_URL_RE.match(text)
+    if explicit:
+        # `conda list --explicit` spec file: a package archive URL from a conda channel
+        entry = f"{explicit['name']}={explicit['version']}={explicit['build']}"
+        req = conda_entry_to_pip(entry)
+        if req.requirement is None:
+            return LineResult(None, dropped=f"{text}: {req.reason or 'not a PyPI package'}")
+        return LineResult(
+            req.requirement,
+            warning=f"{text}: conda package URL translated to {req.requirement!r}",
+        )
     name_match = _NAME_RE.match(text)
     if not name_match:
         if re.match(r"^(?:git\+|hg\+|svn\+|bzr\+|https?://)", text):

@@ -58,6 +58,9 @@ _BY_NAME: dict[str, Known] = {
     "pypiwin32": Known(_WINDOWS, "PyPI: a wrapper that requires pywin32"),
     "pywinpty": Known(_WINDOWS, "PyPI: no Linux wheel; sdist builds only on Windows"),
     "winpty": Known(_WINDOWS, "conda: winpty is the Windows pseudo-terminal library"),
+    "tensorflow-intel": Known(
+        _WINDOWS, "PyPI: Linux has only a 0.0.1 placeholder; TensorFlow on Windows requires it"
+    ),
     "windows-curses": Known(_WINDOWS, "PyPI: no Linux wheel"),
     "winshell": Known(_WINDOWS, "PyPI: no Linux wheel"),
     "wincertstore": Known(_WIN_DECLARED, "declared: Windows certificate store reader"),

@@ -297,3 +297,16 @@ def test_a_later_bare_name_keeps_the_earlier_pin(tmp_path: Path) -> None:
     assert spec.requirements == ("six==1.16.0", "colorama==0.4.6")
     spec = envchain.follow_readme(repo, detected, [*commands, "pip install six==1.17.0"])
     assert spec.requirements == ("colorama==0.4.6", "six==1.17.0")
+
+
+def test_conda_explicit_spec_file_translated(tmp_path: Path) -> None:
+    spec = detect_repo(tmp_path, envrepos.conda_explicit_spec)
+    assert spec.requirements == ("numpy==1.26.4", "six==1.16.0")
+    acted = sorted(actions(spec).values())
+    assert acted == ["dropped", "dropped", "translated", "translated"]
+
+
+def test_windows_tensorflow_freeze_drops_tensorflow_intel(tmp_path: Path) -> None:
+    spec = detect_repo(tmp_path, envrepos.windows_tensorflow_freeze)
+    assert spec.requirements == ("tensorflow==2.15.0",)
+    assert actions(spec) == {"tensorflow-intel==2.15.0": "dropped"}

@@ -155,6 +155,25 @@ def macos_pip_freeze() -> Files:
     return {"requirements.txt": b"appnope==0.1.4\npyobjc-framework-Quartz==10.1\nsix==1.16.0\n"}
 
 
+def conda_explicit_spec() -> Files:
+    """Not named in the issue: `conda list --explicit > requirements.txt` (archive URLs)."""
+    text = (
+        "# This file may be used to create an environment using:\n"
+        "# $ conda create --name <env> --file <this file>\n"
+        "# platform: win-64\n"
+        "@EXPLICIT\n"
+        "https://repo.anaconda.com/pkgs/main/win-64/vs2015_runtime-14.27.29016-h5e58377_2.conda\n"
+        "https://repo.anaconda.com/pkgs/main/win-64/numpy-1.26.4-py311hdab7c0b_0.conda\n"
+        "https://conda.anaconda.org/conda-forge/noarch/six-1.16.0-pyh6c4a22f_0.tar.bz2\n"
+    )
+    return {"requirements.txt": text.encode()}
+
+
+def windows_tensorflow_freeze() -> Files:
+    """Not named in the issue: TensorFlow 2.15 frozen on Windows pulls tensorflow-intel."""
+    return {"requirements.txt": b"tensorflow==2.15.0\ntensorflow-intel==2.15.0\n"}
+
+
 def anaconda_pip_freeze() -> Files:
     text = (
         "mkl-fft @ file:///croot/mkl_fft_1695058164594/work\n"
