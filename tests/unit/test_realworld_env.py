@@ -310,3 +310,29 @@ def test_windows_tensorflow_freeze_drops_tensorflow_intel(tmp_path: Path) -> Non
     spec = detect_repo(tmp_path, envrepos.windows_tensorflow_freeze)
     assert spec.requirements == ("tensorflow==2.15.0",)
     assert actions(spec) == {"tensorflow-intel==2.15.0": "dropped"}
+
+
+# --- 4. one bad pin (torch-sized: detection and the plan only) ----------------------------------
+
+
+def test_bad_pins_are_kept_for_the_first_attempt_and_blamed_by_the_log(tmp_path: Path) -> None:
+    from repograder.sandbox import buildplan
+    from repograder.sandbox.hostconfig import HostSettings
+
+    spec = detect_repo(tmp_path, envrepos.bad_pins_large)
+    # kept as written: the first attempt builds what the student asked for
+    assert spec.requirements == ("mkl-service==2.4.0", "torch==1.8.1", "numpy==1.19.5")
+    repo = tmp_path / "bad_pins_large"
+    plan = buildplan.make_plan(
+        spec, repo, base_image_id="sha256:x", python_version="3.11", host=HostSettings()
+    )
+    assert plan.requirements == spec.requirements
+    log = (
+        "  × No solution found when resolving dependencies:\n"
+        "  ╰─▶ Because torch==1.8.1 has no wheels with a matching Python ABI tag (e.g., `cp311`)"
+        " and you require torch==1.8.1, we can conclude that your requirements are unsatisfiable."
+    )
+    [pin] = buildplan.offending_pins(log, plan.requirements)
+    assert (pin.name, pin.version) == ("torch", "1.8.1")
+    relaxed = buildplan.relax_line(pin.line, "1.13.0")
+    assert relaxed == "torch==1.13.0"

@@ -248,6 +248,12 @@ def vendored_only() -> Files:
     }
 
 
+def bad_pins_large() -> Files:
+    """The issue's pins without a distribution for Python 3.11 on Linux (torch-sized: detection
+    and the plan only)."""
+    return {"requirements.txt": b"mkl-service==2.4.0\ntorch==1.8.1\nnumpy==1.19.5\n"}
+
+
 def bad_pin_tiny() -> Files:
     """An exact pin that does not exist on the index (six has 1.16.0 and 1.17.0, no 1.16.1)."""
     return {
