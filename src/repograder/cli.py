@@ -32,7 +32,7 @@ from repograder.errors import (
     SandboxUnavailable,
 )
 from repograder.feedback import write_feedback
-from repograder.model import NOT_GRADED, GroupResult, GroupStatus, RunResult
+from repograder.model import NOT_GRADED, GroupResult, GroupStatus, Params, RunResult
 from repograder.pipeline import (
     NOT_GRADED_YET,
     FinishedGroups,
@@ -80,6 +80,7 @@ def make_sandbox(kind: str, run_id: str, cache: Path, rubric: Rubric) -> Sandbox
                 common=common_requirements(rubric),
                 common_apt=rubric.common_apt,
                 warmup=rubric.common_warmup,
+                relax_pins=relax_pins(rubric),
             )
         if kind == "docker":
             raise SandboxUnavailable(
@@ -91,6 +92,17 @@ def make_sandbox(kind: str, run_id: str, cache: Path, rubric: Rubric) -> Sandbox
 
     _err(f"WARNING: {local.LOCAL_BACKEND_WARNING}")
     return local.LocalSandbox(cache, run_id, log=_err)
+
+
+def relax_pins(rubric: Rubric) -> bool:
+    """The rubric's ``env-build`` param ``relax_pins`` (default on): retry a build whose exact
+    pins have no installable version, with those pins moved to the nearest one."""
+    for spec in rubric.checks:
+        if spec.id == "env-build":
+            return Params(spec.params, where="rubric checks[env-build].params").get_bool(
+                "relax_pins", True
+            )
+    return True
 
 
 def common_requirements(rubric: Rubric) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from repograder import fsutil, model
+from repograder import fsutil, model, textio
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NOTEBOOK_BYTES = 20_000_000
@@ -307,7 +307,7 @@ def _cell_source(cell: dict[str, object]) -> str:
 
 def _analyse_notebook(path: str, data: bytes) -> FileComments | str:
     try:
-        doc = json.loads(data)
+        doc = json.loads(textio.decode(data).text)
     except (ValueError, RecursionError) as exc:
         return f"not a valid notebook ({_short(exc)})"
     cells = doc.get("cells") if isinstance(doc, dict) else None
@@ -390,7 +390,7 @@ def measure_comments(root: Path) -> CommentFacts:
             else:
                 files.append(result)
             continue
-        text = data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+        text = textio.decode(data).text
         if _generated(rel, text[:2000]):
             skipped.append(f"{rel}: generated file, not measured")
             continue

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from repograder import fsutil, model
+from repograder import fsutil, model, textio
 from repograder.envparse import (
     choose_python,
     parse_include,
@@ -36,6 +36,7 @@ from repograder.envparse import (
 )
 
 __all__ = [
+    "EnvChange",
     "EnvKind",
     "EnvSpec",
     "choose_python",
@@ -58,6 +59,16 @@ class EnvKind(enum.StrEnum):
     SETUP_PY = "setup.py"
     PIPFILE = "pipfile"
     NONE = "none"
+
+
+@dataclass(frozen=True)
+class EnvChange:
+    """One thing the grader did to a student's environment entry, for the report's table."""
+
+    file: str  # repo-relative file the entry is in
+    entry: str  # the entry as written ("pywin32==306"), or "(whole file)"
+    action: str  # "dropped" | "translated" | "re-encoded" | "relaxed"
+    why: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,8 @@ class EnvSpec:
     constraints: tuple[str, ...] = ()
     # the environment file exists but could not be parsed (message names the line)
     parse_error: str | None = None
+    # every dropped, translated or re-encoded entry, with why (the report's table)
+    changes: tuple[EnvChange, ...] = ()
 
 
 @dataclass
@@ -215,19 +228,25 @@ def _requirements_choice(root: Path, base: str, *, variants_ok: bool) -> tuple[s
         if re.match(r"^requirements?[-_.][\w.-]*\.txt$", n, re.IGNORECASE)
         and _is_file(root, _join(base, n))
     ]
-
-    def rank(name: str) -> tuple[int, str]:
-        low = name.lower()
-        if re.search(r"dev|test|doc|lint|ci", low):
-            return 2, low
-        if re.search(r"gpu|cuda|cu\d", low):
-            return 1, low
-        return 0, low
-
-    if variants:
-        chosen = min(variants, key=rank)
-        return _join(base, chosen), f" (no plain requirements.txt; {chosen} used)"
-    return None
+    req_dir = _join(base, "requirements")
+    variants += [
+        f"requirements/{n}"
+        for n in _listdir(root, req_dir)
+        if n.lower().endswith(".txt") and _is_file(root, _join(req_dir, n))
+    ]
+    if not variants:
+        return None
+    ranked = sorted(variants, key=lambda n: (_name_rank(n)[0], n.lower()))
+    chosen = ranked[0]
+    note = f" (no plain requirements.txt; {chosen} used"
+    if len(ranked) > 1:
+        why = _name_rank(chosen)[1]
+        others = [
+            o + (f" ({', '.join(_name_rank(o)[1])})" if _name_rank(o)[1] else "")
+            for o in ranked[1:4]
+        ]
+        note += (f", {', '.join(why)}," if why else "") + f" over {'; '.join(others)}"
+    return _join(base, chosen), note + ")"
 
 
 def _detect_requirements(root: Path, base: str, *, variants_ok: bool = False) -> EnvSpec | None:
@@ -260,31 +279,120 @@ CONDA_NAMES = (
     "conda.yml",
     "conda.yaml",
 )
-CONDA_FOLDERS = ("environment", "env", "envs", "conda")
+CONDA_FOLDERS = ("environment", "environments", "env", "envs", "conda", "binder", ".binder")
+
+# Choosing among several conda files (issue 13, names seen in public student repositories:
+# environment-cpu.yaml + environment-gpu.yaml, conda_env.yaml + environment_crossplat.yaml).
+# Lower ranks first: portable and CPU files beat GPU and OS-specific exports.
+_PORTABLE_RE = re.compile(
+    r"cpu|cross[-_]?plat|portable|no[-_]?builds?|from[-_]?history|minimal|linux", re.IGNORECASE
+)
+_GPU_RE = re.compile(r"gpu|cuda|cu\d{2,3}|rocm|mps", re.IGNORECASE)
+_OS_RE = re.compile(
+    r"win(?:dows|32|64)?(?![a-z])|mac(?:os)?|osx|darwin|apple|m[12](?![0-9])", re.IGNORECASE
+)
+_AUX_RE = re.compile(r"dev|test|doc|lint|(?<![a-z])ci(?![a-z])", re.IGNORECASE)
 
 
-def _conda_choice(root: Path, base: str) -> str | None:
+def _conda_doc(text: str) -> dict[str, Any] | None:
+    """The parsed document when it is a conda environment (a ``dependencies:`` list)."""
+    if not re.search(r"^dependencies\s*:", text, re.MULTILINE):
+        return None
+    try:
+        doc = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return None
+    if isinstance(doc, dict) and isinstance(doc.get("dependencies"), list):
+        return doc
+    return None
+
+
+def _is_export(doc: dict[str, Any]) -> bool:
+    """A `conda env export` of one machine: a prefix, or build strings (name=version=build)."""
+    if "prefix" in doc:
+        return True
+    deps = [d for d in doc.get("dependencies", [])[:200] if isinstance(d, str)]
+    return sum(1 for d in deps if d.count("=") >= 2 and "==" not in d) >= 3
+
+
+def _name_rank(rel: str) -> tuple[tuple[int, ...], list[str]]:
+    """(sort key, reasons) of an environment file's name: CPU/portable first; GPU, OS-specific
+    and development files last. Shared by requirements variants and conda files."""
+    name = posixpath.basename(rel).rsplit(".", 1)[0]
+    why: list[str] = []
+    aux = bool(_AUX_RE.search(name))
+    gpu = bool(_GPU_RE.search(name))
+    osx = bool(_OS_RE.search(name))
+    portable = bool(_PORTABLE_RE.search(name))
+    if portable:
+        why.append("CPU/portable by its name")
+    if gpu:
+        why.append("GPU-specific")
+    if osx:
+        why.append("OS-specific by its name")
+    if aux:
+        why.append("for development/tests/docs")
+    return (int(aux), int(gpu), int(osx), int(not portable)), why
+
+
+def _conda_rank(rel: str, doc: dict[str, Any]) -> tuple[tuple[int, ...], list[str]]:
+    """(sort key, reasons) of one conda file: its name, then whether it is one machine's export."""
+    (aux, gpu, osx, not_portable), why = _name_rank(rel)
+    export = _is_export(doc)
+    if export:
+        why.append("an export of one machine (build strings or a prefix)")
+    standard = posixpath.basename(rel).lower() in CONDA_NAMES
+    return (aux, gpu, osx, int(export), not_portable, int(not standard)), why
+
+
+def _conda_files(root: Path, base: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every YAML file that is a conda environment, in ``base`` and its usual env folders."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    folders = [base] + [
+        _join(base, f)
+        for f in CONDA_FOLDERS
+        if _is_dir(root, _join(base, f)) and not fsutil.is_virtualenv(root / _join(base, f))
+    ]
+    for folder in folders:
+        names = [
+            n
+            for n in _listdir(root, folder)
+            if n.lower().endswith((".yml", ".yaml")) and _is_file(root, _join(folder, n))
+        ]
+        for name in names[:50]:
+            rel = _join(folder, name)
+            text = _read(root, rel)
+            doc = _conda_doc(text) if text is not None else None
+            if doc is not None:
+                found.append((rel, doc))
+    return found
+
+
+def _conda_choice(root: Path, base: str) -> tuple[str, str] | None:
+    """(path, note on the choice) of the conda file to build, or None."""
     for name in CONDA_NAMES:
         if _is_file(root, _join(base, name)):
-            return _join(base, name)
-    for folder in CONDA_FOLDERS:
-        rel_folder = _join(base, folder)
-        if not _is_dir(root, rel_folder) or fsutil.is_virtualenv(root / rel_folder):
-            continue
-        for name in CONDA_NAMES:
-            if _is_file(root, _join(rel_folder, name)):
-                return _join(rel_folder, name)
-        others = [
-            n
-            for n in _listdir(root, rel_folder)
-            if n.lower().endswith((".yml", ".yaml")) and _is_file(root, _join(rel_folder, n))
-        ]
-        others.sort(key=lambda n: (bool(re.search(r"gpu|cuda", n, re.IGNORECASE)), n))
-        for name in others:
-            text = _read(root, _join(rel_folder, name)) or ""
-            if re.search(r"^dependencies\s*:", text, re.MULTILINE):
-                return _join(rel_folder, name)
-    return None
+            return _join(base, name), ""
+    files = _conda_files(root, base)
+    if not files:
+        # A standard name that does not parse is still the environment file (its error is data).
+        for folder in CONDA_FOLDERS:
+            for name in CONDA_NAMES:
+                rel = _join(_join(base, folder), name)
+                if _is_file(root, rel):
+                    return rel, ""
+        return None
+    ranked = sorted(files, key=lambda item: (_conda_rank(*item)[0], item[0]))
+    chosen, doc = ranked[0]
+    if len(ranked) == 1:
+        return chosen, ""
+    _, why = _conda_rank(chosen, doc)
+    others = []
+    for rel, other in ranked[1:4]:
+        _, other_why = _conda_rank(rel, other)
+        others.append(f"{rel}" + (f" ({', '.join(other_why)})" if other_why else ""))
+    because = f" ({', '.join(why)})" if why else ""
+    return chosen, f"; chosen{because} over {'; '.join(others)}"
 
 
 def _yaml_error(exc: yaml.YAMLError) -> str:
@@ -296,10 +404,14 @@ def _yaml_error(exc: yaml.YAMLError) -> str:
 
 
 def _detect_conda(root: Path, base: str) -> EnvSpec | None:
-    rel = _conda_choice(root, base)
-    if rel is None:
+    choice = _conda_choice(root, base)
+    if choice is None:
         return None
-    reason = f"{posixpath.basename(rel)} (conda) {_where(rel)}"
+    rel, note = choice
+    return _conda_spec(root, rel, f"{posixpath.basename(rel)} (conda) {_where(rel)}{note}")
+
+
+def _conda_spec(root: Path, rel: str, reason: str) -> EnvSpec:
     text = _read(root, rel) or ""
     try:
         doc = yaml.safe_load(text)
@@ -743,7 +855,95 @@ def detect_env(root: Path) -> EnvSpec:
         pin = _python_pin(root)
         if pin is not None:
             spec = _with(spec, python_version=pin[0], python_source=pin[1])
-    return _with(spec, candidates=_candidates(root, spec.files))
+    spec = _with_encodings(root, spec)
+    return _with(spec, candidates=_candidates(root, spec.files), changes=_changes(spec))
+
+
+def _with_encodings(root: Path, spec: EnvSpec) -> EnvSpec:
+    """A warning for every dependency file that was not plain UTF-8 (how it was read)."""
+    notes = []
+    for rel in spec.files:
+        decoded = textio.read(root, rel, MAX_ENV_FILE_BYTES)
+        if decoded is not None and decoded.note:
+            notes.append(f"{rel}: {_ENCODING_PREFIX}{decoded.note}")
+    return _with(spec, warnings=(*notes, *spec.warnings)) if notes else spec
+
+
+_ENCODING_PREFIX = "encoding: "
+# Warnings that say an entry was rewritten (envparse's wording).
+_TRANSLATED_RE = re.compile(r"translated to|replaced by|build tag removed")
+
+
+def _split_entry(text: str) -> tuple[str, str, str]:
+    """'file:line: entry: why' (or 'file: pip: entry: why') -> (file, entry, why)."""
+    head, _, rest = text.partition(": ")
+    file = re.sub(r":\d+$", "", head)
+    rest = rest.removeprefix("pip: ")
+    entry, _, why = rest.rpartition(": ")
+    return file, (entry or rest), (why if entry else "")
+
+
+def _changes(spec: EnvSpec) -> tuple[EnvChange, ...]:
+    """The dropped, translated and re-encoded entries of ``spec`` as table rows."""
+    rows: list[EnvChange] = []
+    for warning in spec.warnings:
+        file, _, rest = warning.partition(": ")
+        if rest.startswith(_ENCODING_PREFIX):
+            why = f"{file} is {rest.removeprefix(_ENCODING_PREFIX)}"
+            rows.append(EnvChange(file, "(whole file)", "re-encoded", why))
+        elif _TRANSLATED_RE.search(warning):
+            file, entry, why = _split_entry(warning)
+            rows.append(EnvChange(file, entry, "translated", why))
+    for dropped in spec.dropped:
+        file, entry, why = _split_entry(dropped)
+        rows.append(EnvChange(file, entry, "dropped", why))
+    return tuple(rows)
+
+
+def change_rows(changes: Iterable[EnvChange]) -> list[model.JSONValue]:
+    """Changes as JSON rows (one table in the report: entry, what was done, why)."""
+    return [{"file": c.file, "entry": c.entry, "action": c.action, "why": c.why} for c in changes]
+
+
+def spec_for_file(root: Path, rel: str) -> EnvSpec | None:
+    """The spec of one named environment file (as a README's set-up step names it), with its
+    encoding notes and changes table; None when it is missing or not an environment file."""
+    if not _is_file(root, rel):
+        return None
+    name = posixpath.basename(rel).lower()
+    base = posixpath.dirname(rel)
+    spec: EnvSpec | None
+    if name == "pipfile":
+        spec = _detect_pipfile(root, base)
+    elif name == "pyproject.toml":
+        spec = _detect_pyproject(root, base)
+    elif name in ("setup.py", "setup.cfg"):
+        spec = _detect_setup(root, base)
+    elif name.endswith((".yml", ".yaml")):
+        spec = _conda_spec(root, rel, f"{posixpath.basename(rel)} (conda) {_where(rel)}")
+    else:
+        acc = _Acc()
+        _read_requirements(root, rel, acc)
+        spec = EnvSpec(
+            kind=EnvKind.REQUIREMENTS,
+            path=rel,
+            reason=f"{posixpath.basename(rel)} {_where(rel)}",
+            files=tuple(acc.files),
+            requirements=tuple(acc.requirements),
+            constraints=tuple(acc.constraints),
+            install_project=acc.install_project,
+            dropped=tuple(acc.dropped),
+            warnings=tuple(acc.warnings),
+        )
+    if spec is None:
+        return None
+    spec = _with_encodings(root, spec)
+    return _with(spec, changes=_changes(spec))
+
+
+def changes_of(spec: EnvSpec) -> tuple[EnvChange, ...]:
+    """The changes table of ``spec`` from its dropped entries and warnings."""
+    return _changes(spec)
 
 
 def _with(spec: EnvSpec, **changes: Any) -> EnvSpec:
@@ -774,6 +974,12 @@ def evaluate_env_file(spec: EnvSpec, params: model.Params) -> model.Verdict:
         )
     count = len(spec.requirements)
     summary = f"{spec.reason} ({count} requirement{'s' if count != 1 else ''})"
+    done = [c for c in spec.changes if c.action != "re-encoded"]
+    if done:
+        names = ", ".join(c.entry for c in done[:3]) + (", …" if len(done) > 3 else "")
+        summary += f"; {len(done)} entr{'ies' if len(done) != 1 else 'y'} dropped or translated"
+        summary += f" for the Linux sandbox ({names}; see the table)"
+    summary += "".join(f"; {c.why}" for c in spec.changes if c.action == "re-encoded")
     if spec.parse_error:
         return model.Verdict(
             model.Status.WARN,
@@ -827,6 +1033,7 @@ def spec_to_json(spec: EnvSpec) -> model.JSONDict:
         "candidates": list(spec.candidates),
         "scripts": list(spec.scripts),
         "parse_error": spec.parse_error,
+        "changes": change_rows(spec.changes),
     }
 
 

@@ -10,12 +10,21 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
+
+from repograder import platpkgs
+
 # A PEP 508 project name at the start of a line (extras/specifiers/markers may follow).
 _NAME_RE = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 _VERSION_RE = re.compile(r"^\d+(?:\.\d+)*(?:\.\*)?(?:(?:a|b|rc|\.post|\.dev|post|dev)\d*)*$")
 # Local version tags that only exist on CUDA/ROCm wheel indexes.
 _GPU_LOCAL_RE = re.compile(r"\+(?:cu\d+|cuda\d*[\w.]*|rocm[\w.]*)\b", re.IGNORECASE)
 _CUDA_INDEX_RE = re.compile(r"/(?:cu\d+|cuda[\w.]*|rocm[\w.]*)(?:/|$)|nvidia|cuda", re.IGNORECASE)
+# `conda list --explicit` lines: https://conda.anaconda.org/conda-forge/linux-64/numpy-1.26.4-py311h_0.conda
+_CONDA_URL_RE = re.compile(
+    r"^https?://\S+/(?P<name>[A-Za-z0-9_.-]+?)-(?P<version>[^-/]+)-(?P<build>[^-/]+)"
+    r"\.(?:conda|tar\.bz2)(?:#[0-9a-fA-F]+)?$"
+)
 # `conda list --export` lines: name=version=build
 _CONDA_EXPORT_RE = re.compile(r"^[A-Za-z0-9_.-]+=[^=<>!~\s]+=[^=\s]+$")
 
@@ -36,8 +45,13 @@ def _is_local_path(text: str) -> bool:
     )
 
 
-def sanitize_requirement(line: str) -> LineResult:
-    """Make one (comment-free, non-include) requirements line work in a CPU Linux sandbox."""
+def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
+    """Make one (comment-free, non-include) requirements line work in a CPU Linux sandbox.
+
+    Platform-only and conda-only packages (:mod:`repograder.platpkgs`, the table every
+    environment-file path shares) and entries whose ``sys_platform``-style marker excludes
+    Linux are dropped with the reason; ``from_conda``: the line came from a conda file.
+    """
     text = line.strip()
     if not text:
         return LineResult(None)
@@ -63,6 +77,19 @@ def sanitize_requirement(line: str) -> LineResult:
         return LineResult(text)  # other pip options (--pre, --only-binary, ...) pass through
     if _is_local_path(text):
         return LineResult(None, dropped=f"{text}: local file path is not available in the sandbox")
+    if text == "@EXPLICIT":
+        return LineResult(None, dropped=f"{text}: marker line of `conda list --explicit`")
+    explicit = _CONDA_URL_RE.match(text)
+    if explicit:
+        # `conda list --explicit` spec file: a package archive URL from a conda channel
+        entry = f"{explicit['name']}={explicit['version']}={explicit['build']}"
+        req = conda_entry_to_pip(entry)
+        if req.requirement is None:
+            return LineResult(None, dropped=f"{text}: {req.reason or 'not a PyPI package'}")
+        return LineResult(
+            req.requirement,
+            warning=f"{text}: conda package URL translated to {req.requirement!r}",
+        )
     name_match = _NAME_RE.match(text)
     if not name_match:
         if re.match(r"^(?:git\+|hg\+|svn\+|bzr\+|https?://)", text):
@@ -74,6 +101,9 @@ def sanitize_requirement(line: str) -> LineResult:
     rest = text[len(name) :]
     # pip freeze of conda-built packages: `numpy @ file:///home/conda/feedstock_root/...`
     if re.match(r"^\s*(?:\[[^\]]*\])?\s*@\s*file:", rest):
+        known = platpkgs.lookup(name, from_conda=True)
+        if known is not None:
+            return LineResult(None, dropped=f"{text}: local conda build path; {known.reason}")
         return LineResult(
             name, warning=f"{text}: local build path replaced by the unpinned name {name!r}"
         )
@@ -87,12 +117,54 @@ def sanitize_requirement(line: str) -> LineResult:
         )
     if rest.strip() and rest.strip()[0] not in "[=<>!~;@(":
         return LineResult(None, dropped=f"{text}: not a requirement")
+    excluded = _marker_excludes_linux(rest)
+    if excluded:
+        return LineResult(None, dropped=f"{text}: {excluded}")
+    known = platpkgs.lookup(name, from_conda=from_conda)
+    if known is not None:
+        return LineResult(None, dropped=f"{text}: {known.reason}")
     if _GPU_LOCAL_RE.search(text):
         fixed = _GPU_LOCAL_RE.sub("", text)
         return LineResult(
             fixed, warning=f"{text}: CUDA build tag removed ({fixed!r}); the grader has no GPU"
         )
     return LineResult(text)
+
+
+# The grader's sandbox, as PEP 508 markers see it (the Python version is left to the installer).
+_LINUX_MARKERS = {
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "os_name": "posix",
+    "platform_machine": "x86_64",
+    "platform_release": "",
+    "platform_version": "",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+}
+_PLATFORM_VARS = ("sys_platform", "platform_system", "os_name")
+
+
+def _marker_excludes_linux(rest: str) -> str | None:
+    """A reason when the line's environment marker names a platform and rules Linux out."""
+    if ";" not in rest:
+        return None
+    text = rest.split(";", 1)[1].strip()
+    if not text or not any(var in text for var in _PLATFORM_VARS):
+        return None
+    try:
+        marker = Marker(text)
+        # Evaluated for the platform only: every Python version the index has may still match.
+        matches = any(
+            marker.evaluate({**_LINUX_MARKERS, "python_version": f"3.{minor}",
+                             "python_full_version": f"3.{minor}.0"})
+            for minor in range(8, 15)
+        )  # fmt: skip
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName, ValueError):
+        return None
+    if matches:
+        return None
+    return f"its marker `{text}` excludes Linux (the grader runs Linux)"
 
 
 def split_logical_lines(text: str) -> list[tuple[int, str]]:
@@ -191,7 +263,7 @@ CONDA_DROP: dict[str, str] = {
         _CUDA,
     ),
     **dict.fromkeys(
-        ["mkl", "mkl-service", "mkl_fft", "mkl_random", "mkl-include", "intel-openmp", "blas",
+        ["mkl", "mkl-include", "intel-openmp", "blas",
          "openblas", "tbb", "llvm-openmp", "numpy-base", "scipy-base", "mkl-devel"],
         _MATH,
     ),
@@ -207,12 +279,8 @@ CONDA_DROP: dict[str, str] = {
          "fonts-conda-forge", "fonts-anaconda"],
         _SYSLIB,
     ),
-    **dict.fromkeys(
-        ["vs2015_runtime", "vc", "vc14_runtime", "ucrt", "appnope", "menuinst", "pywin32",
-         "pywinpty", "winpty", "wincertstore", "win_inet_pton", "win32_setctime", "pyobjc",
-         "pyobjc-core", "console_shortcut", "powershell_shortcut", "tapi", "cctools", "ld64"],
-        _PLATFORM,
-    ),
+    # Windows/macOS-only packages are in repograder.platpkgs, shared with the pip paths.
+    **dict.fromkeys(["tapi", "cctools", "ld64"], _PLATFORM),
     **dict.fromkeys(
         ["conda", "conda-build", "conda-env", "anaconda", "anaconda-client", "mamba", "micromamba",
          "conda-package-handling", "conda-libmamba-solver", "cpuonly", "pytorch-mutex",
@@ -223,8 +291,7 @@ CONDA_DROP: dict[str, str] = {
     **dict.fromkeys(
         ["gcc", "gxx", "gfortran", "compilers", "c-compiler", "cxx-compiler", "make", "binutils",
          "pkg-config", "sysroot_linux-64", "kernel-headers_linux-64", "libtool", "autoconf",
-         "automake", "libstdcxx-ng", "libgcc-ng", "libgcc", "libgomp", "libgfortran-ng",
-         "libgfortran5", "libcxx", "libcxxabi", "llvm"],
+         "automake", "libgcc", "libgfortran-ng", "libgfortran5", "llvm"],
         _COMPILER,
     ),
 }  # fmt: skip
@@ -324,6 +391,11 @@ def conda_entry_to_pip(entry: str) -> CondaEntry:
         return CondaEntry(name=name, reason=_CUDA)
     if name in CONDA_TO_APT:
         return CondaEntry(name=name, apt=CONDA_TO_APT[name])
+    known = platpkgs.lookup(name, from_conda=True) or platpkgs.lookup(
+        CONDA_TO_PYPI.get(name, name), from_conda=True
+    )
+    if known is not None:
+        return CondaEntry(name=name, reason=known.reason)
     if name in CONDA_DROP:
         return CondaEntry(name=name, reason=CONDA_DROP[name])
     if name not in CONDA_TO_PYPI and name not in _PY_LIB_NAMES:

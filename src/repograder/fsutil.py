@@ -131,14 +131,12 @@ def read_bytes(root: Path, rel: str | Path, max_bytes: int) -> bytes | None:
 
 
 def read_text(root: Path, rel: str | Path, max_bytes: int = 2_000_000) -> str | None:
-    """Like :func:`read_bytes`, decoded as UTF-8 with replacement, BOM and CRLF normalised."""
+    """Like :func:`read_bytes`, decoded by :func:`repograder.textio.decode` (BOM, UTF-8, then a
+    fallback), newlines normalised. Use :func:`repograder.textio.read` to learn the encoding."""
+    from repograder import textio  # textio reads through this module: import at call time
+
     data = read_bytes(root, rel, max_bytes)
-    if data is None:
-        return None
-    text = data.decode("utf-8", errors="replace")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return None if data is None else textio.decode(data).text
 
 
 def file_size(root: Path, rel: str | Path) -> int | None:

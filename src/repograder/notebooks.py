@@ -158,13 +158,16 @@ def run_notebooks(
 
 def _install_command() -> str:
     script = resources.files("repograder").joinpath("data/nbexec.py").read_text("utf-8")
-    if HEREDOC_END in script:  # pragma: no cover - guards edits of nbexec.py
-        raise AssertionError("nbexec.py must not contain the heredoc delimiter")
+    # The one decoder for student text, beside the executor (it reads the notebook with it).
+    decoder = resources.files("repograder").joinpath("textio.py").read_text("utf-8")
+    if HEREDOC_END in script or HEREDOC_END in decoder:  # pragma: no cover - guards edits
+        raise AssertionError("nbexec.py and textio.py must not contain the heredoc delimiter")
     # A student repository may ship its own .repograder entry (even a symlink): replace it.
     return (
         f"if [ -L {WORK_DIR} ] || [ -e {WORK_DIR} -a ! -d {WORK_DIR} ]; then rm -f {WORK_DIR}; fi"
         f" && rm -rf {RESULT_DIR} && mkdir -p {RESULT_DIR}"
         f" && cat > {EXECUTOR} <<'{HEREDOC_END}'\n{script}\n{HEREDOC_END}\n"
+        f"cat > {WORK_DIR}/rg_textio.py <<'{HEREDOC_END}'\n{decoder}\n{HEREDOC_END}\n"
     )
 
 

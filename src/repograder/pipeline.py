@@ -27,6 +27,7 @@ from repograder import (
     comments,
     contributions,
     detect,
+    envchain,
     fsutil,
     git,
     notebooks,
@@ -321,6 +322,17 @@ def _grade_checkout(
     ctx.progress.stage(group.name, "inspect")
     readme_facts = _guard(lambda: readme.inspect_readme(root), problems, "readme")
     env = _guard(lambda: detect.detect_env(root), problems, "environment detection")
+    if env is not None and readme_facts is not None:
+        # issue 13: the environment is what the README's set-up sequence installs
+        detected, steps_seen = env, readme_facts.steps
+        env = (
+            _guard(
+                lambda: envchain.follow_readme_steps(root, detected, steps_seen),
+                problems,
+                "README set-up files",
+            )
+            or detected
+        )
     comment_facts = _guard(lambda: comments.measure_comments(root), problems, "comments")
     paper_params = _params(ctx.rubric, "paper-pages")
     globs = paper_params.get_str_list("globs", []) or None
@@ -373,6 +385,8 @@ def _grade_checkout(
     if log_path is not None and log_path.is_relative_to(ctx.out_dir):
         artifacts["logs"] = {"build log": log_path.relative_to(ctx.out_dir).as_posix()}
 
+    if steps is not None and env is not None:
+        steps = envchain.mark_uncovered(steps, env)
     if nb_report is not None:
         prefix = (group_dir / "notebooks").relative_to(ctx.out_dir).as_posix() + "/"
         artifacts["notebooks"] = notebooks.report_artifacts(nb_report, prefix)
@@ -390,6 +404,7 @@ def _grade_checkout(
         steps=steps,
         notebooks=nb_report,
         not_run_reason=sandboxed.not_run,
+        project_install=sandboxed.project_install,
     )
     checks = score(ctx.rubric, evidence)
     return GroupResult(
@@ -424,6 +439,7 @@ class _SandboxEvidence:
     not_run: str = "not run: static checks only (--static)"
     build_s: float = 0.0
     run_s: float = 0.0
+    project_install: str | None = None  # why the project's own install failed, if it did
 
 
 def sandbox_alive(sandbox: Sandbox) -> bool:
@@ -468,7 +484,7 @@ def _sandbox_stage(
                 build, not_run="not run: the environment did not build", build_s=build_s
             )
         t = time.monotonic()
-        steps, nb_report = _run_in_sandbox(
+        steps, nb_report, project_install = _run_in_sandbox(
             ctx, group, build, root, readme_facts, owned_notebooks, group_dir
         )
         run_s = time.monotonic() - t
@@ -476,7 +492,7 @@ def _sandbox_stage(
             # The run stopped while this group was in the sandbox: its containers were
             # removed under its feet, so its result is not trustworthy and is not stored.
             raise Interrupted("interrupted")
-    return _SandboxEvidence(build, steps, nb_report, "", build_s, run_s)
+    return _SandboxEvidence(build, steps, nb_report, "", build_s, run_s, project_install)
 
 
 def _run_in_sandbox(
@@ -487,7 +503,8 @@ def _run_in_sandbox(
     readme_facts: readme.ReadmeFacts | None,
     owned_notebooks: Sequence[str],
     group_dir: Path,
-) -> tuple[tuple[StepResult, ...] | None, notebooks.NotebookReport | None]:
+) -> tuple[tuple[StepResult, ...] | None, notebooks.NotebookReport | None, str | None]:
+    """Steps, notebooks, and why the project's own install failed in the session (or None)."""
     assert ctx.sandbox is not None
     steps_params = _params(ctx.rubric, "readme-steps")
     options = runner.RunOptions(
@@ -504,9 +521,11 @@ def _run_in_sandbox(
         # The README's steps may `cd` away; notebooks run from the checkout's root again.
         start_dir = session.run("pwd", timeout_s=30).output_head.strip()
         steps: tuple[StepResult, ...] | None = None
+        install_failure = runner.project_install_failure(session)
         if _check(ctx.rubric, "readme-steps") and readme_facts is not None:
             ctx.progress.stage(group.name, "steps")
             steps = runner.run_steps(session, readme_facts.steps, options)
+            steps = runner.blame_project_install(steps, install_failure)
         nb_report = None
         if _check(ctx.rubric, "notebooks"):
             ctx.progress.stage(group.name, "notebooks")
@@ -514,7 +533,7 @@ def _run_in_sandbox(
             nb_report = notebooks.run_notebooks(
                 session, owned_notebooks, _params(ctx.rubric, "notebooks"), group_dir / "notebooks"
             )
-        return steps, nb_report
+        return steps, nb_report, install_failure
     finally:
         session.close()
 

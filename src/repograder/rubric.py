@@ -20,6 +20,7 @@ from repograder.model import (
     Checkout,
     CheckResult,
     JSONDict,
+    JSONValue,
     Params,
     Status,
     StepResult,
@@ -43,6 +44,7 @@ class Evidence:
     steps: tuple[StepResult, ...] | None = None
     notebooks: notebooks.NotebookReport | None = None
     not_run_reason: str = "not run"  # why build/run evidence is missing (e.g. --static)
+    project_install: str | None = None  # why the project's own install failed in the session
 
 
 def _env_build(ev: Evidence, params: Params) -> Verdict:
@@ -60,6 +62,9 @@ def _env_build(ev: Evidence, params: Params) -> Verdict:
     if ev.env is not None:
         details["env_file"] = ev.env.path
         details["dropped"] = list(ev.env.dropped)
+    changes = _change_rows(ev.env, build)
+    if changes:
+        details["changes"] = changes
     if build.log_excerpt:
         details["log_excerpt"] = build.log_excerpt
     if build.ok:
@@ -67,11 +72,44 @@ def _env_build(ev: Evidence, params: Params) -> Verdict:
         how = (
             "reused a cached environment" if build.reused else f"built in {build.duration_s:.0f} s"
         )
+        problems: list[str] = []
+        fraction = 1.0
+        if build.relaxed:
+            # issue 13: one pin without a distribution costs a warning, not the group's run
+            problems.append(build.summary)
+            fraction = min(fraction, params.get_float("relaxed_fraction", 0.5))
+        if ev.project_install:
+            # issue 13: the dependencies built, the project itself did not install
+            details["project_install"] = ev.project_install
+            problems.append(f"but {ev.project_install}")
+            fraction = min(fraction, params.get_float("project_install_fraction", 0.5))
+        if problems:
+            summary = f"environment from {what}: {how}; " + "; ".join(problems)
+            return Verdict(Status.WARN, fraction, summary, details)
         status = (
             Status.WARN if build.notes and params.get_bool("warn_on_notes", False) else Status.PASS
         )
         return Verdict(status, 1.0, f"environment from {what}: {how}", details)
     return Verdict(Status.FAIL, 0.0, build.summary or "the environment did not build", details)
+
+
+def _change_rows(env: detect.EnvSpec | None, build: BuildResult) -> list[JSONValue]:
+    """One table of what was done to the student's entries: dropped, translated, re-encoded
+    (detection) and relaxed (the build's second attempt)."""
+    rows = detect.change_rows(env.changes) if env is not None else []
+    where = env.path if env is not None and env.path else ""
+    for item in build.relaxed:
+        entry, _, rest = item.partition(" → ")
+        version, _, why = rest.partition(" (")
+        rows.append(
+            {
+                "file": where,
+                "entry": entry,
+                "action": "relaxed",
+                "why": f"{why.removesuffix(')')}; built with {version} instead",
+            }
+        )
+    return rows
 
 
 def _static(

@@ -18,7 +18,7 @@ import posixpath
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from repograder import model
@@ -398,6 +398,43 @@ def _describe(step: StepResult) -> str:
         return f"{where} was {step.reason}"
     error = decisive_line(step.output_head + "\n" + step.output_tail)
     return f"{where} failed: {error}" if error else f"{where} failed ({step.reason})"
+
+
+def project_install_failure(session: object) -> str | None:
+    """Why the session's install of the project itself (``pip install -e .``) failed, or None.
+
+    The Docker session keeps that command's result in ``setup_result``; the local backend adds
+    a note starting "installing the project".
+    """
+    setup = getattr(session, "setup_result", None)
+    if isinstance(setup, model.ExecResult) and setup.exit_code != 0:
+        if setup.timed_out:
+            return "installing the project (pip install -e .) timed out"
+        line = decisive_line(setup.output) or f"exit code {setup.exit_code}"
+        return f"installing the project (pip install -e .) failed: {line}"
+    notes = getattr(session, "notes", ())
+    for note in notes if isinstance(notes, list | tuple) else ():
+        if isinstance(note, str) and note.startswith("installing the project"):
+            return note
+    return None
+
+
+def blame_project_install(
+    steps: Sequence[StepResult], failure: str | None
+) -> tuple[StepResult, ...]:
+    """Put ``failure`` (the project's own install failed) in the hint of the first failed step
+    that fails on an import: that step fails because of it, whatever its own hint says."""
+    result = tuple(steps)
+    if not failure:
+        return result
+    for position, step in enumerate(result):
+        if step.status not in (StepStatus.FAILED, StepStatus.TIMEOUT):
+            continue
+        output = step.output_head + "\n" + step.output_tail
+        if _MODULE.search(output) or _IMPORT.search(output) or "pkg_resources" in output:
+            hint = f"{failure}; fix that first" + (f" (then: {step.hint})" if step.hint else "")
+            return (*result[:position], replace(step, hint=hint), *result[position + 1 :])
+    return result
 
 
 def decisive_line(output: str) -> str:

@@ -345,3 +345,36 @@ def test_mutated_pdfs_are_data_not_exceptions(name: str, seed: int, how: str) ->
         assert facts.error_kind != "crash", f"{name} {how} {seed}: {facts.message}"
     finally:
         shutil.rmtree(root)
+
+
+# --- issue 13: the one decoder and the README set-up parser ----------------------------------
+
+_BOMS = st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\xff\xfe\x00\x00"])
+
+
+@FAST
+@given(_BOMS, st.binary(max_size=400))
+def test_decode_never_raises_and_normalises_newlines(bom: bytes, data: bytes) -> None:
+    from repograder import textio
+
+    decoded = textio.decode(bom + data)
+    assert "\r" not in decoded.text
+    assert not decoded.text.startswith("\ufeff")
+    assert decoded.encoding
+
+
+_SETUP_WORDS = st.sampled_from(
+    ["pip", "install", "-r", "-e", ".", "conda", "env", "create", "-f", "environment.yml",
+     "poetry", "&&", ";", "|", "cd", "..", "'", '"', "python=3.10", "-n", "x", "uv", "sync",
+     "requirements.txt", "sudo", "!pip", "--requirement=", "$HOME", "/abs"]
+)  # fmt: skip
+
+
+@FAST
+@given(st.lists(st.lists(_SETUP_WORDS | st.text(max_size=8), max_size=12), max_size=5))
+def test_readme_setup_parser_never_raises(commands: list[list[str]]) -> None:
+    from repograder import envchain
+
+    for item in envchain.parse_setup(" ".join(words) for words in commands):
+        for path in (item.file, item.project):
+            assert path is None or not path.startswith(("/", ".."))

@@ -63,12 +63,9 @@ def test_requirements_at_root_with_includes_and_cleanup(tmp_path: Path) -> None:
         "requirements/base.txt",
         "requirements/constraints.txt",
     )
-    assert spec.requirements == (
-        "numpy>=1.24",
-        "librosa==0.10.1",
-        "torch==2.1.0",
-        'pywin32; sys_platform == "win32"',
-    )
+    # issue 13: an entry whose marker excludes Linux is dropped with the reason
+    assert spec.requirements == ("numpy>=1.24", "librosa==0.10.1", "torch==2.1.0")
+    assert any("pywin32" in d and "excludes Linux" in d for d in spec.dropped)
     assert spec.constraints == ("scipy<2",)
     assert spec.install_project is True
     assert any("cu121" in w and "torch==2.1.0" in w for w in spec.warnings)

@@ -26,6 +26,24 @@ SHUTDOWN_MARGIN_S = 10.0  # leave time to stop the kernel before the host's time
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+def read_notebook_text(path: str) -> str:
+    """The notebook's text through repograder's one decoder (BOM, UTF-8, reported fallback),
+    shipped beside this script as rg_textio.py; plain UTF-8 when it is absent."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    try:
+        from rg_textio import decode  # type: ignore[import-not-found]
+    except ImportError:
+        try:
+            from repograder.textio import decode
+        except ImportError:
+            return data.decode("utf-8", errors="replace")
+    return str(decode(data).text)
+
+
 def _cap_text(text: str, cap: int) -> str:
     if len(text) <= cap:
         return text
@@ -189,8 +207,7 @@ def main(argv: list[str]) -> int:
 
     nbformat: Any = _nbformat  # untyped library
     try:
-        with open(nb_path, encoding="utf-8") as handle:
-            nb = nbformat.read(handle, as_version=4)
+        nb = nbformat.reads(read_notebook_text(nb_path), as_version=4)
     except Exception as exc:  # a broken notebook is the student's data
         return finish(ename="InvalidNotebook", evalue=f"not a valid notebook: {exc}"[:500])
     cells = nb.get("cells", [])

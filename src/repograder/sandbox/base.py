@@ -42,6 +42,8 @@ class BuildResult:
     log_excerpt: str = ""  # the decisive part of the log for the report
     python_version: str | None = None  # version actually used
     notes: tuple[str, ...] = ()  # e.g. "requested Python 3.8 not available; used 3.11"
+    # pins changed by a second attempt after the first failed: "six==1.16.1 → 1.16.0 (why)"
+    relaxed: tuple[str, ...] = ()
 
 
 class Session(Protocol):

@@ -46,6 +46,7 @@ from repograder.sandbox.hostconfig import (
     container_env,
     detect_host_settings,
     local_cpu_wheels,
+    uv_index_args,
 )
 
 BASE_IMAGE = "repograder-base:py3.11"
@@ -378,8 +379,12 @@ class DockerSandbox:
         common: Sequence[str] = (),
         common_apt: Sequence[str] = (),
         warmup: Sequence[str] = (),
+        relax_pins: bool = True,
     ) -> None:
         self.run_id = run_id
+        # After a failed build, retry once with the blamed exact pins moved to the nearest
+        # installable version (rubric: env-build.params.relax_pins).
+        self.relax_pins = relax_pins
         self.cache_dir = cache_dir
         self.base_image = base_image
         self.build_timeout_s = build_timeout_s
@@ -496,7 +501,102 @@ class DockerSandbox:
             container.remove(force=True)
 
     def prepare(self, spec: EnvSpec, checkout: Path, log_dir: Path) -> BuildResult:
-        """Build (or reuse) the image for ``spec``: a failed build is a result, not an error."""
+        """Build (or reuse) the image for ``spec``: a failed build is a result, not an error.
+
+        When the build fails on exact pins that have no installable distribution here, a second
+        build moves only those pins to the nearest installable version (see :meth:`_relax`).
+        """
+        first = self._prepare(spec, checkout, log_dir, "build.log")
+        if first.ok or not self.relax_pins:
+            return first
+        return self._relax(spec, checkout, log_dir, first)
+
+    def _relax(
+        self, spec: EnvSpec, checkout: Path, log_dir: Path, first: BuildResult
+    ) -> BuildResult:
+        """The second attempt: offending pins -> nearest installable versions, then rebuild."""
+        text = ""
+        if first.log_path is not None:
+            with contextlib.suppress(OSError):
+                text = first.log_path.read_text(encoding="utf-8", errors="replace")[-2_000_000:]
+        pins = buildplan.offending_pins(text or first.log_excerpt, spec.requirements)
+        if not pins:
+            return first
+        start = time.monotonic()
+        common = self._ensure_common()
+        parent = common[0] if common is not None else self.base_image
+        probe_log = log_dir / "relax.log"
+        with open(probe_log, "w", encoding="utf-8", errors="replace") as log:
+            log.write(f"[repograder] looking for installable versions of: {pins}\n")
+            nearest = self._nearest(parent, pins, log)
+        named = ", ".join(f"{p.line} ({p.why})" for p in pins)
+        if not nearest:
+            note = f"no installable version was found near {named}; nothing was relaxed"
+            return dataclasses.replace(first, notes=(*first.notes, note))
+        relaxed_spec = dataclasses.replace(
+            spec,
+            requirements=tuple(
+                buildplan.relax_line(r, nearest[r]) if r in nearest else r
+                for r in spec.requirements
+            ),
+        )
+        second = self._prepare(relaxed_spec, checkout, log_dir, "build-relaxed.log")
+        changes = tuple(
+            f"{p.line} → {nearest[p.line]} ({p.why})" for p in pins if p.line in nearest
+        )
+        if not second.ok:
+            note = f"a second attempt with {'; '.join(changes)} failed too: {second.summary}"
+            return dataclasses.replace(first, notes=(*first.notes, note))
+        short = ", ".join(c.split(" (", 1)[0] for c in changes)
+        return dataclasses.replace(
+            second,
+            summary=f"built after relaxing: {short}",
+            duration_s=first.duration_s + (time.monotonic() - start),
+            relaxed=changes,
+            notes=(*second.notes, f"the first attempt failed: {first.summary} (build.log)"),
+        )
+
+    def _nearest(self, parent: str, pins: list[buildplan.Pin], log: Any) -> dict[str, str]:
+        """{pinned line: nearest version with a wheel for this image}, asked of the index."""
+        script = buildplan.nearest_script(pins, uv_index_args(self.host))
+        try:
+            container = self._client.containers.run(
+                parent,
+                ["sleep", "infinity"],
+                detach=True,
+                user="0:0",
+                init=True,
+                labels=self._labels(),
+                mounts=self._build_mounts(shared_cache=False),
+                mem_limit=BUILD_MEMORY,
+                memswap_limit=BUILD_MEMORY,
+                pids_limit=512,
+                security_opt=["no-new-privileges"],
+                cap_drop=["ALL"],
+            )
+        except _ENGINE_ERRORS as exc:
+            raise InfrastructureError(f"the Docker engine failed to start a probe: {exc}") from exc
+        self._track(container)
+        env = {
+            **container_env(self.host),
+            "UV_NO_CONFIG": "1",
+            "UV_NO_PROGRESS": "1",
+            "UV_CACHE_DIR": buildplan.PRIVATE_UV_CACHE,
+            "HOME": "/home/student",
+        }
+        try:
+            deadline = time.monotonic() + min(self.build_timeout_s, 600)
+            code, text = self._stream_exec(
+                container, ["bash", "-c", script], STUDENT, env, log, deadline
+            )
+        finally:
+            self._untrack_remove(container)
+        if code is None:
+            return {}
+        return buildplan.parse_nearest(text, pins)
+
+    def _prepare(self, spec: EnvSpec, checkout: Path, log_dir: Path, log_name: str) -> BuildResult:
+        """One build (or reuse) of ``spec``, logged to ``log_dir/log_name``."""
         start = time.monotonic()
         common = self._ensure_common()
         parent_tag, parent_id = common if common is not None else (self.base_image, self._base_id)
@@ -514,7 +614,7 @@ class DockerSandbox:
             plan = dataclasses.replace(plan, notes=(*plan.notes, note))
         tag = f"{ENV_REPO}:{plan.content_hash[:24]}"
         log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = log_dir / "build.log"
+        log_path = log_dir / log_name
         with _hash_lock(self.cache_dir, plan.content_hash):
             _touch_used(self.cache_dir, plan.content_hash)
             if self._image_exists(tag):

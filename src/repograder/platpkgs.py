@@ -1,0 +1,123 @@
+"""One table of packages that cannot or need not be installed in the grader's Linux sandbox.
+
+Used by every environment-file path alike (requirements files, ``pip:`` sections and conda
+dependencies, ``conda list --export`` lines, pyproject/Pipfile/setup dependencies) through
+:func:`lookup`, so a Windows ``pip freeze`` and a Windows ``conda env export`` lose the same
+entries for the same reason. Pure data, no I/O.
+
+Where each entry comes from is written next to it:
+
+* "PyPI: no Linux wheel" — measured on 2026-11-30 with
+  ``pip download --no-deps --only-binary :all: --platform manylinux2014_x86_64
+  --python-version 3.11 NAME`` ("No matching distribution"), i.e. the wheels' platform tags as
+  the index reports them; an sdist, where one exists, only builds on its own OS.
+* "declared" — the package's dependants only ask for it under a ``sys_platform`` marker
+  (e.g. ipykernel: ``appnope; sys_platform == "darwin"``).
+* "conda" — conda packages that are not Python distributions (runtimes, fonts, C libraries,
+  solver metadata): they are absent from PyPI or are bundled by the PyPI wheels that need them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Known", "canonical", "lookup"]
+
+_WINDOWS = "Windows-only package (no Linux wheel on PyPI; the grader runs Linux)"
+_MACOS = "macOS-only package (no Linux wheel on PyPI; the grader runs Linux)"
+_MAC_DECLARED = "macOS-only package (its users require it only on macOS); not needed on Linux"
+_WIN_DECLARED = "Windows-only package (its users require it only on Windows); not needed on Linux"
+_CONDA_RUNTIME = "conda-only package (a compiler runtime or solver metadata, not on PyPI)"
+_CONDA_FONT = "conda-only package (fonts for conda's own Qt/matplotlib builds)"
+_CONDA_CLIB = "conda-only package (a C library; the PyPI wheels that need it bundle it)"
+_ANACONDA_MKL = (
+    "Anaconda's MKL helper for its own numpy build (pip's numpy does not use it); "
+    "installed from a conda path, it is not a PyPI requirement"
+)
+
+
+@dataclass(frozen=True)
+class Known:
+    """Why an entry is dropped; ``conda_only``: only when the entry came from conda."""
+
+    reason: str
+    source: str  # where the fact comes from (see the module docstring)
+    conda_only: bool = False
+
+
+def canonical(name: str) -> str:
+    """PEP 503 normalised name (``Foo_Bar.baz`` -> ``foo-bar-baz``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# PyPI names (canonical) -> why. Source per entry in the second field.
+_BY_NAME: dict[str, Known] = {
+    # Windows
+    "pywin32": Known(_WINDOWS, "PyPI: no Linux wheel, no sdist"),
+    "pypiwin32": Known(_WINDOWS, "PyPI: a wrapper that requires pywin32"),
+    "pywinpty": Known(_WINDOWS, "PyPI: no Linux wheel; sdist builds only on Windows"),
+    "winpty": Known(_WINDOWS, "conda: winpty is the Windows pseudo-terminal library"),
+    "tensorflow-intel": Known(
+        _WINDOWS, "PyPI: Linux has only a 0.0.1 placeholder; TensorFlow on Windows requires it"
+    ),
+    "windows-curses": Known(_WINDOWS, "PyPI: no Linux wheel"),
+    "winshell": Known(_WINDOWS, "PyPI: no Linux wheel"),
+    "wincertstore": Known(_WIN_DECLARED, "declared: Windows certificate store reader"),
+    "win-inet-pton": Known(_WIN_DECLARED, "declared: Windows backport of socket.inet_pton"),
+    "win32-setctime": Known(_WIN_DECLARED, "declared: loguru requires it on win32 only"),
+    "menuinst": Known(_WIN_DECLARED, "conda: Windows start-menu shortcuts for conda"),
+    "console-shortcut": Known(_WIN_DECLARED, "conda: Windows start-menu shortcut"),
+    "powershell-shortcut": Known(_WIN_DECLARED, "conda: Windows start-menu shortcut"),
+    "vs2015-runtime": Known(_CONDA_RUNTIME, "conda: Microsoft Visual C++ runtime"),
+    "vc": Known(_CONDA_RUNTIME, "conda: Visual C++ version metadata"),
+    "vc14-runtime": Known(_CONDA_RUNTIME, "conda: Microsoft Visual C++ runtime"),
+    "ucrt": Known(_CONDA_RUNTIME, "conda: Windows universal C runtime"),
+    "icc-rt": Known(_CONDA_RUNTIME, "conda: Intel compiler runtime (Windows builds)"),
+    "m2w64-toolchain": Known(_CONDA_RUNTIME, "conda: MinGW toolchain for Windows"),
+    # macOS
+    "pyobjc": Known(_MACOS, "PyPI: no Linux wheel"),
+    "pyobjc-core": Known(_MACOS, "PyPI: no Linux wheel; sdist builds only on macOS"),
+    "appnope": Known(_MAC_DECLARED, "declared: ipykernel requires it on darwin only"),
+    "tensorflow-macos": Known(_MACOS, "PyPI: no Linux wheel"),
+    "tensorflow-metal": Known(_MACOS, "PyPI: no Linux wheel"),
+    "libcxx": Known(_CONDA_RUNTIME, "conda: LLVM C++ runtime of conda's macOS builds"),
+    "libcxxabi": Known(_CONDA_RUNTIME, "conda: LLVM C++ runtime of conda's macOS builds"),
+    # conda solver metadata and runtimes (all platforms)
+    "python-abi": Known(_CONDA_RUNTIME, "conda: conda-forge's Python ABI pin (python_abi)"),
+    "libgcc-ng": Known(_CONDA_RUNTIME, "conda: GCC runtime of conda's Linux builds"),
+    "libstdcxx-ng": Known(_CONDA_RUNTIME, "conda: GCC runtime of conda's Linux builds"),
+    "libgomp": Known(_CONDA_RUNTIME, "conda: GNU OpenMP runtime"),
+    "ld-impl-linux-64": Known(_CONDA_RUNTIME, "conda: the linker of conda's Linux builds"),
+    "zeromq": Known(_CONDA_CLIB, "conda: libzmq; pyzmq's wheels bundle it"),
+    "libsodium": Known(_CONDA_CLIB, "conda: libsodium; pyzmq's wheels bundle what they need"),
+    # Anaconda's numpy helpers: kept when a student pins them for PyPI (they exist there)
+    "mkl-service": Known(_ANACONDA_MKL, "conda: Anaconda defaults' numpy stack", True),
+    "mkl-fft": Known(_ANACONDA_MKL, "conda: Anaconda defaults' numpy stack", True),
+    "mkl-random": Known(_ANACONDA_MKL, "conda: Anaconda defaults' numpy stack", True),
+}
+# Name families, first match wins.
+_BY_PATTERN: tuple[tuple[re.Pattern[str], Known], ...] = (
+    # pyobjc-framework-cocoa, -quartz, ...: every framework binding is macOS-only (PyPI)
+    (re.compile(r"^pyobjc-framework-"), Known(_MACOS, "PyPI: no Linux wheel (pyobjc family)")),
+    (re.compile(r"^font-ttf-|^fonts-"), Known(_CONDA_FONT, "conda: font packages")),
+    (re.compile(r"^-"), Known(_CONDA_RUNTIME, "conda: underscore packages (_libgcc_mutex)")),
+    (re.compile(r"^m2-|^m2w64-|^msys2-"), Known(_CONDA_RUNTIME, "conda: MSYS2 for Windows")),
+)
+
+
+def lookup(name: str, *, from_conda: bool) -> Known | None:
+    """Why ``name`` is dropped for the Linux sandbox, or None when it is installed.
+
+    ``from_conda``: the entry came from a conda environment, a ``conda list --export`` line or
+    a conda build path (``name @ file:///croot/...``), where Anaconda-only helpers are dropped.
+    """
+    key = canonical(name.strip())
+    if not key:
+        return None
+    known = _BY_NAME.get(key)
+    if known is None:
+        known = next((k for pattern, k in _BY_PATTERN if pattern.search(key)), None)
+    if known is None or (known.conda_only and not from_conda):
+        return None
+    return known
