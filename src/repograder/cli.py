@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import shutil
+import signal
 import sys
+import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import platformdirs
@@ -197,39 +200,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     started_at = ctx.clock()
     stopped: RepograderError | None = None
-    try:
-        run = grade_all(config, groups, ctx, jobs=jobs)
-    except (InfrastructureError, Interrupted) as exc:
-        # The report is written all the same: finished groups, the others "not graded".
-        stopped = exc
-        reason = f"{NOT_GRADED}: {exc}"
-        run = partial_run(config, groups, ctx, started_at, recorder.results, reason)
-    finally:
+    run: RunResult | None = None
+    # Ctrl-C and SIGTERM (a cancelled CI job, `timeout`, `kill`) stop the run; the ones after
+    # the first wait until the report of what was done is written.
+    with _stop_signals():
+        try:
+            run = grade_all(config, groups, ctx, jobs=jobs)
+        except (InfrastructureError, Interrupted) as exc:
+            stopped = exc  # the report is written all the same
+        except BaseException:
+            if sandbox is not None:
+                sandbox.close()
+            raise
+        _defer_stop_signals()
         if sandbox is not None:
             sandbox.close()
-    fresh = (*unfetched, *run.groups)  # what this run was asked to grade
-    others: tuple[GroupResult, ...] = unfetched
-    if not args.shard:
-        # Every group of groups.yaml is in the report: the ones not graded now keep their
-        # stored results from earlier runs into the same folder, or say they were not graded.
-        selected = {g.name for g in groups} | {g.name for g in unfetched}
-        others = (
-            *others,
-            *(
-                load_stored(ctx, g) or not_graded(g, NOT_GRADED_YET)
-                for g in config.groups
-                if g.name not in selected
-            ),
-        )
-    if others:
-        by_name = {g.name: g for g in (*others, *run.groups)}  # fresh results win
-        order = [g.name for g in config.groups if g.name in by_name]
-        run = dataclasses.replace(run, groups=tuple(by_name[n] for n in order))
-    from repograder.report import write_report
+        if run is None:
+            reason = f"{NOT_GRADED}: {stopped}"
+            run = partial_run(config, groups, ctx, started_at, recorder.results, reason)
+        fresh = (*unfetched, *run.groups)  # what this run was asked to grade
+        others: tuple[GroupResult, ...] = unfetched
+        if not args.shard:
+            # Every group of groups.yaml is in the report: the ones not graded now keep their
+            # stored results from earlier runs into the same folder, or say they were not graded.
+            selected = {g.name for g in groups} | {g.name for g in unfetched}
+            others = (
+                *others,
+                *(
+                    load_stored(ctx, g) or not_graded(g, NOT_GRADED_YET)
+                    for g in config.groups
+                    if g.name not in selected
+                ),
+            )
+        if others:
+            by_name = {g.name: g for g in (*others, *run.groups)}  # fresh results win
+            order = [g.name for g in config.groups if g.name in by_name]
+            run = dataclasses.replace(run, groups=tuple(by_name[n] for n in order))
+        from repograder.report import write_report
 
-    run = with_overrides(run, config, rubric, args.overrides)
-    write_report(run, ctx.out_dir)
-    write_feedback(run, ctx.out_dir)
+        run = with_overrides(run, config, rubric, args.overrides)
+        write_report(run, ctx.out_dir)
+        write_feedback(run, ctx.out_dir)
     graded = sum(g.status == GroupStatus.GRADED for g in run.groups)
     print(f"graded {graded} of {len(run.groups)} group(s); report: {ctx.out_dir / 'index.html'}")
     for g in run.groups:
@@ -238,6 +249,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     if stopped is not None:
         raise stopped
     return _exit_code(fresh)
+
+
+def _first_stop(_signum: int, _frame: object) -> None:
+    """The first Ctrl-C or SIGTERM: stop grading (the pipeline turns this into Interrupted)."""
+    _defer_stop_signals()
+    raise KeyboardInterrupt
+
+
+def _still_writing(_signum: int, _frame: object) -> None:
+    _err("stopping: removing containers and writing the report of what was graded; a moment")
+
+
+def _defer_stop_signals() -> None:
+    """From now on Ctrl-C and SIGTERM only say that the report is being written."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _still_writing)
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """Inside the block the first Ctrl-C or SIGTERM raises KeyboardInterrupt and later ones
+    wait; the previous handlers come back at its end (main thread only, as Python requires)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _first_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def overrides_path(config: CourseConfig, option: str | None) -> Path:

@@ -281,6 +281,41 @@ def test_ctrl_c_during_a_step_leaves_nothing_behind(base_image: str, tmp_path: P
 
 
 @pytest.mark.docker
+def test_sigterm_then_more_ctrl_c_still_leave_the_report(base_image: str, tmp_path: Path) -> None:
+    """A cancelled CI job sends SIGTERM; an impatient lecturer presses Ctrl-C again."""
+    repos = tmp_path / "repos"
+    done = attack_repo(repos / "done", ["python -c 'print(1)'"])
+    slow = attack_repo(repos / "slow", ["python -c 'import time; time.sleep(100)'"])
+    groups = groups_file(tmp_path, [("done", done), ("slow", slow)])
+    run_id = uuid.uuid4().hex[:12]
+    proc = _start_run(tmp_path, groups, run_id)
+    try:
+        assert _wait_for(
+            lambda: (tmp_path / "out" / "groups" / "done.json").exists() and run_containers(run_id),
+            120,
+        )
+        time.sleep(2)  # inside the slow step now
+        proc.send_signal(signal.SIGTERM)
+        for _ in range(3):
+            time.sleep(0.2)
+            proc.send_signal(signal.SIGINT)
+    finally:
+        _, err = proc.communicate(timeout=90)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert "writing the report" in err
+    assert "Traceback" not in err
+    assert run_containers(run_id) == []
+    out = tmp_path / "out"
+    run = report_results.read_results(out / "results.json")
+    assert [(g.name, g.status) for g in run.groups] == [
+        ("done", GroupStatus.GRADED),
+        ("slow", GroupStatus.ERROR),
+    ]
+    assert (run.groups[1].error or "").startswith("not graded: interrupted")
+    assert (out / "index.html").is_file()
+
+
+@pytest.mark.docker
 def test_ctrl_c_during_a_build_leaves_no_container_or_lock(base_image: str, tmp_path: Path) -> None:
     # A requirement whose marker is false: nothing to install, but a content hash of its own,
     # so this run really builds.

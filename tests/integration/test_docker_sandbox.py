@@ -271,7 +271,7 @@ def test_clean_containers_removes_crashed_run(base_image: str, six_build, tmp_pa
     crashed.open_session(build, repo, LIMITS)
     # The process "died": nobody will close these, and the kernel dropped its run lock.
     crashed._containers.clear()
-    crashed._run_lock.release()
+    crashed._run_lock.release(unlink=False)
     assert len(_containers(f"repograder.run={run_id}")) == 1
     assert sandbox_docker.clean_containers(run_id) == 1
     assert _containers(f"repograder.run={run_id}") == []
@@ -293,13 +293,16 @@ def test_clean_leaves_live_runs_alone_and_says_what_it_removed(
         session = live.open_session(build, repo, LIMITS)
         dead.open_session(build, repo, LIMITS)
         dead._containers.clear()
-        dead._run_lock.release()  # as if that process had been killed
+        dead._run_lock.release(unlink=False)  # as if that process had been killed
+        dead_lock = dead._run_lock.path
+        assert dead_lock.exists()
         # As a lecturer would from another terminal (flock tells live from dead in-process too).
         assert cli.main(["sandbox", "clean"]) == 0
         out = capsys.readouterr().out
         assert f"(run {dead_id})" in out.split("removed ", 1)[1]
         assert f"(run {live_id}): its run is still going on" in out
         assert _containers(f"repograder.run={dead_id}") == []
+        assert not dead_lock.exists()  # the killed run's lock file went with its containers
         assert len(_containers(f"repograder.run={live_id}")) == 1
         assert session.run("echo still-here").output_head.strip() == "still-here"
         # --include-live is the lecturer's explicit choice.

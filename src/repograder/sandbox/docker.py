@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import os
 import shlex
 import shutil
 import socket
@@ -154,23 +155,42 @@ class RunLock:
         # Shared: two sandboxes of one run id (tests, a resumed run) may both hold it.
         fcntl.flock(self._handle, fcntl.LOCK_SH)
 
-    def release(self) -> None:
-        """Drop the lock and its file. Idempotent."""
+    def release(self, *, unlink: bool = True) -> None:
+        """Drop the lock (and, at a normal end, its file). Idempotent."""
         if self._handle is not None:
-            with contextlib.suppress(OSError):
-                self.path.unlink()
+            if unlink:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
             self._handle.close()
             self._handle = None
 
+    @staticmethod
+    def labels(path: Path) -> dict[str, str]:
+        """Container labels naming the lock and, as a fallback, the process holding it."""
+        return {
+            "repograder.lock": str(path),
+            "repograder.host": socket.gethostname(),
+            "repograder.pid": str(os.getpid()),
+        }
 
-def run_is_live(lock_path: str) -> bool:
-    """True when a process holds the run lock at ``lock_path`` (see :class:`RunLock`)."""
+
+def run_is_live(labels: dict[str, str]) -> bool:
+    """Whether the run that labelled a container (see :class:`RunLock`) is still going on.
+
+    A lock file that exists tells for sure (held: live). When it is gone (a clean-up removed
+    the run's cache folder) the run counts as live while its process exists on this host, and
+    a run from another host (a shared engine) always counts as live: nothing here can tell.
+    """
+    lock_path = labels.get("repograder.lock", "")
     if not lock_path:
-        return False
+        return False  # a container of an older repograder: no run to ask
     try:
         handle = open(lock_path)  # noqa: SIM115
     except OSError:
-        return False  # no lock file: the run ended (or was never tracked)
+        if labels.get("repograder.host") != socket.gethostname():
+            return True
+        pid = labels.get("repograder.pid", "")
+        return pid.isdigit() and _process_exists(int(pid))
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -178,6 +198,16 @@ def run_is_live(lock_path: str) -> bool:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
     return False
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -198,15 +228,23 @@ def clean_leftovers(run_id: str | None = None, *, include_live: bool = False) ->
     client = _client(60)
     removed: list[str] = []
     kept: list[str] = []
+    ended_locks: set[Path] = set()
     for container in _call(client.containers.list, all=True, filters={"label": labels}):
         tags = container.labels or {}
         shown = f"{container.name} (run {tags.get('repograder.run', '?')})"
-        if not include_live and run_is_live(tags.get("repograder.lock", "")):
+        if not include_live and run_is_live(tags):
             kept.append(shown)
             continue
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True)
             removed.append(shown)
+        lock = Path(tags.get("repograder.lock", ""))
+        if lock.name == f"{tags.get('repograder.run')}.lock" and lock.parent.name == "runs":
+            ended_locks.add(lock)
+    for lock in ended_locks:  # a killed run's lock file; never one a live run holds
+        if not run_is_live({"repograder.lock": str(lock)}):
+            with contextlib.suppress(OSError):
+                lock.unlink()
     return CleanOutcome(tuple(removed), tuple(kept))
 
 
@@ -477,7 +515,7 @@ class DockerSandbox:
         labels = {
             "repograder": "1",
             "repograder.run": self.run_id,
-            "repograder.lock": str(self._run_lock.path),
+            **RunLock.labels(self._run_lock.path),
         }
         if content_hash:
             labels["repograder.hash"] = content_hash
