@@ -48,7 +48,7 @@ from repograder.model import (
     ToolInfo,
 )
 from repograder.report import results as report_results
-from repograder.rubric import Evidence, score
+from repograder.rubric import Evidence, score, total
 from repograder.sandbox.base import BuildResult, Limits, Sandbox
 
 T = TypeVar("T")
@@ -380,8 +380,10 @@ def _grade_checkout(
         steps=steps,
         notebooks=nb_report,
         not_run_reason=not_run,
+        grader_skipped_run=build is None,  # a failed build is the students'; no build is ours
     )
     checks = score(ctx.rubric, evidence)
+    group_score, group_max = total(checks)
     return GroupResult(
         name=group.name,
         repo=repo_shown,
@@ -389,8 +391,8 @@ def _grade_checkout(
         commit=checkout.commit,
         commit_date=checkout.commit_date,
         late_commits=checkout.late_commits,
-        score=round(sum(c.score for c in checks), 2),
-        max_score=round(sum(c.max_score for c in checks), 2),
+        score=group_score,
+        max_score=group_max,
         checks=checks,
         steps=steps or (),
         timings=Timings(

@@ -19,6 +19,7 @@ from typing import TypeVar
 from repograder.errors import ConfigError, InfrastructureError
 from repograder.model import (
     SCHEMA_VERSION,
+    Applies,
     CheckResult,
     GroupResult,
     GroupStatus,
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-_E = TypeVar("_E", Status, GroupStatus, StepStatus)
+_E = TypeVar("_E", Status, GroupStatus, StepStatus, Applies)
 
 # Deep structures in details/artifacts are cut here; the report never needs more.
 _MAX_DEPTH = 32
@@ -82,7 +83,7 @@ def _clean_dict(value: JSONDict) -> JSONDict:
 
 
 def _check_to_json(c: CheckResult) -> JSONDict:
-    return {
+    out: JSONDict = {
         "id": c.id,
         "title": c.title,
         "status": c.status.value,
@@ -92,6 +93,12 @@ def _check_to_json(c: CheckResult) -> JSONDict:
         "details": _clean_dict(c.details),
         "required": c.required,
     }
+    # Written only when they differ from the default, so older results.json files read alike.
+    if c.applies is not Applies.YES:
+        out["applies"] = c.applies.value
+    if not c.counted:
+        out["counted"] = False
+    return out
 
 
 def _step_to_json(s: StepResult) -> JSONDict:
@@ -277,6 +284,8 @@ def _check_from_json(data: object, where: str) -> CheckResult:
         summary=o.str_("summary", ""),
         details=o.json_dict("details"),
         required=o.bool_("required", False),
+        applies=o.enum("applies", Applies) if "applies" in o.data else Applies.YES,
+        counted=o.bool_("counted", True),
     )
 
 
