@@ -464,8 +464,11 @@ def _platform(step: Step, steps: list[Step]) -> Step:
     """Windows-only steps: skipped when a Linux alternative is nearby, else attempted."""
     if not step.windows or step.kind in (StepKind.PLACEHOLDER, StepKind.INTERACTIVE, StepKind.ENV):
         return step
+    # An alternative does the same kind of thing (a run for a run): a nearby install step is
+    # not a Linux way to run the code.
     alternative = any(
         not other.windows
+        and other.kind == step.kind
         and (other.heading == step.heading or abs(other.source_line - step.source_line) <= 20)
         for other in steps
     )

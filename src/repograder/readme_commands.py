@@ -12,6 +12,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from repograder import readme_translate
+
 
 def wordset(text: str) -> frozenset[str]:
     """A set of words written as one string (keeps long word lists readable)."""
@@ -278,7 +280,8 @@ KNOWN_EXECUTABLES = wordset(
     nvidia-smi accelerate torchrun deepspeed dvc wandb mlflow snakemake cmake npm node yarn
     open xdg-open start dir cls copy del where which module sbatch srun pre-commit ruff black
     sphinx-build mkdocs pwsh powershell cmd set-executionpolicy voila unset env time nohup
-    dvc git-lfs pip-compile pip-sync choco winget set cls rmdir xcopy setx
+    dvc git-lfs pip-compile pip-sync choco winget set cls rmdir xcopy setx tmux screen
+    python.exe py.exe
     """
 )
 _PY_VERSIONED_RE = re.compile(r"(?:python|pip)3?(?:\.\d{1,2})?$")
@@ -378,7 +381,8 @@ _PLACEHOLDER_RES = (
 )
 _BACKSLASH_PATH_RE = re.compile(r"(?:^|\s)(?:\.{1,2}\\|[A-Za-z]:\\|[\w.\-]{1,80}\\[\w.\-])")
 _WINDOWS_WORDS = wordset(
-    "dir cls copy del where start ren move xcopy rmdir setx choco winget py "
+    # Not `py`: the Windows launcher's commands run as `python` (readme_translate).
+    "dir cls copy del where start ren move xcopy rmdir setx choco winget "
     "set-executionpolicy pwsh powershell cmd"
 )
 _SEPARATORS_RE = re.compile(r"&&|\|\||;|\|")
@@ -465,12 +469,25 @@ def _classify_part(part: str, ctx: Context) -> tuple[StepKind, str]:
     words = effective_words(part)
     if not words:
         return StepKind.RUN, "runs a command"
+    inner = readme_translate.runner_inner(words)
+    if inner is not None:
+        # `poetry run X`: the command behind the runner decides, in the built environment.
+        runner = " ".join(words[:2])
+        if not inner:
+            return StepKind.RUN, f"runs {runner} without a command"
+        kind, reason = _classify_part(" ".join(inner), ctx)
+        return kind, f"{reason} (through {runner})"
     first = words[0]
     lower = first.lower()
+    is_python = readme_translate.is_interpreter(lower)
+    if is_python and len(words) > 1 and re.fullmatch(r"-3(?:\.\d{1,2})?", words[1]):
+        words = [words[0], *words[2:]]  # py -3.10 x.py: the version is a launcher option
     sub = words[1] if len(words) > 1 else ""
     rest = words[1:]
-    is_python = bool(re.fullmatch(r"python3?(?:\.\d{1,2})?|py", lower))
     module = rest[1] if len(rest) > 1 and rest[0] == "-m" else ""
+    developer = _developer_only(lower, sub, words, is_python, module, part)
+    if developer:
+        return StepKind.NOT_APPLICABLE, developer
 
     if _is_activation(words):
         return (
@@ -513,6 +530,8 @@ def _classify_part(part: str, ctx: Context) -> tuple[StepKind, str]:
                 "(steps run without network)"
             )
         return StepKind.RUN, "runs pip"
+    if is_python and sub == "setup.py" and len(words) > 2 and words[2] in ("install", "develop"):
+        return StepKind.ENV, "installs the project: covered by the environment build"
     if is_python and module in ("venv", "virtualenv"):
         return StepKind.ENV, "creates a virtual environment: covered by the environment build"
     if lower in ("virtualenv", "pip-compile", "pip-sync"):
@@ -555,6 +574,25 @@ def _classify_part(part: str, ctx: Context) -> tuple[StepKind, str]:
     if interactive:
         return StepKind.INTERACTIVE, interactive
     return StepKind.RUN, "runs a command"
+
+
+def _developer_only(
+    lower: str, sub: str, words: list[str], is_python: bool, module: str, part: str
+) -> str | None:
+    """Steps for the project's developers, not instructions for a reader to run."""
+    pip = re.fullmatch(r"pip3?(?:\.\d{1,2})?", lower) or (is_python and module == "pip")
+    pip_sub = (words[3] if is_python and len(words) > 3 else "") if module == "pip" else sub
+    if pip and pip_sub == "freeze":
+        return "a developer step (pip freeze writes the requirements list): not run"
+    if lower in ("poetry", "uv", "pdm", "pipenv") and sub in ("add", "remove", "lock", "update"):
+        if lower == "pipenv" and sub == "update":
+            return None
+        return f"a developer step ({lower} {sub} changes the dependency list): not run"
+    if lower == "pre-commit" or (is_python and module == "pre_commit"):
+        return "a developer step (pre-commit hooks): not run"
+    if lower == "git" and sub in ("add", "commit", "push"):
+        return f"a developer step (git {sub}): not run"
+    return None
 
 
 def _interactive_reason(
@@ -604,6 +642,8 @@ def _interactive_reason(
         "ngrok": "opens a tunnel: long-running",
         "ssh": "opens a remote shell",
         "htop": "interactive monitor",
+        "tmux": "starts a terminal multiplexer session (interactive)",
+        "screen": "starts a terminal multiplexer session (interactive)",
         "top": "interactive monitor",
         "watch": "repeats forever",
         "less": "interactive pager",

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from repograder import model
+from repograder import model, readme_translate
 from repograder.errors import ConfigError
 from repograder.model import ExecResult, StepResult, StepStatus
 from repograder.sandbox.base import Session
@@ -117,8 +117,12 @@ def _run_one(session: Session, step: StepLike, options: RunOptions, remaining: f
     if wanted is None:
         wanted = LONG_RUNNING_TIMEOUT_S if step.long_running else options.default_timeout_s
     timeout = min(wanted, remaining)
-    res = session.run(step.command, timeout)
+    # python3.10 / py / poetry run / src\main.py: run what the grader's environment has.
+    translated = readme_translate.translate(step.command, options.repo_files)
+    res = session.run(translated.command, timeout)
     status, reason = _judge(step, res, timeout, cut_by_budget=timeout < wanted)
+    if translated.notes:
+        reason = "; ".join(filter(None, [reason, *translated.notes]))
     hint = ""
     if status != StepStatus.OK:
         hint = hint_for(

@@ -69,3 +69,66 @@ def short_readme_long_paper() -> dict[str, str | bytes]:
         "main.py": MAIN_PY,
         "paper/paper.pdf": paper("ieee_letter_5p.pdf"),
     }
+
+
+INTERPRETERS_README = """# Bird song detector
+
+Detects bird songs in short clips. We developed it on Windows and Linux machines with several
+Python versions; any of the commands below starts the same script, which prints a greeting.
+
+## Installation
+
+```bash
+python3.10 -m pip install -r requirements.txt
+```
+
+## Usage
+
+```bash
+python3 main.py
+python3.10 main.py
+python.exe main.py
+py -3.10 -m src.main
+poetry run python main.py
+conda run -n birds python main.py
+```
+
+Developers only:
+
+```bash
+poetry add numpy
+pip freeze > requirements.txt
+pre-commit install
+```
+"""
+
+WINDOWS_README = """# Bird song detector (Windows)
+
+We wrote this on Windows. The script prints a greeting; run the one command below from the
+repository's root folder after installing the requirements with pip as usual for a project.
+
+```bash
+pip install -r requirements.txt
+py src\\main.py
+```
+"""
+
+
+def interpreter_names() -> dict[str, str | bytes]:
+    """Kind 1: interpreter names and tool runners of the students' machines."""
+    return {
+        "README.md": INTERPRETERS_README,
+        "requirements.txt": "six\n",
+        "main.py": MAIN_PY,
+        "src/__init__.py": "",
+        "src/main.py": MAIN_PY,
+    }
+
+
+def windows_paths() -> dict[str, str | bytes]:
+    """Kind 1: a Windows path whose file exists with forward slashes."""
+    return {
+        "README.md": WINDOWS_README,
+        "requirements.txt": "six\n",
+        "src/main.py": MAIN_PY,
+    }

@@ -1,0 +1,140 @@
+"""Issue 14, kinds 1 and 7: README commands as students write them, run as the grader can.
+
+The classification is checked on the parser; the running through the real pipeline with the
+LOCAL sandbox (real git, real subprocesses, the default rubric).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitrepo import isolate_git
+from repograder import cli
+from repograder.readme import parse_readme
+from repograder.readme_translate import translate
+from selfcheck_repos import make_repo
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "realworld"))
+import repos
+
+
+@pytest.fixture(autouse=True)
+def _git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_git(tmp_path_factory, monkeypatch)
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
+
+
+def _kinds(markdown: str) -> dict[str, str]:
+    steps, _ = parse_readme(markdown)
+    return {s.command: str(s.kind) for s in steps}
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        ("python3 main.py", "run"),
+        ("python3.10 main.py", "run"),
+        ("python.exe main.py", "run"),
+        ("py -3.10 -m src.main", "run"),
+        ("py src\\main.py", "run"),
+        ("uv run streamlit run app.py", "interactive"),
+        ("poetry run python train.py", "run"),
+        ("pipenv run jupyter lab", "interactive"),
+        ("conda run -n env python x.py", "run"),
+        ("poetry run python", "interactive"),
+        ("poetry run black .", "run"),
+        ("poetry add librosa", "not-applicable"),
+        ("pip freeze > requirements.txt", "not-applicable"),
+        ("pre-commit install", "not-applicable"),
+        ("uv add numpy", "not-applicable"),  # one more of the kind, not named in the issue
+        ("tmux new -s train", "interactive"),
+        ("python setup.py install", "env"),
+        ("pip install .", "env"),
+        ("python3.10 -m pip install -r requirements.txt", "env"),
+    ],
+)
+def test_kind_of_commands_as_students_write_them(command: str, kind: str) -> None:
+    assert _kinds(f"# X\n\n```bash\n{command}\n```\n") == {command: kind}
+
+
+@pytest.mark.parametrize(
+    ("written", "ran"),
+    [
+        ("python3 main.py", "python main.py"),
+        ("python3.10 main.py", "python main.py"),
+        ("python.exe main.py", "python main.py"),
+        ("py -3.10 -m src.main", "python -m src.main"),
+        ("py src\\main.py", "python src/main.py"),
+        ("poetry run python train.py", "python train.py"),
+        ("conda run -n env python x.py", "python x.py"),
+        ("pipenv run python -m src.main --epochs 1", "python -m src.main --epochs 1"),
+        ("uv run streamlit run app.py", "streamlit run app.py"),
+        ("!python train.py", "python train.py"),
+        ("cd src && python3 main.py", "cd src && python main.py"),
+        ("pytest tests", "pytest tests"),
+        ("python -m pytest", "python -m pytest"),
+    ],
+)
+def test_translation_to_the_environment(written: str, ran: str) -> None:
+    files = ["src/main.py", "main.py", "train.py", "x.py", "app.py"]
+    assert translate(written, files).command == ran
+
+
+def test_windows_path_that_is_not_a_file_stays() -> None:
+    assert translate("python data\\raw.py", ["src/main.py"]).command == "python data\\raw.py"
+
+
+def test_unavailable_version_is_a_note() -> None:
+    notes = translate("python3.10 main.py").notes
+    assert notes == (
+        "'python3.10' ran as 'python', the environment's interpreter (the README asks for "
+        "Python 3.10; the grader's Python may differ)",
+    )
+
+
+def _steps(out: Path) -> list[dict[str, object]]:
+    data = json.loads((out / "results.json").read_text())
+    steps = data["groups"][0]["steps"]
+    assert isinstance(steps, list)
+    return steps
+
+
+def test_interpreter_names_and_runners_run_in_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_repo(tmp_path / "birds", repos.interpreter_names())
+    out = tmp_path / "report"
+    cli.main(["check", str(repo), "--out", str(out), "--quiet", "--sandbox", "local"])
+    capsys.readouterr()
+    steps = {s["command"]: s for s in _steps(out)}
+    for command in (
+        "python3 main.py",
+        "python3.10 main.py",
+        "python.exe main.py",
+        "py -3.10 -m src.main",
+        "poetry run python main.py",
+        "conda run -n birds python main.py",
+    ):
+        assert steps[command]["status"] == "ok", steps[command]
+        assert "hello grader" in str(steps[command]["output_head"])
+    assert "the README asks for Python 3.10" in str(steps["python3.10 main.py"]["reason"])
+    assert "'poetry run' dropped" in str(steps["poetry run python main.py"]["reason"])
+    for command in ("poetry add numpy", "pip freeze > requirements.txt", "pre-commit install"):
+        assert steps[command]["status"] == "skipped"
+        assert "developer step" in str(steps[command]["reason"])
+
+
+def test_windows_path_runs_as_posix_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_repo(tmp_path / "birds", repos.windows_paths())
+    out = tmp_path / "report"
+    cli.main(["check", str(repo), "--out", str(out), "--quiet", "--sandbox", "local"])
+    capsys.readouterr()
+    step = next(s for s in _steps(out) if s["command"] == "py src\\main.py")
+    assert step["status"] == "ok", step
+    assert "ran as 'src/main.py'" in str(step["reason"])
