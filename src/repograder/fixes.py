@@ -122,9 +122,13 @@ def _pages(check: CheckResult, group: GroupResult) -> str:
         over = counted - allowed
         by = "one page" if over == 1 else f"{over} pages"
         return f"shorten the paper by {by}: at most {allowed} are allowed ({path})"
-    found = check.details.get("found")
-    if isinstance(found, list) and found:
-        return "; ".join(_str(f) for f in found if isinstance(f, str)) + ": export it as a PDF"
+    if "; the course asks for a PDF" in check.summary or "but no PDF" in check.summary:
+        return (
+            "export the paper as a PDF and commit it (e.g. paper/paper.pdf); the grader reads "
+            "only PDFs"
+        )
+    if "LaTeX source" in check.summary:
+        return "compile the LaTeX source and commit the PDF beside it (e.g. paper/main.pdf)"
     return _GENERIC["paper-pages"]
 
 

@@ -42,7 +42,13 @@ from repograder.paper_checks import (
     facts_to_json,
     measured_facts,
 )
-from repograder.paper_find import DEFAULT_GLOBS, PaperCandidate, find_candidates, find_tex_sources
+from repograder.paper_find import (
+    DEFAULT_GLOBS,
+    PaperCandidate,
+    find_candidates,
+    find_other_forms,
+    find_tex_sources,
+)
 
 __all__ = [
     "DEFAULT_GLOBS",
@@ -638,13 +644,16 @@ def inspect_paper(
     status = _status_of(best)
     if best is None:
         sources = find_tex_sources(root)
+        others = find_other_forms(root)
         if sources:
             src = sources[0]
             message = f"{src.path} is LaTeX source ({src.document_class}) only, no PDF"
+            message += "".join(f"; {o}" for o in others)
             return PaperFacts(SOURCE_ONLY, message, src.path, ranked)
         message = "no paper PDF found"
         if ranked:
             message += "; the PDFs found look like figures, slides, handouts or cited papers"
+        message += "".join(f"; {o}" for o in others)
         return PaperFacts(NONE, message, None, ranked)
     if status == REFUSED:
         return PaperFacts(REFUSED, f"{best.path}: {best.reason.split('; ')[-1]}", best.path, ranked)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,3 +223,63 @@ def find_tex_sources(root: Path) -> list[TexSource]:
             sources.append(TexSource(rel, match.group(2).strip(), (match.group(1) or "")[1:-1]))
     sources.sort(key=lambda s: (s.document_class != "IEEEtran", s.path.count("/"), s.path))
     return sources
+
+
+# The paper in a form other than a PDF: what the report names when no PDF was found.
+_WORD_SUFFIXES = (".docx", ".doc", ".odt", ".pages", ".rtf")
+MAX_ZIP_MEMBERS = 2_000
+MAX_ZIP_TEX_BYTES = 200_000
+
+
+def find_other_forms(root: Path, limit: int = 5) -> list[str]:
+    """Sentences naming paper-like files that are not PDFs (Word documents, Overleaf zips).
+
+    ``["paper.docx is a Word document; the course asks for a PDF", "overleaf.zip holds
+    main.tex (IEEEtran, conference) but no PDF"]``. Zip archives are read by their listing and
+    at most ``MAX_ZIP_TEX_BYTES`` of one ``.tex`` member: never extracted.
+    """
+    found: list[str] = []
+    for rel, is_link in walk(root, (*_WORD_SUFFIXES, ".zip")):
+        if is_link or len(found) >= limit:
+            continue
+        name = rel.rsplit("/", 1)[-1].lower()
+        if name.endswith(_WORD_SUFFIXES):
+            if not _HANDOUT_NAME.search(name):
+                kind = "an OpenDocument text" if name.endswith(".odt") else "a Word document"
+                if name.endswith((".pages", ".rtf")):
+                    kind = "a word-processor document"
+                found.append(f"{rel} is {kind}; the course asks for a PDF")
+            continue
+        described = _describe_zip(root, rel)
+        if described:
+            found.append(described)
+    return found
+
+
+def _describe_zip(root: Path, rel: str) -> str | None:
+    try:
+        with zipfile.ZipFile(root / rel) as archive:
+            infos = archive.infolist()[:MAX_ZIP_MEMBERS]
+            pdfs = [i.filename for i in infos if i.filename.lower().endswith(".pdf")]
+            texs = [i for i in infos if i.filename.lower().endswith(".tex")]
+            if not texs:
+                return None
+            texs.sort(key=lambda i: (i.filename.rsplit("/", 1)[-1] != "main.tex", i.filename))
+            for info in texs[:20]:
+                with archive.open(info) as member:
+                    text = member.read(MAX_ZIP_TEX_BYTES).decode("utf-8", "replace")
+                match = _DOCCLASS.search(text)
+                if match is None:
+                    continue
+                cls = match.group(2).strip()
+                options = (match.group(1) or "")[1:-1]
+                what = cls + (f", {options}" if options else "")
+                if pdfs:
+                    return (
+                        f"{rel} holds {info.filename} ({what}) and {pdfs[0]}: "
+                        "commit the PDF itself"
+                    )
+                return f"{rel} holds {info.filename} ({what}) but no PDF"
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, NotImplementedError):
+        return None
+    return None

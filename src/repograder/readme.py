@@ -22,6 +22,7 @@ in ``.rst`` files use ``.. repograder: skip``. Unknown keys become warnings, nev
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -78,8 +79,16 @@ README_NAMES: tuple[str, ...] = (
     "readme.rst",
     "readme.txt",
     "readme",
+    "readme.ipynb",  # a notebook README: its markdown cells are the text
 )
-FALLBACKS = ("docs/README.md", "doc/README.md", "docs/readme.md")
+FALLBACKS = (
+    "docs/README.md",
+    "doc/README.md",
+    "docs/readme.md",
+    "docs/README.rst",
+    "docs/README.txt",
+    "docs/README.ipynb",
+)
 
 SHELL_LANGS = wordset(
     "bash sh shell zsh ksh fish console shell-session shellsession sh-session terminal "
@@ -225,7 +234,16 @@ class _Collector:
                     return False
                 commands = [c for c in commands if looks_like_command(c.head)]
         else:
-            return False  # python, yaml, json, ...: code or data, not steps
+            # python, yaml, json, ...: code or data, not steps, unless every line is a shell
+            # command (`.. code-block:: python` around `python main.py` is a common slip).
+            if has_prompts(lines[:3], False):
+                return False
+            commands, warns = split_script(lines, first_line)
+            if not commands or not block_is_shell(commands):
+                return False
+            if not all(looks_like_command(c.head) for c in commands):
+                return False
+            warns = [*warns, f"line {first_line}: a {lang} block holds shell commands"]
         self.warnings.extend(warns)
         for cmd in commands:
             self.raws.append((cmd, heading, lang_key, windows, cmd.annotation or ann))
@@ -559,13 +577,47 @@ def inspect_readme(root: Path) -> ReadmeFacts:
         )
     size = fsutil.file_size(root, path) or 0
     text = fsutil.read_text(root, path, MAX_README_BYTES) or ""
-    facts = inspect_readme_text(text, path, size, size > MAX_README_BYTES)
+    notes: tuple[str, ...] = ()
+    if path in FALLBACKS:
+        notes += (f"no README at the repository root: {path} was used",)
+    parsed_as = path
+    if path.lower().endswith(".ipynb"):
+        text, why = notebook_markdown(text)
+        parsed_as = path[: -len(".ipynb")] + ".md"
+        notes += (
+            f"{path} is a notebook: its markdown cells were read as the README "
+            f"(line numbers count those cells' lines){why}",
+        )
+    facts = inspect_readme_text(text, parsed_as, size, size > MAX_README_BYTES)
     return replace(
         facts,
+        path=path,
         candidates=tuple(candidates),
-        warnings=refused + facts.warnings,
+        warnings=refused + notes + facts.warnings,
         symlink_refused=tuple(links),
     )
+
+
+def notebook_markdown(text: str) -> tuple[str, str]:
+    """The markdown cells of a notebook's JSON, joined, and '' or why none could be read.
+
+    Code cells are left out: they are the notebook's program, checked by ``notebooks``.
+    """
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return "", "; it is not valid notebook JSON"
+    cells = data.get("cells") if isinstance(data, dict) else None
+    parts: list[str] = []
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "markdown":
+            continue
+        source = cell.get("source")
+        if isinstance(source, list):
+            source = "".join(s for s in source if isinstance(s, str))
+        if isinstance(source, str):
+            parts.append(source.rstrip("\n"))
+    return "\n\n".join(parts) + "\n", ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -597,7 +649,7 @@ def evaluate_readme(facts: ReadmeFacts, params: model.Params) -> model.Verdict:
     require_run = params.get_bool("require_run_step", True)
     warn_placeholders = params.get_bool("warn_placeholders", True)
     if facts.path is None:
-        looked = "README.md, README.rst, README.txt, README (any case), docs/README.md"
+        looked = "README.md, README.rst, README.txt, README, README.ipynb (any case), docs/README.*"
         extra = f"; {facts.symlink_refused[0]} is a symlink" if facts.symlink_refused else ""
         return model.Verdict(
             model.Status.FAIL,

@@ -132,3 +132,127 @@ def windows_paths() -> dict[str, str | bytes]:
         "requirements.txt": "six\n",
         "src/main.py": MAIN_PY,
     }
+
+
+def _zip(members: dict[str, str]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def notebook_readme() -> dict[str, str | bytes]:
+    """Kind 3: the only README is README.ipynb; its markdown cells hold the steps."""
+    import json
+
+    cells = [
+        {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": [
+                "# Bird song detector\n",
+                "\n",
+                "Detects bird songs in short clips. This notebook is our README: it explains the\n",
+                "project and how to run it. The script is a stand-in that prints a greeting, so\n",
+                "the grader can see that the environment builds and that the commands below\n",
+                "run on a clean machine in the order we wrote them, first install, then run.\n",
+            ],
+        },
+        {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": [
+                "## Installation\n",
+                "\n",
+                "```bash\n",
+                "pip install -r requirements.txt\n",
+                "```",
+            ],
+        },
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": ["print('this is code, not the README text')"],
+        },
+        {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": "## Usage\n\n```bash\npython main.py\n```",
+        },
+    ]
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return {
+        "README.ipynb": json.dumps(notebook, indent=1),
+        "requirements.txt": "six\n",
+        "main.py": MAIN_PY,
+    }
+
+
+RST_README = """Bird song detector
+==================
+
+Detects bird songs in short clips.
+
+Installation
+------------
+
+.. code-block:: console
+
+   pip install -r requirements.txt
+
+Usage
+-----
+
+.. code-block:: python
+
+   python main.py
+"""
+
+TXT_README = """Bird song detector
+
+Install:
+
+    pip install -r requirements.txt
+
+Run:
+
+    python main.py
+"""
+
+
+def readme_forms() -> dict[str, dict[str, str | bytes]]:
+    """Kind 3: the README as .rst, .txt, Readme.MD, and only in docs/ (name -> repository)."""
+    base: dict[str, str | bytes] = {"requirements.txt": "six\n", "main.py": MAIN_PY}
+    return {
+        "README.rst": {**base, "README.rst": RST_README},
+        "README.txt": {**base, "README.txt": TXT_README},
+        "Readme.MD": {**base, "Readme.MD": README_OK},
+        "docs/README.md": {**base, "docs/README.md": README_OK},
+    }
+
+
+IEEE_MAIN_TEX = r"""\documentclass[conference]{IEEEtran}
+\begin{document}
+\title{Detecting Bird Songs}
+\maketitle
+\end{document}
+"""
+
+
+def paper_in_other_forms() -> dict[str, str | bytes]:
+    """Kind 3: the paper only as a Word file and an Overleaf export without a PDF."""
+    docx = _zip({"[Content_Types].xml": "<Types/>", "word/document.xml": "<w:document/>"})
+    overleaf = _zip({"main.tex": IEEE_MAIN_TEX, "refs.bib": "", "IEEEtran.cls": "% class\n"})
+    return {
+        "README.md": README_OK,
+        "requirements.txt": "six\n",
+        "main.py": MAIN_PY,
+        "paper.docx": docx,
+        "overleaf.zip": overleaf,
+    }
