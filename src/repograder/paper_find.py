@@ -276,8 +276,7 @@ def _describe_zip(root: Path, rel: str) -> str | None:
                 what = cls + (f", {options}" if options else "")
                 if pdfs:
                     return (
-                        f"{rel} holds {info.filename} ({what}) and {pdfs[0]}: "
-                        "commit the PDF itself"
+                        f"{rel} holds {info.filename} ({what}) and {pdfs[0]}: commit the PDF itself"
                     )
                 return f"{rel} holds {info.filename} ({what}) but no PDF"
     except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, NotImplementedError):
