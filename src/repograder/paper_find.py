@@ -38,10 +38,20 @@ _THIRD_PARTY_DIRS = frozenset(
 )
 _GOOD_NAME = re.compile(r"paper|report|ieee|final|main|submission|manuscript|camera")
 _SLIDES_NAME = re.compile(r"slide|presentation|talk|poster|beamer|deck|pitch")
+# Not "assignment": `Assignment1_Group33_DeepLearning.pdf` is how students name their papers.
 _HANDOUT_NAME = re.compile(
-    r"assignment|handout|exercise|task|instruction|template|guideline|rubric|syllabus"
+    r"handout|exercise|task|instruction|template|guideline|rubric|syllabus"
     r"|sheet|lecture|tutorial|homework|project[-_ ]?description"
 )
+# The IEEEtran bundle's and the Word template's own PDFs, by their distributed names.
+_TEMPLATE_FILE = re.compile(
+    r"ieeetran[-_ ]?howto|^bare[-_](conf|jrnl|adv|jrnl_comsoc)|conference[-_ ]template"
+)
+_OWN_NAME = re.compile(r"group|team|gruppe")
+# "assignment" alone (assignment.pdf, Assignment2.pdf) is the course's sheet; with more words
+# (Assignment1_Group33_DeepLearning.pdf) it is how students name their papers.
+_ASSIGNMENT_ONLY = re.compile(r"^(?:course[-_ ]?)?assignment[-_ ]?\d*$")
+_TITLE = re.compile(r"\\title\s*(?:\[[^\]]*\])?\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 _FIGURE_NAME = re.compile(r"(^|[^a-z])(fig|figure|plot|chart|diagram|image|img|graph)")
 _LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 _DOCCLASS = re.compile(r"\\documentclass\s*(\[[^\]]*\])?\s*\{([^}]*)\}")
@@ -155,15 +165,21 @@ def path_score(
     if _SLIDES_NAME.search(name):
         score -= 6.0
         reasons.append("name says slides")
-    if _HANDOUT_NAME.search(name):
+    if _HANDOUT_NAME.search(name) or _ASSIGNMENT_ONLY.match(name):
         score -= 6.0
         reasons.append("name says course handout")
     if _FIGURE_NAME.search(name):
         score -= 3.0
         reasons.append("name says figure")
+    if _TEMPLATE_FILE.search(name):
+        score -= 30.0
+        reasons.append("a file that ships with the IEEE template, never the paper")
     if _GOOD_NAME.search(name):
         score += 2.0
         reasons.append("paper-like name")
+    if _OWN_NAME.search(name):
+        score += 1.0
+        reasons.append("names the group")
     return score, reasons
 
 
@@ -175,10 +191,18 @@ def find_candidates(
     patterns = [glob_regex(g) for g in raw]
     lfs = set(lfs_pointers)
     found: list[PaperCandidate] = []
+    built = {
+        s.path[: -len(".tex")] + ".pdf"
+        for s in find_tex_sources(root)
+        if not _TEMPLATE_FILE.search(_stem(s.path))
+    }
     for rel, is_link in walk(root, (".pdf",)):
         if not any(p.fullmatch(rel) for p in patterns):
             continue
         score, reasons = path_score(rel, patterns, raw)
+        if rel in built:
+            score += 3.0
+            reasons.append(f"built from the group's own {rel[: -len('.pdf')]}.tex")
         kind = "file"
         if is_link:
             kind = "symlink"
@@ -207,6 +231,23 @@ def symlink_note(root: Path, rel: str) -> str:
     if os.path.isabs(target) or joined == ".." or joined.startswith("../"):
         return "symlink leaving the repository (not followed)"
     return "symlink (not followed)"
+
+
+def _stem(rel: str) -> str:
+    return rel.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+
+
+def tex_titles(root: Path, limit: int = 5) -> list[str]:
+    """The ``\\title{...}`` of the LaTeX main files, commands and braces dropped."""
+    titles: list[str] = []
+    own = [s for s in find_tex_sources(root) if not _TEMPLATE_FILE.search(_stem(s.path))]
+    for source in own[:limit]:
+        text = fsutil.read_text(root, source.path, max_bytes=200_000) or ""
+        match = _TITLE.search(text)
+        if match:
+            plain = re.sub(r"\\[a-zA-Z]+\*?|[{}~]", " ", match.group(1))
+            titles.append(" ".join(plain.split()))
+    return titles
 
 
 def find_tex_sources(root: Path) -> list[TexSource]:
