@@ -118,6 +118,7 @@ _DATA_RE = re.compile(
 )
 _CODE_SPAN_RE = re.compile(r"(?<!`)(`{1,3})(?!`)([^`\n][^`]{0,400}?)(?<!`)\1(?!`)")
 _LINK_TEXT_RE = re.compile(r"!?\[([^\]\n]{0,200})\]\([^)\n]{0,500}\)")
+_ALONE_SPAN = re.compile(r"(`{1,3})[^`\n]{1,400}\1")
 _RUN_VERBS = re.compile(
     r"\b(?:run|execute|type|start|launch|call|install|use|ausführen|starten|installieren)\b",
     re.I,
@@ -250,15 +251,26 @@ class _Collector:
         return bool(commands)
 
     def add_inline(
-        self, content: str, first_line: int, heading: str, ann: Annotation | None, in_list: bool
+        self,
+        content: str,
+        first_line: int,
+        heading: str,
+        ann: Annotation | None,
+        in_list: bool,
+        alone: bool = False,
     ) -> bool:
-        """Add command-like code spans of a paragraph (list items always, prose with a verb)."""
+        """Add command-like code spans of a paragraph (list items always, prose with a verb).
+
+        ``alone``: the span is the whole paragraph, so one known command word (`pytest`) is
+        enough.
+        """
         if len(content) > 4000:
             return False
         added = False
         for match in _CODE_SPAN_RE.finditer(content):
             code = " ".join(match.group(2).split())
-            if not looks_like_inline_command(code):
+            single = alone and len(code.split()) == 1 and looks_like_command(code)
+            if not single and not looks_like_inline_command(code):
                 continue
             if not in_list:
                 before = content[max(0, match.start() - 120) : match.start()]
@@ -299,12 +311,59 @@ def _merge(a: Annotation, b: Annotation) -> Annotation:
     )
 
 
+_FENCE_LINE = re.compile(r"^( *)(`{3,}|~{3,})(.*)$")
+
+
+def normalise_fences(text: str) -> str:
+    """Move list-item fences whose body or closing fence breaks out of the item to column 0.
+
+    Students open a fence inside a numbered item (``   ```bash``) and write the body at
+    column 0, or indent the closing fence differently; CommonMark then ends the item and the
+    block is lost. Such a fence, its body and its closer are dedented as a whole (line numbers
+    kept). Fences that CommonMark reads as intended are left alone. Linear in the text.
+    """
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        m = _FENCE_LINE.match(lines[i])
+        if m is None:
+            i += 1
+            continue
+        indent, mark = len(m.group(1)), m.group(2)
+        j = i + 1
+        close = -1
+        while j < len(lines):
+            c = _FENCE_LINE.match(lines[j])
+            if (
+                c
+                and c.group(2)[0] == mark[0]
+                and len(c.group(2)) >= len(mark)
+                and not c.group(3).strip()
+            ):
+                close = j
+                break
+            j += 1
+        if close < 0:
+            break
+        body = lines[i + 1 : close]
+        closer_indent = len(lines[close]) - len(lines[close].lstrip(" "))
+        breaks_out = any(b.strip() and len(b) - len(b.lstrip(" ")) < indent for b in body)
+        if (indent and (breaks_out or closer_indent != indent)) or closer_indent >= 4:
+            lines[i] = lines[i][indent:]
+            lines[close] = lines[close].lstrip(" ")
+            cut = min((len(b) - len(b.lstrip(" ")) for b in body if b.strip()), default=0)
+            cut = min(cut, indent)
+            lines[i + 1 : close] = [b[cut:] for b in body]
+        i = close + 1
+    return "\n".join(lines)
+
+
 def _walk_markdown(text: str, coll: _Collector) -> None:
     # Inline parsing is off: it is the slow part on hostile input; code spans are found with
     # a bounded regex on the few paragraphs that matter.
     md = MarkdownIt("commonmark", {"maxNesting": 40}).enable("table")
     md.disable(["inline", "text_join"], ignoreInvalid=True)
-    tokens = md.parse(text)
+    tokens = md.parse(normalise_fences(text))
     heading = ""
     pending: Annotation | None = None
     item_anns: list[Annotation | None] = []
@@ -348,7 +407,11 @@ def _walk_markdown(text: str, coll: _Collector) -> None:
         elif tok.type == "inline" and not in_table and tokens[i - 1].type == "paragraph_open":
             own = _annotation_in(tok.content, line0 + 1, coll) if "<!--" in tok.content else None
             ann = own or pending or _nearest(item_anns)
-            if coll.add_inline(tok.content, line0 + 1, heading, ann, bool(item_anns)):
+            # A code span that is a paragraph of its own is displayed like a block.
+            alone = bool(_ALONE_SPAN.fullmatch(tok.content.strip()))
+            if coll.add_inline(
+                tok.content, line0 + 1, heading, ann, bool(item_anns) or alone, alone
+            ):
                 pending = None
     if pending is not None:
         coll.warnings.append(f"line {pending.line}: repograder annotation applies to nothing")
@@ -589,6 +652,9 @@ def inspect_readme(root: Path) -> ReadmeFacts:
             f"(line numbers count those cells' lines){why}",
         )
     facts = inspect_readme_text(text, parsed_as, size, size > MAX_README_BYTES)
+    makefile = fsutil.read_text(root, "Makefile", 200_000)
+    if makefile and any(_MAKE_CALL.match(s.command) for s in facts.steps):
+        facts = replace(facts, steps=tuple(make_kinds(facts.steps, makefile)))
     return replace(
         facts,
         path=path,
@@ -596,6 +662,57 @@ def inspect_readme(root: Path) -> ReadmeFacts:
         warnings=refused + notes + facts.warnings,
         symlink_refused=tuple(links),
     )
+
+
+_MAKE_CALL = re.compile(r"^make(?:\s+-[a-zA-Z]+)*\s+([\w.-]+)\s*$")
+_MAKE_RULE = re.compile(r"^([\w.-]+(?:\s+[\w.-]+)*)\s*:(?!=)")
+
+
+def make_recipe(makefile: str, target: str, depth: int = 0) -> list[str]:
+    """The recipe lines of ``target`` with its prerequisites' recipes first (3 levels deep)."""
+    lines = makefile.replace("\\\n", " ").split("\n")
+    for i, line in enumerate(lines):
+        rule = _MAKE_RULE.match(line)
+        if rule is None or target not in rule.group(1).split():
+            continue
+        recipe: list[str] = []
+        if depth < 3:
+            for prerequisite in line[rule.end() :].split(";")[0].split()[:10]:
+                recipe += make_recipe(makefile, prerequisite, depth + 1)
+        for body in lines[i + 1 : i + 200]:
+            if not body.startswith("\t"):
+                if body.strip() and not body.lstrip().startswith("#"):
+                    break
+                continue
+            recipe.append(body.strip().lstrip("@-+").strip())
+        return [r for r in recipe if r]
+    return []
+
+
+def make_kinds(steps: Sequence[Step], makefile: str) -> list[Step]:
+    """Classify ``make <target>`` steps by the target's recipe in the repository's Makefile.
+
+    A recipe that starts a server or a shell is interactive, one that only installs is set-up;
+    otherwise the step runs. A target not in the Makefile keeps its classification.
+    """
+    out: list[Step] = []
+    for step in steps:
+        call = _MAKE_CALL.match(step.command)
+        recipe = make_recipe(makefile, call.group(1)) if call else []
+        if not call or not recipe or step.annotations:
+            out.append(step)
+            continue
+        kinds = [classify(RawCommand(r, step.source_line, r), Context()) for r in recipe[:50]]
+        target = call.group(1)
+        interactive = next((why for k, why in kinds if k == StepKind.INTERACTIVE), None)
+        if interactive:
+            kind, why = StepKind.INTERACTIVE, f"make {target}: {interactive}"
+        elif all(k in (StepKind.ENV, StepKind.NOT_APPLICABLE) for k, _ in kinds):
+            kind, why = StepKind.ENV, f"make {target} installs: {kinds[0][1]}"
+        else:
+            kind, why = StepKind.RUN, f"make {target} runs its recipe ({recipe[0][:60]})"
+        out.append(replace(step, kind=kind, reason=why, base_kind=kind))
+    return out
 
 
 def notebook_markdown(text: str) -> tuple[str, str]:

@@ -138,3 +138,76 @@ def test_windows_path_runs_as_posix_path(
     step = next(s for s in _steps(out) if s["command"] == "py src\\main.py")
     assert step["status"] == "ok", step
     assert "ran as 'src/main.py'" in str(step["reason"])
+
+
+# --- kind 7: commands real READMEs hold ----------------------------------------------------
+
+
+def test_code_span_alone_in_its_paragraph_is_a_command() -> None:
+    text = "# X\n\nYou can now run\n\n`pytest`\n\nfrom the root.\n"
+    assert _kinds(text) == {"pytest": "run"}
+
+
+def test_code_span_alone_that_is_not_a_command_is_ignored() -> None:
+    assert _kinds("# X\n\nThe config lives in\n\n`config.yaml`\n") == {}
+
+
+def test_fence_in_a_list_item_with_body_at_column_0() -> None:
+    text = (
+        "# X\n\n1. Install the requirements:\n```bash\npip install -r requirements.txt\n"
+        "   ```\n2. Train:\n   ```bash\npython train.py\n```\n3. Test:\n   ```bash\n   pytest\n"
+        "   ```\n"
+    )
+    steps, _ = parse_readme(text)
+    assert [(s.command, str(s.kind), s.source_line) for s in steps] == [
+        ("pip install -r requirements.txt", "env", 5),
+        ("python train.py", "run", 9),
+        ("pytest", "run", 13),
+    ]
+
+
+@pytest.mark.parametrize("lang", ["python", "text", "console", "sh", "none"])
+def test_rst_code_block_with_any_language_tag(lang: str) -> None:
+    from repograder.readme import inspect_readme_text
+
+    text = f"Title\n=====\n\nRun:\n\n.. code-block:: {lang}\n\n   python train.py --epochs 1\n"
+    facts = inspect_readme_text(text, "README.rst", len(text), False)
+    assert [s.command for s in facts.steps] == ["python train.py --epochs 1"]
+
+
+def test_rst_python_block_with_python_code_is_not_steps() -> None:
+    from repograder.readme import inspect_readme_text
+
+    text = "T\n=\n\n.. code-block:: python\n\n   import numpy as np\n   x = np.zeros(3)\n"
+    assert inspect_readme_text(text, "README.rst", len(text), False).steps == ()
+
+
+def test_notebook_bang_in_a_shell_fence_runs_without_it() -> None:
+    assert _kinds("# X\n\n```bash\n!python train.py\n```\n") == {"!python train.py": "run"}
+    assert translate("!python train.py").command == "python train.py"
+    assert (
+        translate("!pip install -r requirements.txt").command == "pip install -r requirements.txt"
+    )
+
+
+MAKEFILE = (
+    "install: venv\n\tpip install -r requirements.txt\n\nvenv:\n\tpython -m venv .venv\n\n"
+    "train:\n\tpython train.py --epochs 1\n\nserve:\n\t@uvicorn app:app --port 8000\n"
+)
+
+
+def test_make_targets_are_judged_by_their_recipe(tmp_path: Path) -> None:
+    from repograder.readme import inspect_readme
+
+    (tmp_path / "Makefile").write_text(MAKEFILE)
+    (tmp_path / "README.md").write_text(
+        "# X\n\n## Installation\n\n```bash\nmake install\n```\n\n## Usage\n\n"
+        "```bash\nmake train\nmake serve\nmake unknown\n```\n"
+    )
+    kinds = {s.command: str(s.kind) for s in inspect_readme(tmp_path).steps}
+    assert kinds == {
+        "make install": "env",
+        "make train": "run",
+        "make serve": "interactive",
+        "make unknown": "run",
+    }
