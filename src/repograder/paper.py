@@ -16,6 +16,7 @@ import signal
 import struct
 import subprocess
 import sys
+import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -166,6 +167,16 @@ _TEMPLATE_SIGNS: tuple[tuple[re.Pattern[str], str], ...] = (
         "the IEEE template's sample paper",
     ),
 )
+
+
+# pdfTeX with T1 fonts writes "č" as "ˇc" (a spacing caron before the letter): extracted text
+# has the accents apart. They are dropped (and combined ones decomposed) before the marks are
+# searched, whose patterns accept the plain letters.
+_ACCENTS = re.compile("[\u00a8\u00af\u00b4\u00b8\u02c6-\u02dd\u0300-\u036f]")
+
+
+def _unaccent(text: str) -> str:
+    return unicodedata.normalize("NFC", _ACCENTS.sub("", unicodedata.normalize("NFKD", text)))
 
 
 def _squash(text: str) -> str:
@@ -366,6 +377,7 @@ def _measure(data: bytes, max_analysed_pages: int, size_tolerance: float) -> JSO
         ).most_common(1)[0][0]
         body_share = round(by_font[body_font] / total_chars, 3)
     first = texts[0] if texts else ""
+    marks = _unaccent(first)
     title, title_size = "", 0.0
     if first_runs:
         title_size = max(r[0] for r in first_runs)
@@ -392,10 +404,10 @@ def _measure(data: bytes, max_analysed_pages: int, size_tolerance: float) -> JSO
         "front_matter": {
             "title": title,
             "title_font_size": title_size,
-            "abstract": bool(_ABSTRACT_IEEE.search(first) or _ABSTRACT.search(first)),
-            "abstract_ieee_style": bool(_ABSTRACT_IEEE.search(first)),
-            "index_terms": bool(_INDEX_TERMS.search(first)),
-            "keywords": bool(_INDEX_TERMS.search(first) or _KEYWORDS.search(first)),
+            "abstract": bool(_ABSTRACT_IEEE.search(marks) or _ABSTRACT.search(marks)),
+            "abstract_ieee_style": bool(_ABSTRACT_IEEE.search(marks)),
+            "index_terms": bool(_INDEX_TERMS.search(marks)),
+            "keywords": bool(_INDEX_TERMS.search(marks) or _KEYWORDS.search(marks)),
         },
     }
 

@@ -117,7 +117,7 @@ This stand-in shares only the title and the author of the class's guide. \lipsum
 typesetting, \LaTeX, IEEEtran
 \end{IEEEkeywords}
 \section{Introduction}
-\lipsum[1-40]
+\lipsum[1-60]
 \end{document}
 """
 
@@ -154,7 +154,7 @@ We count frog calls in night recordings. \lipsum[1][1-4]
 audio, frogs, counting
 \end{IEEEkeywords}
 \section{Introduction}
-\lipsum[1-14]
+\lipsum[1-22]
 \end{document}
 """
 
