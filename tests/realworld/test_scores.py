@@ -9,14 +9,15 @@ import csv
 import io
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from gitrepo import isolate_git
-from repograder import cli
+from repograder import cli, fixes
 from repograder.config import load_rubric
-from repograder.model import Applies, Checkout, CheckResult, Status
+from repograder.model import Applies, Checkout, CheckResult, GroupResult, GroupStatus, Status
 from repograder.notebooks import NotebookReport
 from repograder.rubric import Evidence, evaluate, total
 from selfcheck_repos import make_repo
@@ -153,3 +154,56 @@ def test_checklist_names_score_failing_checks_and_fix_first(
     assert code == 0
     assert "verdict: PASS — " in stdout
     assert "checks fail (readme-steps, paper-pages); required checks pass" in stdout
+
+
+def _group_of(*checks: CheckResult) -> GroupResult:
+    return GroupResult(name="g", repo="r", status=GroupStatus.GRADED, checks=checks)
+
+
+def test_notebook_missing_module_fix_names_the_package_and_env_file() -> None:
+    env = CheckResult("env-file", "Env", Status.PASS, 1, 1, "", details={"path": "environment.yml"})
+    nb = CheckResult(
+        "notebooks",
+        "Notebooks",
+        Status.FAIL,
+        0,
+        1,
+        "0 of 1 notebooks ran",
+        details={
+            "notebooks": [
+                {
+                    "path": "analysis.ipynb",
+                    "status": "error",
+                    "failing_cell": 2,
+                    "error": "ModuleNotFoundError: No module named 'librosa'",
+                }
+            ]
+        },
+    )
+    group = _group_of(env, nb)
+    assert (
+        fixes.fix_hint(nb, group)
+        == "add librosa to environment.yml (analysis.ipynb cell 2 imports it)"
+    )
+    sk = replace(
+        nb,
+        details={
+            "notebooks": [
+                {"path": "a.ipynb", "status": "error", "error": "No module named 'sklearn.svm'"}
+            ]
+        },
+    )
+    assert fixes.fix_hint(sk, _group_of(sk)).startswith("add scikit-learn to requirements.txt")
+
+
+def test_fix_first_is_the_check_that_costs_most() -> None:
+    readme = CheckResult("readme", "README", Status.WARN, 1.5, 2, "", required=True)
+    steps = CheckResult("readme-steps", "Steps", Status.FAIL, 0, 2, "")
+    pages = CheckResult("paper-pages", "Pages", Status.FAIL, 0, 1, "")
+    na = CheckResult(
+        "notebooks", "NB", Status.SKIP, 0, 1, "", applies=Applies.NOT_APPLICABLE, counted=False
+    )
+    assert fixes.fix_first((readme, pages, na, steps)) is steps
+    tie = CheckResult("env-file", "Env", Status.FAIL, 0, 2, "", required=True)
+    assert fixes.fix_first((steps, tie)) is tie  # required first on a tie
+    assert fixes.fix_first((na,)) is None
