@@ -46,6 +46,7 @@ from repograder.readme_commands import (
     looks_like_command,
     looks_like_inline_command,
     parse_annotation,
+    prose_command,
     split_console,
     split_script,
     wordset,
@@ -250,6 +251,22 @@ class _Collector:
             self.raws.append((cmd, heading, lang_key, windows, cmd.annotation or ann))
         return bool(commands)
 
+    def add_prose(
+        self, content: str, first_line: int, heading: str, ann: Annotation | None
+    ) -> bool:
+        """Add commands written as plain lines of a paragraph (no code formatting)."""
+        if len(content) > 4000 or "`" in content:
+            return False
+        added = False
+        for offset, line in enumerate(content.split("\n")[:40]):
+            command = prose_command(line)
+            if command is None:
+                continue
+            raw = RawCommand(command, first_line + offset, command)
+            self.raws.append((raw, heading, "prose", is_windows_command(command), ann))
+            added = True
+        return added
+
     def add_inline(
         self,
         content: str,
@@ -411,7 +428,7 @@ def _walk_markdown(text: str, coll: _Collector) -> None:
             alone = bool(_ALONE_SPAN.fullmatch(tok.content.strip()))
             if coll.add_inline(
                 tok.content, line0 + 1, heading, ann, bool(item_anns) or alone, alone
-            ):
+            ) or coll.add_prose(tok.content, line0 + 1, heading, ann):
                 pending = None
     if pending is not None:
         coll.warnings.append(f"line {pending.line}: repograder annotation applies to nothing")
@@ -543,7 +560,12 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
 
 def _platform(step: Step, steps: list[Step]) -> Step:
     """Windows-only steps: skipped when a Linux alternative is nearby, else attempted."""
-    if not step.windows or step.kind in (StepKind.PLACEHOLDER, StepKind.INTERACTIVE, StepKind.ENV):
+    if not step.windows or step.kind in (
+        StepKind.PLACEHOLDER,
+        StepKind.INTERACTIVE,
+        StepKind.ENV,
+        StepKind.PLATFORM,
+    ):
         return step
     # An alternative does the same kind of thing (a run for a run): a nearby install step is
     # not a Linux way to run the code.

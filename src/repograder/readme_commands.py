@@ -333,7 +333,52 @@ def looks_like_command(text: str) -> bool:
     if _PYTHON_CODE_RE.match(text) and not text.lstrip().startswith(("export ", "set ")):
         return False
     words = effective_words(text)
+    if len(words) > 1 and words[0][:1].isupper() and _VERSION_RE.match(words[1]):
+        return False  # "Python 3.12.3": a version printed or named, not a command
     return bool(words) and _is_executable(words[0])
+
+
+_PIPE_INSTALL = re.compile(r"^\s*(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:(?:ba|z)?sh|python3?)\b")
+_SHELL_SETTINGS = re.compile(r"(?:^|/)(?:\.bashrc|\.zshrc|\.profile|\.bash_profile|env)$")
+_ACTIVATE_ENDS = ("\\activate", "/activate", "\\activate.bat", "\\activate.ps1")
+_VERSION_RE = re.compile(r"v?\d+(?:\.\d+)+\b")
+# Commands written in prose, outside code: "$ pip install x", a line that is only a command,
+# "the following command: pip install librosa", "*python ./train.py*". Only the common
+# first words, and a second word that looks like an argument, so prose is not taken.
+_PROSE_FIRST = wordset(
+    "python python3 py pip pip3 conda mamba source git streamlit jupyter bash sh make uv poetry "
+    "pipenv pytest python3.8 python3.9 python3.10 python3.11 python3.12 docker"
+)
+_PROSE_ARG = re.compile(
+    r"^(?:-{1,2}[\w-]+|[\w./\\-]*[./\\][\w./\\-]*|install|run|create|env|activate|clone|lab|notebook|init|shell|sync)$"
+)
+_PROSE_LINE = re.compile(
+    r"^(?P<prompt>\$\s+)?(?:.*?\bcommand:\s*|(?:run|execute)\s+(?=python|pip))?(?P<cmd>.+?)\s*$",
+    re.I,
+)
+
+
+def prose_command(line: str) -> str | None:
+    """The command a line of prose consists of, or None (see _PROSE_LINE)."""
+    line = line.strip()
+    if not line or len(line) > 300 or "`" in line:
+        return None
+    m = _PROSE_LINE.match(line)
+    if m is None:
+        return None
+    text = m.group("cmd").strip().rstrip(".").strip("*_").strip()
+    words = text.split()
+    if len(words) == 1 and words[0].lower().endswith(_ACTIVATE_ENDS):
+        return text
+    if m.group("prompt"):  # "$ cmd": a shell prompt marks a command whatever its first word
+        return text if words and looks_like_command(text) else None
+    if len(words) < 2 or words[0] not in _PROSE_FIRST:
+        return None
+    if not _PROSE_ARG.match(words[1]) or _VERSION_RE.match(words[1]):
+        return None
+    if len(words) > 12 or re.search(r"[,;]\s|\b(?:the|and|or|to|your|you|this|with)\b", text):
+        return None
+    return text
 
 
 def looks_like_inline_command(text: str) -> bool:
@@ -342,7 +387,9 @@ def looks_like_inline_command(text: str) -> bool:
     if not text or len(text) > 400:
         return False
     words = text.split()
-    if len(words) < 2 and not words[0].startswith(("./", "make")):
+    if len(words) < 2 and not (
+        words[0].startswith(("./", "make")) or words[0].lower().endswith(_ACTIVATE_ENDS)
+    ):
         return False
     return looks_like_command(text)
 
@@ -489,11 +536,20 @@ def _classify_part(part: str, ctx: Context) -> tuple[StepKind, str]:
     if developer:
         return StepKind.NOT_APPLICABLE, developer
 
+    if lower in ("source", ".") and len(words) > 1 and _SHELL_SETTINGS.search(words[1]):
+        return StepKind.NOT_APPLICABLE, "loads shell settings: the grader's shell has its own"
+    if lower in ("curl", "wget") and re.search(r"\|\s*(?:sudo\s+)?(?:ba|z)?sh\b|\|\s*python", part):
+        return (
+            StepKind.ENV,
+            "installs a tool with a downloaded script: the sandbox image has its tools",
+        )
     if _is_activation(words):
         return (
             StepKind.NOT_APPLICABLE,
             "activates an environment: the grader's shell already uses it",
         )
+    if lower.endswith((".ps1", ".bat", ".cmd")):
+        return StepKind.PLATFORM, "a Windows script (PowerShell or batch): cannot run on Linux"
     if lower == "git" and sub == "clone":
         if not ctx.clone_seen:
             return (
@@ -686,6 +742,8 @@ def clone_info(head: str) -> tuple[bool, bool]:
 
 def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
     """Classify one command (compound commands by their most significant part)."""
+    if _PIPE_INSTALL.match(cmd.head):
+        return StepKind.ENV, "installs a tool with a downloaded script: the sandbox has its tools"
     results: list[tuple[StepKind, str]] = []
     clone_seen = ctx.clone_seen
     after_clone = ctx.after_clone

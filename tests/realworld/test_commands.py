@@ -211,3 +211,42 @@ def test_make_targets_are_judged_by_their_recipe(tmp_path: Path) -> None:
         "make serve": "interactive",
         "make unknown": "run",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A shell prompt in a plain paragraph marks commands, whatever the first word.
+        (
+            "To run it:\n$ python3 -m venv .venv\n$ which python\n",
+            ["python3 -m venv .venv", "which python"],
+        ),
+        # "the following command: ..." and emphasis around a command.
+        (
+            "1) Install librosa with the following command: pip install librosa\n",
+            ["pip install librosa"],
+        ),
+        ("Train it:\n   *python ./train.py*\n", ["python ./train.py"]),
+        ("Run python train.py\n", ["python train.py"]),
+        ("3. Set up a virtual environment:\n   python -m venv venv\n", ["python -m venv venv"]),
+        # Prose that mentions commands is not a command.
+        ("Make sure python is installed.\n", []),
+        ("python 3.10 is required\n", []),
+        ("We use pip install to set up the packages and run the code.\n", []),
+    ],
+)
+def test_commands_written_in_prose(text: str, expected: list[str]) -> None:
+    steps, _ = parse_readme(f"# X\n\n{text}")
+    assert [s.command for s in steps] == expected
+
+
+def test_piped_installer_and_shell_settings() -> None:
+    text = (
+        "# X\n\n```bash\ncurl -sSL https://install.example/get.py | python3 -\n"
+        "source $HOME/.poetry/env\n.\\run.ps1\n```\n"
+    )
+    assert list(_kinds(text).values()) == ["env", "not-applicable", "platform-specific"]
+
+
+def test_version_output_is_not_a_command() -> None:
+    assert _kinds("# X\n\nTested with:\n```\nPython 3.12.3\n```\n") == {}
