@@ -442,7 +442,7 @@ def _nearest(item_anns: list[Annotation | None]) -> Annotation | None:
 
 
 _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+_.:])\1{2,}\s*$")
-_RST_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+(?:code-block|code|sourcecode)::\s*(\S*)")
+_RST_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+(?:code-block|code|sourcecode)::\s*(\S*)", re.I)
 _RST_ANNOTATION = re.compile(r"^\s*\.\.\s+repograder\s*:(.*)$", re.I)
 _RST_LIST = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)]|#\.)\s+")
 

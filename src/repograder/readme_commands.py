@@ -338,6 +338,7 @@ def looks_like_command(text: str) -> bool:
     return bool(words) and _is_executable(words[0])
 
 
+_MAKE_SETUP_TARGETS = wordset("install setup deps dependencies requirements env venv init")
 _PIPE_INSTALL = re.compile(r"^\s*(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:(?:ba|z)?sh|python3?)\b")
 _SHELL_SETTINGS = re.compile(r"(?:^|/)(?:\.bashrc|\.zshrc|\.profile|\.bash_profile|env)$")
 _ACTIVATE_ENDS = ("\\activate", "/activate", "\\activate.bat", "\\activate.ps1")
@@ -618,6 +619,9 @@ def _classify_part(part: str, ctx: Context) -> tuple[StepKind, str]:
         ):
             return StepKind.ENV, f"{lower} {sub}: covered by the environment build"
         return StepKind.RUN, f"runs {lower}"
+    if lower == "make" and sub in _MAKE_SETUP_TARGETS and len(words) == 2:
+        # Without the Makefile's recipe (readme.make_kinds reads it), the target's name.
+        return StepKind.ENV, f"make {sub}: installs (by the target's name)"
     if lower in ("apt", "apt-get", "dnf", "yum", "pacman", "apk"):
         return StepKind.ENV, "installs system packages: the sandbox image provides them"
     if lower in ("brew", "port"):

@@ -250,3 +250,15 @@ def test_piped_installer_and_shell_settings() -> None:
 
 def test_version_output_is_not_a_command() -> None:
     assert _kinds("# X\n\nTested with:\n```\nPython 3.12.3\n```\n") == {}
+
+
+def test_rst_directive_in_any_case_and_make_setup_targets_by_name() -> None:
+    from repograder.readme import inspect_readme_text
+
+    text = "T\n=\n\n.. Code-block:: bash\n\n    python3.6 -m app.train --gpu_no 0\n"
+    facts = inspect_readme_text(text, "README.rst", len(text), False)
+    assert [s.command for s in facts.steps] == ["python3.6 -m app.train --gpu_no 0"]
+    # Without a Makefile to read, a set-up target's name decides.
+    assert _kinds("# X\n\n1. Install dependencies by running `make install`\n") == {
+        "make install": "env"
+    }
