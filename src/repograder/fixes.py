@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from repograder.model import CheckResult, GroupResult, JSONValue, Status, StepStatus
+from repograder.runner import LFS_HINT
 
 # Only for checks whose findings say nothing more specific.
 _GENERIC = {
@@ -173,6 +174,9 @@ def fix_hint(check: CheckResult, group: GroupResult) -> str:
     if check.status in (Status.PASS, Status.SKIP):
         return ""
     if check.status is Status.ERROR:
+        lfs = next((st.hint for st in group.steps if st.hint.startswith(LFS_HINT)), "")
+        if check.id == "readme-steps" and lfs:
+            return f"{lfs}; commit the data itself or add a download step to the README"
         return "the grader could not evaluate this: check the report, then ask your lecturer"
     derive = _DERIVED.get(check.id)
     if derive is not None:

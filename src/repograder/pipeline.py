@@ -353,7 +353,14 @@ def _grade_checkout(
             else:
                 t = time.monotonic()
                 steps, nb_report = _run_in_sandbox(
-                    ctx, group, build, root, readme_facts, owned_notebooks, group_dir
+                    ctx,
+                    group,
+                    build,
+                    root,
+                    readme_facts,
+                    owned_notebooks,
+                    group_dir,
+                    checkout.lfs_pointers,
                 )
                 run_s = time.monotonic() - t
             if ctx.cancel.is_set():
@@ -414,6 +421,7 @@ def _run_in_sandbox(
     readme_facts: readme.ReadmeFacts | None,
     owned_notebooks: Sequence[str],
     group_dir: Path,
+    lfs_pointers: Sequence[str] = (),
 ) -> tuple[tuple[StepResult, ...] | None, notebooks.NotebookReport | None]:
     assert ctx.sandbox is not None
     steps_params = _params(ctx.rubric, "readme-steps")
@@ -425,6 +433,7 @@ def _run_in_sandbox(
         network=ctx.limits.network,
         memory_mb=ctx.limits.memory_mb,
         repo_files=frozenset(fsutil.walk_files(root, skip_vendored=False)),
+        lfs_pointers=frozenset(lfs_pointers),
     )
     session = ctx.sandbox.open_session(build, root, ctx.limits)
     try:

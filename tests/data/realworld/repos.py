@@ -256,3 +256,29 @@ def paper_in_other_forms() -> dict[str, str | bytes]:
         "paper.docx": docx,
         "overleaf.zip": overleaf,
     }
+
+
+LFS_POINTER = (
+    "version https://git-lfs.github.com/spec/v1\n"
+    "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+    "size 48213\n"
+)
+
+LFS_MAIN = '''"""Read the training data and print its first value."""
+
+# The CSV is stored with Git LFS; without its content this reads the pointer text.
+with open("data/train.csv", encoding="utf-8") as data:
+    first = float(data.read().split(",")[0])
+print(first)
+'''
+
+
+def lfs_data() -> dict[str, str | bytes]:
+    """Kind 2: a README step reads a CSV stored with Git LFS (the pointer is committed)."""
+    return {
+        "README.md": README_OK,
+        "requirements.txt": "six\n",
+        "main.py": LFS_MAIN,
+        ".gitattributes": "*.csv filter=lfs diff=lfs merge=lfs -text\n",
+        "data/train.csv": LFS_POINTER,
+    }
