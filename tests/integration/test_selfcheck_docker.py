@@ -40,6 +40,6 @@ def test_check_with_docker_backend(
     assert _check(bad, tmp_path / "r2", "--sandbox", "auto") == 1  # auto picks Docker here
     data = json.loads(capsys.readouterr().out)
     checks = {c["id"]: c for c in data["group"]["checks"]}
-    assert data["failing"] == ["env-file"]
+    assert data["failing"] == ["env-file", "readme-steps", "paper-pages"]  # any-fail: all
     assert checks["env-build"]["details"]["backend"] == "docker"
     assert checks["readme-steps"]["status"] == "fail"
