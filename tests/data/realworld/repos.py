@@ -282,3 +282,27 @@ def lfs_data() -> dict[str, str | bytes]:
         ".gitattributes": "*.csv filter=lfs diff=lfs merge=lfs -text\n",
         "data/train.csv": LFS_POINTER,
     }
+
+
+LFS_CSV = "0.5,1.5,2.5\n"
+
+
+def lfs_pointer_for(data: bytes) -> str:
+    """The Git LFS pointer text of ``data`` (git-lfs spec v1)."""
+    import hashlib
+
+    oid = hashlib.sha256(data).hexdigest()
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {len(data)}\n"
+
+
+def lfs_data_with_objects() -> tuple[dict[str, str | bytes], dict[str, bytes]]:
+    """Kind 2: the LFS pointer is committed and the object is in the repository's LFS store.
+
+    Returns (files to commit, files to place under .git/ afterwards, not committed).
+    """
+    import hashlib
+
+    data = LFS_CSV.encode()
+    oid = hashlib.sha256(data).hexdigest()
+    files = {**lfs_data(), "data/train.csv": lfs_pointer_for(data)}
+    return files, {f"lfs/objects/{oid[:2]}/{oid[2:4]}/{oid}": data}
