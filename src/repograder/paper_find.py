@@ -47,6 +47,7 @@ _HANDOUT_NAME = re.compile(
 _TEMPLATE_FILE = re.compile(
     r"ieeetran[-_ ]?howto|^bare[-_](conf|jrnl|adv|jrnl_comsoc)|conference[-_ ]template"
 )
+_SAMPLE_NAME = re.compile(r"sample|example|template|bare|demo|conference[-_ ]?\d+")
 _OWN_NAME = re.compile(r"group|team|gruppe")
 # "assignment" alone (assignment.pdf, Assignment2.pdf) is the course's sheet; with more words
 # (Assignment1_Group33_DeepLearning.pdf) it is how students name their papers.
@@ -171,6 +172,11 @@ def path_score(
     if _FIGURE_NAME.search(name):
         score -= 3.0
         reasons.append("name says figure")
+    if any(f in ("template", "templates", "ieee-template", "ieee_template") for f in folders) and (
+        _SAMPLE_NAME.search(name)
+    ):
+        score -= 30.0
+        reasons.append("a template folder's sample, never the paper")
     if _TEMPLATE_FILE.search(name):
         score -= 30.0
         reasons.append("a file that ships with the IEEE template, never the paper")

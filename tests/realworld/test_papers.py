@@ -145,3 +145,18 @@ def test_croatian_paper_and_guide_through_the_pipeline(
     assert checks["paper-pages"]["status"] == "pass"
     assert checks["paper-format"]["status"] == "pass", checks["paper-format"]["summary"]
     assert checks["paper-format"]["score"] == 1
+
+
+def test_a_template_folders_sample_is_not_the_paper(tmp_path: Path) -> None:
+    # The sample's text here is an ordinary paper's: only its place and name give it away.
+    root = _place(
+        tmp_path,
+        {
+            "template/conference_101719.pdf": "ieee_no_keywords.pdf",
+            "template/main.pdf": "group_paper.pdf",
+        },
+    )
+    facts = inspect_paper(root)
+    assert facts.path == "template/main.pdf"
+    sample = next(c for c in facts.candidates if c.path == "template/conference_101719.pdf")
+    assert "a template folder's sample" in sample.reason
