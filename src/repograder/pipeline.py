@@ -370,7 +370,10 @@ def _grade_checkout(
     elif ctx.sandbox is None and not ctx.static_only:
         not_run = "not run: no sandbox available"
 
-    if nb_report is not None:
+    if nb_report is None and not owned_notebooks:
+        # No notebooks is known without running anything: not applicable, even with --static.
+        nb_report = notebooks.NotebookReport()
+    elif nb_report is not None:
         prefix = (group_dir / "notebooks").relative_to(ctx.out_dir).as_posix() + "/"
         artifacts["notebooks"] = notebooks.report_artifacts(nb_report, prefix)
     if problems:

@@ -79,10 +79,14 @@ def test_static_run_marks_unrun_checks_not_run(
     rows = list(csv.DictReader(io.StringIO((out / "grades.csv").read_text())))
     assert rows[0]["env-build"] == "not run"
     assert rows[0]["readme-steps"] == "not run"
-    assert rows[0]["not_run"] == "env-build readme-steps notebooks"
-    # 6 points were judged (all passed); the 4 not run are not a final 0.
-    assert (rows[0]["total"], rows[0]["max"]) == ("6", "6")
-    assert "not run: env-build, readme-steps, notebooks" in stdout
+    assert rows[0]["not_run"] == "env-build readme-steps"
+    # No notebooks is known without running anything: not applicable, not "not run".
+    assert rows[0]["notebooks"] == "n/a"
+    assert rows[0]["not_applicable"] == "notebooks"
+    # 6 points judged (all passed), the notebook's point shared out: 7 of the 7 that could be
+    # judged without running; the 3 not run are not a final 0.
+    assert (rows[0]["total"], rows[0]["max"]) == ("7", "7")
+    assert "not run: env-build, readme-steps" in stdout
     html = next((out / "groups").glob("*.html")).read_text()
     assert "Not run: <b>The environment builds in the sandbox</b>" in html
 
