@@ -159,7 +159,48 @@ def _build(check: CheckResult, group: GroupResult) -> str:
     return _GENERIC["env-build"]
 
 
+def _env_file_fix(check: CheckResult, group: GroupResult) -> str:
+    path = _str(check.details.get("path"))
+    if not path:
+        return _GENERIC["env-file"]
+    if "cannot be parsed" in check.summary:
+        return f"fix the syntax of {path} (the report shows where it fails to parse)"
+    if "not at the repository root" in check.summary:
+        name = path.rsplit("/", 1)[-1]
+        return f"move {path} to the repository root (as {name})"
+    if "prefer requirements.txt" in check.summary:
+        return f"list your packages in a requirements.txt at the root (only {path} was found)"
+    return _GENERIC["env-file"]
+
+
+def _density(row: dict[str, JSONValue]) -> float:
+    value = row.get("density")
+    return float(value) if isinstance(value, int | float) else 1.0
+
+
+def _comments(check: CheckResult, group: GroupResult) -> str:
+    rows = check.details.get("files")
+    files = [r for r in (rows if isinstance(rows, list) else []) if isinstance(r, dict)]
+    undocumented = sum(
+        max((_int(r.get("functions")) or 0) - (_int(r.get("functions_documented")) or 0), 0)
+        for r in files
+    )
+    worst = min(
+        (r for r in files if (_int(r.get("code_lines")) or 0) >= 20),
+        key=_density,
+        default=None,
+    )
+    parts = []
+    if worst is not None:
+        parts.append(f"explain *why* in comments, starting with {_str(worst.get('path'))}")
+    if undocumented:
+        parts.append(f"give the {undocumented} functions without a docstring one")
+    return "; ".join(parts) or _GENERIC["comments"]
+
+
 _DERIVED: dict[str, Callable[[CheckResult, GroupResult], str]] = {
+    "env-file": _env_file_fix,
+    "comments": _comments,
     "readme": _readme,
     "readme-steps": _steps,
     "notebooks": _notebooks,

@@ -211,3 +211,48 @@ def test_fix_first_is_the_check_that_costs_most() -> None:
     tie = CheckResult("env-file", "Env", Status.FAIL, 0, 2, "", required=True)
     assert fixes.fix_first((steps, tie)) is tie  # required first on a tie
     assert fixes.fix_first((na,)) is None
+
+
+def test_env_file_and_comments_fixes_follow_the_findings() -> None:
+    nested = CheckResult(
+        "env-file",
+        "Env",
+        Status.WARN,
+        0.75,
+        1,
+        "requirements file (3 requirements); not at the repository root",
+        details={"path": "code/requirements.txt"},
+    )
+    assert fixes.fix_hint(nested, _group_of(nested)) == (
+        "move code/requirements.txt to the repository root (as requirements.txt)"
+    )
+    comments = CheckResult(
+        "comments",
+        "Comments",
+        Status.WARN,
+        0.5,
+        1,
+        "comment density 0.10",
+        details={
+            "files": [
+                {
+                    "path": "a.py",
+                    "code_lines": 40,
+                    "density": 0.3,
+                    "functions": 2,
+                    "functions_documented": 2,
+                },
+                {
+                    "path": "train.py",
+                    "code_lines": 120,
+                    "density": 0.02,
+                    "functions": 5,
+                    "functions_documented": 1,
+                },
+            ]
+        },
+    )
+    assert fixes.fix_hint(comments, _group_of(comments)) == (
+        "explain *why* in comments, starting with train.py; "
+        "give the 4 functions without a docstring one"
+    )
