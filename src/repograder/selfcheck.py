@@ -30,7 +30,7 @@ from repograder.model import (
 from repograder.pipeline import GradingContext, grade_all
 from repograder.report import github
 from repograder.report.results import group_to_json, write_text_atomic
-from repograder.report.tables import format_score, md_text
+from repograder.report.tables import check_points, format_score, md_text
 
 FAIL_ON = ("required", "any-fail", "never")
 # A student expects a check to fail when any check fails; `--fail-on required` keeps the rule
@@ -243,6 +243,8 @@ def render_text(outcome: CheckOutcome, fail_on: str) -> str:
     for c in g.checks:
         req = " (required)" if c.required else ""
         score = f"{format_score(c.score)}/{format_score(c.max_score)}"
+        if not c.counted:
+            score = check_points(c)  # "n/a" or "not run": never a 0 that looks final
         lines.append(
             f" {_MARK[c.status]} {c.status.value.upper():5} {c.title:<{width}}  {score}{req}"
         )
@@ -279,6 +281,12 @@ def to_json(outcome: CheckOutcome, fail_on: str) -> JSONDict:
     }
 
 
+def _points(c: CheckResult) -> str:
+    if not c.counted:
+        return check_points(c)
+    return f"{format_score(c.score)}/{format_score(c.max_score)}"
+
+
 def check_markdown(outcome: CheckOutcome, fail_on: str) -> str:
     """A Markdown checklist for ``$GITHUB_STEP_SUMMARY``; student text is made inert."""
     g = outcome.group
@@ -302,7 +310,7 @@ def check_markdown(outcome: CheckOutcome, fail_on: str) -> str:
         title = md_text(c.title) + (" (required)" if c.required else "")
         lines.append(
             f"| {_MARK[c.status]} {c.status.value} | {title} | "
-            f"{format_score(c.score)}/{format_score(c.max_score)} | {md_text(c.summary)} | "
+            f"{_points(c)} | {md_text(c.summary)} | "
             f"{md_text(fix_hint(c, g))} |"
         )
     return "\n".join(lines) + "\n"

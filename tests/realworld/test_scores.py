@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -87,6 +88,8 @@ def test_static_run_marks_unrun_checks_not_run(
     # judged without running; the 3 not run are not a final 0.
     assert (rows[0]["total"], rows[0]["max"]) == ("7", "7")
     assert "not run: env-build, readme-steps" in stdout
+    assert re.search(r"The notebooks execute without errors +n/a\n", stdout)
+    assert re.search(r"The README's commands run +not run\n", stdout)
     html = next((out / "groups").glob("*.html")).read_text()
     assert "Not run: <b>The environment builds in the sandbox</b>" in html
 
