@@ -57,14 +57,17 @@ def git(cwd: Path, *args: str, date: str | None = None) -> str:
     return done.stdout.strip()
 
 
-def write(root: Path, files: Mapping[str, str]) -> None:
+def write(root: Path, files: Mapping[str, str | bytes]) -> None:
     for rel, content in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
 
 
-def commit(repo: Path, files: Mapping[str, str], message: str, date: str) -> str:
+def commit(repo: Path, files: Mapping[str, str | bytes], message: str, date: str) -> str:
     write(repo, files)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--allow-empty", "-m", message, date=date)
@@ -72,7 +75,7 @@ def commit(repo: Path, files: Mapping[str, str], message: str, date: str) -> str
 
 
 def make_repo(
-    root: Path, files: Mapping[str, str], date: str = "2026-03-30T10:00:00+00:00"
+    root: Path, files: Mapping[str, str | bytes], date: str = "2026-03-30T10:00:00+00:00"
 ) -> Path:
     root.mkdir(parents=True)
     git(root, "init", "-q")
@@ -82,6 +85,14 @@ def make_repo(
 
 def good_files(requirements: str = "six\n") -> dict[str, str]:
     return {"README.md": GOOD_README, "requirements.txt": requirements, "main.py": MAIN_PY}
+
+
+PAPER_4P = Path(__file__).resolve().parent / "data" / "papers" / "ieee_letter_4p.pdf"
+
+
+def complete_files(requirements: str = "six\n") -> dict[str, str | bytes]:
+    """good_files plus a 4-page IEEE paper: every check of the default rubric can pass."""
+    return {**good_files(requirements), "paper/paper.pdf": PAPER_4P.read_bytes()}
 
 
 def bad_files() -> dict[str, str]:

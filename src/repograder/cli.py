@@ -846,8 +846,9 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument(
         "--fail-on",
         choices=("required", "any-fail", "never"),
-        default="required",
-        help="exit 1 when a required check fails (default), any check fails, or never",
+        default="any-fail",  # selfcheck.DEFAULT_FAIL_ON
+        help="exit 1 when any check fails or errors (any-fail, the default), only when a "
+        "required check does (required), or never",
     )
     chk.add_argument("--force", action="store_true", help="do not reuse an earlier result")
     _add_limit_options(chk)

@@ -45,6 +45,10 @@ KNOWN_CHECKS: Mapping[str, str] = {
     "notebooks": "run",
 }
 
+# A check that does not apply (no notebooks, when the course does not ask for them) is left
+# out of the maximum: a good repository without notebooks earns the rubric's full total.
+DEFAULT_WHEN_ABSENT: Literal["full", "exclude", "zero"] = "exclude"
+
 _URL_RE = re.compile(r"^(https?|ssh|git|file)://", re.IGNORECASE)
 _SCP_RE = re.compile(r"^[\w.-]+@[\w.-]+:(?!//)")
 _TRANSPORT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
@@ -412,6 +416,8 @@ class _CheckModel(BaseModel):
     title: StrictStr | None = None
     points: float = Field(ge=0, le=1000)
     required: StrictBool = False
+    # What a check that does not apply (a repository without notebooks) is worth.
+    when_absent: Literal["full", "exclude", "zero"] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("id")
@@ -459,6 +465,9 @@ class CheckSpec:
     required: bool
     params: Mapping[str, JSONValue]
     stage: Literal["static", "build", "run"]
+    # A check with nothing to judge: "full" points, "exclude" it from the total (the total is
+    # scaled to the rubric's points) or "zero" points. Default: "exclude" (DEFAULT_WHEN_ABSENT).
+    when_absent: Literal["full", "exclude", "zero"] = "exclude"
 
 
 @dataclass(frozen=True)
@@ -545,6 +554,7 @@ def load_rubric(path: Path | None = None) -> Rubric:
                 required=c.required,
                 params=c.params,
                 stage=stage,  # type: ignore[arg-type]
+                when_absent=c.when_absent or DEFAULT_WHEN_ABSENT,
             )
         )
     lim = model.limits

@@ -29,6 +29,7 @@ from typing import IO, Any
 
 import git as gitpython
 
+from repograder import lfs as lfs_fetch
 from repograder import model
 from repograder.errors import FetchError, InfrastructureError
 
@@ -73,6 +74,7 @@ class FetchOptions:
     timeout_s: float = 300.0
     offline: bool = False
     max_checkout_bytes: int = MAX_CHECKOUT_BYTES
+    fetch_lfs: bool = True  # fetch Git LFS objects of the graded commit (lfs.py, size-capped)
 
 
 def token_from_env(environ: Mapping[str, str] = os.environ) -> str | None:
@@ -337,6 +339,8 @@ def fetch(
         chosen, late = _select(_history(runner, mirror, tip), deadline, source.display)
         lfs = _materialise(runner, mirror, chosen.sha, dest, notes, options.max_checkout_bytes)
         history = _commit_stats(runner, mirror, chosen.sha, notes)
+    if lfs and options.fetch_lfs:
+        lfs = _fetch_lfs(source, dest, lfs, options, notes)
     return model.Checkout(
         path=dest,
         commit=chosen.sha,
@@ -400,6 +404,29 @@ def _commit_stats(
     if len(stats) >= MAX_HISTORY_COMMITS:
         notes.append(f"contributions: only the newest {MAX_HISTORY_COMMITS} commits counted")
     return tuple(stats)
+
+
+def _fetch_lfs(
+    source: _Source, dest: Path, pointers: tuple[str, ...], options: FetchOptions, notes: list[str]
+) -> tuple[str, ...]:
+    """Fetch LFS objects with the clone's credentials; return the paths still pointers."""
+    if source.local:
+        outcome = lfs_fetch.fetch_objects(dest, pointers, local_repo=Path(source.url))
+    elif options.offline:
+        notes.append("offline: Git LFS content not fetched")
+        return pointers
+    else:
+        outcome = lfs_fetch.fetch_objects(
+            dest,
+            pointers,
+            url=source.url,
+            auth_header=source.auth_header,
+            timeout_s=min(options.timeout_s, 120.0),
+        )
+    notes.extend(source.redact(n) for n in outcome.notes)
+    if outcome.fetched:
+        notes.append(f"Git LFS: fetched {len(outcome.fetched)} object(s)")
+    return tuple(p for p in pointers if p not in outcome.fetched)
 
 
 def _clone_mirror(runner: _Git, mirror: Path) -> None:

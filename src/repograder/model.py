@@ -29,6 +29,19 @@ class Status(enum.StrEnum):
     ERROR = "error"  # the grader could not evaluate: needs a human
 
 
+class Applies(enum.StrEnum):
+    """Whether a check's points count in the group's total.
+
+    ``not-applicable``: there is nothing to judge (a repository without notebooks); the rubric's
+    ``when_absent`` decides the points. ``not-run``: the grader did not run the stage (``--static``,
+    no sandbox), so the points are unknown, never a final 0.
+    """
+
+    YES = "yes"
+    NOT_APPLICABLE = "not-applicable"
+    NOT_RUN = "not-run"
+
+
 class GroupStatus(enum.StrEnum):
     GRADED = "graded"
     ERROR = "error"
@@ -52,10 +65,22 @@ class Verdict:
     fraction: float
     summary: str
     details: JSONDict = field(default_factory=dict)
+    applies: Applies = Applies.YES
 
     @staticmethod
     def skip(reason: str, details: JSONDict | None = None) -> Verdict:
+        """Skipped because a prerequisite failed: the points are lost."""
         return Verdict(Status.SKIP, 0.0, reason, details or {})
+
+    @staticmethod
+    def not_applicable(reason: str, details: JSONDict | None = None) -> Verdict:
+        """Nothing to judge (the course does not ask for it): the rubric's ``when_absent``."""
+        return Verdict(Status.SKIP, 0.0, reason, details or {}, Applies.NOT_APPLICABLE)
+
+    @staticmethod
+    def not_run(reason: str, details: JSONDict | None = None) -> Verdict:
+        """The grader did not run this stage: the points are unknown, not 0."""
+        return Verdict(Status.SKIP, 0.0, reason, details or {}, Applies.NOT_RUN)
 
     @staticmethod
     def error(reason: str, details: JSONDict | None = None) -> Verdict:
@@ -201,6 +226,10 @@ class CheckResult:
     details: JSONDict = field(default_factory=dict)
     required: bool = False
     override: OverrideInfo | None = None  # a lecturer's override, applied or flagged
+    applies: Applies = Applies.YES  # see Applies
+    # False: score and max_score are left out of the group's total (not run, or not applicable
+    # with the rubric's `when_absent: exclude`); the total is scaled to the rubric's points.
+    counted: bool = True
 
 
 @dataclass(frozen=True)

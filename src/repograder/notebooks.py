@@ -648,7 +648,7 @@ def evaluate_notebooks(report: NotebookReport, params: model.Params) -> model.Ve
     results = report.results
     details: model.JSONDict = {"notebooks": [_result_json(r) for r in results]}
     if not results:
-        return model.Verdict.skip("the repository has no notebooks", details)
+        return model.Verdict.not_applicable("the repository has no notebooks", details)
     infra = [r for r in results if r.infra]
     if infra:
         first = infra[0]

@@ -42,6 +42,7 @@ from repograder.model import (
     Status,
 )
 from repograder.report.results import write_text_atomic
+from repograder.rubric import total
 
 __all__ = [
     "Override",
@@ -252,14 +253,12 @@ def _apply_one(check: CheckResult, o: Override, group_commit: str | None) -> Che
 
 def _apply_group(group: GroupResult, mine: Mapping[str, Override]) -> GroupResult:
     base = [automatic(c) for c in group.checks]
-    auto_total = group.score - sum(
-        c.score - a.score for c, a in zip(group.checks, base, strict=True)
-    )
     checks = [_apply_one(c, mine[c.id], group.commit) if c.id in mine else c for c in base]
     if checks == list(group.checks):
         return group
-    delta = sum(c.score - a.score for c, a in zip(checks, base, strict=True))
-    return dataclasses.replace(group, checks=tuple(checks), score=round(auto_total + delta, 2))
+    # The same rule as the automatic total (checks left out, the rest scaled to the rubric).
+    score, max_score = total(checks)
+    return dataclasses.replace(group, checks=tuple(checks), score=score, max_score=max_score)
 
 
 def apply_overrides(run: RunResult, overrides: Iterable[Override]) -> RunResult:

@@ -16,6 +16,7 @@ import signal
 import struct
 import subprocess
 import sys
+import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -42,7 +43,14 @@ from repograder.paper_checks import (
     facts_to_json,
     measured_facts,
 )
-from repograder.paper_find import DEFAULT_GLOBS, PaperCandidate, find_candidates, find_tex_sources
+from repograder.paper_find import (
+    DEFAULT_GLOBS,
+    PaperCandidate,
+    find_candidates,
+    find_other_forms,
+    find_tex_sources,
+    tex_titles,
+)
 
 __all__ = [
     "DEFAULT_GLOBS",
@@ -71,10 +79,27 @@ PAGE_SIZES = {"letter": (612.0, 792.0), "a4": (595.28, 841.89)}
 _REF_HEADINGS = {"REFERENCES", "REFERENCE", "BIBLIOGRAPHY", "LITERATURE", "LITERATUR"}
 _NUMBERING = re.compile(r"^(?:[IVXLC]+\.|\d+\.?)\s*")
 _SUBSET = re.compile(r"^[A-Z]{6}\+")
-_ABSTRACT_IEEE = re.compile(r"Abstract\s*[—–-]", re.IGNORECASE)
-_ABSTRACT = re.compile(r"^\s*abstract\b", re.IGNORECASE | re.MULTILINE)
-_INDEX_TERMS = re.compile(r"Index\s*Terms\s*[—–-]", re.IGNORECASE)
-_KEYWORDS = re.compile(r"^\s*(keywords|key\s*words)\b", re.IGNORECASE | re.MULTILINE)
+# The abstract's and the keywords' marks in the languages students write in (en, de, fr, es,
+# it, hr/bs/sr, sl, pt, nl, pl, cs/sk, tr, sv, da/no, ro, hu, ru, zh, ja, ko). IEEEtran sets
+# them run-in ("Abstract—", "Index Terms—"); the IEEE Word template says "Keywords—"; babel
+# translates \abstractname ("Sažetak—") and courses rename \IEEEkeywordsname.
+_ABSTRACT_WORDS = (
+    r"Abstract|Zusammenfassung|Kurzfassung|R[ée]sum[ée]|Resumen|Sommario|Riassunto|Sa[žz]etak"
+    r"|Apstrakt|Povzetek|Resumo|Samenvatting|Streszczenie|Abstrakt|[ÖO]zet|[ÖO]z|Sammanfattning"
+    r"|Sammendrag|Resumat|Rezumat|Kivonat|Аннотация|Резюме|Анотація|摘\s*要|要旨|概要|초록|요약"
+)
+_KEYWORD_WORDS = (
+    r"Index\s*Terms|Key\s*-?\s*words|Schl[üu]sselw[öo]rter|Schlagw[öo]rter|Stichw[öo]rter"
+    r"|Mots[-\s]*cl[ée]s|Palabras\s*clave|Parole\s*chiave|Klju[čc]ne\s*rije[čc]i"
+    r"|Klju[čc]ne\s*re[čc]i|Klju[čc]ne\s*besede|Palavras[-\s]*chave|Trefwoorden"
+    r"|Sleutelwoorden|S[łl]owa\s*kluczowe|Kl[íi][čc]ov[áa]\s*slova|Anahtar\s*(?:kelimeler|s[öo]zc[üu]kler)"
+    r"|Nyckelord|N[øo]gleord|N[øo]kkelord|Cuvinte\s*cheie|Kulcsszavak|Ключевые\s*слова"
+    r"|关\s*键\s*[词字]|キーワード|키워드"
+)
+_ABSTRACT_IEEE = re.compile(rf"(?:{_ABSTRACT_WORDS})\s*[—–-]", re.IGNORECASE)
+_ABSTRACT = re.compile(rf"^\s*(?:{_ABSTRACT_WORDS})\b", re.IGNORECASE | re.MULTILINE)
+_INDEX_TERMS = re.compile(rf"(?:{_KEYWORD_WORDS})\s*[—–:-]", re.IGNORECASE)
+_KEYWORDS = re.compile(rf"^\s*(?:{_KEYWORD_WORDS})\b", re.IGNORECASE | re.MULTILINE)
 
 
 class _PdfProblem(Exception):
@@ -127,22 +152,62 @@ def _size_name(width: float, height: float, tolerance: float) -> str:
     return "other"
 
 
-def _probe(data: bytes) -> JSONDict:
-    """Cheap look for ranking: page count, first page shape, amount of text, IEEE signals."""
+# PDFs that ship with a template, recognised by their own text (first two pages): the class's
+# guide and demo files (IEEEtran 1.8b: IEEEtran_HOWTO.pdf, bare_conf.pdf, bare_jrnl.pdf, ...),
+# the IEEE Word template's sample and the Overleaf IEEE conference template. Never the paper.
+_TEMPLATE_SIGNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"How\s*to\s*Use\s*the\s*IEEEtran", re.I), "the IEEEtran class's own guide"),
+    (re.compile(r"Bare\s*Demo\s*of\s*IEEEtran", re.I), "an IEEEtran demo file (bare_*.tex)"),
+    (
+        re.compile(r"use\s*style:\s*paper\s*title|This\s*document\s*is\s*a\s*model\s*and", re.I),
+        "the IEEE template's sample paper",
+    ),
+    (
+        re.compile(r"IEEE\s*conference\s*templates\s*contain\s*guidance\s*text", re.I),
+        "the IEEE template's sample paper",
+    ),
+)
+
+
+# pdfTeX with T1 fonts writes "č" as "ˇc" (a spacing caron before the letter): extracted text
+# has the accents apart. They are dropped (and combined ones decomposed) before the marks are
+# searched, whose patterns accept the plain letters.
+_ACCENTS = re.compile("[\u00a8\u00af\u00b4\u00b8\u02c6-\u02dd\u0300-\u036f]")
+
+
+def _unaccent(text: str) -> str:
+    return unicodedata.normalize("NFC", _ACCENTS.sub("", unicodedata.normalize("NFKD", text)))
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def _probe(data: bytes, titles: Sequence[str] = ()) -> JSONDict:
+    """Cheap look for ranking: page count, first page shape, amount of text, IEEE signals.
+
+    ``titles``: the ``\\title`` of the group's LaTeX sources, squashed to letters and digits;
+    ``title_match`` says whether one of them is on the first page.
+    """
     reader, _ = _open_reader(data)
     box = reader.pages[0].mediabox
-    text = ""
+    texts: list[str] = []
     for page in list(reader.pages)[:2]:
         try:
-            text += page.extract_text() or ""
+            texts.append(page.extract_text() or "")
         except Exception:  # noqa: S112 - a broken page is measured as having no text
             continue
+    text = "".join(texts)
+    template = next((label for sign, label in _TEMPLATE_SIGNS if sign.search(text)), "")
+    first = _squash(texts[0][:5000]) if texts else ""
     return {
         "pages": len(reader.pages),
         "width": float(box.width),
         "height": float(box.height),
         "text_chars": len(re.sub(r"\s", "", text)),
         "ieee": bool(_ABSTRACT_IEEE.search(text) or _INDEX_TERMS.search(text)),
+        "template": template,
+        "title_match": any(t and len(t) >= 8 and t in first for t in titles),
     }
 
 
@@ -312,6 +377,7 @@ def _measure(data: bytes, max_analysed_pages: int, size_tolerance: float) -> JSO
         ).most_common(1)[0][0]
         body_share = round(by_font[body_font] / total_chars, 3)
     first = texts[0] if texts else ""
+    marks = _unaccent(first)
     title, title_size = "", 0.0
     if first_runs:
         title_size = max(r[0] for r in first_runs)
@@ -338,10 +404,10 @@ def _measure(data: bytes, max_analysed_pages: int, size_tolerance: float) -> JSO
         "front_matter": {
             "title": title,
             "title_font_size": title_size,
-            "abstract": bool(_ABSTRACT_IEEE.search(first) or _ABSTRACT.search(first)),
-            "abstract_ieee_style": bool(_ABSTRACT_IEEE.search(first)),
-            "index_terms": bool(_INDEX_TERMS.search(first)),
-            "keywords": bool(_INDEX_TERMS.search(first) or _KEYWORDS.search(first)),
+            "abstract": bool(_ABSTRACT_IEEE.search(marks) or _ABSTRACT.search(marks)),
+            "abstract_ieee_style": bool(_ABSTRACT_IEEE.search(marks)),
+            "index_terms": bool(_INDEX_TERMS.search(marks)),
+            "keywords": bool(_INDEX_TERMS.search(marks) or _KEYWORDS.search(marks)),
         },
     }
 
@@ -418,6 +484,13 @@ def _content_score(probe: Mapping[str, JSONValue]) -> tuple[float, str]:
     if probe.get("ieee") is True:
         score += 2.0
         notes.append("IEEE front matter")
+    template = probe.get("template")
+    if isinstance(template, str) and template:
+        score -= 30.0
+        notes.append(f"{template}: ships with the template, never the paper")
+    if probe.get("title_match") is True:
+        score += 4.0
+        notes.append("the title of the group's LaTeX source is on its first page")
     return score, ", ".join(notes)
 
 
@@ -518,8 +591,10 @@ def _child(request: Mapping[str, Any]) -> JSONDict:
         )
     candidates = [PaperCandidate(*c) for c in request["candidates"]]
     readable = [c for c in candidates if c.kind == "file"][:MAX_PROBED]
+    titles = [str(t) for t in request.get("titles", [])][:20]
     probes = {
-        c.path: _guarded(lambda c=c: _probe(_child_read(root, c.path, max_bytes))) for c in readable
+        c.path: _guarded(lambda c=c: _probe(_child_read(root, c.path, max_bytes), titles))
+        for c in readable
     }
     ranked = _rank(candidates, probes)
     answer: JSONDict = {"candidates": [[c.path, c.score, c.reason, c.kind] for c in ranked]}
@@ -593,6 +668,7 @@ def _search(
         return (), {}
     request = _request(op, root, max_bytes, memory_bytes, timeout_s)
     request["candidates"] = [[c.path, c.score, c.reason, c.kind] for c in by_path]
+    request["titles"] = [_squash(t) for t in tex_titles(root)]
     answer = _run_child(request, timeout_s)
     if "error_kind" in answer and op == "inspect":
         # The child failed as a whole (timeout, memory): blame the best path candidate.
@@ -638,13 +714,16 @@ def inspect_paper(
     status = _status_of(best)
     if best is None:
         sources = find_tex_sources(root)
+        others = find_other_forms(root)
         if sources:
             src = sources[0]
             message = f"{src.path} is LaTeX source ({src.document_class}) only, no PDF"
+            message += "".join(f"; {o}" for o in others)
             return PaperFacts(SOURCE_ONLY, message, src.path, ranked)
         message = "no paper PDF found"
         if ranked:
             message += "; the PDFs found look like figures, slides, handouts or cited papers"
+        message += "".join(f"; {o}" for o in others)
         return PaperFacts(NONE, message, None, ranked)
     if status == REFUSED:
         return PaperFacts(REFUSED, f"{best.path}: {best.reason.split('; ')[-1]}", best.path, ranked)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +38,21 @@ _THIRD_PARTY_DIRS = frozenset(
 )
 _GOOD_NAME = re.compile(r"paper|report|ieee|final|main|submission|manuscript|camera")
 _SLIDES_NAME = re.compile(r"slide|presentation|talk|poster|beamer|deck|pitch")
+# Not "assignment": `Assignment1_Group33_DeepLearning.pdf` is how students name their papers.
 _HANDOUT_NAME = re.compile(
-    r"assignment|handout|exercise|task|instruction|template|guideline|rubric|syllabus"
+    r"handout|exercise|task|instruction|template|guideline|rubric|syllabus"
     r"|sheet|lecture|tutorial|homework|project[-_ ]?description"
 )
+# The IEEEtran bundle's and the Word template's own PDFs, by their distributed names.
+_TEMPLATE_FILE = re.compile(
+    r"ieeetran[-_ ]?howto|^bare[-_](conf|jrnl|adv|jrnl_comsoc)|conference[-_ ]template"
+)
+_SAMPLE_NAME = re.compile(r"sample|example|template|bare|demo|conference[-_ ]?\d+")
+_OWN_NAME = re.compile(r"group|team|gruppe")
+# "assignment" alone (assignment.pdf, Assignment2.pdf) is the course's sheet; with more words
+# (Assignment1_Group33_DeepLearning.pdf) it is how students name their papers.
+_ASSIGNMENT_ONLY = re.compile(r"^(?:course[-_ ]?)?assignment[-_ ]?\d*$")
+_TITLE = re.compile(r"\\title\s*(?:\[[^\]]*\])?\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 _FIGURE_NAME = re.compile(r"(^|[^a-z])(fig|figure|plot|chart|diagram|image|img|graph)")
 _LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 _DOCCLASS = re.compile(r"\\documentclass\s*(\[[^\]]*\])?\s*\{([^}]*)\}")
@@ -154,15 +166,26 @@ def path_score(
     if _SLIDES_NAME.search(name):
         score -= 6.0
         reasons.append("name says slides")
-    if _HANDOUT_NAME.search(name):
+    if _HANDOUT_NAME.search(name) or _ASSIGNMENT_ONLY.match(name):
         score -= 6.0
         reasons.append("name says course handout")
     if _FIGURE_NAME.search(name):
         score -= 3.0
         reasons.append("name says figure")
+    if any(f in ("template", "templates", "ieee-template", "ieee_template") for f in folders) and (
+        _SAMPLE_NAME.search(name)
+    ):
+        score -= 30.0
+        reasons.append("a template folder's sample, never the paper")
+    if _TEMPLATE_FILE.search(name):
+        score -= 30.0
+        reasons.append("a file that ships with the IEEE template, never the paper")
     if _GOOD_NAME.search(name):
         score += 2.0
         reasons.append("paper-like name")
+    if _OWN_NAME.search(name):
+        score += 1.0
+        reasons.append("names the group")
     return score, reasons
 
 
@@ -174,10 +197,18 @@ def find_candidates(
     patterns = [glob_regex(g) for g in raw]
     lfs = set(lfs_pointers)
     found: list[PaperCandidate] = []
+    built = {
+        s.path[: -len(".tex")] + ".pdf"
+        for s in find_tex_sources(root)
+        if not _TEMPLATE_FILE.search(_stem(s.path))
+    }
     for rel, is_link in walk(root, (".pdf",)):
         if not any(p.fullmatch(rel) for p in patterns):
             continue
         score, reasons = path_score(rel, patterns, raw)
+        if rel in built:
+            score += 3.0
+            reasons.append(f"built from the group's own {rel[: -len('.pdf')]}.tex")
         kind = "file"
         if is_link:
             kind = "symlink"
@@ -208,6 +239,23 @@ def symlink_note(root: Path, rel: str) -> str:
     return "symlink (not followed)"
 
 
+def _stem(rel: str) -> str:
+    return rel.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+
+
+def tex_titles(root: Path, limit: int = 5) -> list[str]:
+    """The ``\\title{...}`` of the LaTeX main files, commands and braces dropped."""
+    titles: list[str] = []
+    own = [s for s in find_tex_sources(root) if not _TEMPLATE_FILE.search(_stem(s.path))]
+    for source in own[:limit]:
+        text = fsutil.read_text(root, source.path, max_bytes=200_000) or ""
+        match = _TITLE.search(text)
+        if match:
+            plain = re.sub(r"\\[a-zA-Z]+\*?|[{}~]", " ", match.group(1))
+            titles.append(" ".join(plain.split()))
+    return titles
+
+
 def find_tex_sources(root: Path) -> list[TexSource]:
     """LaTeX main files, IEEEtran ones first, for the "source only, no PDF" report."""
     sources: list[TexSource] = []
@@ -222,3 +270,62 @@ def find_tex_sources(root: Path) -> list[TexSource]:
             sources.append(TexSource(rel, match.group(2).strip(), (match.group(1) or "")[1:-1]))
     sources.sort(key=lambda s: (s.document_class != "IEEEtran", s.path.count("/"), s.path))
     return sources
+
+
+# The paper in a form other than a PDF: what the report names when no PDF was found.
+_WORD_SUFFIXES = (".docx", ".doc", ".odt", ".pages", ".rtf")
+MAX_ZIP_MEMBERS = 2_000
+MAX_ZIP_TEX_BYTES = 200_000
+
+
+def find_other_forms(root: Path, limit: int = 5) -> list[str]:
+    """Sentences naming paper-like files that are not PDFs (Word documents, Overleaf zips).
+
+    ``["paper.docx is a Word document; the course asks for a PDF", "overleaf.zip holds
+    main.tex (IEEEtran, conference) but no PDF"]``. Zip archives are read by their listing and
+    at most ``MAX_ZIP_TEX_BYTES`` of one ``.tex`` member: never extracted.
+    """
+    found: list[str] = []
+    for rel, is_link in walk(root, (*_WORD_SUFFIXES, ".zip")):
+        if is_link or len(found) >= limit:
+            continue
+        name = rel.rsplit("/", 1)[-1].lower()
+        if name.endswith(_WORD_SUFFIXES):
+            if not _HANDOUT_NAME.search(name):
+                kind = "an OpenDocument text" if name.endswith(".odt") else "a Word document"
+                if name.endswith((".pages", ".rtf")):
+                    kind = "a word-processor document"
+                found.append(f"{rel} is {kind}; the course asks for a PDF")
+            continue
+        described = _describe_zip(root, rel)
+        if described:
+            found.append(described)
+    return found
+
+
+def _describe_zip(root: Path, rel: str) -> str | None:
+    try:
+        with zipfile.ZipFile(root / rel) as archive:
+            infos = archive.infolist()[:MAX_ZIP_MEMBERS]
+            pdfs = [i.filename for i in infos if i.filename.lower().endswith(".pdf")]
+            texs = [i for i in infos if i.filename.lower().endswith(".tex")]
+            if not texs:
+                return None
+            texs.sort(key=lambda i: (i.filename.rsplit("/", 1)[-1] != "main.tex", i.filename))
+            for info in texs[:20]:
+                with archive.open(info) as member:
+                    text = member.read(MAX_ZIP_TEX_BYTES).decode("utf-8", "replace")
+                match = _DOCCLASS.search(text)
+                if match is None:
+                    continue
+                cls = match.group(2).strip()
+                options = (match.group(1) or "")[1:-1]
+                what = cls + (f", {options}" if options else "")
+                if pdfs:
+                    return (
+                        f"{rel} holds {info.filename} ({what}) and {pdfs[0]}: commit the PDF itself"
+                    )
+                return f"{rel} holds {info.filename} ({what}) but no PDF"
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError, NotImplementedError):
+        return None
+    return None

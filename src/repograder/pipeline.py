@@ -51,7 +51,7 @@ from repograder.model import (
     ToolInfo,
 )
 from repograder.report import results as report_results
-from repograder.rubric import Evidence, score
+from repograder.rubric import Evidence, score, total
 from repograder.sandbox.base import BuildResult, Limits, Sandbox
 
 T = TypeVar("T")
@@ -357,7 +357,9 @@ def _grade_checkout(
     wants_build = any(c.stage in ("build", "run") for c in ctx.rubric.checks)
     if ctx.sandbox is not None and not ctx.static_only and wants_build and env is not None:
         try:
-            sandboxed = _sandbox_stage(ctx, group, env, root, readme_facts, owned_notebooks)
+            sandboxed = _sandbox_stage(
+                ctx, group, env, root, readme_facts, owned_notebooks, checkout.lfs_pointers
+            )
         except InfrastructureError as exc:
             if ctx.cancel.is_set():
                 raise Interrupted("interrupted") from None
@@ -387,7 +389,10 @@ def _grade_checkout(
 
     if steps is not None and env is not None:
         steps = envchain.mark_uncovered(steps, env)
-    if nb_report is not None:
+    if nb_report is None and not owned_notebooks:
+        # No notebooks is known without running anything: not applicable, even with --static.
+        nb_report = notebooks.NotebookReport()
+    elif nb_report is not None:
         prefix = (group_dir / "notebooks").relative_to(ctx.out_dir).as_posix() + "/"
         artifacts["notebooks"] = notebooks.report_artifacts(nb_report, prefix)
     if problems:
@@ -405,8 +410,10 @@ def _grade_checkout(
         notebooks=nb_report,
         not_run_reason=sandboxed.not_run,
         project_install=sandboxed.project_install,
+        grader_skipped_run=build is None,  # a failed build is the students'; no build is ours
     )
     checks = score(ctx.rubric, evidence)
+    group_score, group_max = total(checks)
     return GroupResult(
         name=group.name,
         repo=repo_shown,
@@ -414,8 +421,8 @@ def _grade_checkout(
         commit=checkout.commit,
         commit_date=checkout.commit_date,
         late_commits=checkout.late_commits,
-        score=round(sum(c.score for c in checks), 2),
-        max_score=round(sum(c.max_score for c in checks), 2),
+        score=group_score,
+        max_score=group_max,
         checks=checks,
         steps=steps or (),
         timings=Timings(
@@ -458,6 +465,7 @@ def _sandbox_stage(
     root: Path,
     readme_facts: readme.ReadmeFacts | None,
     owned_notebooks: Sequence[str],
+    lfs_pointers: Sequence[str] = (),
 ) -> _SandboxEvidence:
     """Build the group's environment, then run its README steps and notebooks.
 
@@ -485,7 +493,7 @@ def _sandbox_stage(
             )
         t = time.monotonic()
         steps, nb_report, project_install = _run_in_sandbox(
-            ctx, group, build, root, readme_facts, owned_notebooks, group_dir
+            ctx, group, build, root, readme_facts, owned_notebooks, group_dir, lfs_pointers
         )
         run_s = time.monotonic() - t
         if ctx.cancel.is_set():
@@ -503,6 +511,7 @@ def _run_in_sandbox(
     readme_facts: readme.ReadmeFacts | None,
     owned_notebooks: Sequence[str],
     group_dir: Path,
+    lfs_pointers: Sequence[str] = (),
 ) -> tuple[tuple[StepResult, ...] | None, notebooks.NotebookReport | None, str | None]:
     """Steps, notebooks, and why the project's own install failed in the session (or None)."""
     assert ctx.sandbox is not None
@@ -515,6 +524,7 @@ def _run_in_sandbox(
         network=ctx.limits.network,
         memory_mb=ctx.limits.memory_mb,
         repo_files=frozenset(fsutil.walk_files(root, skip_vendored=False)),
+        lfs_pointers=frozenset(lfs_pointers),
     )
     session = ctx.sandbox.open_session(build, root, ctx.limits)
     try:

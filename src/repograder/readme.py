@@ -45,9 +45,16 @@ from repograder.readme_commands import (
     looks_like_command,
     looks_like_inline_command,
     parse_annotation,
+    prose_command,
     split_console,
     split_script,
     wordset,
+)
+from repograder.readme_sources import (
+    MAKE_CALL,
+    make_kind,
+    normalise_fences,
+    notebook_markdown,
 )
 
 __all__ = [
@@ -78,8 +85,16 @@ README_NAMES: tuple[str, ...] = (
     "readme.rst",
     "readme.txt",
     "readme",
+    "readme.ipynb",  # a notebook README: its markdown cells are the text
 )
-FALLBACKS = ("docs/README.md", "doc/README.md", "docs/readme.md")
+FALLBACKS = (
+    "docs/README.md",
+    "doc/README.md",
+    "docs/readme.md",
+    "docs/README.rst",
+    "docs/README.txt",
+    "docs/README.ipynb",
+)
 
 SHELL_LANGS = wordset(
     "bash sh shell zsh ksh fish console shell-session shellsession sh-session terminal "
@@ -109,6 +124,7 @@ _DATA_RE = re.compile(
 )
 _CODE_SPAN_RE = re.compile(r"(?<!`)(`{1,3})(?!`)([^`\n][^`]{0,400}?)(?<!`)\1(?!`)")
 _LINK_TEXT_RE = re.compile(r"!?\[([^\]\n]{0,200})\]\([^)\n]{0,500}\)")
+_ALONE_SPAN = re.compile(r"(`{1,3})[^`\n]{1,400}\1")
 _RUN_VERBS = re.compile(
     r"\b(?:run|execute|type|start|launch|call|install|use|ausführen|starten|installieren)\b",
     re.I,
@@ -225,22 +241,58 @@ class _Collector:
                     return False
                 commands = [c for c in commands if looks_like_command(c.head)]
         else:
-            return False  # python, yaml, json, ...: code or data, not steps
+            # python, yaml, json, ...: code or data, not steps, unless every line is a shell
+            # command (`.. code-block:: python` around `python main.py` is a common slip).
+            if has_prompts(lines[:3], False):
+                return False
+            commands, warns = split_script(lines, first_line)
+            if not commands or not block_is_shell(commands):
+                return False
+            if not all(looks_like_command(c.head) for c in commands):
+                return False
+            warns = [*warns, f"line {first_line}: a {lang} block holds shell commands"]
         self.warnings.extend(warns)
         for cmd in commands:
             self.raws.append((cmd, heading, lang_key, windows, cmd.annotation or ann))
         return bool(commands)
 
-    def add_inline(
-        self, content: str, first_line: int, heading: str, ann: Annotation | None, in_list: bool
+    def add_prose(
+        self, content: str, first_line: int, heading: str, ann: Annotation | None
     ) -> bool:
-        """Add command-like code spans of a paragraph (list items always, prose with a verb)."""
+        """Add commands written as plain lines of a paragraph (no code formatting)."""
+        if len(content) > 4000 or "`" in content:
+            return False
+        added = False
+        for offset, line in enumerate(content.split("\n")[:40]):
+            command = prose_command(line)
+            if command is None:
+                continue
+            raw = RawCommand(command, first_line + offset, command)
+            self.raws.append((raw, heading, "prose", is_windows_command(command), ann))
+            added = True
+        return added
+
+    def add_inline(
+        self,
+        content: str,
+        first_line: int,
+        heading: str,
+        ann: Annotation | None,
+        in_list: bool,
+        alone: bool = False,
+    ) -> bool:
+        """Add command-like code spans of a paragraph (list items always, prose with a verb).
+
+        ``alone``: the span is the whole paragraph, so one known command word (`pytest`) is
+        enough.
+        """
         if len(content) > 4000:
             return False
         added = False
         for match in _CODE_SPAN_RE.finditer(content):
             code = " ".join(match.group(2).split())
-            if not looks_like_inline_command(code):
+            single = alone and len(code.split()) == 1 and looks_like_command(code)
+            if not single and not looks_like_inline_command(code):
                 continue
             if not in_list:
                 before = content[max(0, match.start() - 120) : match.start()]
@@ -286,7 +338,7 @@ def _walk_markdown(text: str, coll: _Collector) -> None:
     # a bounded regex on the few paragraphs that matter.
     md = MarkdownIt("commonmark", {"maxNesting": 40}).enable("table")
     md.disable(["inline", "text_join"], ignoreInvalid=True)
-    tokens = md.parse(text)
+    tokens = md.parse(normalise_fences(text))
     heading = ""
     pending: Annotation | None = None
     item_anns: list[Annotation | None] = []
@@ -330,7 +382,11 @@ def _walk_markdown(text: str, coll: _Collector) -> None:
         elif tok.type == "inline" and not in_table and tokens[i - 1].type == "paragraph_open":
             own = _annotation_in(tok.content, line0 + 1, coll) if "<!--" in tok.content else None
             ann = own or pending or _nearest(item_anns)
-            if coll.add_inline(tok.content, line0 + 1, heading, ann, bool(item_anns)):
+            # A code span that is a paragraph of its own is displayed like a block.
+            alone = bool(_ALONE_SPAN.fullmatch(tok.content.strip()))
+            if coll.add_inline(
+                tok.content, line0 + 1, heading, ann, bool(item_anns) or alone, alone
+            ) or coll.add_prose(tok.content, line0 + 1, heading, ann):
                 pending = None
     if pending is not None:
         coll.warnings.append(f"line {pending.line}: repograder annotation applies to nothing")
@@ -344,7 +400,7 @@ def _nearest(item_anns: list[Annotation | None]) -> Annotation | None:
 
 
 _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+_.:])\1{2,}\s*$")
-_RST_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+(?:code-block|code|sourcecode)::\s*(\S*)")
+_RST_DIRECTIVE = re.compile(r"^(\s*)\.\.\s+(?:code-block|code|sourcecode)::\s*(\S*)", re.I)
 _RST_ANNOTATION = re.compile(r"^\s*\.\.\s+repograder\s*:(.*)$", re.I)
 _RST_LIST = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)]|#\.)\s+")
 
@@ -462,10 +518,18 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
 
 def _platform(step: Step, steps: list[Step]) -> Step:
     """Windows-only steps: skipped when a Linux alternative is nearby, else attempted."""
-    if not step.windows or step.kind in (StepKind.PLACEHOLDER, StepKind.INTERACTIVE, StepKind.ENV):
+    if not step.windows or step.kind in (
+        StepKind.PLACEHOLDER,
+        StepKind.INTERACTIVE,
+        StepKind.ENV,
+        StepKind.PLATFORM,
+    ):
         return step
+    # An alternative does the same kind of thing (a run for a run): a nearby install step is
+    # not a Linux way to run the code.
     alternative = any(
         not other.windows
+        and other.kind == step.kind
         and (other.heading == step.heading or abs(other.source_line - step.source_line) <= 20)
         for other in steps
     )
@@ -556,13 +620,40 @@ def inspect_readme(root: Path) -> ReadmeFacts:
         )
     size = fsutil.file_size(root, path) or 0
     text = fsutil.read_text(root, path, MAX_README_BYTES) or ""
-    facts = inspect_readme_text(text, path, size, size > MAX_README_BYTES)
+    notes: tuple[str, ...] = ()
+    if path in FALLBACKS:
+        notes += (f"no README at the repository root: {path} was used",)
+    parsed_as = path
+    if path.lower().endswith(".ipynb"):
+        text, why = notebook_markdown(text)
+        parsed_as = path[: -len(".ipynb")] + ".md"
+        notes += (
+            f"{path} is a notebook: its markdown cells were read as the README "
+            f"(line numbers count those cells' lines){why}",
+        )
+    facts = inspect_readme_text(text, parsed_as, size, size > MAX_README_BYTES)
+    makefile = fsutil.read_text(root, "Makefile", 200_000)
+    if makefile and any(MAKE_CALL.match(s.command) for s in facts.steps):
+        facts = replace(facts, steps=tuple(make_kinds(facts.steps, makefile)))
     return replace(
         facts,
+        path=path,
         candidates=tuple(candidates),
-        warnings=refused + facts.warnings,
+        warnings=refused + notes + facts.warnings,
         symlink_refused=tuple(links),
     )
+
+
+def make_kinds(steps: Sequence[Step], makefile: str) -> list[Step]:
+    """Classify ``make <target>`` steps by the target's recipe (see readme_sources.make_kind)."""
+    out: list[Step] = []
+    for step in steps:
+        judged = None if step.annotations else make_kind(step.command, makefile)
+        if judged is None:
+            out.append(step)
+        else:
+            out.append(replace(step, kind=judged[0], reason=judged[1], base_kind=judged[0]))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,7 +685,7 @@ def evaluate_readme(facts: ReadmeFacts, params: model.Params) -> model.Verdict:
     require_run = params.get_bool("require_run_step", True)
     warn_placeholders = params.get_bool("warn_placeholders", True)
     if facts.path is None:
-        looked = "README.md, README.rst, README.txt, README (any case), docs/README.md"
+        looked = "README.md, README.rst, README.txt, README, README.ipynb (any case), docs/README.*"
         extra = f"; {facts.symlink_refused[0]} is a symlink" if facts.symlink_refused else ""
         return model.Verdict(
             model.Status.FAIL,

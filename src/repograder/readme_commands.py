@@ -12,6 +12,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from repograder import readme_translate
+
 
 def wordset(text: str) -> frozenset[str]:
     """A set of words written as one string (keeps long word lists readable)."""
@@ -278,7 +280,8 @@ KNOWN_EXECUTABLES = wordset(
     nvidia-smi accelerate torchrun deepspeed dvc wandb mlflow snakemake cmake npm node yarn
     open xdg-open start dir cls copy del where which module sbatch srun pre-commit ruff black
     sphinx-build mkdocs pwsh powershell cmd set-executionpolicy voila unset env time nohup
-    dvc git-lfs pip-compile pip-sync choco winget set cls rmdir xcopy setx
+    dvc git-lfs pip-compile pip-sync choco winget set cls rmdir xcopy setx tmux screen
+    python.exe py.exe
     """
 )
 _PY_VERSIONED_RE = re.compile(r"(?:python|pip)3?(?:\.\d{1,2})?$")
@@ -330,7 +333,53 @@ def looks_like_command(text: str) -> bool:
     if _PYTHON_CODE_RE.match(text) and not text.lstrip().startswith(("export ", "set ")):
         return False
     words = effective_words(text)
+    if len(words) > 1 and words[0][:1].isupper() and _VERSION_RE.match(words[1]):
+        return False  # "Python 3.12.3": a version printed or named, not a command
     return bool(words) and _is_executable(words[0])
+
+
+_MAKE_SETUP_TARGETS = wordset("install setup deps dependencies requirements env venv init")
+_PIPE_INSTALL = re.compile(r"^\s*(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:(?:ba|z)?sh|python3?)\b")
+_SHELL_SETTINGS = re.compile(r"(?:^|/)(?:\.bashrc|\.zshrc|\.profile|\.bash_profile|env)$")
+_ACTIVATE_ENDS = ("\\activate", "/activate", "\\activate.bat", "\\activate.ps1")
+_VERSION_RE = re.compile(r"v?\d+(?:\.\d+)+\b")
+# Commands written in prose, outside code: "$ pip install x", a line that is only a command,
+# "the following command: pip install librosa", "*python ./train.py*". Only the common
+# first words, and a second word that looks like an argument, so prose is not taken.
+_PROSE_FIRST = wordset(
+    "python python3 py pip pip3 conda mamba source git streamlit jupyter bash sh make uv poetry "
+    "pipenv pytest python3.8 python3.9 python3.10 python3.11 python3.12 docker"
+)
+_PROSE_ARG = re.compile(
+    r"^(?:-{1,2}[\w-]+|[\w./\\-]*[./\\][\w./\\-]*|install|run|create|env|activate|clone|lab|notebook|init|shell|sync)$"
+)
+_PROSE_LINE = re.compile(
+    r"^(?P<prompt>\$\s+)?(?:.*?\bcommand:\s*|(?:run|execute)\s+(?=python|pip))?(?P<cmd>.+?)\s*$",
+    re.I,
+)
+
+
+def prose_command(line: str) -> str | None:
+    """The command a line of prose consists of, or None (see _PROSE_LINE)."""
+    line = line.strip()
+    if not line or len(line) > 300 or "`" in line:
+        return None
+    m = _PROSE_LINE.match(line)
+    if m is None:
+        return None
+    text = m.group("cmd").strip().rstrip(".").strip("*_").strip()
+    words = text.split()
+    if len(words) == 1 and words[0].lower().endswith(_ACTIVATE_ENDS):
+        return text
+    if m.group("prompt"):  # "$ cmd": a shell prompt marks a command whatever its first word
+        return text if words and looks_like_command(text) else None
+    if len(words) < 2 or words[0] not in _PROSE_FIRST:
+        return None
+    if not _PROSE_ARG.match(words[1]) or _VERSION_RE.match(words[1]):
+        return None
+    if len(words) > 12 or re.search(r"[,;]\s|\b(?:the|and|or|to|your|you|this|with)\b", text):
+        return None
+    return text
 
 
 def looks_like_inline_command(text: str) -> bool:
@@ -339,7 +388,9 @@ def looks_like_inline_command(text: str) -> bool:
     if not text or len(text) > 400:
         return False
     words = text.split()
-    if len(words) < 2 and not words[0].startswith(("./", "make")):
+    if len(words) < 2 and not (
+        words[0].startswith(("./", "make")) or words[0].lower().endswith(_ACTIVATE_ENDS)
+    ):
         return False
     return looks_like_command(text)
 
@@ -378,7 +429,8 @@ _PLACEHOLDER_RES = (
 )
 _BACKSLASH_PATH_RE = re.compile(r"(?:^|\s)(?:\.{1,2}\\|[A-Za-z]:\\|[\w.\-]{1,80}\\[\w.\-])")
 _WINDOWS_WORDS = wordset(
-    "dir cls copy del where start ren move xcopy rmdir setx choco winget py "
+    # Not `py`: the Windows launcher's commands run as `python` (readme_translate).
+    "dir cls copy del where start ren move xcopy rmdir setx choco winget "
     "set-executionpolicy pwsh powershell cmd"
 )
 _SEPARATORS_RE = re.compile(r"&&|\|\||;|\|")
@@ -465,18 +517,40 @@ def _classify_part(part: str, ctx: Context) -> tuple[StepKind, str]:
     words = effective_words(part)
     if not words:
         return StepKind.RUN, "runs a command"
+    inner = readme_translate.runner_inner(words)
+    if inner is not None:
+        # `poetry run X`: the command behind the runner decides, in the built environment.
+        runner = " ".join(words[:2])
+        if not inner:
+            return StepKind.RUN, f"runs {runner} without a command"
+        kind, reason = _classify_part(" ".join(inner), ctx)
+        return kind, f"{reason} (through {runner})"
     first = words[0]
     lower = first.lower()
+    is_python = readme_translate.is_interpreter(lower)
+    if is_python and len(words) > 1 and re.fullmatch(r"-3(?:\.\d{1,2})?", words[1]):
+        words = [words[0], *words[2:]]  # py -3.10 x.py: the version is a launcher option
     sub = words[1] if len(words) > 1 else ""
     rest = words[1:]
-    is_python = bool(re.fullmatch(r"python3?(?:\.\d{1,2})?|py", lower))
     module = rest[1] if len(rest) > 1 and rest[0] == "-m" else ""
+    developer = _developer_only(lower, sub, words, is_python, module, part)
+    if developer:
+        return StepKind.NOT_APPLICABLE, developer
 
+    if lower in ("source", ".") and len(words) > 1 and _SHELL_SETTINGS.search(words[1]):
+        return StepKind.NOT_APPLICABLE, "loads shell settings: the grader's shell has its own"
+    if lower in ("curl", "wget") and re.search(r"\|\s*(?:sudo\s+)?(?:ba|z)?sh\b|\|\s*python", part):
+        return (
+            StepKind.ENV,
+            "installs a tool with a downloaded script: the sandbox image has its tools",
+        )
     if _is_activation(words):
         return (
             StepKind.NOT_APPLICABLE,
             "activates an environment: the grader's shell already uses it",
         )
+    if lower.endswith((".ps1", ".bat", ".cmd")):
+        return StepKind.PLATFORM, "a Windows script (PowerShell or batch): cannot run on Linux"
     if lower == "git" and sub == "clone":
         if not ctx.clone_seen:
             return (
@@ -513,6 +587,8 @@ def _classify_part(part: str, ctx: Context) -> tuple[StepKind, str]:
                 "(steps run without network)"
             )
         return StepKind.RUN, "runs pip"
+    if is_python and sub == "setup.py" and len(words) > 2 and words[2] in ("install", "develop"):
+        return StepKind.ENV, "installs the project: covered by the environment build"
     if is_python and module in ("venv", "virtualenv"):
         return StepKind.ENV, "creates a virtual environment: covered by the environment build"
     if lower in ("virtualenv", "pip-compile", "pip-sync"):
@@ -543,6 +619,9 @@ def _classify_part(part: str, ctx: Context) -> tuple[StepKind, str]:
         ):
             return StepKind.ENV, f"{lower} {sub}: covered by the environment build"
         return StepKind.RUN, f"runs {lower}"
+    if lower == "make" and sub in _MAKE_SETUP_TARGETS and len(words) == 2:
+        # Without the Makefile's recipe (readme.make_kinds reads it), the target's name.
+        return StepKind.ENV, f"make {sub}: installs (by the target's name)"
     if lower in ("apt", "apt-get", "dnf", "yum", "pacman", "apk"):
         return StepKind.ENV, "installs system packages: the sandbox image provides them"
     if lower in ("brew", "port"):
@@ -555,6 +634,25 @@ def _classify_part(part: str, ctx: Context) -> tuple[StepKind, str]:
     if interactive:
         return StepKind.INTERACTIVE, interactive
     return StepKind.RUN, "runs a command"
+
+
+def _developer_only(
+    lower: str, sub: str, words: list[str], is_python: bool, module: str, part: str
+) -> str | None:
+    """Steps for the project's developers, not instructions for a reader to run."""
+    pip = re.fullmatch(r"pip3?(?:\.\d{1,2})?", lower) or (is_python and module == "pip")
+    pip_sub = (words[3] if is_python and len(words) > 3 else "") if module == "pip" else sub
+    if pip and pip_sub == "freeze":
+        return "a developer step (pip freeze writes the requirements list): not run"
+    if lower in ("poetry", "uv", "pdm", "pipenv") and sub in ("add", "remove", "lock", "update"):
+        if lower == "pipenv" and sub == "update":
+            return None
+        return f"a developer step ({lower} {sub} changes the dependency list): not run"
+    if lower == "pre-commit" or (is_python and module == "pre_commit"):
+        return "a developer step (pre-commit hooks): not run"
+    if lower == "git" and sub in ("add", "commit", "push"):
+        return f"a developer step (git {sub}): not run"
+    return None
 
 
 def _interactive_reason(
@@ -604,6 +702,8 @@ def _interactive_reason(
         "ngrok": "opens a tunnel: long-running",
         "ssh": "opens a remote shell",
         "htop": "interactive monitor",
+        "tmux": "starts a terminal multiplexer session (interactive)",
+        "screen": "starts a terminal multiplexer session (interactive)",
         "top": "interactive monitor",
         "watch": "repeats forever",
         "less": "interactive pager",
@@ -646,6 +746,8 @@ def clone_info(head: str) -> tuple[bool, bool]:
 
 def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
     """Classify one command (compound commands by their most significant part)."""
+    if _PIPE_INSTALL.match(cmd.head):
+        return StepKind.ENV, "installs a tool with a downloaded script: the sandbox has its tools"
     results: list[tuple[StepKind, str]] = []
     clone_seen = ctx.clone_seen
     after_clone = ctx.after_clone

@@ -9,7 +9,7 @@ for that check only, never a lost group.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -17,6 +17,7 @@ from repograder import comments, detect, notebooks, paper, readme, runner
 from repograder.config import CheckSpec, Rubric
 from repograder.errors import ConfigError
 from repograder.model import (
+    Applies,
     Checkout,
     CheckResult,
     JSONDict,
@@ -45,12 +46,21 @@ class Evidence:
     notebooks: notebooks.NotebookReport | None = None
     not_run_reason: str = "not run"  # why build/run evidence is missing (e.g. --static)
     project_install: str | None = None  # why the project's own install failed in the session
+    # True when the grader chose not to build or run (--static, no sandbox): those checks are
+    # "not run", never 0 points that look final. False: a failed prerequisite (the build).
+    grader_skipped_run: bool = False
+
+
+def _missing_run(ev: Evidence) -> Verdict:
+    if ev.grader_skipped_run:
+        return Verdict.not_run(ev.not_run_reason)
+    return Verdict.skip(ev.not_run_reason)
 
 
 def _env_build(ev: Evidence, params: Params) -> Verdict:
     build = ev.build
     if build is None:
-        return Verdict.skip(ev.not_run_reason)
+        return _missing_run(ev)
     details: JSONDict = {
         "backend": build.backend,
         "image": build.image,
@@ -133,7 +143,7 @@ def _executed(
 
     def check(ev: Evidence, params: Params) -> Verdict:
         found = facts(ev)
-        return Verdict.skip(ev.not_run_reason) if found is None else judge(found, params)
+        return _missing_run(ev) if found is None else judge(found, params)
 
     return check
 
@@ -166,18 +176,59 @@ def evaluate(spec: CheckSpec, evidence: Evidence) -> CheckResult:
     fraction = min(max(verdict.fraction, 0.0), 1.0)
     if verdict.status in (Status.SKIP, Status.ERROR):
         fraction = 0.0
+    counted = True
+    summary = verdict.summary
+    if verdict.applies is Applies.NOT_APPLICABLE:
+        fraction = 1.0 if spec.when_absent == "full" else 0.0
+        counted = spec.when_absent != "exclude"
+        summary += {
+            "full": " (not applicable: full points)",
+            "zero": " (not applicable: no points)",
+            "exclude": " (not applicable: left out of the total)",
+        }[spec.when_absent]
+    elif verdict.applies is Applies.NOT_RUN:
+        counted = False
     return CheckResult(
         id=spec.id,
         title=spec.title,
         status=verdict.status,
         score=round(spec.points * fraction, 2),
         max_score=spec.points,
-        summary=verdict.summary,
+        summary=summary,
         details=verdict.details,
         required=spec.required,
+        applies=verdict.applies,
+        counted=counted,
     )
 
 
 def score(rubric: Rubric, evidence: Evidence) -> tuple[CheckResult, ...]:
     """Evaluate every check of the rubric, in rubric order."""
     return tuple(evaluate(spec, evidence) for spec in rubric.checks)
+
+
+def total(checks: Sequence[CheckResult]) -> tuple[float, float]:
+    """The group's ``(score, max_score)`` from its checks.
+
+    Checks left out of the total (``counted`` False) do not count; the points of those that are
+    not applicable are shared out by scaling the counted score up to the rubric's total minus
+    the points of checks that were not run. Example: the default rubric (10 points), no
+    notebooks (1 point, ``when_absent: exclude``), 9 of 9 counted points -> (10.0, 10.0);
+    ``--static`` (4 points not run), 5 of 6 -> (5.0, 6.0).
+    """
+    not_run = sum(c.max_score for c in checks if c.applies is Applies.NOT_RUN)
+    target = sum(c.max_score for c in checks) - not_run
+    counted_max = sum(c.max_score for c in checks if c.counted)
+    counted_score = sum(c.score for c in checks if c.counted)
+    if counted_max <= 0:
+        return 0.0, round(target, 2)
+    return round(counted_score * target / counted_max, 2), round(target, 2)
+
+
+def left_out(checks: Sequence[CheckResult]) -> dict[str, list[str]]:
+    """Ids of the checks not in the total: ``{"not-applicable": [...], "not-run": [...]}``."""
+    out: dict[str, list[str]] = {Applies.NOT_APPLICABLE.value: [], Applies.NOT_RUN.value: []}
+    for c in checks:
+        if c.applies is not Applies.YES:
+            out[c.applies.value].append(c.id)
+    return out

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from repograder import model
+from repograder import model, readme_translate
 from repograder.errors import ConfigError
 from repograder.model import ExecResult, StepResult, StepStatus
 from repograder.sandbox.base import Session
@@ -67,6 +67,8 @@ class RunOptions:
     network: bool = False
     memory_mb: int | None = None
     repo_files: frozenset[str] | None = None
+    # Git LFS pointer files of the checkout (their content was not fetched).
+    lfs_pointers: frozenset[str] = frozenset()
 
 
 def run_steps(
@@ -117,8 +119,12 @@ def _run_one(session: Session, step: StepLike, options: RunOptions, remaining: f
     if wanted is None:
         wanted = LONG_RUNNING_TIMEOUT_S if step.long_running else options.default_timeout_s
     timeout = min(wanted, remaining)
-    res = session.run(step.command, timeout)
+    # python3.10 / py / poetry run / src\main.py: run what the grader's environment has.
+    translated = readme_translate.translate(step.command, options.repo_files)
+    res = session.run(translated.command, timeout)
     status, reason = _judge(step, res, timeout, cut_by_budget=timeout < wanted)
+    if translated.notes:
+        reason = "; ".join(filter(None, [reason, *translated.notes]))
     hint = ""
     if status != StepStatus.OK:
         hint = hint_for(
@@ -130,6 +136,8 @@ def _run_one(session: Session, step: StepLike, options: RunOptions, remaining: f
             memory_mb=options.memory_mb,
             timeout_s=timeout if res.timed_out else None,
         )
+    if status != StepStatus.OK and options.lfs_pointers:
+        hint = lfs_hint(step.command, res.output, options.lfs_pointers) or hint
     return StepResult(
         index=step.index,
         command=step.command,
@@ -277,6 +285,45 @@ def hint_for(
     return ""
 
 
+LFS_HINT = "this file is a Git LFS pointer; its content was not fetched"
+
+
+def lfs_hint(command: str, output: str, pointers: frozenset[str]) -> str:
+    """The hint for a step that read a Git LFS pointer instead of the data ('' when none did).
+
+    A pointer counts as read when its path or file name appears in the command or the output
+    (tracebacks print the source line that opened it). With pointers but no mention, the
+    step may still have read one: the hint says so with the likely ``ValueError`` kinds.
+    """
+    text = command + "\n" + output
+    named = sorted(p for p in pointers if p in text or posixpath.basename(p) in text)
+    if named:
+        return f"{LFS_HINT}: {', '.join(named[:3])} (the grader needs a human to fetch it)"
+    if any(marker in output for marker in _POINTER_READ_MARKERS):
+        shown = ", ".join(sorted(pointers)[:3])
+        return (
+            f"{LFS_HINT} (the repository's LFS files: {shown}); the step probably read one "
+            "(the grader needs a human to fetch it)"
+        )
+    return ""
+
+
+# What reading a pointer file as data says: pandas, numpy, PIL, soundfile, pickle, torch.
+_POINTER_READ_MARKERS = (
+    "version https://git-lfs",
+    "ParserError",
+    "could not convert string to float",
+    "cannot identify image file",
+    "Format not recognised",
+    "Error opening",
+    "invalid load key",
+    "UnpicklingError",
+    "PytorchStreamReader failed",
+    "is not a zip file",
+    "Failed to interpret file",
+)
+
+
 def _module_hint(module: str, repo_files: frozenset[str] | None) -> str:
     top = module.split(".")[0]
     if repo_files is not None and any(
@@ -380,6 +427,11 @@ def evaluate_steps(steps: Sequence[StepResult], params: model.Params) -> model.V
         summary += "; " + _describe(problems[0])
         if len(problems) > 1:
             summary += f" (+{len(problems) - 1} more)"
+    lfs_failed = [s for s in problems if s.hint.startswith(LFS_HINT)]
+    if lfs_failed and status is not model.Status.PASS:
+        # Not the students' failure for sure: the data was never fetched. A human decides.
+        status = model.Status.ERROR
+        summary += f"; step {lfs_failed[0].index}: {lfs_failed[0].hint}"
     details = {
         "steps": table,
         "runnable": len(runnable),

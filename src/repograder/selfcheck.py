@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from repograder import git
+from repograder import fixes, git
 from repograder.config import CourseConfig, GroupSpec
 from repograder.errors import ConfigError
 from repograder.model import (
+    Applies,
     CheckResult,
     GroupResult,
     GroupStatus,
@@ -25,34 +26,18 @@ from repograder.model import (
     JSONValue,
     RunResult,
     Status,
-    StepStatus,
 )
 from repograder.pipeline import GradingContext, grade_all
 from repograder.report import github
 from repograder.report.results import group_to_json, write_text_atomic
-from repograder.report.tables import format_score, md_text
+from repograder.report.tables import check_points, format_score, md_text
 
 FAIL_ON = ("required", "any-fail", "never")
+# A student expects a check to fail when any check fails; `--fail-on required` keeps the rule
+# for courses that only block on required checks.
+DEFAULT_FAIL_ON = "any-fail"
 CHECK_SUMMARY = "check-summary.md"
 _SHOWN_CHANGES = 8
-
-# The one thing to do when a check does not pass, for checks whose summary says what is wrong
-# but not how to fix it.
-_ADVICE = {
-    "readme": "write a README.md with an installation and a usage section whose commands are in "
-    "```bash code blocks, in the order a reader runs them",
-    "env-file": "add a requirements.txt (or environment.yml / pyproject.toml) at the repository "
-    "root that lists every package your code imports",
-    "env-build": "install your environment file into a fresh virtualenv and fix the package that "
-    "fails (the build log in the report shows the error)",
-    "readme-steps": "run the README's commands one by one in a fresh clone and fix the first one "
-    "that fails",
-    "notebooks": "restart the kernel and run all cells of the notebook; fix the first failing cell",
-    "comments": "explain *why* in comments and give every function a docstring",
-    "paper-pages": "commit the paper as a PDF (e.g. paper/paper.pdf) with at most the allowed "
-    "number of pages",
-    "paper-format": "write the paper with the IEEE conference template (IEEEtran, two columns)",
-}
 
 
 @dataclass(frozen=True)
@@ -176,30 +161,41 @@ def passed(outcome: CheckOutcome, fail_on: str) -> bool:
 
 
 def fix_hint(check: CheckResult, group: GroupResult) -> str:
-    """The one thing to do about a check that did not pass ('' when it passed or was skipped)."""
-    if check.status in (Status.PASS, Status.SKIP):
-        return ""
-    if check.status is Status.ERROR:
-        return "the grader could not evaluate this: check the report, then ask your lecturer"
-    if check.id == "readme-steps":
-        step = next(
-            (s for s in group.steps if s.status in (StepStatus.FAILED, StepStatus.TIMEOUT)), None
-        )
-        if step is not None:
-            what = "timed out" if step.status is StepStatus.TIMEOUT else "failed"
-            fix = f"README line {step.source_line}: `{step.command}` {what}"
-            if step.reason:
-                fix += f" ({step.reason})"
-            return fix + (f"; {step.hint}" if step.hint else "")
-    if check.id == "notebooks":
-        notebooks = check.details.get("notebooks")
-        for nb in notebooks if isinstance(notebooks, list) else []:
-            if isinstance(nb, dict) and nb.get("status") != "ok":
-                cell = nb.get("failing_cell")
-                where = f" cell {cell}" if isinstance(cell, int) else ""
-                error = str(nb.get("error") or nb.get("status")).splitlines()[:1]
-                return f"{nb.get('path')}{where}: {error[0] if error else ''}"
-    return _ADVICE.get(check.id, "see the report for details")
+    """The one thing to do about a check that did not pass (see :func:`fixes.fix_hint`)."""
+    return fixes.fix_hint(check, group)
+
+
+def verdict_line(outcome: CheckOutcome, fail_on: str) -> str:
+    """``verdict: FAIL — 4.5/10 — 4 checks fail (…); required checks pass``.
+
+    Names the score and every failing check whatever ``fail_on`` is, so a PASS under
+    ``--fail-on required`` never hides failing checks.
+    """
+    g = outcome.group
+    word = "PASS" if passed(outcome, fail_on) else "FAIL"
+    if g.status is not GroupStatus.GRADED:
+        return f"verdict: {word} — the repository could not be graded"
+    parts = [f"{format_score(g.score)}/{format_score(g.max_score)}"]
+    failing = [c for c in g.checks if c.status in (Status.FAIL, Status.ERROR)]
+    if failing:
+        n = len(failing)
+        ids = ", ".join(c.id for c in failing)
+        what = f"{n} check{'s' if n != 1 else ''} fail{'' if n != 1 else 's'} ({ids})"
+        required = [c for c in failing if c.required]
+        if any(c.required for c in g.checks):
+            what += (
+                f"; required check{'s' if len(required) != 1 else ''} failing: "
+                + ", ".join(c.id for c in required)
+                if required
+                else "; required checks pass"
+            )
+        parts.append(what)
+    else:
+        parts.append("no check fails")
+    not_run = [c.id for c in g.checks if c.applies is Applies.NOT_RUN]
+    if not_run:
+        parts.append("not run: " + ", ".join(not_run))
+    return f"verdict: {word} — " + " — ".join(parts)
 
 
 _MARK = {
@@ -247,6 +243,8 @@ def render_text(outcome: CheckOutcome, fail_on: str) -> str:
     for c in g.checks:
         req = " (required)" if c.required else ""
         score = f"{format_score(c.score)}/{format_score(c.max_score)}"
+        if not c.counted:
+            score = check_points(c)  # "n/a" or "not run": never a 0 that looks final
         lines.append(
             f" {_MARK[c.status]} {c.status.value.upper():5} {c.title:<{width}}  {score}{req}"
         )
@@ -258,15 +256,11 @@ def render_text(outcome: CheckOutcome, fail_on: str) -> str:
     lines.append("")
     if g.status is GroupStatus.GRADED:
         lines.append(f"score: {format_score(g.score)}/{format_score(g.max_score)}")
-    failing = blocking(g, fail_on)
-    if passed(outcome, fail_on):
-        lines.append("verdict: PASS")
-    elif failing:
-        which = "required " if fail_on == "required" else ""
-        ids = ", ".join(c.id for c in failing)
-        lines.append(f"verdict: FAIL: {len(failing)} {which}check(s) failed: {ids}")
-    else:
-        lines.append("verdict: FAIL: the repository could not be graded")
+    first = fixes.fix_first(g.checks)
+    if first is not None:
+        lost = format_score(fixes.lost_points(first))
+        lines.append(f"fix this first: {first.title} ({lost} points): {fix_hint(first, g)}")
+    lines.append(verdict_line(outcome, fail_on))
     lines.append(f"report: {outcome.out_dir / 'index.html'}")
     return "\n".join(lines) + "\n"
 
@@ -287,6 +281,12 @@ def to_json(outcome: CheckOutcome, fail_on: str) -> JSONDict:
     }
 
 
+def _points(c: CheckResult) -> str:
+    if not c.counted:
+        return check_points(c)
+    return f"{format_score(c.score)}/{format_score(c.max_score)}"
+
+
 def check_markdown(outcome: CheckOutcome, fail_on: str) -> str:
     """A Markdown checklist for ``$GITHUB_STEP_SUMMARY``; student text is made inert."""
     g = outcome.group
@@ -296,6 +296,10 @@ def check_markdown(outcome: CheckOutcome, fail_on: str) -> str:
     if g.status is GroupStatus.GRADED:
         facts.insert(0, f"**{format_score(g.score)}/{format_score(g.max_score)}** points")
     lines += [" · ".join(facts), ""]
+    lines += [md_text(verdict_line(outcome, fail_on).removeprefix("verdict: "), 1000), ""]
+    first = fixes.fix_first(g.checks)
+    if first is not None:
+        lines += [f"**Fix this first:** {md_text(first.title)}: {md_text(fix_hint(first, g))}", ""]
     note = uncommitted_note(outcome)
     if note:
         lines += [f"> {md_text(note, 1000)}", ""]
@@ -306,7 +310,7 @@ def check_markdown(outcome: CheckOutcome, fail_on: str) -> str:
         title = md_text(c.title) + (" (required)" if c.required else "")
         lines.append(
             f"| {_MARK[c.status]} {c.status.value} | {title} | "
-            f"{format_score(c.score)}/{format_score(c.max_score)} | {md_text(c.summary)} | "
+            f"{_points(c)} | {md_text(c.summary)} | "
             f"{md_text(fix_hint(c, g))} |"
         )
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from docker_fixtures import base_image_fixture, docker_engine_fixture  # noqa: F
 
 from gitrepo import isolate_git
 from repograder import cli
-from selfcheck_repos import bad_files, good_files, make_repo
+from selfcheck_repos import bad_files, complete_files, make_repo
 
 pytestmark = pytest.mark.docker
 
@@ -27,7 +27,7 @@ def _check(repo: Path, out: Path, *extra: str) -> int:
 def test_check_with_docker_backend(
     base_image: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good = make_repo(tmp_path / "good", good_files(requirements=""))
+    good = make_repo(tmp_path / "good", complete_files(requirements=""))
     assert _check(good, tmp_path / "r1", "--sandbox", "docker") == 0
     data = json.loads(capsys.readouterr().out)
     checks = {c["id"]: c for c in data["group"]["checks"]}
@@ -40,6 +40,6 @@ def test_check_with_docker_backend(
     assert _check(bad, tmp_path / "r2", "--sandbox", "auto") == 1  # auto picks Docker here
     data = json.loads(capsys.readouterr().out)
     checks = {c["id"]: c for c in data["group"]["checks"]}
-    assert data["failing"] == ["env-file"]
+    assert data["failing"] == ["env-file", "readme-steps", "paper-pages"]  # any-fail: all
     assert checks["env-build"]["details"]["backend"] == "docker"
     assert checks["readme-steps"]["status"] == "fail"

@@ -44,7 +44,7 @@ def test_action_structure() -> None:
     for name, spec in inputs.items():
         assert spec.get("description"), name
         assert "default" in spec, name
-    assert inputs["fail-on"]["default"] == "required"
+    assert inputs["fail-on"]["default"] == "any-fail"
     assert inputs["sandbox"]["default"] == "auto"
     assert "report-dir" in action["outputs"]
     assert action["runs"]["using"] == "composite"
@@ -132,8 +132,11 @@ def test_check_step_fails_on_required_check_with_summary_and_annotations(tmp_pat
 def test_check_step_passes_and_fail_on_never(tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     make_repo(workspace / "project", good_files())
+    # No paper: a failing check that is not required passes only under fail-on: required.
     proc, outputs, summary = run_check_step(
-        tmp_path, workspace, {"path": "project", "out": "out", "sandbox": "local"}
+        tmp_path,
+        workspace,
+        {"path": "project", "out": "out", "sandbox": "local", "fail-on": "required"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert outputs["verdict"] == "pass"

@@ -11,7 +11,7 @@ from gitrepo import isolate_git
 from repograder import cli
 from repograder.model import CheckResult, GroupResult, GroupStatus, Status, StepResult, StepStatus
 from repograder.report import github
-from selfcheck_repos import bad_files, git, good_files, make_repo, write
+from selfcheck_repos import bad_files, complete_files, git, good_files, make_repo, write
 
 
 @pytest.fixture(autouse=True)
@@ -36,11 +36,11 @@ def statuses(results: Path) -> dict[str, str]:
 def test_good_repo_passes_with_local_backend(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo = make_repo(tmp_path / "good", good_files())
+    repo = make_repo(tmp_path / "good", complete_files())
     out = tmp_path / "report"
     code, stdout, stderr = check(capsys, repo, out, "--sandbox", "local")
     assert code == 0, stdout + stderr
-    assert "verdict: PASS" in stdout
+    assert "verdict: PASS — 10/10 — no check fails" in stdout
     assert "graded: commit" in stdout
     assert "✓ PASS  The README's commands run" in stdout
     assert "without isolation" in stderr  # the local backend says so plainly
@@ -58,7 +58,12 @@ def test_failing_required_check_exits_1_and_says_what_to_fix(
     out = tmp_path / "report"
     code, stdout, _ = check(capsys, repo, out, "--sandbox", "local")
     assert code == 1
-    assert "verdict: FAIL: 1 required check(s) failed: env-file" in stdout
+    # The verdict names the score and every failing check, required or not.
+    verdict = next(line for line in stdout.splitlines() if line.startswith("verdict:"))
+    assert verdict.startswith("verdict: FAIL — ")
+    assert "env-file" in verdict
+    assert "readme-steps" in verdict
+    assert "required check failing: env-file" in verdict
     assert "✗ FAIL  Environment file" in stdout
     assert "fix: add a requirements.txt" in stdout
     # The failing README step is named with its line.
@@ -70,8 +75,10 @@ def test_fail_on_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     good = make_repo(tmp_path / "good", good_files())
     bad = make_repo(tmp_path / "bad", bad_files())
     out = tmp_path / "report"
-    # The good repo has no paper: a non-required failure.
-    assert check(capsys, good, out, "--static")[0] == 0
+    # The good repo has no paper: a non-required failure. A student expects a failing check
+    # to fail the check (the default, any-fail); --fail-on required keeps the old rule.
+    assert check(capsys, good, out, "--static")[0] == 1
+    assert check(capsys, good, out, "--static", "--fail-on", "required")[0] == 0
     assert check(capsys, good, out, "--static", "--fail-on", "any-fail")[0] == 1
     assert check(capsys, bad, out, "--static", "--fail-on", "never")[0] == 0
     assert check(capsys, bad, out, "--static")[0] == 1
@@ -87,7 +94,7 @@ def test_json_format_prints_only_json_on_stdout(
     assert code == 1
     data = json.loads(stdout)
     assert data["verdict"] == "fail"
-    assert data["failing"] == ["env-file"]
+    assert data["failing"] == ["env-file", "readme-steps", "paper-pages"]  # any-fail: all
     assert data["graded"] == "commit"
     assert data["group"]["name"] == "bad"
     assert data["group"]["commit"] == git(repo, "rev-parse", "HEAD")
@@ -98,7 +105,7 @@ def test_json_format_prints_only_json_on_stdout(
 def test_head_is_graded_and_uncommitted_changes_are_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    repo = make_repo(tmp_path / "proj", good_files())
+    repo = make_repo(tmp_path / "proj", complete_files())
     write(repo, {"main.py": "raise SystemExit(3)\n", "new_file.py": "x = 1\n"})
     out = tmp_path / "report"
     code, stdout, _ = check(capsys, repo, out, "--sandbox", "local")
@@ -130,7 +137,7 @@ def test_plain_folder_with_report_inside_is_graded_without_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "plain"
-    write(folder, good_files())
+    write(folder, complete_files())
     out = folder / "repograder-report"
     out.mkdir()
     (out / "junk.py").write_text("x = 1\n" * 50)  # would drag the comment density down

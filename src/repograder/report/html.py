@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from repograder.fsutil import safe_filename
 from repograder.model import CheckResult, GroupResult, GroupStatus, JSONValue, RunResult, Status
-from repograder.report.tables import check_columns, format_score
+from repograder.report.tables import check_columns, check_points, format_score
 
 __all__ = [
     "CSP",
@@ -325,6 +325,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(
         score=format_score,
+        points=check_points,
         duration=_duration,
         clip=_clip,
         as_json=_as_json,

@@ -19,6 +19,7 @@ from typing import TypeVar
 from repograder.errors import ConfigError, InfrastructureError
 from repograder.model import (
     SCHEMA_VERSION,
+    Applies,
     CheckResult,
     GroupResult,
     GroupStatus,
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-_E = TypeVar("_E", Status, GroupStatus, StepStatus, OverrideState)
+_E = TypeVar("_E", Status, GroupStatus, StepStatus, OverrideState, Applies)
 
 # Deep structures in details/artifacts are cut here; the report never needs more.
 _MAX_DEPTH = 32
@@ -110,6 +111,11 @@ def _check_to_json(c: CheckResult) -> JSONDict:
     }
     if c.override is not None:  # optional: absent when the lecturer did not override
         data["override"] = _override_to_json(c.override)
+    # Written only when they differ from the default, so older results.json files read alike.
+    if c.applies is not Applies.YES:
+        data["applies"] = c.applies.value
+    if not c.counted:
+        data["counted"] = False
     return data
 
 
@@ -326,6 +332,8 @@ def _check_from_json(data: object, where: str) -> CheckResult:
         override=(
             _override_from_json(override, f"{where}.override") if override is not None else None
         ),
+        applies=o.enum("applies", Applies) if "applies" in o.data else Applies.YES,
+        counted=o.bool_("counted", True),
     )
 
 

@@ -13,7 +13,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
-from repograder.model import CheckResult, GroupResult, GroupStatus, RunResult, Status
+from repograder.model import Applies, CheckResult, GroupResult, GroupStatus, RunResult, Status
 
 __all__ = [
     "check_columns",
@@ -48,6 +48,24 @@ def format_score(value: float) -> str:
     if rounded.is_integer():
         return str(int(rounded))
     return repr(rounded)
+
+
+def check_points(check: CheckResult) -> str:
+    """A check's points for a table cell: ``1``, or ``n/a`` / ``not run`` when not in the total.
+
+    A check the grader did not run (``--static``) or that does not apply and is left out of the
+    total never shows a 0 that looks final.
+    """
+    if check.applies is Applies.NOT_RUN:
+        return "not run"
+    if not check.counted:
+        return "n/a"
+    return format_score(check.score)
+
+
+def left_out_ids(group: GroupResult, applies: Applies) -> list[str]:
+    """Ids of the group's checks whose ``applies`` is ``applies`` (in rubric order)."""
+    return [c.id for c in group.checks if c.applies is applies]
 
 
 def check_columns(run: RunResult) -> list[tuple[str, str]]:
@@ -112,6 +130,8 @@ def grades_csv(run: RunResult) -> str:
             "status",
             "commit",
             *(cid for cid, _ in columns),
+            "not_applicable",
+            "not_run",
             "total",
             "max",
             *(f"{cid} {kind}" for cid in overridden for kind in ("automatic", "override")),
@@ -128,7 +148,9 @@ def grades_csv(run: RunResult) -> str:
         ]
         for cid, _ in columns:
             check = checks.get(cid)
-            row.append(format_score(check.score) if check is not None else "")
+            row.append(check_points(check) if check is not None else "")
+        row.append(" ".join(left_out_ids(group, Applies.NOT_APPLICABLE)))
+        row.append(" ".join(left_out_ids(group, Applies.NOT_RUN)))
         # An ungraded group has no total: an empty cell asks for a human, a 0 would not.
         row.append(format_score(group.score) if graded else "")
         row.append(format_score(group.max_score) if group.max_score else "")
@@ -263,10 +285,10 @@ def summary_markdown(run: RunResult) -> str:
             if check is None:
                 cells.append("")
             else:
-                cells.append(
-                    f"{_STATUS_MARK[check.status]} {check.status.value} "
-                    f"{format_score(check.score)}/{format_score(check.max_score)}"
-                )
+                points = check_points(check)
+                if points == format_score(check.score):
+                    points += f"/{format_score(check.max_score)}"
+                cells.append(f"{_STATUS_MARK[check.status]} {check.status.value} {points}")
         if group.status is GroupStatus.GRADED:
             cells.append(f"**{format_score(group.score)}/{format_score(group.max_score)}**")
         else:

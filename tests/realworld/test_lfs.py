@@ -1,0 +1,150 @@
+"""Issue 14, kind 2: a README step that reads a Git LFS pointer is an error for a human."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from gitrepo import isolate_git
+from repograder import cli, lfs
+from repograder.runner import LFS_HINT, lfs_hint
+from selfcheck_repos import make_repo
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "realworld"))
+import repos
+
+
+@pytest.fixture(autouse=True)
+def _git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_git(tmp_path_factory, monkeypatch)
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
+
+
+def test_step_reading_an_lfs_pointer_is_an_error_with_the_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = make_repo(tmp_path / "birds", repos.lfs_data())
+    out = tmp_path / "report"
+    cli.main(["check", str(repo), "--out", str(out), "--quiet", "--sandbox", "local"])
+    stdout = capsys.readouterr().out
+    group = json.loads((out / "results.json").read_text())["groups"][0]
+    step = next(s for s in group["steps"] if s["command"] == "python main.py")
+    assert step["status"] == "failed"
+    assert step["hint"].startswith(LFS_HINT)
+    assert "data/train.csv" in step["hint"]
+    checks = {c["id"]: c for c in group["checks"]}
+    assert checks["readme-steps"]["status"] == "error"  # needs a human, never a plain fail
+    assert LFS_HINT in checks["readme-steps"]["summary"]
+    assert f"fix: {LFS_HINT}" in stdout
+    assert "add a download step" in stdout
+
+
+def test_lfs_hint_kinds() -> None:
+    pointers = frozenset({"data/train.csv", "models/net.pt"})
+    assert lfs_hint("python main.py", "ValueError: x", frozenset()) == ""
+    assert lfs_hint("python main.py", "all fine", pointers) == ""
+    named = lfs_hint("python eval.py --model models/net.pt", "Traceback", pointers)
+    assert named.startswith(f"{LFS_HINT}: models/net.pt")
+    # Not named, but the error is what reading a pointer as data says.
+    unnamed = lfs_hint("python a.py", "_pickle.UnpicklingError: invalid load key, 'v'.", pointers)
+    assert unnamed.startswith(f"{LFS_HINT} (the repository's LFS files: data/train.csv")
+
+
+def test_lfs_objects_of_a_local_repository_are_fetched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files, store = repos.lfs_data_with_objects()
+    repo = make_repo(tmp_path / "birds", files)
+    for rel, data in store.items():
+        target = repo / ".git" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    out = tmp_path / "report"
+    cli.main(["check", str(repo), "--out", str(out), "--quiet", "--sandbox", "local"])
+    capsys.readouterr()
+    group = json.loads((out / "results.json").read_text())["groups"][0]
+    step = next(s for s in group["steps"] if s["command"] == "python main.py")
+    assert step["status"] == "ok", step
+    assert "0.5" in step["output_head"]
+    checks = {c["id"]: c for c in group["checks"]}
+    assert checks["readme-steps"]["status"] == "pass"
+
+
+class _LfsServer(http.server.BaseHTTPRequestHandler):
+    objects: ClassVar[dict[str, bytes]] = {}
+    seen_auth: ClassVar[list[str]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        assert self.path == "/org/birds.git/info/lfs/objects/batch"
+        self.seen_auth.append(self.headers.get("Authorization", ""))
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        host = f"http://127.0.0.1:{self.server.server_port}"
+        answer = {
+            "objects": [
+                {
+                    "oid": o["oid"],
+                    "size": o["size"],
+                    "actions": {"download": {"href": f"{host}/objects/{o['oid']}"}},
+                }
+                for o in request["objects"]
+            ]
+        }
+        body = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.git-lfs+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self.seen_auth.append("GET " + self.headers.get("Authorization", ""))
+        data = self.objects.get(self.path.rsplit("/", 1)[-1], b"")
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def test_lfs_batch_api_fetch_verifies_and_caps(tmp_path: Path) -> None:
+    good, tampered = b"0.5,1.5\n", b"1,2,3\n"
+    big = b"x" * 2000
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text(repos.lfs_pointer_for(good))
+    (tmp_path / "data" / "b.csv").write_text(repos.lfs_pointer_for(tampered))
+    (tmp_path / "data" / "big.bin").write_text(repos.lfs_pointer_for(big))
+    oid = {data: hashlib.sha256(data).hexdigest() for data in (good, tampered, big)}
+    _LfsServer.objects = {oid[good]: good, oid[tampered]: b"6,6,6\n", oid[big]: big}
+    _LfsServer.seen_auth = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), _LfsServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        outcome = lfs.fetch_objects(
+            tmp_path,
+            ["data/a.csv", "data/b.csv", "data/big.bin"],
+            url=f"http://127.0.0.1:{server.server_port}/org/birds",
+            auth_header="Authorization: Basic dXNlcjp0b2tlbg==",
+            max_total_bytes=1000,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcome.fetched == ("data/a.csv",)
+    assert (tmp_path / "data" / "a.csv").read_bytes() == good
+    # A served object whose SHA-256 differs from the pointer's oid is never written.
+    assert (tmp_path / "data" / "b.csv").read_text().startswith("version https://git-lfs")
+    assert any("big.bin not fetched (2000 bytes: too large)" in n for n in outcome.notes)
+    assert any("not fetched: data/b.csv" in n for n in outcome.notes)
+    # The clone's credentials go to the batch endpoint only, never to the download host.
+    assert _LfsServer.seen_auth[0] == "Basic dXNlcjp0b2tlbg=="
+    assert all(a == "GET " for a in _LfsServer.seen_auth[1:])
