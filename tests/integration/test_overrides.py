@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from repograder.config import load_groups, load_rubric
 from repograder.errors import ConfigError, ExitCode
 from repograder.model import OverrideState, Status
 from repograder.report import results as report_results
+from repograder.rubric import total
 
 README = textwrap.dedent(
     """\
@@ -119,7 +121,12 @@ def test_override_survives_a_rerun_and_totals_use_it(tmp_path: Path) -> None:
     assert adjust(groups, out, "a", "paper-pages", "--status", "pass", "--comment", "seen it") == 0
     # adjust updates the existing report at once ...
     adjusted = group(out, "a")
-    assert adjusted.score == pytest.approx(before.score + pages.max_score)
+    # The total follows the rubric's rule (checks left out, the rest scaled to the rubric's
+    # total), exactly as if the grader had judged the check that way.
+    as_if = [replace(c, score=c.max_score) if c.id == "paper-pages" else c for c in before.checks]
+    expected, _ = total(as_if)
+    assert expected > before.score
+    assert adjusted.score == pytest.approx(expected)
     for _ in range(2):  # ... and every re-run keeps the override (cached and forced)
         run(groups, out)
         after = group(out, "a")
@@ -130,7 +137,7 @@ def test_override_survives_a_rerun_and_totals_use_it(tmp_path: Path) -> None:
         assert check.override.state is OverrideState.APPLIED
         assert (check.override.auto_status, check.override.auto_score) == (pages.status, 0)
         assert check.override.comment == "seen it"
-        assert after.score == pytest.approx(before.score + pages.max_score)
+        assert after.score == pytest.approx(expected)
         assert cli.main(["run", str(groups), "--static", "--force", "--out", str(out), "-q"]) == 0
     # grades.csv: the overridden score in the check's column, the automatic one beside it.
     rows = list(csv.DictReader(io.StringIO((out / "grades.csv").read_text())))
@@ -138,7 +145,7 @@ def test_override_survives_a_rerun_and_totals_use_it(tmp_path: Path) -> None:
     assert row["paper-pages"] == "1"
     assert row["paper-pages automatic"] == f"{pages.status.value} 0"
     assert row["paper-pages override"] == "seen it"
-    assert float(row["total"]) == pytest.approx(before.score + pages.max_score)
+    assert float(row["total"]) == pytest.approx(expected)
     # The group page shows both verdicts and the comment.
     page = (out / "groups" / "a.html").read_text()
     assert "seen it" in page
