@@ -1,9 +1,11 @@
 """Find a project's notebooks, execute them inside the sandbox, render them to inert HTML.
 
 Execution happens only inside a sandbox :class:`~repograder.sandbox.base.Session`: the executor
-script ``data/nbexec.py`` is written into the session and runs with the group's Python (which
-must hold :data:`NOTEBOOK_TOOLING`). The host reads back a small JSON result and the executed
-``.ipynb`` as text with size limits and checks both defensively.
+script ``data/nbexec.py`` runs as the grader's helper (``Session.run_helper``: the group's
+Python by absolute path, which must hold :data:`NOTEBOOK_TOOLING`, a clean environment, never
+the student's shell state, no student process alive). It prints a small JSON result and the
+executed ``.ipynb`` on its stdout; the host reads both as text with size limits and checks them
+defensively. Nothing is read back from a file a student process could have rewritten.
 
 HTML renders keep text, tracebacks and PNG/JPEG images; student HTML, JavaScript, SVG and widget
 outputs are replaced by a note, the whole body goes through an allowlist sanitiser, and the page
@@ -21,7 +23,6 @@ import importlib
 import json
 import math
 import re
-import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,9 +39,6 @@ from repograder.sandbox.base import Session
 NOTEBOOK_TOOLING: tuple[str, ...] = ("nbclient>=0.10", "ipykernel>=6", "nbformat>=5")
 
 CHECK_ID = "notebooks"
-WORK_DIR = ".repograder"
-EXECUTOR = f"{WORK_DIR}/nbexec.py"
-RESULT_DIR = f"{WORK_DIR}/nb"
 RESULT_MAX_BYTES = 64 * 1024
 EXECUTED_MAX_BYTES = 24 * 1024 * 1024  # the executor caps its copy at 20 MB
 MIN_START_S = 15.0  # below this much budget a kernel start is pointless
@@ -50,7 +48,7 @@ ERROR_CAP = 500
 TRACEBACK_CAP = 4000
 TEXT_OUTPUT_CAP = 32 * 1024
 IMAGE_CAP = 2 * 1024 * 1024
-HEREDOC_END = "REPOGRADER_NBEXEC_EOF"
+HELPER_GRACE_S = 30.0  # the executor stops itself before its budget; this is the host's margin
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
@@ -129,19 +127,7 @@ def run_notebooks(
 
     if not notebooks:
         return report([])
-    install = session.run(_install_command(), timeout_s=INSTALL_TIMEOUT_S)
-    reason = ""
-    if install.exit_code != 0:
-        reason = f"could not write the notebook executor into the sandbox: {install.output[-300:]}"
-    elif not session.read_file(EXECUTOR, 16):
-        # read_file is relative to the checkout copy, run() to the current directory: a README
-        # step's `cd` would make every relative path below point elsewhere.
-        reason = "the sandbox session is not in the checkout's root folder"
-    if reason:
-        return report(
-            [NotebookResult(nb, NotebookStatus.ERROR, error=reason, infra=True) for nb in notebooks]
-        )
-
+    script = resources.files("repograder").joinpath("data/nbexec.py").read_text("utf-8")
     results: list[NotebookResult] = []
     for number, notebook in enumerate(notebooks, start=1):
         remaining = budget - (time.monotonic() - started)
@@ -149,73 +135,47 @@ def run_notebooks(
             reason = f"not run: the total notebook budget of {budget:.0f} s was used up"
             results.append(NotebookResult(notebook, NotebookStatus.SKIPPED, error=reason))
             continue
-        result = _run_one(session, notebook, number, cell_timeout, remaining, max_bytes)
-        if result.status in (NotebookStatus.OK, NotebookStatus.FAILED, NotebookStatus.TIMEOUT):
-            result = _render_executed(session, result, number, out_dir)
+        result, executed = _run_one(session, script, notebook, cell_timeout, remaining, max_bytes)
+        if executed is not None and result.status in (
+            NotebookStatus.OK,
+            NotebookStatus.FAILED,
+            NotebookStatus.TIMEOUT,
+        ):
+            result = _render_executed(executed, result, number, out_dir)
         results.append(result)
     return report(results)
 
 
-def _install_command() -> str:
-    script = resources.files("repograder").joinpath("data/nbexec.py").read_text("utf-8")
-    if HEREDOC_END in script:  # pragma: no cover - guards edits of nbexec.py
-        raise AssertionError("nbexec.py must not contain the heredoc delimiter")
-    # A student repository may ship its own .repograder entry (even a symlink): replace it.
-    return (
-        f"if [ -L {WORK_DIR} ] || [ -e {WORK_DIR} -a ! -d {WORK_DIR} ]; then rm -f {WORK_DIR}; fi"
-        f" && rm -rf {RESULT_DIR} && mkdir -p {RESULT_DIR}"
-        f" && cat > {EXECUTOR} <<'{HEREDOC_END}'\n{script}\n{HEREDOC_END}\n"
-    )
-
-
 def _run_one(
     session: Session,
+    script: str,
     notebook: str,
-    number: int,
     cell_timeout: float,
     remaining: float,
     max_bytes: int,
-) -> NotebookResult:
-    result_rel = f"{RESULT_DIR}/{number}.json"
-    present = session.run(f"test -f {shlex.quote(notebook)}", timeout_s=INSTALL_TIMEOUT_S)
-    if present.exit_code != 0:
-        # The sandbox's copy leaves out what exceeds its size limit (e.g. a 100 MB notebook).
-        return NotebookResult(
-            notebook,
-            NotebookStatus.SKIPPED,
-            error="not in the sandbox's copy of the repository (left out by the copy's size limit)",
-        )
-    command = " ".join(
-        [
-            "python",
-            EXECUTOR,
-            shlex.quote(notebook),
-            f"{RESULT_DIR}/{number}.ipynb",
-            result_rel,
-            f"{cell_timeout:g}",
-            f"{remaining:.0f}",
-            str(max_bytes),
-        ]
+) -> tuple[NotebookResult, bytes | None]:
+    """Run the executor on one notebook; the result and the executed copy's bytes (or None)."""
+    args = [notebook, f"{cell_timeout:g}", f"{remaining:.0f}", str(max_bytes)]
+    done = session.run_helper(
+        script, args, remaining + HELPER_GRACE_S, RESULT_MAX_BYTES + EXECUTED_MAX_BYTES + 2
     )
-    executed = session.run(command, timeout_s=remaining)
-    raw = session.read_file(result_rel, RESULT_MAX_BYTES + 1)
-    if raw is None:
-        if executed.timed_out:
+    line, newline, rest = done.stdout.partition(b"\n")
+    if not newline:
+        if done.timed_out:
             return NotebookResult(
                 notebook,
                 NotebookStatus.TIMEOUT,
                 error=f"stopped: the total notebook budget of {remaining:.0f} s was used up",
-                duration_s=round(executed.duration_s, 3),
-            )
-        tail = executed.output[-ERROR_CAP:].strip()
+                duration_s=round(done.duration_s, 3),
+            ), None
         return NotebookResult(
             notebook,
             NotebookStatus.ERROR,
-            error=f"the notebook executor wrote no result (exit code {executed.exit_code}): {tail}",
-            duration_s=round(executed.duration_s, 3),
+            error=f"the notebook executor wrote no result (exit code {done.exit_code})",
+            duration_s=round(done.duration_s, 3),
             infra=True,
-        )
-    return parse_result(notebook, raw)
+        ), None
+    return parse_result(notebook, line), (rest or None)
 
 
 _RESULT_STATUSES = {s.value for s in NotebookStatus}
@@ -287,10 +247,9 @@ def _nonneg_int(value: object) -> int | None:
 
 
 def _render_executed(
-    session: Session, result: NotebookResult, number: int, out_dir: Path
+    raw: bytes, result: NotebookResult, number: int, out_dir: Path
 ) -> NotebookResult:
-    raw = session.read_file(f"{RESULT_DIR}/{number}.ipynb", EXECUTED_MAX_BYTES + 1)
-    if raw is None or len(raw) > EXECUTED_MAX_BYTES:
+    if len(raw) > EXECUTED_MAX_BYTES:
         return result
     page = render_notebook_html(raw, title=result.path)
     if page is None:
