@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import Sequence
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
-from repograder import __version__, git, readme
+from repograder import __version__, fsutil, git, readme
 from repograder.config import (
     CourseConfig,
     GroupSpec,
@@ -316,7 +315,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     finally:
         if args.format == "github":
             print(f"::{stop}::", flush=True)
-        shutil.rmtree(scratch, ignore_errors=True)
+        fsutil.remove_tree(scratch)
     if args.format == "json":
         print(report_results.dumps_json(selfcheck.to_json(outcome, args.fail_on)), end="")
     elif args.format == "github":

@@ -142,7 +142,7 @@ class LocalSession:
             self._state.mkdir()
             self._tmp.mkdir()
         except OSError:
-            shutil.rmtree(self._root, ignore_errors=True)
+            fsutil.remove_tree(self._root)
             raise
         env = scrubbed_environment(os.environ)
         self._host_path = env.get("PATH", os.defpath)
@@ -320,7 +320,7 @@ class LocalSession:
         for pgid in sorted(self._groups):
             _kill_group(pgid)
         self._groups.clear()
-        shutil.rmtree(self._root, ignore_errors=True)
+        fsutil.remove_tree(self._root)
 
 
 def _kill_group(pgid: int) -> None:
