@@ -23,6 +23,8 @@ import importlib
 import json
 import math
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +50,14 @@ ERROR_CAP = 500
 TRACEBACK_CAP = 4000
 TEXT_OUTPUT_CAP = 32 * 1024
 IMAGE_CAP = 2 * 1024 * 1024
+# Host-side rendering bounds (kind 2b of issue 15: a 2.2 MB notebook took 114 s and 1.16 GB,
+# 20 000 small outputs 60 s). Measured on the development machine: nbconvert validates every
+# output and bleach tokenises every character, about 10 ms per output and 30 s per MB.
+RENDER_MAX_CELLS = 500
+RENDER_MAX_OUTPUTS = 300
+RENDER_MAX_CHARS = 200_000
+RENDER_TIMEOUT_S = 60.0
+RENDER_MEMORY_BYTES = 1536 << 20
 HELPER_GRACE_S = 30.0  # the executor stops itself before its budget; this is the host's margin
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -267,22 +277,72 @@ def _render_executed(
 def render_notebook_html(raw: bytes, title: str) -> str | None:
     """Render an executed notebook (untrusted bytes) to a self-contained, script-free page.
 
-    Returns None when ``raw`` is not a notebook at all.
+    The rendering (nbconvert, bleach) runs in a child process limited to
+    :data:`RENDER_MEMORY_BYTES` of address space and :data:`RENDER_TIMEOUT_S`; what it renders
+    is already bounded by :func:`_safe_cells` (cells, outputs, characters). When the child
+    fails, the page shows the same bounded cells as escaped plain text. Returns None when
+    ``raw`` is not a notebook at all.
     """
+    cells = _parse_cells(raw)
+    if cells is None:
+        return None
+    body = _render_in_child(raw)
+    if body is None or not _is_inert(body):  # defence in depth: never ship a live element
+        body = _plain_body(cells)
+    return _page(title, body)
+
+
+def _parse_cells(raw: bytes) -> tuple[_Cell, ...] | None:
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         return None
-    cells = _safe_cells(data["cells"])
+    return _safe_cells(data["cells"])
+
+
+def _render_body(raw: bytes) -> str | None:
+    """The sanitised HTML body of a notebook (in the child); None when it cannot be built."""
+    cells = _parse_cells(raw)
+    if cells is None:
+        return None
     try:
-        body = _sanitize(_export(cells))
+        return _sanitize(_export(cells))
     except Exception:  # any exporter failure falls back to plain text
-        body = _plain_body(cells)
-    if not _is_inert(body):  # defence in depth: never ship a live element
-        body = _plain_body(cells)
-    return _page(title, body)
+        return None
+
+
+def _render_in_child(raw: bytes) -> str | None:
+    # -P: the current folder must not shadow nbconvert or repograder with a planted module.
+    command = [sys.executable, "-P", "-m", "repograder.notebooks", str(RENDER_MEMORY_BYTES)]
+    try:
+        proc = subprocess.run(
+            command, input=raw, capture_output=True, timeout=RENDER_TIMEOUT_S, check=False
+        )
+    except (subprocess.TimeoutExpired, OSError):
+        return None
+    if proc.returncode != 0 or not proc.stdout:
+        return None
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def _render_child_main(argv: list[str]) -> int:
+    """Child entry point: limits first, then the notebook from stdin, the body to stdout."""
+    import resource
+
+    memory = int(argv[1]) if len(argv) > 1 else RENDER_MEMORY_BYTES
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = int(RENDER_TIMEOUT_S) + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    raw = sys.stdin.buffer.read(EXECUTED_MAX_BYTES + 1)
+    if len(raw) > EXECUTED_MAX_BYTES:
+        return 1
+    body = _render_body(raw)
+    if body is None:
+        return 1
+    sys.stdout.buffer.write(body.encode("utf-8"))
+    return 0
 
 
 @dataclass(frozen=True)
@@ -335,7 +395,12 @@ def _safe_outputs(outputs: object) -> tuple[_Output, ...]:
         kind = output.get("output_type")
         if kind == "stream":
             name = "stderr" if output.get("name") == "stderr" else "stdout"
-            kept.append(_Output("stream", _text(output.get("text")), name=name))
+            text = _text(output.get("text"))
+            if kept and kept[-1].kind == "stream" and kept[-1].name == name:
+                # Jupyter shows consecutive prints as one block; 20 000 tiny outputs are one.
+                text = _text(kept[-1].text + text)
+                kept.pop()
+            kept.append(_Output("stream", text, name=name))
         elif kind == "error":
             lines = output.get("traceback")
             tb = (
@@ -369,20 +434,38 @@ def _safe_outputs(outputs: object) -> tuple[_Output, ...]:
 
 
 def _safe_cells(cells: list[object]) -> tuple[_Cell, ...]:
+    """The cells worth showing, bounded: RENDER_MAX_CELLS cells, RENDER_MAX_OUTPUTS outputs
+    and RENDER_MAX_CHARS characters in all; what is left out is named in a last cell."""
     safe: list[_Cell] = []
+    outputs_left = RENDER_MAX_OUTPUTS
+    chars_left = RENDER_MAX_CHARS
+    omitted = 0
     for cell in cells:
         if not isinstance(cell, dict):
             continue
-        source = _text(cell.get("source"), cap=200_000)
+        if len(safe) >= RENDER_MAX_CELLS or chars_left <= 0:
+            omitted += 1
+            continue
+        source = _text(cell.get("source"), cap=min(200_000, chars_left))
+        chars_left -= len(source)
         kind = cell.get("cell_type")
         if kind == "markdown":
             safe.append(_Cell("markdown", source))
         elif kind == "code":
             count = _nonneg_int(cell.get("execution_count"))
-            safe.append(_Cell("code", source, _safe_outputs(cell.get("outputs")), count))
+            outputs = _safe_outputs(cell.get("outputs"))
+            kept = outputs[: max(outputs_left, 0)]
+            kept = tuple(o for o in kept if (chars_left := chars_left - len(o.text)) > 0)
+            if len(kept) < len(outputs):
+                note = f"[... {len(outputs) - len(kept)} outputs not shown in the report ...]"
+                kept += (_Output("stream", note),)
+            outputs_left -= len(kept)
+            safe.append(_Cell("code", source, kept, count))
         else:  # raw and unknown cells are shown as literal text, never as HTML
             fence = "`" * max(3, _longest_backtick_run(source) + 1)
             safe.append(_Cell("markdown", f"{fence}text\n{source}\n{fence}"))
+    if omitted:
+        safe.append(_Cell("markdown", f"*{omitted} more cells are not shown in the report.*"))
     return tuple(safe)
 
 
@@ -681,3 +764,7 @@ def report_artifacts(report: NotebookReport, html_prefix: str = "") -> list[mode
         }
         for r in report.results
     ]
+
+
+if __name__ == "__main__":
+    sys.exit(_render_child_main(sys.argv))

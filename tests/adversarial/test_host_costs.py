@@ -6,6 +6,7 @@ in a limited child process), and cleaning up a work folder never raises into the
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -13,10 +14,11 @@ from pathlib import Path
 import pytest
 from attack_repos import attack_repo, groups_file, isolated_run, rubric_file
 
-from repograder import cli, fsutil
+from repograder import cli, fsutil, notebooks
 from repograder.detect import detect_env, load_student_yaml
 from repograder.envparse import translate_conda
 from repograder.errors import ExitCode
+from repograder.notebooks import render_notebook_html
 from repograder.report import results as report_results
 
 
@@ -93,27 +95,87 @@ def test_deeply_nested_repository_is_graded_and_cleaned_up(
     """Kind 2c: one file 1100 folders deep used to end the run with RecursionError."""
     deep = "/".join(["d"] * 1100)
     repo_dir = tmp_path / "repos" / "deep"
-    folder = repo_dir
-    for _ in range(1100):  # pathlib's mkdir(parents=True) recurses itself
-        folder = folder / "d"
-        folder.mkdir(parents=True)
-    repo = attack_repo(repo_dir, ["echo hi"], {f"{deep}/f.txt": "x\n"})
-    out = tmp_path / "out"
-    monkeypatch.setenv("REPOGRADER_CACHE", str(tmp_path / "cache"))
-    with isolated_run(tmp_path) as (run_id, _tmp):
-        code = cli.main(
-            [
-                "run",
-                str(groups_file(tmp_path, [("deep", repo)])),
-                "--rubric",
-                str(rubric_file(tmp_path)),
-                "--out",
-                str(out),
-                "--static",
-                "-q",
-            ]
-        )
-    assert code == ExitCode.OK
-    (group,) = report_results.read_results(out / "results.json").groups
-    assert group.status == "graded"
-    assert not any((tmp_path / "cache" / "work").glob(f"{run_id}/*"))
+    try:
+        folder = repo_dir
+        for _ in range(1100):  # pathlib's mkdir(parents=True) recurses itself
+            folder = folder / "d"
+            folder.mkdir(parents=True)
+        repo = attack_repo(repo_dir, ["echo hi"], {f"{deep}/f.txt": "x\n"})
+        out = tmp_path / "out"
+        monkeypatch.setenv("REPOGRADER_CACHE", str(tmp_path / "cache"))
+        with isolated_run(tmp_path) as (run_id, _tmp):
+            code = cli.main(
+                [
+                    "run",
+                    str(groups_file(tmp_path, [("deep", repo)])),
+                    "--rubric",
+                    str(rubric_file(tmp_path)),
+                    "--out",
+                    str(out),
+                    "--static",
+                    "-q",
+                ]
+            )
+        assert code == ExitCode.OK
+        (group,) = report_results.read_results(out / "results.json").groups
+        assert group.status == "graded"
+        assert not any((tmp_path / "cache" / "work").glob(f"{run_id}/*"))
+    finally:
+        # pytest's own clean-up of tmp_path (shutil.rmtree) would recurse too deep: other
+        # sessions sharing the temp root would crash on it.
+        fsutil.remove_tree(repo_dir)
+
+
+def _notebook(cells: list[dict[str, object]]) -> bytes:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}).encode()
+
+
+def _code(outputs: list[dict[str, object]]) -> dict[str, object]:
+    return {
+        "cell_type": "code",
+        "source": "x",
+        "metadata": {},
+        "execution_count": 1,
+        "outputs": outputs,
+    }
+
+
+def test_many_small_outputs_render_in_bounded_time() -> None:
+    """Kind 2b: 20 000 small outputs took 60 s on the host."""
+    raw = _notebook(
+        [
+            _code([{"output_type": "stream", "name": "stdout", "text": "a\n"}] * 20_000),
+            _code([{"output_type": "execute_result", "data": {"text/plain": "1"}}] * 5_000),
+        ]
+    )
+    started = time.monotonic()
+    page = render_notebook_html(raw, "many")
+    assert time.monotonic() - started < 20
+    assert page is not None
+    assert "outputs not shown in the report" in page
+
+
+def test_large_notebook_renders_in_bounded_time_and_size() -> None:
+    """Kind 2b: a 2.2 MB notebook took 114 s and 1.16 GB on the host."""
+    text = "<b>x</b> " * 3000
+    raw = _notebook(
+        [_code([{"output_type": "stream", "name": "stdout", "text": text}]) for _ in range(80)]
+        + [{"cell_type": "markdown", "source": "> " * 1000 + "x\n", "metadata": {}}] * 200
+    )
+    assert len(raw) > 2_000_000
+    started = time.monotonic()
+    page = render_notebook_html(raw, "big")
+    assert time.monotonic() - started < 30
+    assert page is not None
+    assert len(page) < 3_000_000
+    assert "more cells are not shown in the report" in page
+
+
+def test_a_render_that_fails_in_the_child_still_gives_a_plain_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(notebooks, "RENDER_MEMORY_BYTES", 64 << 20)  # nbconvert cannot start
+    raw = _notebook([_code([{"output_type": "stream", "name": "stdout", "text": "<i>hi</i>"}])])
+    page = render_notebook_html(raw, "tiny")
+    assert page is not None
+    assert "&lt;i&gt;hi&lt;/i&gt;" in page
