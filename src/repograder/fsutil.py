@@ -197,6 +197,32 @@ def walk_files(root: Path, *, skip_vendored: bool = True) -> Iterator[str]:
         stack.extend(reversed(subdirs))
 
 
+GROUP_FILE_SUFFIXES = ("", ".html", ".json")  # groups/<slug>/, <slug>.html, <slug>.json
+
+
+def group_slug(name: str, max_len: int = 80) -> str:
+    """A group's name as the stem of its files in the output folder (``GROUP_FILE_SUFFIXES``).
+
+    Like :func:`safe_filename` but without dots: the files of the groups ``team1`` and
+    ``team1.html`` (``groups/team1.html`` the page, ``groups/team1.html/`` the folder) would
+    otherwise be one path. With no dot in any slug, ``<slug><suffix>`` of two groups are equal
+    only when their slugs are. Names that needed cleaning get a digest of the original name.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_-")[:max_len]
+    if not cleaned:
+        cleaned = "x"
+    if cleaned != name:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        cleaned = f"{cleaned[: max_len - 9]}-{digest}"
+    return cleaned
+
+
+def group_file_names(name: str) -> tuple[str, ...]:
+    """Every name a group takes in ``groups/`` (lower-cased: some file systems ignore case)."""
+    slug = group_slug(name).lower()
+    return tuple(slug + suffix for suffix in GROUP_FILE_SUFFIXES)
+
+
 def safe_filename(name: str, max_len: int = 80) -> str:
     """Turn an untrusted name (a group name, a file name) into one safe path component.
 

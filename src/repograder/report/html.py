@@ -19,7 +19,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from repograder.fsutil import safe_filename
+from repograder.fsutil import group_slug
 from repograder.model import CheckResult, GroupResult, GroupStatus, JSONValue, RunResult, Status
 from repograder.report.tables import check_columns, format_score
 
@@ -149,7 +149,7 @@ def parse_artifacts(artifacts: Mapping[str, JSONValue]) -> Artifacts:
 
 def group_page_name(group: GroupResult) -> str:
     """File name of a group's page inside ``groups/``."""
-    return safe_filename(group.name) + ".html"
+    return group_slug(group.name) + ".html"
 
 
 # --- template helpers ------------------------------------------------------------------------
