@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -28,8 +29,16 @@ from repograder.pipeline import GradingContext, NoProgress, grade_all, load_stor
 from repograder.progress import make_progress
 from repograder.report import results as report_results
 from repograder.sandbox.base import Limits, Sandbox
+from repograder.termtext import json_safe, terminal_safe
 
 SANDBOXES = ("docker", "local", "auto")
+
+
+def _say(*values: object, file: Any = None, end: str = "\n", flush: bool = False) -> None:
+    """print() for everything the CLI shows: student text (README lines, file names, group
+    names, errors) has its control characters and bidi marks made visible (termtext)."""
+    text = " ".join(str(v) for v in values)
+    print(terminal_safe(text), file=file, end=end, flush=flush)
 
 
 def cache_dir() -> Path:
@@ -39,7 +48,7 @@ def cache_dir() -> Path:
 
 
 def _err(message: str) -> None:
-    print(f"repograder: {message}", file=sys.stderr, flush=True)
+    _say(f"repograder: {message}", file=sys.stderr, flush=True)
 
 
 def make_sandbox(kind: str, run_id: str, cache: Path, rubric: Rubric) -> Sandbox:
@@ -178,10 +187,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     write_report(run, ctx.out_dir)
     graded = sum(g.status == GroupStatus.GRADED for g in run.groups)
-    print(f"graded {graded} of {len(run.groups)} group(s); report: {ctx.out_dir / 'index.html'}")
+    _say(f"graded {graded} of {len(run.groups)} group(s); report: {ctx.out_dir / 'index.html'}")
     for g in run.groups:
         if g.status == GroupStatus.ERROR:
-            print(f"  {g.name}: could not be graded: {g.error}")
+            _say(f"  {g.name}: could not be graded: {g.error}")
     return _exit_code(run)
 
 
@@ -199,10 +208,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for name in args.files:
         try:
-            print(validate_file(Path(name)))
+            _say(validate_file(Path(name)))
         except ConfigError as exc:
             failed = True
-            print(str(exc), file=sys.stderr)
+            _say(str(exc), file=sys.stderr)
     return ExitCode.USAGE if failed else ExitCode.OK
 
 
@@ -212,12 +221,12 @@ def cmd_steps(args: argparse.Namespace) -> int:
         raise ConfigError(f"{root}: not a folder")
     facts = readme.inspect_readme(root)
     if facts.path is None:
-        print(f"{root}: no README found")
+        _say(f"{root}: no README found")
         return ExitCode.GROUP_ERRORS
-    print(f"{facts.path}: {len(facts.steps)} step(s)")
-    print(readme.format_steps(facts.steps))
+    _say(f"{facts.path}: {len(facts.steps)} step(s)")
+    _say(readme.format_steps(facts.steps))
     for warning in facts.warnings:
-        print(f"warning: {warning}")
+        _say(f"warning: {warning}")
     return ExitCode.OK
 
 
@@ -227,12 +236,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.sandbox_cmd == "build":
         offline = True if args.offline else (False if args.online else None)
         tag = docker_backend.build_base_image(
-            offline=offline, python=args.python, force=args.force, log=print
+            offline=offline, python=args.python, force=args.force, log=_say
         )
-        print(f"base image ready: {tag}")
+        _say(f"base image ready: {tag}")
         return ExitCode.OK
     removed = docker_backend.clean_containers(args.run)
-    print(f"removed {removed} leftover container(s)")
+    _say(f"removed {removed} leftover container(s)")
     return ExitCode.OK
 
 
@@ -242,8 +251,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
     cache = cache_dir()
     if args.cache_cmd == "info":
-        print(f"cache folder: {cache}")
-        print(
+        _say(f"cache folder: {cache}")
+        _say(
             cachemgr.format_info(cachemgr.cache_info(cache, use_docker=not args.no_docker)), end=""
         )
         return ExitCode.OK
@@ -260,10 +269,10 @@ def cmd_cache(args: argparse.Namespace) -> int:
     )
     verb = "would remove" if args.dry_run else "removed"
     for line in result.removed:
-        print(f"  {verb} {line}")
+        _say(f"  {verb} {line}")
     for line in result.kept:
-        print(f"  kept {line}")
-    print(f"{verb} {len(result.removed)} item(s), {cachemgr.format_size(result.freed)}")
+        _say(f"  kept {line}")
+    _say(f"{verb} {len(result.removed)} item(s), {cachemgr.format_size(result.freed)}")
     return ExitCode.OK
 
 
@@ -282,7 +291,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     stop = f"repograder-{run_id}"
     if args.format == "github":
         # Student text (README commands, errors) must not act as workflow commands.
-        print(f"::stop-commands::{stop}", flush=True)
+        _say(f"::stop-commands::{stop}", flush=True)
     try:
         source = selfcheck.prepare_source(Path(args.path), out_dir, scratch, args.worktree)
         limits = _limits(rubric, args)
@@ -311,16 +320,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         report_results.write_text_atomic(
             out_dir / selfcheck.CHECK_SUMMARY, selfcheck.check_markdown(outcome, args.fail_on)
         )
-        print(selfcheck.render_text(outcome, args.fail_on), end="", file=text_out, flush=True)
+        _say(selfcheck.render_text(outcome, args.fail_on), end="", file=text_out, flush=True)
     finally:
         if args.format == "github":
-            print(f"::{stop}::", flush=True)
+            _say(f"::{stop}::", flush=True)
         fsutil.remove_tree(scratch)
     if args.format == "json":
-        print(report_results.dumps_json(selfcheck.to_json(outcome, args.fail_on)), end="")
+        print(
+            json_safe(report_results.dumps_json(selfcheck.to_json(outcome, args.fail_on))), end=""
+        )
     elif args.format == "github":
         for line in selfcheck.github_annotations(outcome, selfcheck.workspace_dir()):
-            print(line)
+            _say(line)
     return ExitCode.OK if selfcheck.passed(outcome, args.fail_on) else ExitCode.GROUP_ERRORS
 
 
@@ -333,12 +344,12 @@ def cmd_merge(args: argparse.Namespace) -> int:
         order = [g.name for g in load_groups(Path(args.groups)).groups]
     out_dir = Path(args.out)
     result = shard.merge_dirs([Path(d) for d in args.dirs], out_dir, order)
-    print(
+    _say(
         f"merged {len(result.run.groups)} group(s) from {len(args.dirs)} folder(s); "
         f"report: {out_dir / 'index.html'}"
     )
     if result.missing:
-        print(f"  not in any shard: {', '.join(result.missing)}")
+        _say(f"  not in any shard: {', '.join(result.missing)}")
         return ExitCode.GROUP_ERRORS
     return _exit_code(result.run)
 
@@ -354,19 +365,19 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
     def show(entry: snapshot.SnapshotEntry) -> None:
         what = entry.commit[:12] if entry.commit else (entry.error or "plain folder, no commit")
-        print(f"  {entry.name}: {what}", flush=True)
+        _say(f"  {entry.name}: {what}", flush=True)
 
     snap = snapshot.take_snapshot(config, groups, options, on_entry=show)
     snapshot.write_snapshot(snap, Path(args.out))
     failed = [e for e in snap.entries if e.error is not None]
-    print(f"snapshot of {len(snap.entries)} group(s) at {snap.taken_at}: {args.out}")
+    _say(f"snapshot of {len(snap.entries)} group(s) at {snap.taken_at}: {args.out}")
     return ExitCode.GROUP_ERRORS if failed else ExitCode.OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     run = report_results.read_results(Path(args.results))
     for g in run.groups:
-        print(f"{g.name}: {g.status.value} {g.score:g}/{g.max_score:g}")
+        _say(f"{g.name}: {g.status.value} {g.score:g}/{g.max_score:g}")
     return _exit_code(run)
 
 
