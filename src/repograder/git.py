@@ -608,12 +608,40 @@ def resolve_commit(repo: str, ref: str | None, options: FetchOptions) -> tuple[s
     return tip, date.decode("utf-8", "replace").strip()
 
 
+_FILTER_KEY = re.compile(r"^filter\.(.+)\.(?:clean|smudge|process|required)$", re.IGNORECASE)
+
+
 def _worktree_runner(path: Path) -> tuple[_Git, list[str]] | None:
-    """A hardened git runner for a local work tree, or None when `path` is not in one."""
+    """A hardened git runner for a student's local work tree, or None when `path` is not in one.
+
+    The tree and its repository are the student's: its ``.gitattributes`` may name a filter
+    whose commands its own ``.git/config`` defines, and ``git status`` runs a clean filter on
+    files newer than the index. So every filter driver that any config git would read defines
+    is switched off on the command line (``-c`` wins over every config file), on top of
+    ``_HARDENING`` (no hooks, no fsmonitor); ``--git-dir``/``--work-tree`` are explicit so a
+    ``core.worktree`` cannot point git elsewhere. Reading the config list runs nothing.
+    """
     if not (path / ".git").exists():
         return None
     source = _Source(str(path), str(path), True, None, ())
-    return _Git(source, 60.0), ["-C", str(path)]
+    runner = _Git(source, 60.0)
+    where = [f"--git-dir={path / '.git'}", f"--work-tree={path}"]
+    status, out, _ = runner.try_run([*where, "config", "--list", "-z", "--name-only"], "config")
+    if status != 0:
+        return None
+    drivers = sorted(
+        {
+            match.group(1)
+            for key in out.decode("utf-8", "replace").split("\x00")
+            if (match := _FILTER_KEY.match(key.strip()))
+        }
+    )
+    off: list[str] = []
+    for driver in drivers:
+        for key in ("clean", "smudge", "process"):
+            off += ["-c", f"filter.{driver}.{key}="]
+        off += ["-c", f"filter.{driver}.required=false"]
+    return runner, [*off, *where]
 
 
 def uncommitted_changes(path: Path) -> tuple[str, ...] | None:
