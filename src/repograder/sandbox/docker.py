@@ -66,7 +66,7 @@ STUDENT = "1000:1000"
 # /home/student/.local/repograder/bin that the image's PATH starts with.
 GRADER_ENV = ["PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"]
 TIMEOUT_EXIT = 124  # capture.py's exit code when it killed a step at its timeout
-HOST_GUARD_S = 10.0  # the host ends a step itself this long after its timeout
+HOST_GUARD_S = 30.0  # the host ends a step itself this long after its timeout
 BUILD_MEMORY = "4g"
 MAX_BUILD_LOG = 20_000_000
 _SANDBOX_DIR = Path(__file__).resolve().parent / "images"  # also reachable as ./sandbox
