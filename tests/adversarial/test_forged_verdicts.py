@@ -199,3 +199,28 @@ def test_long_running_step_that_exits_1_is_not_graded_ok(session: DockerSession)
     )
     assert step.status is StepStatus.FAILED, step
     assert step.exit_code == 1
+
+
+ESCAPING_BOMB = (
+    "setsid python -c 'import os\nwhile True:\n    try:\n        os.fork()\n"
+    "    except OSError:\n        pass' >/dev/null 2>&1 & sleep 3; exit 1"
+)
+
+
+def test_processes_that_cannot_be_ended_stop_the_session_not_the_run(
+    session: DockerSession, tmp_path: Path
+) -> None:
+    """A fork bomb in its own session fills the process limit after its step ended: either
+    it is ended, or nothing runs in the session any more (and says why); never an exception
+    that stops every group's grading, never a forged verdict."""
+    first = session.run(ESCAPING_BOMB, timeout_s=20)
+    assert first.exit_code != 0  # 1, bash giving up on fork() (254), or a timeout
+    after = session.run("echo still-here", timeout_s=20)
+    if after.exit_code == 0:
+        assert after.output.strip() == "still-here"
+    else:
+        assert after.exit_code == 126
+        assert "not run: the student's processes could not be ended" in after.output
+    report = run_notebooks(session, ("fails.ipynb",), Params({"cell_timeout_s": 60}), tmp_path)
+    (result,) = report.results
+    assert result.status in (NotebookStatus.FAILED, NotebookStatus.ERROR), result

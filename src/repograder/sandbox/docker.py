@@ -66,6 +66,8 @@ STUDENT = "1000:1000"
 # /home/student/.local/repograder/bin that the image's PATH starts with.
 GRADER_ENV = ["PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"]
 TIMEOUT_EXIT = 124  # capture.py's exit code when it killed a step at its timeout
+END_ATTEMPTS = 10  # tries to end every student process after a step ...
+END_PAUSE_S = 1.0  # ... this far apart
 HOST_GUARD_S = 30.0  # the host ends a step itself this long after its timeout
 BUILD_MEMORY = "4g"
 MAX_BUILD_LOG = 20_000_000
@@ -791,6 +793,9 @@ class DockerSession:
         self.notes: tuple[str, ...] = ()
         self.setup_result: ExecResult | None = None
         self._closed = False
+        # Set when student processes could not be ended: nothing runs in the session any more
+        # (no later verdict could be trusted), and each later action says why. Student data.
+        self._stuck: str | None = None
         self._capture = (
             resources.files("repograder.sandbox").joinpath("templates/capture.py").read_text()
         )
@@ -881,6 +886,8 @@ class DockerSession:
         """
         if self._closed:
             raise InfrastructureError("the session is closed")
+        if self._stuck is not None:
+            return ExecResult(126, False, 0.0, f"[repograder] not run: {self._stuck}", "", 0)
         timeout = self.limits.timeout_s if timeout_s is None else timeout_s
         head_cap = self.limits.output_bytes // 2
         tail_cap = self.limits.output_bytes - head_cap
@@ -923,6 +930,8 @@ class DockerSession:
         if self._closed:
             raise InfrastructureError("the session is closed")
         self._end_student_processes()
+        if self._stuck is not None:
+            return HelperResult(None, False, 0.0, b"")
         cmd = [buildplan.VENV_PYTHON, "-I", "-S", "-c", HELPER_BOOT, script, *args]
         code, raw, guard_fired, wall = self._timed_exec(cmd, max_bytes, timeout_s, workdir="/work")
         return HelperResult(None if guard_fired else code, guard_fired, wall, raw)
@@ -958,8 +967,7 @@ class DockerSession:
         thread.join(timeout_s + HOST_GUARD_S)
         guard_fired = thread.is_alive()
         if guard_fired:
-            with contextlib.suppress(InfrastructureError):
-                self._end_student_processes()
+            self._end_student_processes()
             thread.join(10)
         wall = time.monotonic() - start
         if failure:
@@ -971,16 +979,28 @@ class DockerSession:
     def _end_student_processes(self) -> None:
         """SIGKILL every uid-1000 process in the container and check that none is left.
 
-        Raises InfrastructureError when some survive: later verdicts could not be trusted.
+        Tries for about END_ATTEMPTS * END_PAUSE_S seconds: a process-limit exhausted by a
+        fork bomb can keep even the killer from starting until the killed ones are reaped. If
+        some survive, the session is stuck (``_stuck``): later steps and helpers do not run
+        and say why, since no later verdict could be trusted. An engine failure still raises.
         """
-        code, out = self._exec(
-            [buildplan.VENV_PYTHON, "-I", "-S", "-c", END_STUDENT_PROCESSES], 4096
-        )
-        if code != 0:
-            left = out.decode("ascii", "replace").strip()[:20]
-            raise InfrastructureError(
-                f"student processes could not be ended in the session ({left or code} left)"
-            )
+        reason = ""
+        for attempt in range(END_ATTEMPTS):
+            if self._stuck is not None:
+                return
+            try:
+                code, out = self._exec(
+                    [buildplan.VENV_PYTHON, "-I", "-S", "-c", END_STUDENT_PROCESSES], 4096
+                )
+            except InfrastructureError as exc:
+                self._check_alive()  # a dead container or engine is ours to report
+                code, out = None, str(exc).encode()
+            if code == 0:
+                return
+            reason = out.decode("utf-8", "replace").strip()[:200] or f"exit code {code}"
+            if attempt + 1 < END_ATTEMPTS:
+                time.sleep(END_PAUSE_S)
+        self._stuck = f"the student's processes could not be ended ({reason})"
 
     def _check_alive(self) -> None:
         try:
@@ -993,6 +1013,8 @@ class DockerSession:
 
     def read_file(self, path: str, max_bytes: int) -> bytes | None:
         """Read up to ``max_bytes`` of a regular file under /work; None when absent."""
+        if self._stuck is not None:
+            return None
         target = path if path.startswith("/") else f"/work/{path}"
         script = '[ -f "$1" ] && [ ! -L "$1" ] || exit 3; /usr/bin/head -c "$2" -- "$1"'
         code, data = self._exec(
