@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from repograder import fsutil
 
 DAY = 86400.0
 WORK_GRACE_S = 3600.0  # a work folder touched within the last hour may belong to a live run
@@ -207,7 +208,7 @@ def _age_text(seconds: float) -> str:
 def _remove_tree(path: Path, dry_run: bool) -> int:
     size = _tree(path)[0]
     if not dry_run:
-        shutil.rmtree(path, ignore_errors=True)
+        fsutil.remove_tree(path)
     return size
 
 

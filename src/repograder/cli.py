@@ -6,17 +6,17 @@ import argparse
 import contextlib
 import dataclasses
 import os
-import shutil
 import signal
 import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
-from repograder import __version__, git, readme
+from repograder import __version__, fsutil, git, readme
 from repograder.config import (
     CourseConfig,
     GroupSpec,
@@ -49,8 +49,16 @@ from repograder.pipeline import (
 from repograder.progress import make_progress
 from repograder.report import results as report_results
 from repograder.sandbox.base import Limits, Sandbox
+from repograder.termtext import json_safe, terminal_safe
 
 SANDBOXES = ("docker", "local", "auto")
+
+
+def _say(*values: object, file: Any = None, end: str = "\n", flush: bool = False) -> None:
+    """print() for everything the CLI shows: student text (README lines, file names, group
+    names, errors) has its control characters and bidi marks made visible (termtext)."""
+    text = " ".join(str(v) for v in values)
+    print(terminal_safe(text), file=file, end=end, flush=flush)
 
 
 def cache_dir() -> Path:
@@ -60,7 +68,7 @@ def cache_dir() -> Path:
 
 
 def _err(message: str) -> None:
-    print(f"repograder: {message}", file=sys.stderr, flush=True)
+    _say(f"repograder: {message}", file=sys.stderr, flush=True)
 
 
 def make_sandbox(kind: str, run_id: str, cache: Path, rubric: Rubric) -> Sandbox:
@@ -242,10 +250,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         write_report(run, ctx.out_dir)
         write_feedback(run, ctx.out_dir)
     graded = sum(g.status == GroupStatus.GRADED for g in run.groups)
-    print(f"graded {graded} of {len(run.groups)} group(s); report: {ctx.out_dir / 'index.html'}")
+    _say(f"graded {graded} of {len(run.groups)} group(s); report: {ctx.out_dir / 'index.html'}")
     for g in run.groups:
         if g.status == GroupStatus.ERROR:
-            print(f"  {g.name}: could not be graded: {g.error}")
+            _say(f"  {g.name}: could not be graded: {g.error}")
     if stopped is not None:
         raise stopped
     return _exit_code(fresh)
@@ -325,7 +333,7 @@ def _adjust_report(out_dir: Path, config: CourseConfig, args: argparse.Namespace
     run = with_overrides(run, config, rubric, args.overrides)
     write_report(run, out_dir)
     write_feedback(run, out_dir)
-    print(f"report updated: {out_dir / 'index.html'}")
+    _say(f"report updated: {out_dir / 'index.html'}")
 
 
 def _user_name(lookup: Callable[[], str]) -> str:
@@ -358,10 +366,10 @@ def cmd_adjust(args: argparse.Namespace) -> int:
     if args.remove:
         items, found = overrides.remove_override(items, group.name, spec.id)
         if not found:
-            print(f"no override of {group.name}/{spec.id} in {path}")
+            _say(f"no override of {group.name}/{spec.id} in {path}")
             return ExitCode.OK
         overrides.save_overrides(path, items)
-        print(f"removed the override of {group.name}/{spec.id} from {path}")
+        _say(f"removed the override of {group.name}/{spec.id} from {path}")
         _adjust_report(out_dir, config, args)
         return ExitCode.OK
     if args.points is None and args.status is None:
@@ -398,7 +406,7 @@ def cmd_adjust(args: argparse.Namespace) -> int:
         if part
     )
     pinned = f" (commit {commit[:12]})" if commit else " (no graded commit known yet)"
-    print(f"{group.name}/{spec.id}: {what}{pinned}; saved in {path}")
+    _say(f"{group.name}/{spec.id}: {what}{pinned}; saved in {path}")
     _adjust_report(out_dir, config, args)
     return ExitCode.OK
 
@@ -422,10 +430,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     write_feedback(run, out_dir, lambda g: grades.get(g.name))
     students = Path(args.csv) if args.csv else out_dir / "students.csv"
     report_results.write_text_atomic(students, export.students_csv(run, rows, scale is not None))
-    print(f"{len(rows)} student(s): {students}")
+    _say(f"{len(rows)} student(s): {students}")
     missing = [f"{r.group}: {r.member.name}" for r in rows if not r.graded]
     if missing:
-        print(f"  not graded: {', '.join(missing)}")
+        _say(f"  not graded: {', '.join(missing)}")
     if not args.moodle_worksheet:
         return ExitCode.GROUP_ERRORS if missing else ExitCode.OK
     source = Path(args.moodle_worksheet)
@@ -435,9 +443,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if target.resolve() == source.resolve():
         raise ConfigError("--worksheet-out: choose another file than the downloaded worksheet")
     report_results.write_text_atomic(target, filled.text)
-    print(f"Moodle worksheet: {target} (upload it with 'Upload grading worksheet')")
+    _say(f"Moodle worksheet: {target} (upload it with 'Upload grading worksheet')")
     for line in export.summary_lines(filled):
-        print(f"  {line}")
+        _say(f"  {line}")
     return ExitCode.OK if filled.complete and not missing else ExitCode.GROUP_ERRORS
 
 
@@ -472,10 +480,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for name in args.files:
         try:
-            print(_validate_one(Path(name)))
+            _say(_validate_one(Path(name)))
         except ConfigError as exc:
             failed = True
-            print(str(exc), file=sys.stderr)
+            _say(str(exc), file=sys.stderr)
     return ExitCode.USAGE if failed else ExitCode.OK
 
 
@@ -485,12 +493,12 @@ def cmd_steps(args: argparse.Namespace) -> int:
         raise ConfigError(f"{root}: not a folder")
     facts = readme.inspect_readme(root)
     if facts.path is None:
-        print(f"{root}: no README found")
+        _say(f"{root}: no README found")
         return ExitCode.GROUP_ERRORS
-    print(f"{facts.path}: {len(facts.steps)} step(s)")
-    print(readme.format_steps(facts.steps))
+    _say(f"{facts.path}: {len(facts.steps)} step(s)")
+    _say(readme.format_steps(facts.steps))
     for warning in facts.warnings:
-        print(f"warning: {warning}")
+        _say(f"warning: {warning}")
     return ExitCode.OK
 
 
@@ -500,16 +508,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.sandbox_cmd == "build":
         offline = True if args.offline else (False if args.online else None)
         tag = docker_backend.build_base_image(
-            offline=offline, python=args.python, force=args.force, log=print
+            offline=offline, python=args.python, force=args.force, log=_say
         )
-        print(f"base image ready: {tag}")
+        _say(f"base image ready: {tag}")
         return ExitCode.OK
     outcome = docker_backend.clean_leftovers(args.run, include_live=args.include_live)
     for name in outcome.removed:
-        print(f"removed {name}")
+        _say(f"removed {name}")
     for name in outcome.kept_live:
-        print(f"kept {name}: its run is still going on (--include-live removes it)")
-    print(f"removed {len(outcome.removed)} leftover container(s)")
+        _say(f"kept {name}: its run is still going on (--include-live removes it)")
+    _say(f"removed {len(outcome.removed)} leftover container(s)")
     return ExitCode.OK
 
 
@@ -519,8 +527,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
     cache = cache_dir()
     if args.cache_cmd == "info":
-        print(f"cache folder: {cache}")
-        print(
+        _say(f"cache folder: {cache}")
+        _say(
             cachemgr.format_info(cachemgr.cache_info(cache, use_docker=not args.no_docker)), end=""
         )
         return ExitCode.OK
@@ -537,10 +545,10 @@ def cmd_cache(args: argparse.Namespace) -> int:
     )
     verb = "would remove" if args.dry_run else "removed"
     for line in result.removed:
-        print(f"  {verb} {line}")
+        _say(f"  {verb} {line}")
     for line in result.kept:
-        print(f"  kept {line}")
-    print(f"{verb} {len(result.removed)} item(s), {cachemgr.format_size(result.freed)}")
+        _say(f"  kept {line}")
+    _say(f"{verb} {len(result.removed)} item(s), {cachemgr.format_size(result.freed)}")
     return ExitCode.OK
 
 
@@ -559,7 +567,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     stop = f"repograder-{run_id}"
     if args.format == "github":
         # Student text (README commands, errors) must not act as workflow commands.
-        print(f"::stop-commands::{stop}", flush=True)
+        _say(f"::stop-commands::{stop}", flush=True)
     try:
         source = selfcheck.prepare_source(Path(args.path), out_dir, scratch, args.worktree)
         limits = _limits(rubric, args)
@@ -588,16 +596,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         report_results.write_text_atomic(
             out_dir / selfcheck.CHECK_SUMMARY, selfcheck.check_markdown(outcome, args.fail_on)
         )
-        print(selfcheck.render_text(outcome, args.fail_on), end="", file=text_out, flush=True)
+        _say(selfcheck.render_text(outcome, args.fail_on), end="", file=text_out, flush=True)
     finally:
         if args.format == "github":
-            print(f"::{stop}::", flush=True)
-        shutil.rmtree(scratch, ignore_errors=True)
+            _say(f"::{stop}::", flush=True)
+        fsutil.remove_tree(scratch)
     if args.format == "json":
-        print(report_results.dumps_json(selfcheck.to_json(outcome, args.fail_on)), end="")
+        _say(json_safe(report_results.dumps_json(selfcheck.to_json(outcome, args.fail_on))), end="")
     elif args.format == "github":
         for line in selfcheck.github_annotations(outcome, selfcheck.workspace_dir()):
-            print(line)
+            _say(line)
     return ExitCode.OK if selfcheck.passed(outcome, args.fail_on) else ExitCode.GROUP_ERRORS
 
 
@@ -610,12 +618,12 @@ def cmd_merge(args: argparse.Namespace) -> int:
         order = [g.name for g in load_groups(Path(args.groups)).groups]
     out_dir = Path(args.out)
     result = shard.merge_dirs([Path(d) for d in args.dirs], out_dir, order)
-    print(
+    _say(
         f"merged {len(result.run.groups)} group(s) from {len(args.dirs)} folder(s); "
         f"report: {out_dir / 'index.html'}"
     )
     if result.missing:
-        print(f"  not in any shard: {', '.join(result.missing)}")
+        _say(f"  not in any shard: {', '.join(result.missing)}")
         return ExitCode.GROUP_ERRORS
     return _exit_code(result.run.groups)
 
@@ -631,19 +639,19 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
     def show(entry: snapshot.SnapshotEntry) -> None:
         what = entry.commit[:12] if entry.commit else (entry.error or "plain folder, no commit")
-        print(f"  {entry.name}: {what}", flush=True)
+        _say(f"  {entry.name}: {what}", flush=True)
 
     snap = snapshot.take_snapshot(config, groups, options, on_entry=show)
     snapshot.write_snapshot(snap, Path(args.out))
     failed = [e for e in snap.entries if e.error is not None]
-    print(f"snapshot of {len(snap.entries)} group(s) at {snap.taken_at}: {args.out}")
+    _say(f"snapshot of {len(snap.entries)} group(s) at {snap.taken_at}: {args.out}")
     return ExitCode.GROUP_ERRORS if failed else ExitCode.OK
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     run = report_results.read_results(Path(args.results))
     for g in run.groups:
-        print(f"{g.name}: {g.status.value} {g.score:g}/{g.max_score:g}")
+        _say(f"{g.name}: {g.status.value} {g.score:g}/{g.max_score:g}")
     return _exit_code(run.groups)
 
 

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from repograder.errors import ConfigError
-from repograder.fsutil import safe_filename
+from repograder.fsutil import group_file_names, group_slug
 from repograder.model import JSONValue
 
 MAX_CONFIG_BYTES = 5_000_000
@@ -273,7 +273,7 @@ class GroupSpec:
     @property
     def slug(self) -> str:
         """The group's name as a safe folder/file name."""
-        return safe_filename(self.name)
+        return group_slug(self.name)
 
 
 @dataclass(frozen=True)
@@ -309,17 +309,19 @@ def load_groups(path: Path) -> CourseConfig:
         _raise_validation(path, located, exc)
         raise  # unreachable
     base = path.resolve().parent
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}  # every output name taken -> (line, group name)
     groups = []
     for i, g in enumerate(model.groups):
         line = located.lines.get(("groups", i, "name"), 0)
-        key = safe_filename(g.name).lower()
-        if key in seen:
+        files = group_file_names(g.name)
+        clash = next((seen[n] for n in files if n in seen), None)
+        if clash is not None:
             raise ConfigError(
                 f"{path}:{line}: groups[{i}].name: {g.name!r} duplicates the group "
-                f"on line {seen[key]}"
+                f"{clash[1]!r} on line {clash[0]} (their files in the output folder would "
+                "collide; names differing only in case or punctuation count as the same)"
             )
-        seen[key] = line
+        seen.update(dict.fromkeys(files, (line, g.name)))
         people = tuple(
             Member(m.name, m.email, str(m.id) if m.id is not None else None) for m in g.members
         )

@@ -395,6 +395,32 @@ def _conda_choice(root: Path, base: str) -> tuple[str, str] | None:
     return chosen, f"; chosen{because} over {'; '.join(others)}"
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases (``*name``) in student YAML.
+
+    Aliases let a few hundred bytes expand into gigabytes ("billion laughs": nine levels of
+    ten aliases each are 10^9 entries once anything walks the tree). Without them, the parsed
+    document is never larger than its text, which ``_read`` caps. Environment files have no
+    need for them.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in student files", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def load_student_yaml(text: str) -> Any:
+    """Parse untrusted YAML: safe types only, no aliases (``yaml.YAMLError`` otherwise).
+
+    Deep nesting raises RecursionError, which callers treat as invalid YAML.
+    """
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def _yaml_error(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -414,7 +440,7 @@ def _detect_conda(root: Path, base: str) -> EnvSpec | None:
 def _conda_spec(root: Path, rel: str, reason: str) -> EnvSpec:
     text = _read(root, rel) or ""
     try:
-        doc = yaml.safe_load(text)
+        doc = load_student_yaml(text)
     except yaml.YAMLError as exc:
         spec = _unparseable(EnvKind.CONDA, rel, reason, f"{rel}: invalid YAML: {_yaml_error(exc)}")
         return replace(spec, conda_strategy="translated")

@@ -7,6 +7,7 @@ Every function here accepts arbitrary (student) input and never raises.
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -442,10 +443,10 @@ def translate_conda(doc: object) -> CondaTranslation:
             if isinstance(pip_section, list):
                 pip_lines.extend(str(p).strip() for p in pip_section[:5000] if _scalar(p))
             else:
-                warnings.append(f"ignored dependency entry {str(item)[:80]!r}")
+                warnings.append(f"ignored dependency entry {_preview(item)}")
             continue
         if not _scalar(item):
-            warnings.append(f"ignored dependency entry {str(item)[:80]!r}")
+            warnings.append(f"ignored dependency entry {_preview(item)}")
             continue
         entry = conda_entry_to_pip(str(item))
         label = str(item).strip()
@@ -473,6 +474,21 @@ def translate_conda(doc: object) -> CondaTranslation:
         warnings=tuple(warnings),
         name=name,
     )
+
+
+_PREVIEW = reprlib.Repr()  # keyword arguments need Python 3.12
+_PREVIEW.maxlevel = 2
+_PREVIEW.maxdict = _PREVIEW.maxlist = _PREVIEW.maxtuple = _PREVIEW.maxset = 4
+_PREVIEW.maxstring = _PREVIEW.maxother = 60
+
+
+def _preview(value: object) -> str:
+    """A short repr of a parsed student value whose cost does not grow with its size.
+
+    ``str(value)[:80]`` builds the whole text first: a YAML structure with shared (aliased)
+    sub-lists is gigabytes as text. reprlib stops at two levels and four items per level.
+    """
+    return _PREVIEW.repr(value)[:120]
 
 
 def _scalar(value: object) -> bool:

@@ -14,7 +14,7 @@ import html
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from repograder.fsutil import safe_filename
+from repograder.fsutil import group_slug
 from repograder.model import (
     CheckResult,
     GroupResult,
@@ -192,7 +192,7 @@ def write_feedback(
 
     paths = []
     for group in run.groups:
-        path = out_dir / "groups" / safe_filename(group.name) / FEEDBACK_FILE
+        path = out_dir / "groups" / group_slug(group.name) / FEEDBACK_FILE
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -6,6 +6,7 @@ never put host content in the report. Sizes are capped so a 50 MB README cannot 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -194,6 +195,32 @@ def walk_files(root: Path, *, skip_vendored: bool = True) -> Iterator[str]:
         stack.extend(reversed(subdirs))
 
 
+GROUP_FILE_SUFFIXES = ("", ".html", ".json")  # groups/<slug>/, <slug>.html, <slug>.json
+
+
+def group_slug(name: str, max_len: int = 80) -> str:
+    """A group's name as the stem of its files in the output folder (``GROUP_FILE_SUFFIXES``).
+
+    Like :func:`safe_filename` but without dots: the files of the groups ``team1`` and
+    ``team1.html`` (``groups/team1.html`` the page, ``groups/team1.html/`` the folder) would
+    otherwise be one path. With no dot in any slug, ``<slug><suffix>`` of two groups are equal
+    only when their slugs are. Names that needed cleaning get a digest of the original name.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_-")[:max_len]
+    if not cleaned:
+        cleaned = "x"
+    if cleaned != name:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        cleaned = f"{cleaned[: max_len - 9]}-{digest}"
+    return cleaned
+
+
+def group_file_names(name: str) -> tuple[str, ...]:
+    """Every name a group takes in ``groups/`` (lower-cased: some file systems ignore case)."""
+    slug = group_slug(name).lower()
+    return tuple(slug + suffix for suffix in GROUP_FILE_SUFFIXES)
+
+
 def safe_filename(name: str, max_len: int = 80) -> str:
     """Turn an untrusted name (a group name, a file name) into one safe path component.
 
@@ -208,3 +235,91 @@ def safe_filename(name: str, max_len: int = 80) -> str:
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         cleaned = f"{cleaned[: max_len - 9]}-{digest}"
     return cleaned
+
+
+_REMOVE_MAX_DEPTH = 32  # open folder descriptors at once while removing a tree
+
+
+def remove_tree(path: Path) -> None:
+    """Delete ``path`` (a folder tree, a file or a link) at any depth; never raises.
+
+    ``shutil.rmtree`` recurses once per folder level: a repository nesting one file 1100
+    folders deep raises RecursionError (not OSError, so ``ignore_errors`` does not catch it),
+    and a deep tree's paths outgrow PATH_MAX. This walks with folder descriptors (``*at``
+    calls, symlinks never followed), keeps at most ``_REMOVE_MAX_DEPTH`` of them open, and
+    moves a subtree that lies deeper up to the top folder to finish it from there. Entries that
+    cannot be removed are left in place (skipped on rescans, so this always ends).
+    """
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return
+    if not stat.S_ISDIR(info.st_mode):
+        with _suppress_os():
+            os.unlink(path)
+        return
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        top = os.open(path, flags)
+    except OSError:
+        return
+    stuck: set[int] = set()  # inodes that could not be removed
+    moved = 0
+    stack: list[tuple[int, str]] = [(top, "")]
+    try:
+        while stack:
+            fd = stack[-1][0]
+            child: tuple[int, str] | None = None
+            try:
+                with os.scandir(fd) as entries:
+                    listing = [
+                        (e.name, e.inode(), e.is_dir(follow_symlinks=False)) for e in entries
+                    ]
+            except OSError:
+                listing = []
+            for name, inode, is_dir in listing:
+                if inode in stuck:
+                    continue
+                if not is_dir:
+                    try:
+                        os.unlink(name, dir_fd=fd)
+                    except OSError:
+                        stuck.add(inode)
+                    continue
+                if len(stack) >= _REMOVE_MAX_DEPTH:
+                    moved += 1
+                    try:
+                        os.rename(name, f".rg-deep-{moved}", src_dir_fd=fd, dst_dir_fd=top)
+                    except OSError:
+                        stuck.add(inode)
+                    continue
+                try:
+                    child = (os.open(name, flags, dir_fd=fd), name)
+                except OSError:
+                    stuck.add(inode)
+                    continue
+                break
+            if child is not None:
+                stack.append(child)
+                continue
+            done_fd, done_name = stack.pop()
+            if not stack:
+                break  # the top folder itself: closed and removed below
+            os.close(done_fd)
+            try:
+                os.rmdir(done_name, dir_fd=stack[-1][0])
+            except OSError:
+                with _suppress_os():
+                    stuck.add(os.stat(done_name, dir_fd=stack[-1][0], follow_symlinks=False).st_ino)
+    finally:
+        for fd, _name in stack:
+            with _suppress_os():
+                os.close(fd)
+        with _suppress_os():
+            os.close(top)
+    with _suppress_os():
+        os.rmdir(path)
+
+
+def _suppress_os() -> contextlib.suppress:
+    return contextlib.suppress(OSError)

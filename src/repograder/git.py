@@ -59,7 +59,16 @@ _HARDENING = (
 _TRANSPORT_HELPER = re.compile(r"^[A-Za-z0-9+.\-]*::")
 _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?(?:\[[^\]]+\]|[^/:]+):")
-_URL_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)([^/@\s]+)@")
+# The user-info of a URL ends at the *last* "@" before the path (RFC 3986; urlsplit agrees):
+# in http://alice@uni.example:SECRET@host/ all of "alice@uni.example:SECRET" is user-info.
+_URL_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.\-]*://)([^/\s?#]*)@")
+# Query parameters whose value is a credential (GitLab's private_token, access_token, signed
+# URLs' sig/signature, api keys, passwords ...).
+_SECRET_PARAM = re.compile(
+    r"([?&;][^=&;#\s]*(?:token|secret|pass(?:word|wd)?|key|auth|sig(?:nature)?|credential"
+    r"|session)[^=&;#\s]*=)[^&;#\s'\"]*",
+    re.IGNORECASE,
+)
 _ACCESS_TOKEN = re.compile(r"(x-access-token:)[^\s@/'\"]+", re.IGNORECASE)
 _AUTH_HEADER = re.compile(r"(Authorization:\s*(?:Basic|Bearer|token)\s+)\S+", re.IGNORECASE)
 _GITHUB_TOKEN = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")
@@ -92,6 +101,7 @@ def redact(text: str, token: str | None = None) -> str:
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         text = text.replace(basic, "***").replace(token, "***")
     text = _URL_USERINFO.sub(_strip_userinfo, text)
+    text = _SECRET_PARAM.sub(r"\1***", text)
     text = _ACCESS_TOKEN.sub(r"\1***", text)
     text = _AUTH_HEADER.sub(r"\1***", text)
     return _GITHUB_TOKEN.sub("***", text)
@@ -105,9 +115,29 @@ def _strip_userinfo(match: re.Match[str]) -> str:
     return match.group(0)
 
 
-def describe_source(repo: str) -> str:
-    """The repository address as shown in results: credentials removed."""
-    return redact(repo)
+def describe_source(repo: str, token: str | None = None) -> str:
+    """The repository address as shown anywhere (results, HTML, JUnit, snapshot, terminal).
+
+    A URL is parsed once, the way fetching parses it (``urllib.parse.urlsplit``): the
+    user-info (everything before the last ``@`` of the authority) is dropped, except an ssh
+    user name without password (``ssh://git@host``), and credential-like query parameters are
+    replaced by ``***``. Anything else (scp-like ``git@host:path``, local paths) is redacted as
+    text. ``token`` is removed wherever it appears.
+    """
+    match = _URL_SCHEME.match(repo)
+    if match is None:
+        return redact(repo, token)
+    try:
+        parts = urllib.parse.urlsplit(repo)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return redact(repo, token)
+    netloc = parts.netloc.rpartition("@")[2]
+    if match.group(1).lower() in ("ssh", "git") and user and password is None:
+        netloc = f"{user}@{netloc}"
+    query = _SECRET_PARAM.sub(r"\1***", "?" + parts.query)[1:] if parts.query else ""
+    shown = urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+    return redact(shown, token)
 
 
 @dataclass(frozen=True)
@@ -127,7 +157,7 @@ class _Source:
 def _parse_source(repo: str, token: str | None) -> _Source | Path:
     """Classify the address; a Path means a plain folder (no git)."""
     secrets = tuple(s for s in (token,) if s)
-    display = _Source("", "", False, None, secrets).redact(repo)
+    display = describe_source(repo, token)
     if not repo or repo.startswith("-") or any(ord(c) < 32 for c in repo):
         raise FetchError(f"invalid repository address: {display!r}")
     if _TRANSPORT_HELPER.match(repo):
@@ -250,7 +280,7 @@ class _Git:
 
     def _explain(self, what: str, stderr: str) -> str:
         where = self.source.display
-        low = stderr.lower()
+        low = _without_addresses(stderr).lower()
         if any(
             s in low
             for s in (
@@ -262,8 +292,9 @@ class _Git:
         ):
             hint = "" if self.source.local else " (or no access)"
             return f"repository not found: {where}{hint}"
-        if any(
-            s in low for s in ("authentication failed", "could not read username", "403", "401")
+        status = _HTTP_STATUS.search(low)
+        if any(s in low for s in ("authentication failed", "could not read username")) or (
+            status is not None and status.group(1) in ("401", "403")
         ):
             return f"authentication failed for {where} (set REPOGRADER_GIT_TOKEN?)"
         if any(
@@ -273,6 +304,17 @@ class _Git:
         lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
         reason = lines[-1] if lines else "unknown error"
         return self.source.redact(f"{what} failed for {where}: {reason}")[:500]
+
+
+# git's own wording for an HTTP failure (http.c: "The requested URL returned error: %d").
+_HTTP_STATUS = re.compile(r"the requested url returned error: (\d{3})\b")
+_QUOTED_OR_URL = re.compile(r"'[^'\n]*'|\b[A-Za-z][A-Za-z0-9+.\-]*://\S+")
+
+
+def _without_addresses(stderr: str) -> str:
+    """git's message with every quoted string and URL replaced: an address that contains
+    "401" (a port 18401) or "not found" must not decide what went wrong."""
+    return _QUOTED_OR_URL.sub("<address>", stderr)
 
 
 @contextlib.contextmanager
@@ -649,12 +691,40 @@ def resolve_commit(repo: str, ref: str | None, options: FetchOptions) -> tuple[s
     return tip, date.decode("utf-8", "replace").strip()
 
 
+_FILTER_KEY = re.compile(r"^filter\.(.+)\.(?:clean|smudge|process|required)$", re.IGNORECASE)
+
+
 def _worktree_runner(path: Path) -> tuple[_Git, list[str]] | None:
-    """A hardened git runner for a local work tree, or None when `path` is not in one."""
+    """A hardened git runner for a student's local work tree, or None when `path` is not in one.
+
+    The tree and its repository are the student's: its ``.gitattributes`` may name a filter
+    whose commands its own ``.git/config`` defines, and ``git status`` runs a clean filter on
+    files newer than the index. So every filter driver that any config git would read defines
+    is switched off on the command line (``-c`` wins over every config file), on top of
+    ``_HARDENING`` (no hooks, no fsmonitor); ``--git-dir``/``--work-tree`` are explicit so a
+    ``core.worktree`` cannot point git elsewhere. Reading the config list runs nothing.
+    """
     if not (path / ".git").exists():
         return None
     source = _Source(str(path), str(path), True, None, ())
-    return _Git(source, 60.0), ["-C", str(path)]
+    runner = _Git(source, 60.0)
+    where = [f"--git-dir={path / '.git'}", f"--work-tree={path}"]
+    status, out, _ = runner.try_run([*where, "config", "--list", "-z", "--name-only"], "config")
+    if status != 0:
+        return None
+    drivers = sorted(
+        {
+            match.group(1)
+            for key in out.decode("utf-8", "replace").split("\x00")
+            if (match := _FILTER_KEY.match(key.strip()))
+        }
+    )
+    off: list[str] = []
+    for driver in drivers:
+        for key in ("clean", "smudge", "process"):
+            off += ["-c", f"filter.{driver}.{key}="]
+        off += ["-c", f"filter.{driver}.required=false"]
+    return runner, [*off, *where]
 
 
 def uncommitted_changes(path: Path) -> tuple[str, ...] | None:

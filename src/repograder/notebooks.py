@@ -1,9 +1,11 @@
 """Find a project's notebooks, execute them inside the sandbox, render them to inert HTML.
 
 Execution happens only inside a sandbox :class:`~repograder.sandbox.base.Session`: the executor
-script ``data/nbexec.py`` is written into the session and runs with the group's Python (which
-must hold :data:`NOTEBOOK_TOOLING`). The host reads back a small JSON result and the executed
-``.ipynb`` as text with size limits and checks both defensively.
+script ``data/nbexec.py`` runs as the grader's helper (``Session.run_helper``: the group's
+Python by absolute path, which must hold :data:`NOTEBOOK_TOOLING`, a clean environment, never
+the student's shell state, no student process alive). It prints a small JSON result and the
+executed ``.ipynb`` on its stdout; the host reads both as text with size limits and checks them
+defensively. Nothing is read back from a file a student process could have rewritten.
 
 HTML renders keep text, tracebacks and PNG/JPEG images; student HTML, JavaScript, SVG and widget
 outputs are replaced by a note, the whole body goes through an allowlist sanitiser, and the page
@@ -21,7 +23,8 @@ import importlib
 import json
 import math
 import re
-import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,9 +41,6 @@ from repograder.sandbox.base import Session
 NOTEBOOK_TOOLING: tuple[str, ...] = ("nbclient>=0.10", "ipykernel>=6", "nbformat>=5")
 
 CHECK_ID = "notebooks"
-WORK_DIR = ".repograder"
-EXECUTOR = f"{WORK_DIR}/nbexec.py"
-RESULT_DIR = f"{WORK_DIR}/nb"
 RESULT_MAX_BYTES = 64 * 1024
 EXECUTED_MAX_BYTES = 24 * 1024 * 1024  # the executor caps its copy at 20 MB
 MIN_START_S = 15.0  # below this much budget a kernel start is pointless
@@ -50,7 +50,15 @@ ERROR_CAP = 500
 TRACEBACK_CAP = 4000
 TEXT_OUTPUT_CAP = 32 * 1024
 IMAGE_CAP = 2 * 1024 * 1024
-HEREDOC_END = "REPOGRADER_NBEXEC_EOF"
+# Host-side rendering bounds (kind 2b of issue 15: a 2.2 MB notebook took 114 s and 1.16 GB,
+# 20 000 small outputs 60 s). Measured on the development machine: nbconvert validates every
+# output and bleach tokenises every character, about 10 ms per output and 30 s per MB.
+RENDER_MAX_CELLS = 500
+RENDER_MAX_OUTPUTS = 300
+RENDER_MAX_CHARS = 200_000
+RENDER_TIMEOUT_S = 60.0
+RENDER_MEMORY_BYTES = 1536 << 20
+HELPER_GRACE_S = 30.0  # the executor stops itself before its budget; this is the host's margin
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
@@ -129,19 +137,7 @@ def run_notebooks(
 
     if not notebooks:
         return report([])
-    install = session.run(_install_command(), timeout_s=INSTALL_TIMEOUT_S)
-    reason = ""
-    if install.exit_code != 0:
-        reason = f"could not write the notebook executor into the sandbox: {install.output[-300:]}"
-    elif not session.read_file(EXECUTOR, 16):
-        # read_file is relative to the checkout copy, run() to the current directory: a README
-        # step's `cd` would make every relative path below point elsewhere.
-        reason = "the sandbox session is not in the checkout's root folder"
-    if reason:
-        return report(
-            [NotebookResult(nb, NotebookStatus.ERROR, error=reason, infra=True) for nb in notebooks]
-        )
-
+    script = executor_script()
     results: list[NotebookResult] = []
     for number, notebook in enumerate(notebooks, start=1):
         remaining = budget - (time.monotonic() - started)
@@ -149,76 +145,61 @@ def run_notebooks(
             reason = f"not run: the total notebook budget of {budget:.0f} s was used up"
             results.append(NotebookResult(notebook, NotebookStatus.SKIPPED, error=reason))
             continue
-        result = _run_one(session, notebook, number, cell_timeout, remaining, max_bytes)
-        if result.status in (NotebookStatus.OK, NotebookStatus.FAILED, NotebookStatus.TIMEOUT):
-            result = _render_executed(session, result, number, out_dir)
+        result, executed = _run_one(session, script, notebook, cell_timeout, remaining, max_bytes)
+        if executed is not None and result.status in (
+            NotebookStatus.OK,
+            NotebookStatus.FAILED,
+            NotebookStatus.TIMEOUT,
+        ):
+            result = _render_executed(executed, result, number, out_dir)
         results.append(result)
     return report(results)
 
 
-def _install_command() -> str:
-    script = resources.files("repograder").joinpath("data/nbexec.py").read_text("utf-8")
-    # The one decoder for student text, beside the executor (it reads the notebook with it).
-    decoder = resources.files("repograder").joinpath("textio.py").read_text("utf-8")
-    if HEREDOC_END in script or HEREDOC_END in decoder:  # pragma: no cover - guards edits
-        raise AssertionError("nbexec.py and textio.py must not contain the heredoc delimiter")
-    # A student repository may ship its own .repograder entry (even a symlink): replace it.
+def executor_script() -> str:
+    """The notebook executor's source (``data/nbexec.py``) for ``Session.run_helper``, with
+    repograder's one decoder (``textio.py``) importable inside it as ``rg_textio``."""
+    files = resources.files("repograder")
+    executor = files.joinpath("data/nbexec.py").read_text("utf-8")
+    decoder = files.joinpath("textio.py").read_text("utf-8")
     return (
-        f"if [ -L {WORK_DIR} ] || [ -e {WORK_DIR} -a ! -d {WORK_DIR} ]; then rm -f {WORK_DIR}; fi"
-        f" && rm -rf {RESULT_DIR} && mkdir -p {RESULT_DIR}"
-        f" && cat > {EXECUTOR} <<'{HEREDOC_END}'\n{script}\n{HEREDOC_END}\n"
-        f"cat > {WORK_DIR}/rg_textio.py <<'{HEREDOC_END}'\n{decoder}\n{HEREDOC_END}\n"
+        "import sys as _sys, types as _types\n"
+        "_decoder = _sys.modules['rg_textio'] = _types.ModuleType('rg_textio')\n"
+        f"exec(compile({decoder!r}, 'rg_textio.py', 'exec'), _decoder.__dict__)\n"
+        f"exec(compile({executor!r}, 'nbexec.py', 'exec'), {{'__name__': '__main__'}})\n"
     )
 
 
 def _run_one(
     session: Session,
+    script: str,
     notebook: str,
-    number: int,
     cell_timeout: float,
     remaining: float,
     max_bytes: int,
-) -> NotebookResult:
-    result_rel = f"{RESULT_DIR}/{number}.json"
-    present = session.run(f"test -f {shlex.quote(notebook)}", timeout_s=INSTALL_TIMEOUT_S)
-    if present.exit_code != 0:
-        # The sandbox's copy leaves out what exceeds its size limit (e.g. a 100 MB notebook).
-        return NotebookResult(
-            notebook,
-            NotebookStatus.SKIPPED,
-            error="not in the sandbox's copy of the repository (left out by the copy's size limit)",
-        )
-    command = " ".join(
-        [
-            "python",
-            EXECUTOR,
-            shlex.quote(notebook),
-            f"{RESULT_DIR}/{number}.ipynb",
-            result_rel,
-            f"{cell_timeout:g}",
-            f"{remaining:.0f}",
-            str(max_bytes),
-        ]
+) -> tuple[NotebookResult, bytes | None]:
+    """Run the executor on one notebook; the result and the executed copy's bytes (or None)."""
+    args = [notebook, f"{cell_timeout:g}", f"{remaining:.0f}", str(max_bytes)]
+    done = session.run_helper(
+        script, args, remaining + HELPER_GRACE_S, RESULT_MAX_BYTES + EXECUTED_MAX_BYTES + 2
     )
-    executed = session.run(command, timeout_s=remaining)
-    raw = session.read_file(result_rel, RESULT_MAX_BYTES + 1)
-    if raw is None:
-        if executed.timed_out:
+    line, newline, rest = done.stdout.partition(b"\n")
+    if not newline:
+        if done.timed_out:
             return NotebookResult(
                 notebook,
                 NotebookStatus.TIMEOUT,
                 error=f"stopped: the total notebook budget of {remaining:.0f} s was used up",
-                duration_s=round(executed.duration_s, 3),
-            )
-        tail = executed.output[-ERROR_CAP:].strip()
+                duration_s=round(done.duration_s, 3),
+            ), None
         return NotebookResult(
             notebook,
             NotebookStatus.ERROR,
-            error=f"the notebook executor wrote no result (exit code {executed.exit_code}): {tail}",
-            duration_s=round(executed.duration_s, 3),
+            error=f"the notebook executor wrote no result (exit code {done.exit_code})",
+            duration_s=round(done.duration_s, 3),
             infra=True,
-        )
-    return parse_result(notebook, raw)
+        ), None
+    return parse_result(notebook, line), (rest or None)
 
 
 _RESULT_STATUSES = {s.value for s in NotebookStatus}
@@ -290,10 +271,9 @@ def _nonneg_int(value: object) -> int | None:
 
 
 def _render_executed(
-    session: Session, result: NotebookResult, number: int, out_dir: Path
+    raw: bytes, result: NotebookResult, number: int, out_dir: Path
 ) -> NotebookResult:
-    raw = session.read_file(f"{RESULT_DIR}/{number}.ipynb", EXECUTED_MAX_BYTES + 1)
-    if raw is None or len(raw) > EXECUTED_MAX_BYTES:
+    if len(raw) > EXECUTED_MAX_BYTES:
         return result
     page = render_notebook_html(raw, title=result.path)
     if page is None:
@@ -311,22 +291,72 @@ def _render_executed(
 def render_notebook_html(raw: bytes, title: str) -> str | None:
     """Render an executed notebook (untrusted bytes) to a self-contained, script-free page.
 
-    Returns None when ``raw`` is not a notebook at all.
+    The rendering (nbconvert, bleach) runs in a child process limited to
+    :data:`RENDER_MEMORY_BYTES` of address space and :data:`RENDER_TIMEOUT_S`; what it renders
+    is already bounded by :func:`_safe_cells` (cells, outputs, characters). When the child
+    fails, the page shows the same bounded cells as escaped plain text. Returns None when
+    ``raw`` is not a notebook at all.
     """
+    cells = _parse_cells(raw)
+    if cells is None:
+        return None
+    body = _render_in_child(raw)
+    if body is None or not _is_inert(body):  # defence in depth: never ship a live element
+        body = _plain_body(cells)
+    return _page(title, body)
+
+
+def _parse_cells(raw: bytes) -> tuple[_Cell, ...] | None:
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         return None
-    cells = _safe_cells(data["cells"])
+    return _safe_cells(data["cells"])
+
+
+def _render_body(raw: bytes) -> str | None:
+    """The sanitised HTML body of a notebook (in the child); None when it cannot be built."""
+    cells = _parse_cells(raw)
+    if cells is None:
+        return None
     try:
-        body = _sanitize(_export(cells))
+        return _sanitize(_export(cells))
     except Exception:  # any exporter failure falls back to plain text
-        body = _plain_body(cells)
-    if not _is_inert(body):  # defence in depth: never ship a live element
-        body = _plain_body(cells)
-    return _page(title, body)
+        return None
+
+
+def _render_in_child(raw: bytes) -> str | None:
+    # -P: the current folder must not shadow nbconvert or repograder with a planted module.
+    command = [sys.executable, "-P", "-m", "repograder.notebooks", str(RENDER_MEMORY_BYTES)]
+    try:
+        proc = subprocess.run(
+            command, input=raw, capture_output=True, timeout=RENDER_TIMEOUT_S, check=False
+        )
+    except (subprocess.TimeoutExpired, OSError):
+        return None
+    if proc.returncode != 0 or not proc.stdout:
+        return None
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def _render_child_main(argv: list[str]) -> int:
+    """Child entry point: limits first, then the notebook from stdin, the body to stdout."""
+    import resource
+
+    memory = int(argv[1]) if len(argv) > 1 else RENDER_MEMORY_BYTES
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = int(RENDER_TIMEOUT_S) + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    raw = sys.stdin.buffer.read(EXECUTED_MAX_BYTES + 1)
+    if len(raw) > EXECUTED_MAX_BYTES:
+        return 1
+    body = _render_body(raw)
+    if body is None:
+        return 1
+    sys.stdout.buffer.write(body.encode("utf-8"))
+    return 0
 
 
 @dataclass(frozen=True)
@@ -379,7 +409,12 @@ def _safe_outputs(outputs: object) -> tuple[_Output, ...]:
         kind = output.get("output_type")
         if kind == "stream":
             name = "stderr" if output.get("name") == "stderr" else "stdout"
-            kept.append(_Output("stream", _text(output.get("text")), name=name))
+            text = _text(output.get("text"))
+            if kept and kept[-1].kind == "stream" and kept[-1].name == name:
+                # Jupyter shows consecutive prints as one block; 20 000 tiny outputs are one.
+                text = _text(kept[-1].text + text)
+                kept.pop()
+            kept.append(_Output("stream", text, name=name))
         elif kind == "error":
             lines = output.get("traceback")
             tb = (
@@ -413,20 +448,38 @@ def _safe_outputs(outputs: object) -> tuple[_Output, ...]:
 
 
 def _safe_cells(cells: list[object]) -> tuple[_Cell, ...]:
+    """The cells worth showing, bounded: RENDER_MAX_CELLS cells, RENDER_MAX_OUTPUTS outputs
+    and RENDER_MAX_CHARS characters in all; what is left out is named in a last cell."""
     safe: list[_Cell] = []
+    outputs_left = RENDER_MAX_OUTPUTS
+    chars_left = RENDER_MAX_CHARS
+    omitted = 0
     for cell in cells:
         if not isinstance(cell, dict):
             continue
-        source = _text(cell.get("source"), cap=200_000)
+        if len(safe) >= RENDER_MAX_CELLS or chars_left <= 0:
+            omitted += 1
+            continue
+        source = _text(cell.get("source"), cap=min(200_000, chars_left))
+        chars_left -= len(source)
         kind = cell.get("cell_type")
         if kind == "markdown":
             safe.append(_Cell("markdown", source))
         elif kind == "code":
             count = _nonneg_int(cell.get("execution_count"))
-            safe.append(_Cell("code", source, _safe_outputs(cell.get("outputs")), count))
+            outputs = _safe_outputs(cell.get("outputs"))
+            kept = outputs[: max(outputs_left, 0)]
+            kept = tuple(o for o in kept if (chars_left := chars_left - len(o.text)) > 0)
+            if len(kept) < len(outputs):
+                note = f"[... {len(outputs) - len(kept)} outputs not shown in the report ...]"
+                kept += (_Output("stream", note),)
+            outputs_left -= len(kept)
+            safe.append(_Cell("code", source, kept, count))
         else:  # raw and unknown cells are shown as literal text, never as HTML
             fence = "`" * max(3, _longest_backtick_run(source) + 1)
             safe.append(_Cell("markdown", f"{fence}text\n{source}\n{fence}"))
+    if omitted:
+        safe.append(_Cell("markdown", f"*{omitted} more cells are not shown in the report.*"))
     return tuple(safe)
 
 
@@ -725,3 +778,7 @@ def report_artifacts(report: NotebookReport, html_prefix: str = "") -> list[mode
         }
         for r in report.results
     ]
+
+
+if __name__ == "__main__":
+    sys.exit(_render_child_main(sys.argv))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -258,7 +257,7 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
     started = time.monotonic()
     repo_shown = git.describe_source(group.repo)
     work = ctx.cache_dir / "work" / ctx.run_id / group.slug
-    shutil.rmtree(work, ignore_errors=True)
+    fsutil.remove_tree(work)
     _make_dir(work)
     try:
         ctx.progress.stage(group.name, "fetch")
@@ -294,7 +293,7 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
     finally:
         if ctx.sandbox_slots is not None:
             ctx.sandbox_slots.discharge(group.name)
-        shutil.rmtree(work, ignore_errors=True)
+        fsutil.remove_tree(work)
 
 
 def _with_contributions(result: GroupResult, group: GroupSpec, checkout: Checkout) -> GroupResult:
@@ -314,7 +313,7 @@ def _grade_checkout(
 ) -> GroupResult:
     root = checkout.path
     group_dir = ctx.out_dir / "groups" / group.slug
-    shutil.rmtree(group_dir, ignore_errors=True)
+    fsutil.remove_tree(group_dir)
     _make_dir(group_dir)
     problems: list[str] = []
     artifacts: JSONDict = {}

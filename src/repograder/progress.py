@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from repograder.model import GroupResult, GroupStatus
+from repograder.termtext import terminal_safe
 
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim", "error": "magenta"}
 
@@ -39,7 +40,8 @@ class PlainProgress:
 
     def _print(self, line: str) -> None:
         with self._lock:
-            print(line, file=self._stream, flush=True)
+            # Group names and outcomes are student-influenced text: controls made visible.
+            print(terminal_safe(line), file=self._stream, flush=True)
 
     def begin(self, groups: Sequence[str]) -> None:
         self._total = len(groups)
@@ -80,7 +82,9 @@ class LiveProgress:
         for name, (stage, style, since, took) in rows:
             seconds = took if took is not None else now - since
             elapsed = "" if stage == "waiting" else f"{seconds:5.0f} s"
-            table.add_row(Text(name), Text(stage, style=style), elapsed)
+            table.add_row(
+                Text(terminal_safe(name)), Text(terminal_safe(stage), style=style), elapsed
+            )
         return table
 
     def begin(self, groups: Sequence[str]) -> None:

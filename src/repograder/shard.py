@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from repograder.errors import ConfigError
-from repograder.fsutil import safe_filename
+from repograder.fsutil import group_slug
 from repograder.model import GroupResult, RunResult
 from repograder.report import GROUPS_DIR, write_report
 from repograder.report.results import read_results
@@ -106,7 +106,7 @@ def merge_runs(
 
 def _copy_artifacts(src_dir: Path, out_dir: Path, group: GroupResult) -> None:
     """Copy a group's artifact folder (thumbnails, logs, notebook renders) and cache state."""
-    slug = safe_filename(group.name)
+    slug = group_slug(group.name)
     src_groups = src_dir / GROUPS_DIR
     dest_groups = out_dir / GROUPS_DIR
     folder = src_groups / slug

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from browser_fixtures import chrome_fixture, find_browser, serve_dir_fixture  # noqa: F401
 
-from repograder.fsutil import safe_filename
+from repograder.fsutil import group_slug
 from repograder.report import write_report
 from report_factory import make_hostile_run, make_run
 
@@ -189,7 +189,7 @@ def test_hostile_names_are_literal_text(
     assert chrome.find_elements(By.CSS_SELECTOR, "#overview img, #overview script") == []
     assert _severe(chrome) == []
 
-    chrome.get(base + "groups/" + safe_filename(run.groups[0].name) + ".html")
+    chrome.get(base + "groups/" + group_slug(run.groups[0].name) + ".html")
     _no_alert(chrome)
     for summary_el in chrome.find_elements(By.CSS_SELECTOR, "details > summary"):
         summary_el.click()

@@ -111,7 +111,7 @@ def test_full_groups_file_as_in_contracts(tmp_path: Path) -> None:
               - name: a
                 repo: y
             """,
-            ["groups.yaml:4: groups[1].name:", "duplicates the group on line 2"],
+            ["groups.yaml:4: groups[1].name:", "duplicates the group 'a' on line 2"],
         ),
         (
             """

@@ -11,10 +11,10 @@ import json
 import os
 import shutil
 import signal
-import site
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -36,8 +36,9 @@ from repograder.notebooks import (
     report_to_json,
     run_notebooks,
 )
-from repograder.sandbox.base import Limits
-from repograder.sandbox.fake import FakeSandbox, exec_result
+from repograder.sandbox.base import HelperResult, Limits, Session
+from repograder.sandbox.fake import FakeSandbox
+from repograder.sandbox.localsession import LocalSession
 
 
 class BashSession:
@@ -54,6 +55,9 @@ class BashSession:
         prefix = [p for p in (path_prefix, str(Path(sys.executable).parent)) if p]
         self.env["PATH"] = ":".join([*prefix, self.env["PATH"]])
         self.commands: list[str] = []
+        self.helper_calls: list[tuple[str, ...]] = []
+        self.helper_root = copy
+        self.path_prefix = path_prefix
 
     def run(self, command: str, timeout_s: float | None = None) -> ExecResult:
         self.commands.append(command)
@@ -83,6 +87,34 @@ class BashSession:
             output_bytes=len(out),
         )
 
+    def run_helper(
+        self, script: str, args: Sequence[str], timeout_s: float, max_bytes: int
+    ) -> HelperResult:
+        # As the local backend: the env's python from the session's own PATH, -I, from the root.
+        self.helper_calls.append(tuple(args))
+        python = sys.executable
+        if self.path_prefix:
+            python = shutil.which("python", path=self.path_prefix) or python
+        boot = (
+            "import sys\n_s = sys.argv.pop(1)\n"
+            "exec(compile(_s, 'h', 'exec'), {'__name__': '__main__'})"
+        )
+        started = time.monotonic()
+        try:
+            done = subprocess.run(
+                [python, "-I", "-c", boot, script, *args],
+                cwd=self.helper_root,
+                env=self.env,
+                capture_output=True,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return HelperResult(None, True, time.monotonic() - started, b"")
+        return HelperResult(
+            done.returncode, False, time.monotonic() - started, done.stdout[:max_bytes]
+        )
+
     def read_file(self, path: str, max_bytes: int) -> bytes | None:
         return read_bytes(self.root, path, max_bytes)
 
@@ -104,6 +136,12 @@ def _notebook(*cells: tuple[str, str]) -> str:
         }
     )
 
+
+# A README's `export PATH=$PWD/tools:$PATH` with this as tools/python must not hijack the
+# notebook executor: it claims every notebook passed.
+FAKE_PYTHON = """#!/bin/sh
+echo '{"status": "ok", "cells": 1, "executed": 1, "duration_s": 0.1}'
+"""
 
 GOOD = _notebook(
     ("markdown", "# Good"),
@@ -152,6 +190,17 @@ def test_find_notebooks_skips_vendored_checkpoints_envs_and_links(tmp_path: Path
 # ------------------------------------------------------------------------------ execution
 
 
+def _see_host_packages(venv: Path) -> None:
+    """Let ``venv`` import this interpreter's packages even when that is itself a venv.
+
+    ``--system-site-packages`` only reaches the base interpreter's site-packages.
+    """
+    import sysconfig
+
+    (site,) = venv.glob("lib/python*/site-packages")
+    (site / "_host.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[NotebookReport, BashSession, Path]:
     base = tmp_path_factory.mktemp("run")
@@ -169,8 +218,7 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[NotebookReport, 
     # packages, which a fresh machine does not have).
     venv = base / "env"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    (site_dir,) = venv.glob("lib/python*/site-packages")
-    (site_dir / "test-env.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    _see_host_packages(venv)
     session = BashSession(repo, base / "copy", path_prefix=str(venv / "bin"))
     # A stray "python3" kernelspec (e.g. in the user's Jupyter dir) must not be used.
     decoy = base / "decoy"
@@ -196,14 +244,13 @@ def test_good_notebook_runs_with_the_session_python_in_its_folder(
     good = _by_path(report)["sub/good.ipynb"]
     assert good.status is NotebookStatus.OK, good
     assert (good.cells, good.executed, good.failing_cell) == (2, 2, None)
-    copy = json.loads((session.root / ".repograder/nb/2.ipynb").read_text())
-    printed = "".join(copy["cells"][1]["outputs"][0]["text"])
-    # The pinned kernelspec starts the session's python; the kernel runs in the notebook's dir.
-    assert f"exe {session.root.parent / 'env' / 'bin' / 'python'}\n" in printed
-    assert f"cwd {session.root / 'sub'}" in printed
     assert good.html is not None
     page = (out_dir / good.html).read_text()
-    assert "exe " in page
+    # The pinned kernelspec starts the session's python; the kernel runs in the notebook's dir.
+    assert f"exe {session.root.parent / 'env' / 'bin' / 'python'}\n" in page
+    assert f"cwd {session.root / 'sub'}" in page
+    # Nothing was written into the copy: the result came back on the executor's stdout.
+    assert not (session.root / ".repograder").exists()
     assert "Content-Security-Policy" in page
 
 
@@ -259,7 +306,7 @@ def test_total_budget_skips_later_notebooks(tmp_path: Path) -> None:
     assert first.status is NotebookStatus.OK
     assert second.status is NotebookStatus.SKIPPED
     assert "budget" in second.error
-    assert not any("b.ipynb" in c for c in session.commands)
+    assert not any("b.ipynb" in c for c in session.helper_calls)
 
 
 def test_oversized_notebook_is_skipped_with_reason(tmp_path: Path) -> None:
@@ -286,15 +333,22 @@ def test_missing_tooling_is_an_infrastructure_error(tmp_path: Path) -> None:
     assert evaluate_notebooks(report, Params()).status is Status.ERROR
 
 
-def test_session_outside_the_checkout_root_is_detected(tmp_path: Path) -> None:
-    repo = _repo(tmp_path / "repo", {"sub/a.ipynb": GOOD})
-    session = BashSession(repo, tmp_path / "copy")
-    session.root = session.root / "sub"  # as if a README step had run `cd sub`
-    session.read_file = lambda path, max_bytes: read_bytes(tmp_path / "copy", path, max_bytes)  # type: ignore[method-assign]
-    (result,) = run_notebooks(session, ("sub/a.ipynb",), Params(), tmp_path / "out").results
-    assert result.status is NotebookStatus.ERROR
-    assert result.infra
-    assert "not in the checkout's root folder" in result.error
+def test_executor_ignores_the_students_shell_state(tmp_path: Path) -> None:
+    """A step's `cd sub` and a fake `python` on an exported PATH do not reach the executor."""
+    repo = _repo(tmp_path / "repo", {"sub/a.ipynb": BAD, "tools/python": FAKE_PYTHON})
+    (repo / "tools" / "python").chmod(0o755)
+    venv = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    _see_host_packages(venv)
+    session = LocalSession(repo, Limits(), path_prefix=(venv / "bin",))
+    try:
+        step = session.run("export PATH=$PWD/tools:$PATH && cd sub && python -V")
+        assert step.output.startswith('{"status": "ok"'), step  # the step itself is hijacked
+        (result,) = run_notebooks(session, ("sub/a.ipynb",), Params(), tmp_path / "out").results
+    finally:
+        session.close()
+    assert result.status is NotebookStatus.FAILED, result
+    assert result.failing_cell == 3
 
 
 def test_no_notebooks_runs_nothing(tmp_path: Path) -> None:
@@ -302,26 +356,24 @@ def test_no_notebooks_runs_nothing(tmp_path: Path) -> None:
     report = run_notebooks(session, (), Params(), tmp_path / "out")
     assert report.results == ()
     assert session.commands == []
+    assert session.helper_calls == []
 
 
 # ------------------------------------------------------------------------------ tampered results
 
 
-class ScriptedSession:
-    """Session whose files are whatever the test says (a container that lied)."""
+def _scripted(answers: dict[str, bytes]) -> FakeSandbox:
+    """A sandbox whose executor prints whatever the test says (a container that lied)."""
 
-    def __init__(self, files: dict[str, bytes]) -> None:
-        self.files = {nbmod.EXECUTOR: b"# executor", **files}
+    def helper(args: tuple[str, ...]) -> HelperResult:
+        return HelperResult(0, False, 0.1, answers.get(args[0], b""))
 
-    def run(self, command: str, timeout_s: float | None = None) -> ExecResult:
-        return ExecResult(0, False, 0.1, "", "", 0)
+    return FakeSandbox(helper=helper)
 
-    def read_file(self, path: str, max_bytes: int) -> bytes | None:
-        data = self.files.get(path)
-        return None if data is None else data[:max_bytes]
 
-    def close(self) -> None:
-        pass
+def _session(box: FakeSandbox, tmp_path: Path) -> Session:
+    build = box.prepare(EnvSpec(kind=EnvKind.NONE, path=None, reason="none"), tmp_path, tmp_path)
+    return box.open_session(build, tmp_path, Limits())
 
 
 VALID_RESULT = {
@@ -368,13 +420,13 @@ def test_valid_result_is_parsed() -> None:
 
 
 def test_run_survives_garbage_from_the_sandbox(tmp_path: Path) -> None:
-    session = ScriptedSession(
+    box = _scripted(
         {
-            ".repograder/nb/1.json": json.dumps(VALID_RESULT).encode(),
-            ".repograder/nb/1.ipynb": b"\xff\xfe garbage",
-            ".repograder/nb/2.json": b"{ truncated",
+            "a.ipynb": json.dumps(VALID_RESULT).encode() + b"\n\xff\xfe garbage",
+            "b.ipynb": b"{ truncated\n",
         }
     )
+    session = _session(box, tmp_path)
     report = run_notebooks(session, ("a.ipynb", "b.ipynb", "c.ipynb"), Params(), tmp_path)
     a, b, c = report.results
     assert a.status is NotebookStatus.FAILED
@@ -502,7 +554,8 @@ def test_hostile_notebook_renders_inert() -> None:
 def test_fallback_when_the_sanitiser_lets_something_through(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(nbmod, "_sanitize", lambda body: body + "<script>alert(1)</script>")
+    # The child renders with nbconvert and bleach; here it returns something live.
+    monkeypatch.setattr(nbmod, "_render_in_child", lambda raw: "<p>x</p><script>alert(1)</script>")
     page = render_notebook_html(json.dumps(HOSTILE).encode(), title="t")
     assert page is not None
     _assert_inert(page)
@@ -593,24 +646,21 @@ def test_executor_is_python38_syntax() -> None:
 @pytest.mark.skipif(not PY38.exists(), reason="no Python 3.8 interpreter on this machine")
 def test_executor_runs_on_python38_and_always_writes_a_result(tmp_path: Path) -> None:
     (tmp_path / "a.ipynb").write_text(GOOD)
-    args = [str(PY38), "-I", str(EXECUTOR_SOURCE), "a.ipynb", "a.out.ipynb", "r.json"]
-    subprocess.run([*args, "5", "60", "1000000"], cwd=tmp_path, check=True, timeout=60)
-    result = parse_result("a.ipynb", (tmp_path / "r.json").read_bytes())
+    args = [str(PY38), "-I", str(EXECUTOR_SOURCE), "a.ipynb"]
+    done = subprocess.run(
+        [*args, "5", "60", "1000000"], cwd=tmp_path, check=True, timeout=60, capture_output=True
+    )
+    result = parse_result("a.ipynb", done.stdout.partition(b"\n")[0])
     # 3.8 here has no nbclient: the executor says so instead of crashing.
     assert result.status is NotebookStatus.ERROR
     assert result.error.startswith("ToolingMissing")
 
 
 def test_notebook_missing_from_the_sandbox_copy_is_skipped_with_reason(tmp_path: Path) -> None:
-    def answer(command: str) -> ExecResult:
-        # The copy left out the huge notebook: `test -f` fails for it.
-        return exec_result(1 if command.startswith("test -f") else 0)
-
-    box = FakeSandbox(answer, files={nbmod.EXECUTOR: b"# executor"})
-    build = box.prepare(EnvSpec(kind=EnvKind.NONE, path=None, reason="none"), tmp_path, tmp_path)
-    session = box.open_session(build, tmp_path, Limits())
+    # The copy left out the huge notebook: the executor finds no file and says why.
+    repo = _repo(tmp_path / "repo", {})
+    session = BashSession(repo, tmp_path / "copy")
     report = run_notebooks(session, ["huge.ipynb"], Params({}), tmp_path / "out")
     (result,) = report.results
     assert result.status == NotebookStatus.SKIPPED
     assert "size limit" in result.error
-    assert not any(c.startswith("python") for c in box.commands)  # never executed

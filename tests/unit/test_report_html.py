@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from repograder.errors import InfrastructureError
-from repograder.fsutil import safe_filename
+from repograder.fsutil import group_slug
 from repograder.report import (
     CSP,
     parse_artifacts,
@@ -350,16 +350,15 @@ def test_write_report_layout_and_determinism(tmp_path: Path) -> None:
     ]
 
 
-def test_group_page_names_use_safe_filename(tmp_path: Path) -> None:
+def test_group_page_names_use_the_group_slug(tmp_path: Path) -> None:
     run = make_hostile_run("<script>")
     paths = write_report(run, tmp_path)
     for group in run.groups:
-        page = tmp_path / "groups" / f"{safe_filename(group.name)}.html"
+        page = tmp_path / "groups" / f"{group_slug(group.name)}.html"
         assert page in paths
         assert page.is_file()
         assert (
-            f'href="groups/{safe_filename(group.name)}.html"'
-            in (tmp_path / "index.html").read_text()
+            f'href="groups/{group_slug(group.name)}.html"' in (tmp_path / "index.html").read_text()
         )
 
 

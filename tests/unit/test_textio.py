@@ -98,18 +98,25 @@ def test_windows_1252_notebook_is_measured(tmp_path: Path) -> None:
     assert [f.path for f in facts.files] == ["nb.ipynb"]
 
 
-def test_notebook_executor_reads_through_the_decoder(tmp_path: Path) -> None:
+def test_notebook_executor_reads_through_the_decoder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The executor script as run_helper runs it has the decoder as `rg_textio`."""
     import importlib.util
+    import sys
     from importlib import resources
 
     from repograder import notebooks
 
-    folder = tmp_path / ".repograder"
-    folder.mkdir()
-    for name, target in (("data/nbexec.py", "nbexec.py"), ("textio.py", "rg_textio.py")):
-        source = resources.files("repograder").joinpath(name).read_text("utf-8")
-        (folder / target).write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("nbexec_copy", folder / "nbexec.py")
+    script = notebooks.executor_script()
+    registration, marker, _ = script.rpartition("exec(compile(")
+    assert marker
+    assert "rg_textio" in registration
+    monkeypatch.delitem(sys.modules, "rg_textio", raising=False)
+    exec(registration, {})  # what the helper runs before the executor itself
+    assert "rg_textio" in sys.modules
+    path = Path(str(resources.files("repograder").joinpath("data/nbexec.py")))
+    spec = importlib.util.spec_from_file_location("nbexec_copy", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -117,4 +124,3 @@ def test_notebook_executor_reads_through_the_decoder(tmp_path: Path) -> None:
     nb = tmp_path / "nb.ipynb"
     nb.write_bytes('{"cells": [], "metadata": {"title": "Größe"}}'.encode("cp1252"))
     assert module.read_notebook_text(str(nb)) == '{"cells": [], "metadata": {"title": "Größe"}}'
-    assert "rg_textio.py" in notebooks._install_command()

@@ -1,17 +1,23 @@
-"""Execute one notebook inside the sandbox and write the executed copy plus a JSON result.
+"""Execute one notebook inside the sandbox; print a JSON result line, then the executed copy.
 
 Runs with the *student's* Python (any 3.8+), so it uses only the standard library, nbformat and
-nbclient, and no syntax newer than 3.8. The host never executes or unpickles what this writes:
-it reads the small JSON result and the executed ``.ipynb`` as text, with size limits.
+nbclient, and no syntax newer than 3.8. The session starts it as the grader's helper
+(``Session.run_helper``): isolated interpreter, clean environment, no student process alive.
+Its result travels back on its own stdout, never through a file a student process could
+rewrite; the kernel's (and any library's) writes to stdout are sent to stderr instead. The host
+never executes or unpickles what this prints: it reads the JSON line and the executed
+``.ipynb`` as text, with size limits.
 
-Usage: python nbexec.py NOTEBOOK OUT_IPYNB OUT_JSON CELL_TIMEOUT_S BUDGET_S MAX_NOTEBOOK_BYTES
+Usage: python nbexec.py NOTEBOOK CELL_TIMEOUT_S BUDGET_S MAX_NOTEBOOK_BYTES
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -28,12 +34,10 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 def read_notebook_text(path: str) -> str:
     """The notebook's text through repograder's one decoder (BOM, UTF-8, reported fallback),
-    shipped beside this script as rg_textio.py; plain UTF-8 when it is absent."""
+    which notebooks.executor_script() registers as the module ``rg_textio``; plain UTF-8
+    when it is absent."""
     with open(path, "rb") as handle:
         data = handle.read()
-    here = os.path.dirname(os.path.abspath(__file__))
-    if here not in sys.path:
-        sys.path.insert(0, here)
     try:
         from rg_textio import decode  # type: ignore[import-not-found]
     except ImportError:
@@ -56,11 +60,15 @@ def _excerpt(source: Any) -> str:
     return _cap_text(text, EXCERPT_CAP)
 
 
-def _write_json_atomic(path: str, value: dict[str, Any]) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(value, handle)
-    os.replace(tmp, path)
+def _private_stdout() -> Any:
+    """A private copy of stdout for the result; fd 1 itself then goes to stderr.
+
+    The kernel and nbclient inherit fd 1: whatever they print must not be taken for the result.
+    ``os.dup`` gives a non-inheritable descriptor, so the kernel never gets the copy.
+    """
+    out = open(os.dup(1), "wb")  # noqa: SIM115 - kept open for the whole run
+    os.dup2(2, 1)
+    return out
 
 
 def _cap_outputs(nb: Any) -> None:
@@ -91,7 +99,7 @@ def _strip_outputs(nb: Any) -> None:
             cell["outputs"] = []
 
 
-def _write_notebook(nb: Any, path: str) -> None:
+def _notebook_text(nb: Any) -> str:
     import nbformat as _nbformat
 
     nbformat: Any = _nbformat  # untyped library
@@ -101,10 +109,7 @@ def _write_notebook(nb: Any, path: str) -> None:
     if len(text.encode("utf-8")) > NOTEBOOK_CAP:
         _strip_outputs(nb)
         text = nbformat.writes(nb)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    return str(text)
 
 
 def _traceback_tail(cell: Any, fallback: str) -> str:
@@ -123,6 +128,8 @@ def _private_jupyter_dirs() -> None:
     different Python than the group's environment; JUPYTER_PATH entries take precedence.
     """
     base = tempfile.mkdtemp(prefix="repograder-jupyter-")
+    # Gone when the executor ends (the local backend runs it on the student's own machine).
+    atexit.register(shutil.rmtree, base, True)
     spec_dir = os.path.join(base, "data", "kernels", "python3")
     os.makedirs(spec_dir)
     spec = {
@@ -142,14 +149,15 @@ def _private_jupyter_dirs() -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Run the notebook; always write a result JSON unless the arguments are wrong."""
-    if len(argv) != 7:
-        sys.stderr.write(__doc__ or "")
+    """Run the notebook; always print a result JSON line unless the arguments are wrong."""
+    if len(argv) != 5:
+        sys.stderr.write("usage: nbexec.py NOTEBOOK CELL_TIMEOUT_S BUDGET_S MAX_NOTEBOOK_BYTES\n")
         return 2
-    nb_path, out_ipynb, out_json = argv[1], argv[2], argv[3]
-    cell_timeout = float(argv[4])
-    budget = float(argv[5])
-    max_bytes = int(argv[6])
+    out = _private_stdout()
+    nb_path = argv[1]
+    cell_timeout = float(argv[2])
+    budget = float(argv[3])
+    max_bytes = int(argv[4])
     started = time.monotonic()
     deadline = started + max(budget - SHUTDOWN_MARGIN_S, 1.0)
     result: dict[str, Any] = {
@@ -166,12 +174,21 @@ def main(argv: list[str]) -> int:
         "python": sys.version.split()[0],
     }
 
-    def finish(**fields: Any) -> int:
+    def finish(notebook: str = "", **fields: Any) -> int:
         result.update(fields)
         result["duration_s"] = round(time.monotonic() - started, 3)
-        _write_json_atomic(out_json, result)
+        out.write(json.dumps(result).encode("utf-8") + b"\n")
+        out.write(notebook.encode("utf-8", "replace"))
+        out.flush()
         return 0
 
+    if not os.path.lexists(nb_path):
+        # The sandbox's copy leaves out what exceeds its size limit (e.g. a 100 MB notebook).
+        return finish(
+            status="skipped",
+            evalue="not in the sandbox's copy of the repository"
+            " (left out by the copy's size limit)",
+        )
     try:
         size = os.lstat(nb_path).st_size
     except OSError as exc:
@@ -265,11 +282,12 @@ def main(argv: list[str]) -> int:
         outcome["source_excerpt"] = _excerpt(cell.get("source", ""))
         outcome["traceback_tail"] = _traceback_tail(cell, str(outcome.get("evalue", "")))
     outcome["executed"] = executed
+    text = ""
     try:
-        _write_notebook(nb, out_ipynb)
+        text = _notebook_text(nb)
     except Exception as exc:  # the result still matters without the copy
         outcome["write_error"] = str(exc)[:300]
-    return finish(**outcome)
+    return finish(text, **outcome)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from repograder.fsutil import safe_filename
+from repograder.fsutil import group_slug
 from repograder.model import CheckResult, GroupResult, GroupStatus, JSONValue, RunResult, Status
 from repograder.report.tables import check_columns, check_points, format_score
 
@@ -204,12 +204,12 @@ def parse_contributions(data: Mapping[str, JSONValue]) -> list[ContributionRow]:
 
 def group_page_name(group: GroupResult) -> str:
     """File name of a group's page inside ``groups/``."""
-    return safe_filename(group.name) + ".html"
+    return group_slug(group.name) + ".html"
 
 
 def feedback_path(group: GroupResult) -> str:
     """The group's feedback.md relative to ``groups/`` (written by feedback.write_feedback)."""
-    return f"{safe_filename(group.name)}/feedback.md"
+    return f"{group_slug(group.name)}/feedback.md"
 
 
 # --- template helpers ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from repograder.model import Applies, CheckResult, GroupResult, GroupStatus, RunResult, Status
+from repograder.termtext import terminal_safe
 
 __all__ = [
     "check_columns",
@@ -23,8 +24,11 @@ __all__ = [
     "summary_markdown",
 ]
 
-# Spreadsheets evaluate a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets evaluate a cell starting with one of these as a formula (CSV injection, OWASP
+# "CSV Injection"). A cell may also be split: Excel in German, French or Dutch locales reads
+# ";" as the separator, others a tab; a newline starts a new row. So a formula start right
+# after any of those (and spaces) is neutralised too.
+_FORMULA_ANYWHERE = re.compile(r"(^|[,;\t\r\n])( *)(?=[=+\-@\t\r])")
 
 # Characters XML 1.0 cannot carry at all, even escaped (ANSI escapes, NUL, lone surrogates).
 _XML_INVALID = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -85,9 +89,21 @@ def _check_by_id(group: GroupResult) -> dict[str, CheckResult]:
 
 
 def _csv_text(value: str) -> str:
-    """Neutralise spreadsheet formulas in a text cell."""
-    if value.startswith(_FORMULA_START):
-        return "'" + value
+    """Neutralise spreadsheet formulas in a text cell: at its start and after any separator."""
+    return _FORMULA_ANYWHERE.sub(r"\1\2'", value)
+
+
+def _csv_quoted(value: str) -> str:
+    """A text cell, neutralised and always quoted (so no reader splits it at ``;`` or tab)."""
+    return '"' + _csv_text(value).replace('"', '""') + '"'
+
+
+def _csv_cell(value: str) -> str:
+    """A number stays bare (for the LMS); anything else is a quoted text cell."""
+    try:
+        float(value)
+    except ValueError:
+        return _csv_quoted(value)
     return value
 
 
@@ -109,7 +125,7 @@ def _override_cells(check: CheckResult | None) -> list[str]:
     comment = o.comment
     if o.state.value == "stale":
         comment = f"NOT APPLIED, review: written for commit {(o.commit or '')[:12]}; {comment}"
-    return [auto, _csv_text(comment)]
+    return [auto, comment]
 
 
 def grades_csv(run: RunResult) -> str:
@@ -140,23 +156,25 @@ def grades_csv(run: RunResult) -> str:
     for group in run.groups:
         checks = _check_by_id(group)
         graded = group.status is GroupStatus.GRADED
+        # Text cells are quoted by hand (the csv module quotes per writer, not per cell);
+        # score cells stay bare numbers for the LMS.
         row = [
-            _csv_text(group.name),
-            _csv_text("; ".join(group.members)),
-            group.status.value,
-            _csv_text(group.commit or ""),
+            _csv_quoted(group.name),
+            _csv_quoted("; ".join(group.members)),
+            _csv_quoted(group.status.value),
+            _csv_quoted(group.commit or ""),
         ]
         for cid, _ in columns:
             check = checks.get(cid)
-            row.append(check_points(check) if check is not None else "")
-        row.append(" ".join(left_out_ids(group, Applies.NOT_APPLICABLE)))
-        row.append(" ".join(left_out_ids(group, Applies.NOT_RUN)))
+            row.append(_csv_cell(check_points(check)) if check is not None else "")
+        row.append(_csv_quoted(" ".join(left_out_ids(group, Applies.NOT_APPLICABLE))))
+        row.append(_csv_quoted(" ".join(left_out_ids(group, Applies.NOT_RUN))))
         # An ungraded group has no total: an empty cell asks for a human, a 0 would not.
         row.append(format_score(group.score) if graded else "")
         row.append(format_score(group.max_score) if group.max_score else "")
         for cid in overridden:
-            row += _override_cells(checks.get(cid))
-        writer.writerow(row)
+            row += [_csv_quoted(cell) for cell in _override_cells(checks.get(cid))]
+        out.write(",".join(row) + "\n")
     return out.getvalue()
 
 
@@ -247,16 +265,21 @@ def junit_xml(run: RunResult) -> str:
 
 # --- summary.md ------------------------------------------------------------------------------
 
-_MD_ESCAPE = re.compile(r"([\\`*_\[\]|#~!])")
+# Backslash-escaped: Markdown markup, and ":" "@" so that GitHub's autolinks (https://…,
+# mailto, user@host) do not form; "www." is broken separately.
+_MD_ESCAPE = re.compile(r"([\\`*_\[\]|#~!:@])")
+_MD_WWW = re.compile(r"(?i)\b(www)\.")
 
 
 def md_text(value: str, limit: int = _MD_CELL_MAX) -> str:
-    """Student text as inert Markdown table-cell text: no markup, links, HTML or line breaks."""
-    value = " ".join(value.split())
+    """Student text as inert Markdown table-cell text: no markup, links, autolinks, HTML, line
+    breaks, control characters or bidi overrides (shown as their escapes, termtext)."""
+    value = terminal_safe(" ".join(value.split()))
     if len(value) > limit:
         value = value[: limit - 1] + "…"
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_ESCAPE.sub(r"\\\1", value)
+    value = _MD_ESCAPE.sub(r"\\\1", value)
+    return _MD_WWW.sub(r"\1\\.", value)
 
 
 def summary_markdown(run: RunResult) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -46,6 +47,21 @@ class BuildResult:
     relaxed: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class HelperResult:
+    """Outcome of one of the grader's own helper scripts run inside a session.
+
+    ``exit_code`` and ``timed_out`` are decided by the host (the engine's exec inspect and a
+    host-side timer), never by anything the helper or student code printed. ``stdout`` holds at
+    most the ``max_bytes`` the caller asked for.
+    """
+
+    exit_code: int | None  # None when timed out
+    timed_out: bool
+    duration_s: float  # host wall clock
+    stdout: bytes
+
+
 class Session(Protocol):
     """One shell session for a group: ``cd`` and ``export`` carry over between commands."""
 
@@ -55,6 +71,19 @@ class Session(Protocol):
 
     def read_file(self, path: str, max_bytes: int) -> bytes | None:
         """Read a file the commands produced (relative to the checkout copy); None if absent."""
+        ...
+
+    def run_helper(
+        self, script: str, args: Sequence[str], timeout_s: float, max_bytes: int
+    ) -> HelperResult:
+        """Run the grader's own Python ``script`` (source text) with ``args`` in the session.
+
+        The environment's interpreter runs by absolute path, isolated (``-I``), from the
+        checkout copy's root, in the session's clean environment: never through the student's
+        saved shell state (``cd``/``export``/PATH). Its result travels back on its stdout
+        (at most ``max_bytes``). On the Docker backend every student process is ended before
+        the helper starts and after it ends, so nothing a README step left behind can touch it.
+        """
         ...
 
     def close(self) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from repograder.detect import EnvSpec
 from repograder.model import ExecResult
-from repograder.sandbox.base import BuildResult, Limits, Sandbox, Session
+from repograder.sandbox.base import BuildResult, HelperResult, Limits, Sandbox, Session
 
 OK_RESULT = ExecResult(
     exit_code=0, timed_out=False, duration_s=0.0, output_head="", output_tail="", output_bytes=0
@@ -52,6 +52,18 @@ class FakeSession:
         self.sandbox.commands.append(command)
         return self.sandbox.result_for(command)
 
+    def run_helper(
+        self, script: str, args: Sequence[str], timeout_s: float, max_bytes: int
+    ) -> HelperResult:
+        """Return the sandbox's canned helper answer for ``args`` (empty stdout by default)."""
+        self.sandbox.helper_calls.append(tuple(args))
+        if self.sandbox.helper is None:
+            return HelperResult(0, False, 0.0, b"")
+        done = self.sandbox.helper(tuple(args))
+        return HelperResult(
+            done.exit_code, done.timed_out, done.duration_s, done.stdout[:max_bytes]
+        )
+
     def read_file(self, path: str, max_bytes: int) -> bytes | None:
         """Return the canned file content, capped; None when not given."""
         data = self.sandbox.files.get(path)
@@ -75,11 +87,14 @@ class FakeSandbox:
         build_summary: str = "",
         *,
         files: Mapping[str, bytes] | None = None,
+        helper: Callable[[tuple[str, ...]], HelperResult] | None = None,
     ) -> None:
         self._results = results if results is not None else {}
         self.build_ok = build_ok
         self.build_summary = build_summary
         self.files: Mapping[str, bytes] = files or {}
+        self.helper = helper  # answers Session.run_helper, given the helper's arguments
+        self.helper_calls: list[tuple[str, ...]] = []
         self.prepared: list[PrepareCall] = []
         self.sessions: list[FakeSession] = []
         self.commands: list[str] = []

@@ -18,13 +18,13 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from repograder import fsutil
 from repograder.model import ExecResult
-from repograder.sandbox.base import Limits
+from repograder.sandbox.base import HelperResult, Limits
 
 # Variables that may carry credentials or steer tools towards the grader's own setup.
 _SECRET_PATTERN = re.compile(
@@ -49,6 +49,13 @@ _DROPPED_PREFIXES = (
     "PYTHON",  # PYTHONPATH/PYTHONHOME of the grader would leak into student code
     "VIRTUAL_ENV",
     "UV_",
+)
+# Runs the helper's source (first argument) as __main__; normal site processing, so layered
+# environments (a .pth file chains the shared layer) keep working.
+_LOCAL_HELPER_BOOT = (
+    "import sys\n"
+    "_src = sys.argv.pop(1)\n"
+    "exec(compile(_src, '<repograder-helper>', 'exec'), {'__name__': '__main__'})\n"
 )
 _DRAIN_GRACE_S = 0.5  # after the shell exits, background children may still hold the pipe
 _CHUNK = 65536
@@ -135,7 +142,7 @@ class LocalSession:
             self._state.mkdir()
             self._tmp.mkdir()
         except OSError:
-            shutil.rmtree(self._root, ignore_errors=True)
+            fsutil.remove_tree(self._root)
             raise
         env = scrubbed_environment(os.environ)
         self._host_path = env.get("PATH", os.defpath)
@@ -251,6 +258,56 @@ class LocalSession:
         head, tail = capture.result()
         return ExecResult(exit_code, timed_out, duration, head, tail, capture.total)
 
+    def run_helper(
+        self, script: str, args: Sequence[str], timeout_s: float, max_bytes: int
+    ) -> HelperResult:
+        """Run the grader's ``script`` with the environment's python, outside the shell state.
+
+        The interpreter is looked up on the session's own PATH (set by the grader, never by a
+        step's ``export``), runs with ``-I`` from the copy's root, and its stdout (at most
+        ``max_bytes``) is the result. No isolation: this backend promises none.
+        """
+        if self._closed:
+            raise RuntimeError("session is closed")
+        python = shutil.which("python", path=self._env.get("PATH")) or "python3"
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            [python, "-I", "-c", _LOCAL_HELPER_BOOT, script, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=self._env,
+            cwd=self.workdir,
+            start_new_session=True,
+        )
+        self._groups.add(proc.pid)
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        out = bytearray()
+        timed_out = False
+        try:
+            while True:
+                if time.monotonic() - start >= timeout_s:
+                    timed_out = True
+                    break
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if not ready:
+                    continue
+                chunk = os.read(fd, _CHUNK)
+                if not chunk:
+                    break
+                out += chunk[: max(max_bytes - len(out), 0)]
+        finally:
+            proc.stdout.close()
+            _kill_group(proc.pid)
+        code = proc.wait()
+        return HelperResult(
+            None if timed_out else (128 - code if code < 0 else code),
+            timed_out,
+            time.monotonic() - start,
+            bytes(out),
+        )
+
     def read_file(self, path: str, max_bytes: int) -> bytes | None:
         """Read a file from the session's copy, never through a symlink."""
         return fsutil.read_bytes(self.workdir, path, max_bytes)
@@ -263,7 +320,7 @@ class LocalSession:
         for pgid in sorted(self._groups):
             _kill_group(pgid)
         self._groups.clear()
-        shutil.rmtree(self._root, ignore_errors=True)
+        fsutil.remove_tree(self._root)
 
 
 def _kill_group(pgid: int) -> None:

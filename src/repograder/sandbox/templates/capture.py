@@ -7,7 +7,12 @@ variables from STATE_DIR and saves them again on exit, so ``cd``/``export`` carr
 (stdout and stderr merged) keeps the first HEAD_BYTES and last TAIL_BYTES; the middle is only
 counted. At the timeout the whole process group is killed. Background processes that keep the
 pipe open do not block the step: reading stops shortly after the step's shell exits. Prints one
-JSON line: exit code, timed_out, total bytes, head and tail (base64).
+JSON line: exit code, timed_out, total bytes, head and tail (base64). Exits with the step's exit
+code, or TIMEOUT_EXIT when it killed the step at the timeout.
+
+This process runs as the same uid as the step, so a student can forge its JSON line (the
+output): the host takes the exit code from the engine's exec inspect and decides a timeout with
+its own timer, and ends every student process after the step (docs/SANDBOX.md).
 """
 
 import base64
@@ -38,6 +43,7 @@ eval "$__rg_cmd"
 """
 
 GRACE_S = 1.0  # keep draining this long after the step's shell exited
+TIMEOUT_EXIT = 124  # as timeout(1); the host also checks its own clock
 
 
 def main() -> int:
@@ -110,7 +116,7 @@ def main() -> int:
     }
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
-    return 0 if timed_out else (code if code is not None else 1) & 0xFF
+    return TIMEOUT_EXIT if timed_out else (code if code is not None else 1) & 0xFF
 
 
 if __name__ == "__main__":
