@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from repograder.checks.params import PARAMS
 from repograder.errors import ConfigError
 from repograder.fsutil import group_file_names, group_slug
 from repograder.model import JSONValue
@@ -144,10 +145,14 @@ def _fmt(loc: Sequence[str | int]) -> str:
     return out
 
 
-def _raise_validation(path: Path, located: _Located, exc: ValidationError) -> None:
+def _raise_validation(
+    path: Path, located: _Located, exc: ValidationError, prefix: tuple[str | int, ...] = ()
+) -> None:
     messages = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function"))
+        loc = prefix + tuple(
+            p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function")
+        )
         line = located.lines.get(tuple(loc))
         probe = tuple(loc)
         while line is None and probe:
@@ -546,6 +551,10 @@ def load_rubric(path: Path | None = None) -> Rubric:
                 f"{path}:{line}: checks[{i}].id: {c.id!r} is already defined on line {seen[c.id]}"
             )
         seen[c.id] = line
+        try:  # the check's own parameters: unknown keys, wrong types, inverted thresholds
+            PARAMS[c.id].model_validate(c.params)
+        except ValidationError as exc:
+            _raise_validation(path, located, exc, prefix=("checks", i, "params"))
         stage = KNOWN_CHECKS[c.id]
         assert stage in ("static", "build", "run")
         checks.append(
