@@ -38,7 +38,7 @@ import requests.exceptions
 from repograder.detect import EnvSpec
 from repograder.errors import InfrastructureError, SandboxUnavailable
 from repograder.model import ExecResult
-from repograder.sandbox import buildplan
+from repograder.sandbox import buildplan, syslibs
 from repograder.sandbox.base import BuildResult, Limits
 from repograder.sandbox.hostconfig import (
     CONTAINER_CA_PATH,
@@ -349,6 +349,20 @@ def _touch_used(cache_dir: Path, content_hash: str) -> None:
         (folder / f"{content_hash}.used").touch()
 
 
+def with_system_libraries(spec: EnvSpec, present: Sequence[str] = ()) -> tuple[EnvSpec, str]:
+    """``spec`` plus the Debian packages its distributions need at run time (``syslibs.TABLE``)
+    that neither it nor the parent layer (``present``) has; and a note naming them ("" if none).
+    """
+    needed = syslibs.apt_packages_for(spec.requirements)
+    extra = tuple(p for p in needed if p not in present and p not in spec.apt_packages)
+    if not extra:
+        return spec, ""
+    note = "system libraries the requirements need at run time (repograder's table): " + " ".join(
+        extra
+    )
+    return dataclasses.replace(spec, apt_packages=(*spec.apt_packages, *extra)), note
+
+
 @dataclass(frozen=True)
 class _Attempt:
     """How one build container ended; ``retry``: build again from source, without the cache."""
@@ -406,25 +420,66 @@ class DockerSandbox:
         # The shared layer is planned now (its hash is part of `identity`) and built lazily by
         # the first group that needs it.
         self._common_plan: buildplan.BuildPlan | None = None
+        self._layer_inferred = False
         if any(r.strip() for r in (*common, *common_apt)):
-            plan = buildplan.make_plan(
-                buildplan.common_spec(tuple(common), tuple(common_apt)),
-                cache_dir,
-                base_image_id=self._base_id,
-                python_version=self._python,
-                host=self.host,
-                cpu_wheels=self._cpu_wheels,
-                warmup=tuple(warmup),
-            )
             # The lecturer's own list: installed as resolved, without the newer-sdist probe.
-            self._common_plan = dataclasses.replace(plan, trusted=True)
+            self._common_plan = self._plan_layer(common, common_apt, warmup, trusted=True)
         self._common: tuple[str, str] | None = None  # (tag, image id) once built
         self._common_error: str | None = None
         atexit.register(self.close)
 
+    def _plan_layer(
+        self,
+        common: Sequence[str],
+        apt: Sequence[str],
+        warmup: Sequence[str],
+        *,
+        trusted: bool,
+    ) -> buildplan.BuildPlan:
+        spec, _note = with_system_libraries(buildplan.common_spec(tuple(common), tuple(apt)))
+        plan = buildplan.make_plan(
+            spec,
+            self.cache_dir,
+            base_image_id=self._base_id,
+            python_version=self._python,
+            host=self.host,
+            cpu_wheels=self._cpu_wheels,
+            warmup=tuple(warmup),
+        )
+        return dataclasses.replace(plan, trusted=trusted)
+
+    @property
+    def layer_declared(self) -> bool:
+        """True when the rubric named the shared layer (an inferred one must not replace it)."""
+        return self._common_plan is not None and not self._layer_inferred
+
+    def use_inferred_layer(
+        self, common: Sequence[str], apt: Sequence[str] = (), warmup: Sequence[str] = ()
+    ) -> str | None:
+        """Adopt a shared layer inferred from the course (``layerplan``); call before any build.
+
+        Students' pins decide its versions, so the newer-sdist probe stays on (not trusted).
+        A declared layer wins (nothing changes). Returns the layer's tag, None when empty.
+        ``identity`` does not change: a group's environment is its own lock whatever layer it
+        sits on, so results stay cached when another group's push changes the shared layer.
+        """
+        if self.layer_declared:
+            return self.common_tag
+        with self._lock:
+            if self._common is not None or self._common_error is not None:
+                return self.common_tag  # already built: too late to change
+            if not any(r.strip() for r in (*common, *apt)):
+                self._common_plan = None
+                return None
+            self._common_plan = self._plan_layer(common, apt, warmup, trusted=False)
+            self._layer_inferred = True
+        return self.common_tag
+
     @property
     def identity(self) -> str:
         """Stable text naming what grades a group: base image and shared layer (cache keys)."""
+        if self._layer_inferred:
+            return f"docker:{self._base_id}:inferred"
         common = self._common_plan.content_hash[:24] if self._common_plan else "-"
         return f"docker:{self._base_id}:{common}"
 
@@ -500,6 +555,8 @@ class DockerSandbox:
         start = time.monotonic()
         common = self._ensure_common()
         parent_tag, parent_id = common if common is not None else (self.base_image, self._base_id)
+        layer_apt = self._common_plan.apt_packages if common and self._common_plan else ()
+        spec, syslib_note = with_system_libraries(spec, layer_apt)
         plan = buildplan.make_plan(
             spec,
             checkout,
@@ -509,6 +566,8 @@ class DockerSandbox:
             cpu_wheels=self._cpu_wheels,
             layered=common is not None,
         )
+        if syslib_note:
+            plan = dataclasses.replace(plan, notes=(*plan.notes, syslib_note))
         if self._common_error is not None:
             note = f"no shared layer (it did not build): {self._common_error}"
             plan = dataclasses.replace(plan, notes=(*plan.notes, note))
