@@ -504,6 +504,7 @@ class DockerSandbox:
             log_path = log_dir / f"common-{plan.content_hash[:24]}.log"
             if not self._image_exists(tag):
                 self._log(f"building the shared layer {tag} ({len(plan.requirements)} packages)")
+                began = time.monotonic()
                 ok, summary, _excerpt, _notes = self._build(
                     plan, tag, log_path, self.base_image, layer="common"
                 )
@@ -511,6 +512,8 @@ class DockerSandbox:
                     self._common_error = f"{summary} (log: {log_path})"
                     self._log(f"the shared layer failed to build: {self._common_error}")
                     return None
+                # benchmarks/grade_bench.py reads this line for its per-phase breakdown.
+                self._log(f"built the shared layer {tag} in {time.monotonic() - began:.1f} s")
             self._common = (tag, _call(self._client.images.get, tag).id)
             _touch_used(self.cache_dir, plan.content_hash)
             return self._common
