@@ -460,8 +460,9 @@ class DockerSandbox:
 
         Students' pins decide its versions, so the newer-sdist probe stays on (not trusted).
         A declared layer wins (nothing changes). Returns the layer's tag, None when empty.
-        ``identity`` does not change: a group's environment is its own lock whatever layer it
-        sits on, so results stay cached when another group's push changes the shared layer.
+        ``identity`` does not change (it may already be in cache keys): a group's environment
+        is its own lock whatever layer it sits on, so results stay cached when another
+        group's push changes the shared layer.
         """
         if self.layer_declared:
             return self.common_tag
@@ -478,9 +479,10 @@ class DockerSandbox:
     @property
     def identity(self) -> str:
         """Stable text naming what grades a group: base image and shared layer (cache keys)."""
-        if self._layer_inferred:
-            return f"docker:{self._base_id}:inferred"
-        common = self._common_plan.content_hash[:24] if self._common_plan else "-"
+        # An inferred layer is not part of it: it is decided while groups already look up
+        # their cached results, and it never changes a verdict (see use_inferred_layer).
+        declared = self._common_plan if self.layer_declared else None
+        common = declared.content_hash[:24] if declared else "-"
         return f"docker:{self._base_id}:{common}"
 
     @property
