@@ -458,8 +458,11 @@ class DockerSandbox:
     ) -> str | None:
         """Adopt a shared layer inferred from the course (``layerplan``); call before any build.
 
-        Students' pins decide its versions, so the newer-sdist probe stays on (not trusted).
-        A declared layer wins (nothing changes). Returns the layer's tag, None when empty.
+        Built like a declared layer (wheels only, no newer-sdist probe): the probe gives false
+        alarms on a whole stack (numpy, scipy and contourpy "newer only as sdist" although the
+        unrestricted install picks the same versions), and the retry rebuilds the layer
+        without the shared cache, minutes for nothing; each group's own build still probes
+        the packages it does not take from the layer. A declared layer wins (nothing changes). Returns the layer's tag, None when empty.
         ``identity`` does not change (it may already be in cache keys): a group's environment
         is its own lock whatever layer it sits on, so results stay cached when another
         group's push changes the shared layer.
@@ -472,7 +475,7 @@ class DockerSandbox:
             if not any(r.strip() for r in (*common, *apt)):
                 self._common_plan = None
                 return None
-            self._common_plan = self._plan_layer(common, apt, warmup, trusted=False)
+            self._common_plan = self._plan_layer(common, apt, warmup, trusted=True)
             self._layer_inferred = True
         return self.common_tag
 
