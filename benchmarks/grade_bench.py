@@ -25,8 +25,8 @@ times `repograder run` (a separate process, so its peak memory is measured alone
 
 Prints wall time, the grader's peak RSS and the ratio against (d), how many groups' README
 steps and notebooks passed, and a per-phase breakdown of (a) and (c): shared layer, group
-layers, session start, steps, notebooks, fetch + static checks, start-up + report (sums over
-groups of the times in results.json; the shared layer's from the grader's log line).
+layers, session start, steps, notebooks, fetch, static checks + waiting, start-up + report
+(sums over groups of the times in results.json; the shared layer's from the grader's log line).
 Needs the base image (`repograder sandbox build`) and PyPI. The images the benchmark built are
 removed at the end (--keep-images keeps them).
 """
@@ -229,12 +229,15 @@ def phases(out: Path, timing: Timing) -> dict[str, float]:
     """Seconds per phase of one run, summed over groups (see the module docstring)."""
     data = json.loads((out / "results.json").read_text())
     layer = sum(float(m) for m in _LAYER_LINE.findall(timing.output))
-    build = steps = nbs = run = static = 0.0
+    build = steps = nbs = run = fetch = rest = 0.0
     for group in data["groups"]:
         t = group.get("timings") or {}
         build += t.get("build_s") or 0.0
         run += t.get("run_s") or 0.0
-        static += (t.get("total_s") or 0.0) - (t.get("build_s") or 0.0) - (t.get("run_s") or 0.0)
+        fetch += t.get("fetch_s") or 0.0
+        rest += (t.get("total_s") or 0.0) - sum(
+            t.get(k) or 0.0 for k in ("fetch_s", "build_s", "run_s")
+        )
         steps += sum(s.get("duration_s") or 0.0 for s in group.get("steps", []))
         for check in group.get("checks", []):
             if check["id"] == "notebooks":
@@ -248,7 +251,8 @@ def phases(out: Path, timing: Timing) -> dict[str, float]:
         "session start": run - steps - nbs,
         "steps": steps,
         "notebooks": nbs,
-        "fetch + static": static,
+        "fetch": fetch,
+        "static checks + waiting (layer, sandbox slot)": rest,
         "start-up + report (wall)": timing.wall_s - (ended - began).total_seconds(),
     }
 
