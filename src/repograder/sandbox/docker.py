@@ -462,7 +462,8 @@ class DockerSandbox:
         alarms on a whole stack (numpy, scipy and contourpy "newer only as sdist" although the
         unrestricted install picks the same versions), and the retry rebuilds the layer
         without the shared cache, minutes for nothing; each group's own build still probes
-        the packages it does not take from the layer. A declared layer wins (nothing changes). Returns the layer's tag, None when empty.
+        the packages it does not take from the layer. A declared layer wins (nothing
+        changes). Returns the layer's tag, None when empty.
         ``identity`` does not change (it may already be in cache keys): a group's environment
         is its own lock whatever layer it sits on, so results stay cached when another
         group's push changes the shared layer.
