@@ -584,7 +584,7 @@ def grade_all(
     # wait behind another group's slow build.
     ctx = replace(ctx, sandbox_slots=SandboxSlots(jobs, [g.name for g in groups], ctx.cancel))
     workers = min(max(len(groups), 1), max(jobs, STATIC_WORKERS))
-    layer = course_layer(ctx, groups)
+    layer = course_layer(ctx, groups, config.groups)
     if layer is not None:
         ctx = replace(ctx, course_layer=layer)
         # Every group's static stage must finish before the first build: a worker per group,
@@ -622,9 +622,19 @@ def grade_all(
     return _run_result(config, ctx, started_at, ordered)
 
 
-def course_layer(ctx: GradingContext, groups: Sequence[GroupSpec]) -> layerplan.CourseLayer | None:
+def course_layer(
+    ctx: GradingContext,
+    groups: Sequence[GroupSpec],
+    course: Sequence[GroupSpec] = (),
+) -> layerplan.CourseLayer | None:
     """The collector of the inferred shared layer; None when the rubric declares a layer or
-    says ``environment: none``, or the sandbox cannot layer (static runs, local backend)."""
+    says ``environment: none``, or the sandbox cannot layer (static runs, local backend).
+
+    When only some of the ``course``'s groups are graded (``--only``, a shard) and an earlier
+    run of the whole course left ``shared-layer.json`` in the output folder, that layer is
+    adopted at once (None is returned): re-grading one group must not infer a layer from that
+    group alone and rebuild its environment on another parent.
+    """
     sandbox = ctx.sandbox
     adopt = getattr(sandbox, "use_inferred_layer", None)
     if (
@@ -638,6 +648,11 @@ def course_layer(ctx: GradingContext, groups: Sequence[GroupSpec]) -> layerplan.
         return None
     tooling = notebooks.NOTEBOOK_TOOLING if _check(ctx.rubric, notebooks.CHECK_ID) else ()
     out_dir = ctx.out_dir
+    if {g.name for g in groups} < {g.name for g in course}:
+        stored = _stored_layer(out_dir / "shared-layer.json")
+        if stored is not None:
+            adopt(*stored)
+            return None
 
     def ready(choice: layerplan.LayerChoice) -> None:
         tag = adopt(choice.requirements, (), choice.warmup)
@@ -651,6 +666,22 @@ def course_layer(ctx: GradingContext, groups: Sequence[GroupSpec]) -> layerplan.
         min_groups=ctx.rubric.layer_min_groups,
         extra=tooling,
     )
+
+
+def _stored_layer(path: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
+    """(requirements, apt, warm-ups) of an earlier run's inferred layer; None if unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    reqs, warm = data.get("requirements"), data.get("warmup")
+    if not isinstance(reqs, list) or not isinstance(warm, list):
+        return None
+    if not all(isinstance(x, str) for x in (*reqs, *warm)):
+        return None
+    return tuple(reqs), (), tuple(warm)
 
 
 def _run_result(

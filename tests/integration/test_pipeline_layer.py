@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from gitrepo import commit, init_repo
@@ -126,3 +127,16 @@ def test_a_declared_layer_or_environment_none_is_not_replaced(tmp_path: Path) ->
     declared.layer_declared = True
     pipeline.grade_all(config, config.groups, _ctx(tmp_path / "x", declared, path))
     assert declared.layers == []
+
+
+def test_regrading_some_groups_keeps_the_whole_course_layer(tmp_path: Path) -> None:
+    path = _course(tmp_path, {"a": "numpy\nscipy\n", "b": "numpy\nscipy\n", "c": "numpy\n"})
+    config = load_groups(path)
+    full = LayeringFake()
+    pipeline.grade_all(config, config.groups, _ctx(tmp_path, full, path))
+    # --only c: the layer is the course's (numpy, scipy), not one inferred from c alone.
+    only = LayeringFake()
+    ctx = replace(_ctx(tmp_path, only, path), force=True)
+    pipeline.grade_all(config, config.groups[2:], ctx)
+    assert [layer[0] for layer in only.layers] == [full.layers[0][0]]
+    assert only.events == ["layer", "prepare"]
