@@ -1,13 +1,16 @@
 """Benchmark whole grading runs against the naive script a lecturer would write by hand.
 
 usage: python benchmarks/grade_bench.py [--groups 16] [--jobs N] [--naive-groups K]
+                                        [--rubric declared|builtin]
 
 Creates N synthetic groups (git repositories with dated commits) whose requirements resemble
 real audio-ML projects (numpy, scipy, librosa, soundfile, matplotlib, torch, small variations),
 each with a README that runs a short script, a notebook and a paper; the rubric is the built-in
 one plus `environment: {common: [numpy, scipy, librosa, soundfile, matplotlib, torch],
 apt: [libsndfile1]}` (the local index has only soundfile's pure wheel, which needs the system
-library; the naive baseline installs it with apt too). Then
+library; the naive baseline installs it with apt too). With `--rubric builtin` the rubric is
+the built-in one as shipped: no declared layer, no apt, no warm-up; the grader infers the shared
+layer, its system libraries and warm-ups from the groups itself. Then
 times `repograder run` (a separate process, so its peak memory is measured alone):
 
   (a) cold: no environment image, git mirror or result of these groups exists (the shared
@@ -20,9 +23,12 @@ times `repograder run` (a separate process, so its peak memory is measured alone
       one group after the other. It downloads gigabytes (the CUDA torch), so by default only
       K=2 groups run and the total is extrapolated (said so in the table).
 
-Prints wall time, the grader's peak RSS and the ratio against (d). Needs the base image
-(`repograder sandbox build`) and PyPI. The images the benchmark built are removed at the end
-(--keep-images keeps them).
+Prints wall time, the grader's peak RSS and the ratio against (d), how many groups' README
+steps and notebooks passed, and a per-phase breakdown of (a) and (c): shared layer, group
+layers, session start, steps, notebooks, fetch, static checks + waiting, start-up + report
+(sums over groups of the times in results.json; the shared layer's from the grader's log line).
+Needs the base image (`repograder sandbox build`) and PyPI. The images the benchmark built are
+removed at the end (--keep-images keeps them).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,6 +44,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +126,7 @@ class Timing:
     wall_s: float
     peak_mb: float | None
     note: str = ""
+    output: str = ""
 
 
 def _git(repo: Path, *args: str, when: str = "2026-01-10T12:00:00") -> None:
@@ -178,15 +187,16 @@ def make_groups(root: Path, n: int) -> list[Path]:
     return repos
 
 
-def write_config(root: Path, repos: list[Path], salt: str) -> Path:
-    """groups.yaml and a rubric with the shared layer (salted: a fresh layer for this run)."""
+def write_config(root: Path, repos: list[Path], salt: str, rubric_kind: str = "declared") -> Path:
+    """groups.yaml and a rubric: with the shared layer declared (salted: a fresh layer for
+    this run), or the built-in rubric as shipped (the grader infers the layer)."""
     rubric = root / "rubric.yaml"
     common = ", ".join(json.dumps(r) for r in [*COMMON, f"# bench {salt}"])
-    rubric.write_text(
-        DEFAULT_RUBRIC.read_text(encoding="utf-8")
-        + f"\nenvironment:\n  common: [{common}]\n  apt: [libsndfile1]\n"
-        + f"  warmup: [{json.dumps(WARMUP)}]\n"
-    )
+    text = DEFAULT_RUBRIC.read_text(encoding="utf-8")
+    if rubric_kind == "declared":
+        text += f"\nenvironment:\n  common: [{common}]\n  apt: [libsndfile1]\n"
+        text += f"  warmup: [{json.dumps(WARMUP)}]\n"
+    rubric.write_text(text)
     lines = ["course: benchmark", f"rubric: {rubric}", "groups:"]
     for repo in repos:
         lines += [f"  - name: {repo.name}", f"    repo: {repo}"]
@@ -209,7 +219,61 @@ def run_grader(groups: Path, out: Path, cache: Path, jobs: int | None, label: st
     wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     print(f"  [{label}] {wall:.1f} s, exit {proc.returncode}: {output.strip()[-300:]}", flush=True)
-    return Timing(label, wall, usage.ru_maxrss / 1024)
+    return Timing(label, wall, usage.ru_maxrss / 1024, output=output)
+
+
+_LAYER_LINE = re.compile(r"built the shared layer \S+ in ([\d.]+) s")
+
+
+def phases(out: Path, timing: Timing, only: set[str] | None = None) -> dict[str, float]:
+    """Seconds per phase of one run, summed over groups (see the module docstring); ``only``:
+    the groups graded in that run (results.json also holds the cached groups' old timings)."""
+    data = json.loads((out / "results.json").read_text())
+    layer = sum(float(m) for m in _LAYER_LINE.findall(timing.output))
+    build = steps = nbs = run = fetch = rest = 0.0
+    for group in data["groups"]:
+        if only is not None and group["name"] not in only:
+            continue
+        t = group.get("timings") or {}
+        build += t.get("build_s") or 0.0
+        run += t.get("run_s") or 0.0
+        fetch += t.get("fetch_s") or 0.0
+        rest += (t.get("total_s") or 0.0) - sum(
+            t.get(k) or 0.0 for k in ("fetch_s", "build_s", "run_s")
+        )
+        steps += sum(s.get("duration_s") or 0.0 for s in group.get("steps", []))
+        for check in group.get("checks", []):
+            if check["id"] == "notebooks":
+                for nb in (check.get("details") or {}).get("notebooks", []):
+                    nbs += nb.get("duration_s") or 0.0
+    began = datetime.fromisoformat(data["started_at"])
+    ended = datetime.fromisoformat(data["finished_at"])
+    return {
+        "shared layer": layer,
+        "group layers": build - layer,
+        "session start": run - steps - nbs,
+        "steps": steps,
+        "notebooks": nbs,
+        "fetch": fetch,
+        "static checks + waiting (layer, sandbox slot)": rest,
+        "start-up + report (wall)": timing.wall_s - (ended - began).total_seconds(),
+    }
+
+
+def outcomes(out: Path) -> str:
+    """How many groups passed readme-steps and notebooks (the issue's "done" criterion)."""
+    data = json.loads((out / "results.json").read_text())
+    counts: dict[str, list[str]] = {"readme-steps": [], "notebooks": []}
+    for group in data["groups"]:
+        for check in group.get("checks", []):
+            if check["id"] in counts:
+                counts[check["id"]].append(check["status"])
+    n = len(data["groups"])
+    return ", ".join(
+        f"{cid} pass {statuses.count('pass')}/{n}"
+        + (f" (others: {sorted(set(statuses) - {'pass'})})" if statuses.count("pass") < n else "")
+        for cid, statuses in counts.items()
+    )
 
 
 def summary(out: Path) -> str:
@@ -276,6 +340,13 @@ def main() -> None:
         action="store_true",
         help="also drop the shared uv cache volume before the cold run",
     )
+    parser.add_argument(
+        "--rubric",
+        choices=("declared", "builtin"),
+        default="declared",
+        help="declared: the rubric names the shared layer, apt and warm-up (default); "
+        "builtin: the built-in rubric as shipped (the layer is inferred)",
+    )
     parser.add_argument("--keep-images", action="store_true")
     parser.add_argument("--workdir", type=Path, help="keep the groups and reports here")
     args = parser.parse_args()
@@ -283,14 +354,17 @@ def main() -> None:
     root.mkdir(parents=True, exist_ok=True)
     cache = root / "cache"
     repos = make_groups(root, args.groups)
-    groups = write_config(root, repos, uuid.uuid4().hex[:12])
+    groups = write_config(root, repos, uuid.uuid4().hex[:12], args.rubric)
     if args.cold_uv_cache:
         subprocess.run(["docker", "volume", "rm", "-f", sd.UV_CACHE_VOLUME], check=False)
     results: list[Timing] = []
+    breakdown: dict[str, dict[str, float]] = {}
     try:
         out = root / "report"
         results.append(run_grader(groups, out, cache, args.jobs, "(a) cold"))
         print("  scores:", summary(out))
+        print("  outcomes:", outcomes(out))
+        breakdown["(a) cold"] = phases(out, results[-1])
         results.append(run_grader(groups, out, cache, args.jobs, "(b) warm, unchanged"))
         (repos[0] / "run.py").write_text((repos[0] / "run.py").read_text() + "print('v2')\n")
         _git(repos[0], "commit", "-q", "-am", "v2", when="2026-01-11T12:00:00")
@@ -298,6 +372,7 @@ def main() -> None:
         group_s = json.loads((out / "groups" / f"{repos[0].name}.json").read_text())["group"]
         total = group_s.get("timings", {}).get("total_s")
         results.append(Timing(one.label, one.wall_s, one.peak_mb, f"that group alone: {total} s"))
+        breakdown["(c) one group changed"] = phases(out, one, {repos[0].name})
         if not args.skip_naive:
             results.append(naive(repos, max(1, min(args.naive_groups, len(repos)))))
     finally:
@@ -306,6 +381,9 @@ def main() -> None:
         if args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
     base = next((r.wall_s for r in results if r.label.startswith("(d)")), None)
+    print(f"\nper phase (seconds, summed over groups), rubric {args.rubric}:")
+    for label, parts in breakdown.items():
+        print(f"  {label}: " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()))
     print(f"\n{args.groups} groups, {os.cpu_count()} cores, jobs={args.jobs or 'default'}")
     print(f"{'run':26} {'wall':>9} {'per group':>10} {'peak RSS':>9} {'vs naive':>9}  note")
     for r in results:

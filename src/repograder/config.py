@@ -414,6 +414,11 @@ class _EnvironmentModel(BaseModel):
     # Shell commands run once in that layer after installing (lecturer code, not student
     # code): JIT caches they fill (numba, matplotlib fonts) are copied into every session.
     warmup: list[StrictStr] = Field(default_factory=list, max_length=50)
+    # Without `common`, the shared layer is inferred from the groups' environment files: a
+    # package is shared when at least `min_share` of the groups (and `min_groups`) ask for it.
+    min_share: float = Field(default=0.5, gt=0, le=1)
+    min_groups: int = Field(default=2, ge=2, le=100_000)
+    infer: StrictBool = True  # `environment: none` sets this to false
 
 
 class _CheckModel(BaseModel):
@@ -462,6 +467,14 @@ class _RubricModel(BaseModel):
     limits: _LimitsModel = Field(default_factory=_LimitsModel)
     environment: _EnvironmentModel = Field(default_factory=_EnvironmentModel)
     checks: list[_CheckModel] = Field(min_length=1)
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _none_turns_off(cls, value: object) -> object:
+        # `environment: none`: no shared layer at all, neither declared nor inferred.
+        if value == "none":
+            return {"infer": False}
+        return value
 
 
 @dataclass(frozen=True)
@@ -525,6 +538,11 @@ class Rubric:
     common_apt: tuple[str, ...] = ()  # rubric `environment.apt`
     common_warmup: tuple[str, ...] = ()  # rubric `environment.warmup`
     grade_scale: GradeScale | None = None  # rubric `grade_scale`
+    # Infer the shared layer from the course when `common` is not declared (see layerplan.py);
+    # `environment: none` turns it off.
+    infer_layer: bool = True
+    layer_min_share: float = 0.5  # rubric `environment.min_share`
+    layer_min_groups: int = 2  # rubric `environment.min_groups`
 
     @property
     def max_score(self) -> float:
@@ -590,6 +608,9 @@ def load_rubric(path: Path | None = None) -> Rubric:
         common_requirements=tuple(r.strip() for r in model.environment.common if r.strip()),
         common_apt=tuple(a.strip() for a in model.environment.apt if a.strip()),
         common_warmup=tuple(w for w in model.environment.warmup if w.strip()),
+        infer_layer=model.environment.infer,
+        layer_min_share=model.environment.min_share,
+        layer_min_groups=model.environment.min_groups,
     )
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from repograder import fsutil, model
+from repograder.sandbox import syslibs
 from repograder.sandbox.base import Session
 
 # Installed into the group's environment when the repository has notebooks, so the kernel runs
@@ -710,6 +711,21 @@ def evaluate_notebooks(report: NotebookReport, params: model.Params) -> model.Ve
             f"{first.path}: {first.error}",
             details,
         )
+    for result in results:
+        if result.status is not NotebookStatus.FAILED:
+            continue
+        missing = syslibs.missing_library(result.error + "\n" + result.traceback_tail)
+        if missing is not None:
+            # The grader's environment lacks a system library: the lecturer's gap to fix.
+            details["missing_system_library"] = {
+                "library": missing.library,
+                "debian_package": missing.debian,
+                "notebook": result.path,
+                "fix": missing.fix,
+            }
+            return model.Verdict.error(
+                f"{result.path} could not run: {missing.describe()}", details
+            )
     ran = sum(1 for r in results if r.status is NotebookStatus.OK)
     fraction = ran / len(results)
     summary = f"{ran} of {len(results)} notebooks ran"

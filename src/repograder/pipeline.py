@@ -29,6 +29,7 @@ from repograder import (
     envchain,
     fsutil,
     git,
+    layerplan,
     notebooks,
     paper,
     readme,
@@ -163,6 +164,9 @@ class GradingContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     # Which groups may build or run in a sandbox now (grade_all sets `jobs` slots).
     sandbox_slots: SandboxSlots | None = None
+    # The shared layer inferred from every group's environment (grade_all sets it when the
+    # rubric declares none): groups report after fetching, builds wait for the decision.
+    course_layer: layerplan.CourseLayer | None = None
 
     @property
     def sandbox_id(self) -> str:
@@ -277,6 +281,8 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
             ctx.progress.done(group.name, result, cached=False)
             return result
         fetch_s = time.monotonic() - started
+        if ctx.course_layer is not None:
+            _offer_layer_inputs(ctx, group, checkout.path)
         key = cache_key(group, checkout.commit, ctx)
         cached = load_cached(ctx, group, key)
         if cached is not None:
@@ -291,6 +297,8 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
         ctx.progress.done(group.name, result, cached=False)
         return result
     finally:
+        if ctx.course_layer is not None:
+            ctx.course_layer.withdraw(group.name)  # no-op once offered: nobody waits forever
         if ctx.sandbox_slots is not None:
             ctx.sandbox_slots.discharge(group.name)
         fsutil.remove_tree(work)
@@ -301,6 +309,20 @@ def _with_contributions(result: GroupResult, group: GroupSpec, checkout: Checkou
     people = group.people or tuple(Member(name) for name in group.members)
     figures = contributions.summarise(checkout.history, people, group.aliases)
     return replace(result, contributions=figures) if figures else result
+
+
+def _offer_layer_inputs(ctx: GradingContext, group: GroupSpec, root: Path) -> None:
+    """Tell the course layer what this group installs (cached groups too: the layer must not
+    depend on which groups happen to be re-graded)."""
+    assert ctx.course_layer is not None
+    try:
+        env = detect.detect_env(root)
+    except Exception:  # a detection bug costs this group's share in the layer only
+        env = None
+    if env is None:
+        ctx.course_layer.withdraw(group.name)
+        return
+    ctx.course_layer.offer(group.name, env.requirements)
 
 
 def _grade_checkout(
@@ -473,6 +495,13 @@ def _sandbox_stage(
     """
     assert ctx.sandbox is not None
     group_dir = ctx.out_dir / "groups" / group.slug
+    layer_note = ""
+    if ctx.course_layer is not None:
+        ctx.progress.stage(group.name, "waiting for the other groups (shared layer)")
+        choice = ctx.course_layer.wait(ctx.cancel)
+        if choice is None:
+            raise Interrupted("interrupted")
+        layer_note = choice.group_note(group.name)
     ctx.progress.stage(group.name, "waiting for a sandbox")
     # Only `jobs` groups build or run at once; the others' fetch and static checks go on.
     slots = ctx.sandbox_slots or SandboxSlots(1, [group.name], ctx.cancel)
@@ -486,6 +515,8 @@ def _sandbox_stage(
         t = time.monotonic()
         build = ctx.sandbox.prepare(spec, root, group_dir / "logs")
         build_s = time.monotonic() - t
+        if layer_note:
+            build = replace(build, notes=(*build.notes, layer_note))
         if not build.ok:
             return _SandboxEvidence(
                 build, not_run="not run: the environment did not build", build_s=build_s
@@ -592,6 +623,12 @@ def grade_all(
     # wait behind another group's slow build.
     ctx = replace(ctx, sandbox_slots=SandboxSlots(jobs, [g.name for g in groups], ctx.cancel))
     workers = min(max(len(groups), 1), max(jobs, STATIC_WORKERS))
+    layer = course_layer(ctx, groups, config.groups)
+    if layer is not None:
+        ctx = replace(ctx, course_layer=layer)
+        # Every group's static stage must finish before the first build: a worker per group,
+        # or the first workers would wait for groups that never get a thread.
+        workers = max(len(groups), 1)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
     futures: list[Future[GroupResult]] = []
     try:
@@ -622,6 +659,68 @@ def grade_all(
         ctx.progress.end()
     ordered = tuple(results[g.name] for g in groups if g.name in results)
     return _run_result(config, ctx, started_at, ordered)
+
+
+def course_layer(
+    ctx: GradingContext,
+    groups: Sequence[GroupSpec],
+    course: Sequence[GroupSpec] = (),
+) -> layerplan.CourseLayer | None:
+    """The collector of the inferred shared layer; None when the rubric declares a layer or
+    says ``environment: none``, or the sandbox cannot layer (static runs, local backend).
+
+    When only some of the ``course``'s groups are graded (``--only``, a shard) and an earlier
+    run of the whole course left ``shared-layer.json`` in the output folder, that layer is
+    adopted at once (None is returned): re-grading one group must not infer a layer from that
+    group alone and rebuild its environment on another parent.
+    """
+    sandbox = ctx.sandbox
+    adopt = getattr(sandbox, "use_inferred_layer", None)
+    if (
+        sandbox is None
+        or ctx.static_only
+        or adopt is None
+        or not ctx.rubric.infer_layer
+        or getattr(sandbox, "layer_declared", False)
+        or not any(c.stage in ("build", "run") for c in ctx.rubric.checks)
+    ):
+        return None
+    tooling = notebooks.NOTEBOOK_TOOLING if _check(ctx.rubric, notebooks.CHECK_ID) else ()
+    out_dir = ctx.out_dir
+    if {g.name for g in groups} < {g.name for g in course}:
+        stored = _stored_layer(out_dir / "shared-layer.json")
+        if stored is not None:
+            adopt(*stored)
+            return None
+
+    def ready(choice: layerplan.LayerChoice) -> None:
+        tag = adopt(choice.requirements, (), choice.warmup)
+        data = {**choice.to_json(), "image": tag}
+        report_results.write_json_atomic(out_dir / "shared-layer.json", data)
+
+    return layerplan.CourseLayer(
+        [g.name for g in groups],
+        ready,
+        min_share=ctx.rubric.layer_min_share,
+        min_groups=ctx.rubric.layer_min_groups,
+        extra=tooling,
+    )
+
+
+def _stored_layer(path: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
+    """(requirements, apt, warm-ups) of an earlier run's inferred layer; None if unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    reqs, warm = data.get("requirements"), data.get("warmup")
+    if not isinstance(reqs, list) or not isinstance(warm, list):
+        return None
+    if not all(isinstance(x, str) for x in (*reqs, *warm)):
+        return None
+    return tuple(reqs), (), tuple(warm)
 
 
 def _run_result(

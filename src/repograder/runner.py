@@ -24,6 +24,7 @@ from typing import Protocol
 from repograder import model, readme_translate
 from repograder.errors import ConfigError
 from repograder.model import ExecResult, StepResult, StepStatus
+from repograder.sandbox import syslibs
 from repograder.sandbox.base import Session
 
 CHECK_ID = "readme-steps"
@@ -422,7 +423,26 @@ def evaluate_steps(steps: Sequence[StepResult], params: model.Params) -> model.V
     if status == model.Status.PASS and timeouts and on_timeout == "warn":
         status = model.Status.WARN
     summary = f"{ok} of {len(runnable)} README steps ran successfully"
+    details = {
+        "steps": table,
+        "runnable": len(runnable),
+        "succeeded": ok,
+        "timeouts": timeouts,
+        "share": round(share, 4),
+    }
     problems = [s for s in runnable if s.status != StepStatus.OK]
+    gap = _environment_gap(problems)
+    if gap is not None:
+        step, missing = gap
+        details["missing_system_library"] = {
+            "library": missing.library,
+            "debian_package": missing.debian,
+            "step": step.index,
+            "fix": missing.fix,
+        }
+        return model.Verdict.error(
+            f"step {step.index} could not run: {missing.describe()}", details
+        )
     if problems:
         summary += "; " + _describe(problems[0])
         if len(problems) > 1:
@@ -432,14 +452,21 @@ def evaluate_steps(steps: Sequence[StepResult], params: model.Params) -> model.V
         # Not the students' failure for sure: the data was never fetched. A human decides.
         status = model.Status.ERROR
         summary += f"; step {lfs_failed[0].index}: {lfs_failed[0].hint}"
-    details = {
-        "steps": table,
-        "runnable": len(runnable),
-        "succeeded": ok,
-        "timeouts": timeouts,
-        "share": round(share, 4),
-    }
     return model.Verdict(status, round(share, 4), summary, details)
+
+
+def _environment_gap(
+    problems: Sequence[StepResult],
+) -> tuple[StepResult, syslibs.MissingLibrary] | None:
+    """The first failed step that could not load a system library: the grader's environment
+    lacks it (a gap for the lecturer to fix, not the group's failure)."""
+    for step in problems:
+        if step.status != StepStatus.FAILED:
+            continue
+        missing = syslibs.missing_library(step.output_head + "\n" + step.output_tail)
+        if missing is not None:
+            return step, missing
+    return None
 
 
 def _describe(step: StepResult) -> str:

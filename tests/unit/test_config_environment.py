@@ -37,3 +37,22 @@ def test_common_apt_packages_are_read(tmp_path: Path) -> None:
         _rubric(tmp_path, "environment:\n  common: [numpy]\n  apt: [libsndfile1]\n")
     )
     assert rubric.common_apt == ("libsndfile1",)
+
+
+def test_the_shared_layer_is_inferred_by_default(tmp_path: Path) -> None:
+    rubric = load_rubric(_rubric(tmp_path, ""))
+    assert rubric.infer_layer
+    assert (rubric.layer_min_share, rubric.layer_min_groups) == (0.5, 2)
+
+
+def test_environment_none_turns_the_shared_layer_off(tmp_path: Path) -> None:
+    rubric = load_rubric(_rubric(tmp_path, "environment: none\n"))
+    assert not rubric.infer_layer
+    assert rubric.common_requirements == ()
+
+
+def test_inference_threshold_is_configurable(tmp_path: Path) -> None:
+    rubric = load_rubric(_rubric(tmp_path, "environment:\n  min_share: 0.25\n  min_groups: 3\n"))
+    assert (rubric.layer_min_share, rubric.layer_min_groups) == (0.25, 3)
+    with pytest.raises(ConfigError, match=r"environment\.min_share"):
+        load_rubric(_rubric(tmp_path, "environment:\n  min_share: 2\n"))

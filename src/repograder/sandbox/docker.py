@@ -39,7 +39,7 @@ import requests.exceptions
 from repograder.detect import EnvSpec
 from repograder.errors import InfrastructureError, SandboxUnavailable
 from repograder.model import ExecResult
-from repograder.sandbox import buildplan
+from repograder.sandbox import buildplan, syslibs
 from repograder.sandbox.base import BuildResult, HelperResult, Limits
 from repograder.sandbox.helpers import END_STUDENT_PROCESSES, HELPER_BOOT
 from repograder.sandbox.hostconfig import (
@@ -396,6 +396,20 @@ def _touch_used(cache_dir: Path, content_hash: str) -> None:
         (folder / f"{content_hash}.used").touch()
 
 
+def with_system_libraries(spec: EnvSpec, present: Sequence[str] = ()) -> tuple[EnvSpec, str]:
+    """``spec`` plus the Debian packages its distributions need at run time (``syslibs.TABLE``)
+    that neither it nor the parent layer (``present``) has; and a note naming them ("" if none).
+    """
+    needed = syslibs.apt_packages_for(spec.requirements)
+    extra = tuple(p for p in needed if p not in present and p not in spec.apt_packages)
+    if not extra:
+        return spec, ""
+    note = "system libraries the requirements need at run time (repograder's table): " + " ".join(
+        extra
+    )
+    return dataclasses.replace(spec, apt_packages=(*spec.apt_packages, *extra)), note
+
+
 @dataclass(frozen=True)
 class _Attempt:
     """How one build container ended; ``retry``: build again from source, without the cache."""
@@ -457,26 +471,73 @@ class DockerSandbox:
         # The shared layer is planned now (its hash is part of `identity`) and built lazily by
         # the first group that needs it.
         self._common_plan: buildplan.BuildPlan | None = None
+        self._layer_inferred = False
         if any(r.strip() for r in (*common, *common_apt)):
-            plan = buildplan.make_plan(
-                buildplan.common_spec(tuple(common), tuple(common_apt)),
-                cache_dir,
-                base_image_id=self._base_id,
-                python_version=self._python,
-                host=self.host,
-                cpu_wheels=self._cpu_wheels,
-                warmup=tuple(warmup),
-            )
             # The lecturer's own list: installed as resolved, without the newer-sdist probe.
-            self._common_plan = dataclasses.replace(plan, trusted=True)
+            self._common_plan = self._plan_layer(common, common_apt, warmup, trusted=True)
         self._common: tuple[str, str] | None = None  # (tag, image id) once built
         self._common_error: str | None = None
         atexit.register(self.close)
 
+    def _plan_layer(
+        self,
+        common: Sequence[str],
+        apt: Sequence[str],
+        warmup: Sequence[str],
+        *,
+        trusted: bool,
+    ) -> buildplan.BuildPlan:
+        spec, _note = with_system_libraries(buildplan.common_spec(tuple(common), tuple(apt)))
+        plan = buildplan.make_plan(
+            spec,
+            self.cache_dir,
+            base_image_id=self._base_id,
+            python_version=self._python,
+            host=self.host,
+            cpu_wheels=self._cpu_wheels,
+            warmup=tuple(warmup),
+        )
+        return dataclasses.replace(plan, trusted=trusted)
+
+    @property
+    def layer_declared(self) -> bool:
+        """True when the rubric named the shared layer (an inferred one must not replace it)."""
+        return self._common_plan is not None and not self._layer_inferred
+
+    def use_inferred_layer(
+        self, common: Sequence[str], apt: Sequence[str] = (), warmup: Sequence[str] = ()
+    ) -> str | None:
+        """Adopt a shared layer inferred from the course (``layerplan``); call before any build.
+
+        Built like a declared layer (wheels only, no newer-sdist probe): the probe gives false
+        alarms on a whole stack (numpy, scipy and contourpy "newer only as sdist" although the
+        unrestricted install picks the same versions), and the retry rebuilds the layer
+        without the shared cache, minutes for nothing; each group's own build still probes
+        the packages it does not take from the layer. A declared layer wins (nothing
+        changes). Returns the layer's tag, None when empty.
+        ``identity`` does not change (it may already be in cache keys): a group's environment
+        is its own lock whatever layer it sits on, so results stay cached when another
+        group's push changes the shared layer.
+        """
+        if self.layer_declared:
+            return self.common_tag
+        with self._lock:
+            if self._common is not None or self._common_error is not None:
+                return self.common_tag  # already built: too late to change
+            if not any(r.strip() for r in (*common, *apt)):
+                self._common_plan = None
+                return None
+            self._common_plan = self._plan_layer(common, apt, warmup, trusted=True)
+            self._layer_inferred = True
+        return self.common_tag
+
     @property
     def identity(self) -> str:
         """Stable text naming what grades a group: base image and shared layer (cache keys)."""
-        common = self._common_plan.content_hash[:24] if self._common_plan else "-"
+        # An inferred layer is not part of it: it is decided while groups already look up
+        # their cached results, and it never changes a verdict (see use_inferred_layer).
+        declared = self._common_plan if self.layer_declared else None
+        common = declared.content_hash[:24] if declared else "-"
         return f"docker:{self._base_id}:{common}"
 
     @property
@@ -500,6 +561,7 @@ class DockerSandbox:
             log_path = log_dir / f"common-{plan.content_hash[:24]}.log"
             if not self._image_exists(tag):
                 self._log(f"building the shared layer {tag} ({len(plan.requirements)} packages)")
+                began = time.monotonic()
                 ok, summary, _excerpt, _notes = self._build(
                     plan, tag, log_path, self.base_image, layer="common"
                 )
@@ -507,6 +569,8 @@ class DockerSandbox:
                     self._common_error = f"{summary} (log: {log_path})"
                     self._log(f"the shared layer failed to build: {self._common_error}")
                     return None
+                # benchmarks/grade_bench.py reads this line for its per-phase breakdown.
+                self._log(f"built the shared layer {tag} in {time.monotonic() - began:.1f} s")
             self._common = (tag, _call(self._client.images.get, tag).id)
             _touch_used(self.cache_dir, plan.content_hash)
             return self._common
@@ -646,6 +710,8 @@ class DockerSandbox:
         start = time.monotonic()
         common = self._ensure_common()
         parent_tag, parent_id = common if common is not None else (self.base_image, self._base_id)
+        layer_apt = self._common_plan.apt_packages if common and self._common_plan else ()
+        spec, syslib_note = with_system_libraries(spec, layer_apt)
         plan = buildplan.make_plan(
             spec,
             checkout,
@@ -655,6 +721,8 @@ class DockerSandbox:
             cpu_wheels=self._cpu_wheels,
             layered=common is not None,
         )
+        if syslib_note:
+            plan = dataclasses.replace(plan, notes=(*plan.notes, syslib_note))
         if self._common_error is not None:
             note = f"no shared layer (it did not build): {self._common_error}"
             plan = dataclasses.replace(plan, notes=(*plan.notes, note))

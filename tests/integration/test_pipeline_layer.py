@@ -1,0 +1,142 @@
+"""The shared layer inferred by `grade_all`: decided once, before the first build, from every
+group (cached ones too), reported in each group's build notes and in shared-layer.json."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from gitrepo import commit, init_repo
+from repograder import pipeline
+from repograder.config import load_groups, load_rubric
+from repograder.detect import EnvSpec
+from repograder.git import FetchOptions
+from repograder.model import GroupStatus
+from repograder.sandbox.base import BuildResult
+from repograder.sandbox.fake import FakeSandbox
+
+README = "# Project\n\nRun it like this.\n\n```bash\npython run.py\n```\n"
+
+
+class LayeringFake(FakeSandbox):
+    """A fake that records the inferred layer and the order of events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+        self.layers: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+        self.layer_declared = False
+
+    def use_inferred_layer(
+        self, common: Sequence[str], apt: Sequence[str] = (), warmup: Sequence[str] = ()
+    ) -> str | None:
+        self.events.append("layer")
+        self.layers.append((tuple(common), tuple(warmup)))
+        return "fake:layer" if common else None
+
+    def prepare(self, spec: EnvSpec, checkout: Path, log_dir: Path) -> BuildResult:
+        self.events.append("prepare")
+        return super().prepare(spec, checkout, log_dir)
+
+
+def _course(tmp_path: Path, requirements: dict[str, str], rubric_extra: str = "") -> Path:
+    body = ["course: c", "groups:"]
+    for name, reqs in requirements.items():
+        init_repo(tmp_path / name)
+        files = {"README.md": README, "run.py": "print(1)\n", "requirements.txt": reqs}
+        commit(tmp_path / name, files, "v1", "2026-03-30T12:00:00+02:00")
+        body.append(f"  - {{name: {name}, repo: {name}}}")
+    if rubric_extra:
+        rubric = tmp_path / "rubric.yaml"
+        rubric.write_text(
+            "name: r\nchecks:\n  - {id: env-build, points: 1}\n  - {id: readme-steps, points: 1}\n"
+            + textwrap.dedent(rubric_extra)
+        )
+        body.insert(1, f"rubric: {rubric}")
+    path = tmp_path / "groups.yaml"
+    path.write_text("\n".join(body) + "\n")
+    return path
+
+
+def _ctx(tmp_path: Path, sandbox: FakeSandbox, config_path: Path) -> pipeline.GradingContext:
+    config = load_groups(config_path)
+    return pipeline.GradingContext(
+        rubric=load_rubric(config.rubric_path),
+        out_dir=tmp_path / "out",
+        cache_dir=tmp_path / "cache",
+        fetch=FetchOptions(cache_dir=tmp_path / "cache" / "mirrors"),
+        sandbox=sandbox,
+    )
+
+
+def test_the_layer_is_decided_once_before_any_build_and_reported(tmp_path: Path) -> None:
+    path = _course(
+        tmp_path,
+        {
+            "a": "numpy\nlibrosa\n",
+            "b": "numpy\nlibrosa\ntqdm\n",
+            "c": "numpy<2\nlibrosa\n",
+            "d": "requests\n",
+        },
+    )
+    # A group whose repository is missing must not keep the others waiting.
+    path.write_text(path.read_text() + "  - {name: gone, repo: does-not-exist}\n")
+    config = load_groups(path)
+    sandbox = LayeringFake()
+    ctx = _ctx(tmp_path, sandbox, path)
+    run = pipeline.grade_all(config, config.groups, ctx, jobs=2)
+    assert sandbox.events[0] == "layer"
+    assert sandbox.events.count("layer") == 1
+    assert sandbox.events.count("prepare") == 4
+    (common, warmup), *_ = sandbox.layers
+    # 4 groups with an environment, half of them: numpy and librosa are shared.
+    assert common[:2] == ("librosa", "numpy")
+    assert any("librosa" in w for w in warmup)
+    by_name = {g.name: g for g in run.groups}
+    assert by_name["gone"].status == GroupStatus.ERROR
+    notes = {c.id: c for c in by_name["c"].checks}["env-build"].details["notes"]
+    assert isinstance(notes, list)
+    assert any(
+        "shared layer inferred" in str(n) and "own versions of: numpy" in str(n) for n in notes
+    )
+    data = json.loads((tmp_path / "out" / "shared-layer.json").read_text())
+    assert data["groups"] == 4
+    assert data["threshold"] == 2
+    assert data["image"] == "fake:layer"
+
+    # A re-run after one group's push: the cached groups still count, so the layer is the same.
+    commit(tmp_path / "d", {"run.py": "print(2)\n"}, "v2", "2026-03-31T12:00:00+02:00")
+    again = LayeringFake()
+    pipeline.grade_all(config, config.groups, _ctx(tmp_path, again, path), jobs=2)
+    assert again.layers == sandbox.layers
+    assert again.events.count("prepare") == 1
+
+
+def test_a_declared_layer_or_environment_none_is_not_replaced(tmp_path: Path) -> None:
+    path = _course(tmp_path, {"a": "numpy\n", "b": "numpy\n"}, "environment: none\n")
+    config = load_groups(path)
+    sandbox = LayeringFake()
+    pipeline.grade_all(config, config.groups, _ctx(tmp_path, sandbox, path))
+    assert sandbox.layers == []
+    assert sandbox.events == ["prepare", "prepare"]
+
+    declared = LayeringFake()
+    declared.layer_declared = True
+    pipeline.grade_all(config, config.groups, _ctx(tmp_path / "x", declared, path))
+    assert declared.layers == []
+
+
+def test_regrading_some_groups_keeps_the_whole_course_layer(tmp_path: Path) -> None:
+    path = _course(tmp_path, {"a": "numpy\nscipy\n", "b": "numpy\nscipy\n", "c": "numpy\n"})
+    config = load_groups(path)
+    full = LayeringFake()
+    pipeline.grade_all(config, config.groups, _ctx(tmp_path, full, path))
+    # --only c: the layer is the course's (numpy, scipy), not one inferred from c alone.
+    only = LayeringFake()
+    ctx = replace(_ctx(tmp_path, only, path), force=True)
+    pipeline.grade_all(config, config.groups[2:], ctx)
+    assert [layer[0] for layer in only.layers] == [full.layers[0][0]]
+    assert only.events == ["layer", "prepare"]

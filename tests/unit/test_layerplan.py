@@ -1,0 +1,134 @@
+"""The shared layer inferred from a course's environment files (layerplan.py)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from repograder.layerplan import WARMUPS, CourseLayer, LayerChoice, infer_layer
+
+AUDIO = ["numpy", "scipy", "librosa", "soundfile", "matplotlib", "torch"]
+
+
+def _course() -> dict[str, list[str]]:
+    return {
+        "g1": [*AUDIO],
+        "g2": [*AUDIO, "tqdm"],
+        "g3": [*AUDIO, "pandas"],
+        "g4": ["numpy<2.3", "scipy", "librosa", "soundfile", "matplotlib", "torch>=2.0"],
+        "g5": ["numpy>=1.26", "scipy", "torch", "scikit-learn"],
+        "g6": ["numpy==1.26.4", "pandas", "seaborn"],
+    }
+
+
+def test_packages_several_groups_ask_for_are_shared() -> None:
+    choice = infer_layer(_course())
+    # 6 groups, min_share 0.5: a package is shared when 3 groups ask for it.
+    assert choice.threshold == 3
+    assert [p.name for p in choice.packages] == [
+        "librosa",
+        "matplotlib",
+        "numpy",
+        "scipy",
+        "soundfile",
+        "torch",
+    ]
+    assert "pandas" not in {p.name for p in choice.packages}  # 2 groups only
+    assert {p.name: p.asked_by for p in choice.packages}["numpy"] == 6
+
+
+def test_the_largest_cohort_decides_the_pin_and_the_others_differ() -> None:
+    choice = infer_layer(_course())
+    numpy = next(p for p in choice.packages if p.name == "numpy")
+    # Unpinned and lower-bound-only groups all resolve to the newest numpy: one cohort of 4,
+    # with the lower bounds combined; the bounded pins are the groups' own differences.
+    assert numpy.line == "numpy>=1.26"
+    assert numpy.differing == ("g4", "g6")
+    torch = next(p for p in choice.packages if p.name == "torch")
+    assert torch.line == "torch>=2.0"
+    assert torch.differing == ()
+    assert "numpy" in choice.group_note("g4")
+    assert "own versions" in choice.group_note("g4")
+    assert "own versions" not in choice.group_note("g1")
+
+
+def test_a_bounded_pin_wins_when_most_groups_share_it() -> None:
+    choice = infer_layer(
+        {"a": ["numpy==1.26.4"], "b": ["numpy==1.26.4"], "c": ["numpy"]}, min_share=0.5
+    )
+    assert choice.requirements == ("numpy==1.26.4",)
+    assert choice.packages[0].differing == ("c",)
+
+
+def test_threshold_is_configurable() -> None:
+    course = _course()
+    assert [p.name for p in infer_layer(course, min_share=1.0).packages] == ["numpy"]
+    low = infer_layer(course, min_share=0.1, min_groups=2)
+    assert low.threshold == 2
+    assert {"pandas"} <= {p.name for p in low.packages}
+    assert "tqdm" not in {p.name for p in low.packages}
+
+
+def test_a_single_group_shares_nothing() -> None:
+    choice = infer_layer({"only": AUDIO}, extra=("ipykernel",))
+    assert choice.packages == ()
+    assert choice.requirements == ()  # no tooling either: there is no layer
+    assert "no shared layer" in choice.describe()
+
+
+def test_urls_markers_options_and_paths_stay_with_their_group() -> None:
+    lines = [
+        "-r other.txt",
+        "-e .",
+        "./local_pkg",
+        "pkg @ https://example.org/pkg.whl",
+        "win-only; sys_platform == 'win32'",
+        "Torch[Extra] >= 2",
+        "# a comment",
+        "not a requirement !!",
+    ]
+    choice = infer_layer({"a": lines, "b": lines})
+    assert choice.requirements == ("torch[extra]>=2",)
+
+
+def test_warmups_and_tooling_follow_the_layer_contents() -> None:
+    choice = infer_layer(_course(), extra=("ipykernel", "nbclient"))
+    assert choice.warmup == (WARMUPS["librosa"], WARMUPS["matplotlib"])
+    assert choice.requirements[-2:] == ("ipykernel", "nbclient")
+    plain = infer_layer({"a": ["requests"], "b": ["requests"]})
+    assert plain.warmup == ()
+    assert plain.to_json()["requirements"] == ["requests"]
+
+
+def test_course_layer_decides_once_when_every_group_reported() -> None:
+    decided: list[LayerChoice] = []
+    layer = CourseLayer(["a", "b", "c"], decided.append)
+    cancel = threading.Event()
+    layer.offer("a", ["numpy"])
+    layer.withdraw("b")  # e.g. its fetch failed
+    assert decided == []
+    waiter: list[LayerChoice | None] = []
+    thread = threading.Thread(target=lambda: waiter.append(layer.wait(cancel)))
+    thread.start()
+    layer.offer("c", ["numpy", "scipy"])
+    thread.join(5)
+    layer.withdraw("a")  # after offering: no-op
+    assert len(decided) == 1
+    assert decided[0].requirements == ("numpy",)
+    assert decided[0].groups == 2
+    assert waiter == [decided[0]]
+
+
+def test_course_layer_wait_stops_on_cancel_and_reraises_a_bug() -> None:
+    cancel = threading.Event()
+    cancel.set()
+    assert CourseLayer(["a"], lambda _c: None).wait(cancel) is None
+
+    def broken(_choice: LayerChoice) -> None:
+        raise RuntimeError("bug")
+
+    layer = CourseLayer(["a"], broken)
+    layer.offer("a", ["numpy"])
+    with pytest.raises(RuntimeError, match="bug"):
+        layer.wait(threading.Event())

@@ -1,0 +1,120 @@
+"""System libraries: the distribution -> Debian table and the `error` verdict for a gap."""
+
+from __future__ import annotations
+
+from repograder import model, notebooks, runner
+from repograder.detect import EnvKind, EnvSpec
+from repograder.model import StepResult, StepStatus
+from repograder.sandbox import syslibs
+
+SOUNDFILE_ERROR = (
+    "Traceback (most recent call last):\n"
+    '  File "/work/run.py", line 8, in <module>\n'
+    "    import soundfile as sf\n"
+    "OSError: cannot load library 'libsndfile.so': libsndfile.so: cannot open shared object "
+    "file: No such file or directory\n"
+)
+
+
+def test_direct_requirements_get_their_debian_packages() -> None:
+    assert syslibs.apt_packages_for(["soundfile>=0.12", "numpy"]) == ("libsndfile1",)
+    assert syslibs.apt_packages_for(["opencv-python"]) == ("libgl1", "libglib2.0-0")
+    assert syslibs.apt_packages_for(["pydub", "SoundDevice==0.5"]) == ("ffmpeg", "libportaudio2")
+    assert syslibs.apt_packages_for(["numpy", "-r base.txt", "./pkg", "bad !!"]) == ()
+
+
+def test_import_time_needs_propagate_to_dependents_but_optional_back_ends_do_not() -> None:
+    # librosa imports soundfile at import time (libsndfile1); audioread's ffmpeg back-end is
+    # optional, so a librosa group does not pay for ffmpeg unless it names audioread itself.
+    assert syslibs.apt_packages_for(["librosa"]) == ("libsndfile1",)
+    assert syslibs.apt_packages_for(["librosa", "audioread"]) == ("ffmpeg", "libsndfile1")
+
+
+def test_every_table_entry_says_where_it_comes_from() -> None:
+    for name, need in syslibs.TABLE.items():
+        assert need.debian, name
+        assert need.source, name
+        assert need.source.split(":")[0] in {"dlopen", "linked", "executable"}, name
+
+
+def test_missing_library_is_recognised_in_its_usual_forms() -> None:
+    found = syslibs.missing_library(SOUNDFILE_ERROR)
+    assert found == syslibs.MissingLibrary("libsndfile.so", "libsndfile1")
+    gl = syslibs.missing_library("ImportError: libGL.so.1: cannot open shared object file")
+    assert gl == syslibs.MissingLibrary("libGL.so.1", "libgl1")
+    pa = syslibs.missing_library("OSError: PortAudio library not found")
+    assert pa is not None
+    assert pa.debian == "libportaudio2"
+    odd = syslibs.missing_library("OSError: libfoo.so.3: cannot open shared object file")
+    assert odd == syslibs.MissingLibrary("libfoo.so.3", None)
+    assert "apt-file search libfoo.so.3" in odd.fix
+    assert syslibs.missing_library("ModuleNotFoundError: No module named 'x'") is None
+
+
+def _step(index: int, status: StepStatus, output: str = "") -> StepResult:
+    return StepResult(
+        index=index,
+        command=f"python step{index}.py",
+        source_line=index,
+        kind=runner.RUN_KIND,
+        status=status,
+        reason="exit code 1" if status == StepStatus.FAILED else "",
+        exit_code=1 if status == StepStatus.FAILED else 0,
+        duration_s=0.1,
+        output_tail=output,
+    )
+
+
+def test_a_missing_system_library_in_a_step_is_an_error_naming_it() -> None:
+    steps = [_step(1, StepStatus.OK), _step(2, StepStatus.FAILED, SOUNDFILE_ERROR)]
+    verdict = runner.evaluate_steps(steps, model.Params({}))
+    assert verdict.status == model.Status.ERROR
+    assert "libsndfile.so" in verdict.summary
+    assert "apt: [libsndfile1]" in verdict.summary  # the fix for the lecturer
+    assert "not the group's fault" in verdict.summary
+    gap = verdict.details["missing_system_library"]
+    assert isinstance(gap, dict)
+    assert gap["debian_package"] == "libsndfile1"
+    assert gap["step"] == 2
+
+
+def test_an_ordinary_failure_is_still_the_groups() -> None:
+    steps = [_step(1, StepStatus.FAILED, "ZeroDivisionError: division by zero")]
+    verdict = runner.evaluate_steps(steps, model.Params({}))
+    assert verdict.status == model.Status.FAIL
+
+
+def test_a_missing_system_library_in_a_notebook_is_an_error_naming_it() -> None:
+    report = notebooks.NotebookReport(
+        results=(
+            notebooks.NotebookResult(
+                "explore.ipynb",
+                notebooks.NotebookStatus.FAILED,
+                failing_cell=2,
+                error="OSError: cannot load library 'libsndfile.so': libsndfile.so: cannot open "
+                "shared object file: No such file or directory",
+            ),
+        )
+    )
+    verdict = notebooks.evaluate_notebooks(report, model.Params({}))
+    assert verdict.status == model.Status.ERROR
+    assert "libsndfile.so" in verdict.summary
+    assert "libsndfile1" in verdict.summary
+
+
+def test_builds_get_the_table_packages_the_parent_layer_lacks() -> None:
+    from repograder.sandbox.docker import with_system_libraries
+
+    spec = EnvSpec(
+        kind=EnvKind.REQUIREMENTS,
+        path="requirements.txt",
+        reason="test",
+        requirements=("librosa", "opencv-python"),
+        apt_packages=("libgl1",),
+    )
+    out, note = with_system_libraries(spec, present=("libsndfile1",))
+    assert out.apt_packages == ("libgl1", "libglib2.0-0")
+    assert "libglib2.0-0" in note
+    same, none = with_system_libraries(spec, present=("libsndfile1", "libglib2.0-0"))
+    assert same == spec
+    assert none == ""
