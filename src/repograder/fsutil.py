@@ -206,13 +206,7 @@ def group_slug(name: str, max_len: int = 80) -> str:
     otherwise be one path. With no dot in any slug, ``<slug><suffix>`` of two groups are equal
     only when their slugs are. Names that needed cleaning get a digest of the original name.
     """
-    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_-")[:max_len]
-    if not cleaned:
-        cleaned = "x"
-    if cleaned != name:
-        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-        cleaned = f"{cleaned[: max_len - 9]}-{digest}"
-    return cleaned
+    return _cleaned(name, _NOT_SLUG, "_-", max_len)
 
 
 def group_file_names(name: str) -> tuple[str, ...]:
@@ -227,11 +221,21 @@ def safe_filename(name: str, max_len: int = 80) -> str:
     Keeps letters, digits, ``-``, ``_`` and ``.``; everything else becomes ``_``. Never empty,
     never ``.``/``..``, never starting with a dot or dash, at most ``max_len`` characters.
     """
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:max_len]
+    return _cleaned(name, _NOT_FILENAME, "._-", max_len)
+
+
+_NOT_SLUG = re.compile(r"[^A-Za-z0-9_-]+")
+_NOT_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _cleaned(name: str, disallowed: re.Pattern[str], strip: str, max_len: int) -> str:
+    """``name`` with each run of ``disallowed`` characters as ``_``, ``strip`` trimmed from
+    both ends, cut to ``max_len``; never empty. A name that needed cleaning gets a digest of
+    the original, so distinct unsafe names never collide after cleaning."""
+    cleaned = disallowed.sub("_", name).strip(strip)[:max_len]
     if not cleaned:
         cleaned = "x"
     if cleaned != name:
-        # Distinct unsafe names must not collide after cleaning.
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         cleaned = f"{cleaned[: max_len - 9]}-{digest}"
     return cleaned
