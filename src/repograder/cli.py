@@ -279,7 +279,8 @@ def _defer_stop_signals() -> None:
 @contextlib.contextmanager
 def _stop_signals() -> Iterator[None]:
     """Inside the block the first Ctrl-C or SIGTERM raises KeyboardInterrupt and later ones
-    wait; the previous handlers come back at its end (main thread only, as Python requires)."""
+    wait (main thread only, as Python requires). Once a stop began, the waiting handlers stay
+    until main() returns; otherwise the previous ones come back at the block's end."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -288,7 +289,8 @@ def _stop_signals() -> Iterator[None]:
         yield
     finally:
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            if signal.getsignal(sig) is _first_stop:
+                signal.signal(sig, old)
 
 
 def overrides_path(config: CourseConfig, option: str | None) -> Path:
@@ -947,15 +949,40 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    with _signal_handlers_kept():
+        try:
+            return int(args.func(args))
+        except RepograderError as exc:
+            _err(str(exc))
+            return int(exc.exit_code)
+        except KeyboardInterrupt:
+            _err("interrupted")
+            return int(ExitCode.INTERRUPTED)
+
+
+@contextlib.contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """The SIGINT/SIGTERM handlers are as before when main() returns (a stopped run keeps its
+    "still writing" handlers until then, so a late Ctrl-C cannot cut the report short)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return int(args.func(args))
-    except RepograderError as exc:
-        _err(str(exc))
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        _err("interrupted")
-        return int(ExitCode.INTERRUPTED)
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def console_main() -> None:
+    """The ``repograder`` command: main(), then exit with its code; a Ctrl-C or SIGTERM that
+    arrives while the process exits ends it at once with that same code."""
+    code = main()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signum, _frame: os._exit(code))
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

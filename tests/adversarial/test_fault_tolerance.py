@@ -201,7 +201,8 @@ def _start_run(tmp_path: Path, groups: Path, run_id: str) -> subprocess.Popen[st
     code = (
         "import sys, uuid, repograder.cli as c\n"
         f"c.uuid.uuid4 = lambda: uuid.UUID({run_id.ljust(32, '0')!r})\n"
-        "sys.exit(c.main(sys.argv[1:]))\n"
+        "sys.argv[0] = 'repograder'\n"
+        "c.console_main()  # the `repograder` command's entry point\n"
     )
     env = {**os.environ, "TMPDIR": str(tmp_path / "run-tmp")}
     (tmp_path / "run-tmp").mkdir(exist_ok=True)
