@@ -516,14 +516,20 @@ def blame_project_install(
     return result
 
 
+# The line that says why: an exception line, a tool's own "error:" line (pip, uv, setuptools,
+# git), or a shell's "command not found". Closing advice ("hint: ...") never says why.
+_DECISIVE = re.compile(r"^(?:[\w.]*(?:Error|Exception|Interrupt)\b|(?:error|fatal):)", re.I)
+_ADVICE = ("[...", "hint:", "note:")
+
+
 def decisive_line(output: str) -> str:
     """The line of a failed command's output that best says why (the last exception line)."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     for line in reversed(lines):
-        if re.match(r"^[\w.]*(Error|Exception|Interrupt)\b", line) or "command not found" in line:
+        if _DECISIVE.match(line) or "command not found" in line:
             return _short(line, 160)
     for line in reversed(lines):
-        if not line.startswith("[..."):
+        if not line.lower().startswith(_ADVICE):
             return _short(line, 160)
     return ""
 

@@ -327,3 +327,22 @@ def test_parsed_readme_runs_end_to_end(session: LocalSession):
     verdict = evaluate_steps(results, Params())
     assert verdict.status == Status.PASS
     assert verdict.summary == "3 of 3 README steps ran successfully"
+
+
+def test_decisive_line_of_a_failed_project_install() -> None:
+    """uv/setuptools output: the backend's `error:` line says why; the closing hint does not."""
+    from repograder.runner import decisive_line
+
+    output = (
+        "Resolved 1 package in 5ms\n"
+        "  × Failed to build `proj @ file:///work`\n"
+        "  ╰─▶ The build backend returned an error\n"
+        "      [stderr]\n"
+        "      running egg_info\n"
+        "      error: package directory 'proj_missing' does not exist\n"
+        "\n"
+        "      hint: This usually indicates a problem with the package or the build environment.\n"
+    )
+    assert decisive_line(output) == "error: package directory 'proj_missing' does not exist"
+    assert decisive_line("ok\nhint: try again\n") == "ok"
+    assert decisive_line("x\nValueError: bad\nhint: h\n") == "ValueError: bad"
