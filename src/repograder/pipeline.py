@@ -167,6 +167,11 @@ class GradingContext:
     # The shared layer inferred from every group's environment (grade_all sets it when the
     # rubric declares none): groups report after fetching, builds wait for the decision.
     course_layer: layerplan.CourseLayer | None = None
+    # At most STATIC_WORKERS clones at once, however many worker threads wait (one per group
+    # while an inferred layer is decided).
+    fetch_slots: threading.Semaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(STATIC_WORKERS)
+    )
 
     @property
     def sandbox_id(self) -> str:
@@ -266,7 +271,10 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
     try:
         ctx.progress.stage(group.name, "fetch")
         try:
-            checkout = git.fetch(group.repo, group.ref, ctx.deadline, work / "checkout", ctx.fetch)
+            with ctx.fetch_slots:
+                checkout = git.fetch(
+                    group.repo, group.ref, ctx.deadline, work / "checkout", ctx.fetch
+                )
         except FetchError as exc:
             result = GroupResult(
                 name=group.name,
