@@ -216,11 +216,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             run = grade_all(config, groups, ctx, jobs=jobs)
         except (InfrastructureError, Interrupted) as exc:
             stopped = exc  # the report is written all the same
+        except KeyboardInterrupt:  # a Ctrl-C just before or after the workers ran
+            stopped = Interrupted(
+                "interrupted: finished groups are saved; run the same command again to resume"
+            )
         except BaseException:
             if sandbox is not None:
                 sandbox.close()
             raise
-        _defer_stop_signals()
+        finally:
+            _defer_stop_signals()
         if sandbox is not None:
             sandbox.close()
         if run is None:
@@ -246,7 +251,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             run = dataclasses.replace(run, groups=tuple(by_name[n] for n in order))
         from repograder.report import write_report
 
-        run = with_overrides(run, config, rubric, args.overrides)
+        try:
+            run = with_overrides(run, config, rubric, args.overrides)
+        except ConfigError as exc:
+            # Checked at the start; broken since (edited by hand mid-run): the report of the
+            # graded work is written without overrides, and the run says why.
+            _err(f"overrides NOT applied: {exc}")
+            stopped = stopped or exc
         write_report(run, ctx.out_dir)
         write_feedback(run, ctx.out_dir)
     graded = sum(g.status == GroupStatus.GRADED for g in run.groups)

@@ -27,8 +27,15 @@ from pathlib import Path
 from repograder.config import CourseConfig, GradeScale, Member
 from repograder.errors import ConfigError
 from repograder.feedback import feedback_html, feedback_markdown
-from repograder.model import GroupResult, GroupStatus, RunResult
-from repograder.report.tables import check_columns, format_score
+from repograder.model import Applies, GroupResult, GroupStatus, RunResult
+from repograder.report.tables import (
+    check_columns,
+    check_points,
+    csv_cell,
+    csv_quoted,
+    csv_text,
+    format_score,
+)
 
 __all__ = [
     "MOODLE_EMAIL",
@@ -51,15 +58,6 @@ MOODLE_GRADE = "Grade"
 MOODLE_MAX_GRADE = "Maximum Grade"
 MOODLE_FEEDBACK = "Feedback comments"
 
-# Spreadsheets evaluate a cell starting with one of these as a formula (CSV injection). Our own
-# small function: report/tables.py may grow a shared one (issue 15).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|")
-
-
-def csv_cell(value: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (leading ``'`` when needed)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
 
 @dataclass(frozen=True)
 class StudentRow:
@@ -74,7 +72,17 @@ class StudentRow:
 
     @property
     def graded(self) -> bool:
-        return self.group_result is not None and self.group_result.status is GroupStatus.GRADED
+        return _final(self.group_result)
+
+
+def _final(result: GroupResult | None) -> bool:
+    """A final grade exists: the group was graded and no check is still "not run" (a
+    ``--static`` total leaves those points out; it is not a grade to send)."""
+    return (
+        result is not None
+        and result.status is GroupStatus.GRADED
+        and not any(c.applies is Applies.NOT_RUN for c in result.checks)
+    )
 
 
 def student_rows(
@@ -86,7 +94,7 @@ def student_rows(
     for spec in config.groups:
         result = by_name.get(spec.name)
         grade = None
-        if scale is not None and result is not None and result.status is GroupStatus.GRADED:
+        if scale is not None and result is not None and _final(result):
             grade = scale.grade_for(result.score, result.max_score)
         if result is not None:
             text = feedback_markdown(run, result, grade, markdown=False)
@@ -104,26 +112,27 @@ def students_csv(run: RunResult, rows: Sequence[StudentRow], with_grade: bool) -
     grade (with a scale), feedback. Points use the lecturer's overrides."""
     columns = [cid for cid, _ in check_columns(run)]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     header = ["group", "name", "email", "id", "status", *columns, "total", "max"]
-    writer.writerow([*header, *(["grade"] if with_grade else []), "feedback"])
+    header += [*(["grade"] if with_grade else []), "feedback"]
+    out.write(",".join(header) + "\n")
     for row in rows:
         g = row.group_result
         checks = {c.id: c for c in g.checks} if g is not None else {}
+        # As grades.csv: every text cell quoted and neutralised (tables.csv_quoted), points bare.
         cells = [
-            csv_cell(row.group),
-            csv_cell(row.member.name),
-            csv_cell(row.member.email or ""),
-            csv_cell(row.member.id or ""),
-            g.status.value if g is not None else "missing",
-            *(format_score(checks[c].score) if c in checks else "" for c in columns),
+            csv_quoted(row.group),
+            csv_quoted(row.member.name),
+            csv_quoted(row.member.email or ""),
+            csv_quoted(row.member.id or ""),
+            csv_quoted(g.status.value if g is not None else "missing"),
+            *(csv_cell(check_points(checks[c])) if c in checks else "" for c in columns),
             format_score(g.score) if g is not None and row.graded else "",
             format_score(g.max_score) if g is not None and g.max_score else "",
         ]
         if with_grade:
-            cells.append(csv_cell(row.grade or ""))
-        cells.append(csv_cell(row.feedback))
-        writer.writerow(cells)
+            cells.append(csv_quoted(row.grade or ""))
+        cells.append(csv_quoted(row.feedback))
+        out.write(",".join(cells) + "\n")
     return out.getvalue()
 
 
@@ -245,7 +254,7 @@ def fill_moodle_worksheet(
         maximum = line[index[MOODLE_MAX_GRADE]] if MOODLE_MAX_GRADE in index else ""
         line[index[MOODLE_GRADE]] = _grade_text(row, maximum, scale)
         if feedback_at is not None:
-            line[feedback_at] = csv_cell(row.feedback_html)
+            line[feedback_at] = csv_text(row.feedback_html)
         result.filled.append(email)
     for email, matches in by_email.items():
         if email not in seen:

@@ -11,9 +11,10 @@ by :func:`repograder.report.tables.md_text`.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
+from repograder.fixes import fix_hint
 from repograder.fsutil import group_slug
 from repograder.model import (
     CheckResult,
@@ -25,30 +26,11 @@ from repograder.model import (
     StepStatus,
 )
 from repograder.report.results import write_text_atomic
-from repograder.report.tables import format_score, md_text
+from repograder.report.tables import check_points, format_score, md_text
 
-__all__ = ["FEEDBACK_FILE", "FIX_HINTS", "feedback_html", "feedback_markdown", "write_feedback"]
+__all__ = ["FEEDBACK_FILE", "feedback_html", "feedback_markdown", "write_feedback"]
 
 FEEDBACK_FILE = "feedback.md"  # in groups/<name>/ of the output folder
-
-# The one thing to fix, per check, when it did not pass. Written for students.
-FIX_HINTS: Mapping[str, str] = {
-    "readme": "Write a README.md that explains, step by step and with the exact commands, how to "
-    "install the environment and reproduce your results.",
-    "env-file": "Add an environment file (requirements.txt, environment.yml or pyproject.toml) "
-    "that lists every package your code imports.",
-    "env-build": "Make sure your environment file installs on a fresh machine: pin versions that "
-    "exist, and remove packages that are not on PyPI or conda-forge.",
-    "readme-steps": "Run the commands of your README one after another in a fresh clone and fix "
-    "the first one that fails.",
-    "notebooks": "Restart the kernel and run every notebook from top to bottom; fix the first cell "
-    "that raises an error (missing files, absolute paths, unlisted packages).",
-    "comments": "Explain your code: add docstrings to modules and functions and comments where "
-    "the reason for a step is not obvious.",
-    "paper-pages": "Shorten the paper to the page limit.",
-    "paper-format": "Use the IEEE conference template (two columns, its fonts and margins) for "
-    "the paper.",
-}
 
 _VERDICT = {
     Status.PASS: "passed",
@@ -60,6 +42,8 @@ _VERDICT = {
 
 
 def _points(check: CheckResult) -> str:
+    if not check.counted:  # not applicable or not run: left out of the total
+        return check_points(check)
     return f"{format_score(check.score)}/{format_score(check.max_score)} points"
 
 
@@ -68,6 +52,9 @@ class _Style:
 
     def __init__(self, markdown: bool) -> None:
         self.markdown = markdown
+        # Plain text lands in CSV cells (students.csv, the LMS worksheet), where a line starting
+        # with "-" would be taken for a formula and neutralised with a visible quote.
+        self.bullet = "- " if markdown else "• "
 
     def text(self, value: str, limit: int = 600) -> str:
         if self.markdown:
@@ -102,20 +89,22 @@ def _first_failed_step(group: GroupResult, st: _Style) -> str | None:
 
 def _check_lines(check: CheckResult, st: _Style, group: GroupResult) -> list[str]:
     title = st.bold(st.text(check.title or check.id, 200))
-    lines = [f"- {title}: {_VERDICT[check.status]}, {_points(check)}."]
+    lines = [f"{st.bullet}{title}: {_VERDICT[check.status]}, {_points(check)}."]
     override = check.override
     applied = override is not None and override.state is OverrideState.APPLIED
     if check.summary and not (applied and check.status is Status.PASS):
         lines.append(f"  {st.text(check.summary)}")
     # A skip says why in its summary (not applicable, or a prerequisite failed): no fix of its own.
     if check.status in (Status.FAIL, Status.WARN) and not applied:
-        hint = FIX_HINTS.get(check.id)
+        # The fix derived from the finding, as `repograder check` shows it (fixes.py).
+        derived = fix_hint(check, group)
+        hint = _sentence(st.text(derived, 600)) if derived else ""
         if check.id == "readme-steps":
-            hint = _first_failed_step(group, st) or hint
+            hint = _first_failed_step(group, st) or hint  # already escaped
         if hint:
-            lines.append(f"  - To fix: {hint}")
+            lines.append(f"  {st.bullet}To fix: {hint}")
     if override is not None and applied:
-        lines.append(f"  - Lecturer's comment: {st.text(override.comment, 2000)}")
+        lines.append(f"  {st.bullet}Lecturer's comment: {st.text(override.comment, 2000)}")
     return lines
 
 
@@ -161,9 +150,11 @@ def feedback_markdown(
             "",
         ]
         for lc in group.late_commits[:20]:
-            lines.append(f"- {st.code(lc.sha[:12])} {_text(lc.date, 60)}: {_text(lc.subject, 200)}")
+            lines.append(
+                f"{st.bullet}{st.code(lc.sha[:12])} {_text(lc.date, 60)}: {_text(lc.subject, 200)}"
+            )
         if n > 20:
-            lines.append(f"- … and {n - 20} more")
+            lines.append(f"{st.bullet}… and {n - 20} more")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 

@@ -213,6 +213,10 @@ class OverrideInfo:
     commit: str | None = None  # the group's commit when the override was written
     status: Status | None = None  # the lecturer's status, None keeps the automatic one
     points: float | None = None  # the lecturer's points, None derives them from the status
+    # The automatic verdict's place in the total: an applied override always counts (a lecturer
+    # who grades a not-applicable or not-run check means those points).
+    auto_applies: Applies = Applies.YES
+    auto_counted: bool = True
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, m
 from repograder.config import KNOWN_CHECKS, CourseConfig, Rubric, _load_yaml, _raise_validation
 from repograder.errors import ConfigError
 from repograder.model import (
+    Applies,
     CheckResult,
     GroupResult,
     OverrideInfo,
@@ -224,7 +225,14 @@ def automatic(check: CheckResult) -> CheckResult:
     o = check.override
     if o is None:
         return check
-    return dataclasses.replace(check, status=o.auto_status, score=o.auto_score, override=None)
+    return dataclasses.replace(
+        check,
+        status=o.auto_status,
+        score=o.auto_score,
+        applies=o.auto_applies,
+        counted=o.auto_counted,
+        override=None,
+    )
 
 
 def _apply_one(check: CheckResult, o: Override, group_commit: str | None) -> CheckResult:
@@ -238,6 +246,8 @@ def _apply_one(check: CheckResult, o: Override, group_commit: str | None) -> Che
         commit=o.commit,
         status=o.status,
         points=o.points,
+        auto_applies=check.applies,
+        auto_counted=check.counted,
     )
     if o.commit is not None and group_commit is not None and o.commit != group_commit:
         return dataclasses.replace(
@@ -247,6 +257,8 @@ def _apply_one(check: CheckResult, o: Override, group_commit: str | None) -> Che
         check,
         status=o.status if o.status is not None else check.status,
         score=round(overridden_score(o.status, o.points, check), 2),
+        applies=Applies.YES,
+        counted=True,
         override=info,
     )
 

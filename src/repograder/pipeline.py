@@ -253,6 +253,18 @@ def store(ctx: GradingContext, group: GroupSpec, result: GroupResult, key: str |
     report_results.write_json_atomic(_state_path(ctx, group), data)
 
 
+@contextmanager
+def _fetch_slot(ctx: GradingContext) -> Iterator[None]:
+    """One of the STATIC_WORKERS fetch slots; Interrupted when the run stops while waiting."""
+    while not ctx.fetch_slots.acquire(timeout=0.5):
+        if ctx.cancel.is_set():
+            raise Interrupted("interrupted")
+    try:
+        yield
+    finally:
+        ctx.fetch_slots.release()
+
+
 def _make_dir(path: Path) -> None:
     """Create one of our own folders; failing is the machine's problem (full disk, read-only)."""
     try:
@@ -271,11 +283,14 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
     try:
         ctx.progress.stage(group.name, "fetch")
         try:
-            with ctx.fetch_slots:
+            with _fetch_slot(ctx):
                 checkout = git.fetch(
                     group.repo, group.ref, ctx.deadline, work / "checkout", ctx.fetch
                 )
         except FetchError as exc:
+            if ctx.cancel.is_set():
+                # Ctrl-C reaches git too (same process group): not the students' failure.
+                raise Interrupted("interrupted") from None
             result = GroupResult(
                 name=group.name,
                 repo=repo_shown,
@@ -289,6 +304,8 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
             ctx.progress.done(group.name, result, cached=False)
             return result
         fetch_s = time.monotonic() - started
+        if ctx.cancel.is_set():
+            raise Interrupted("interrupted")
         if ctx.course_layer is not None:
             _offer_layer_inputs(ctx, group, checkout.path)
         key = cache_key(group, checkout.commit, ctx)
@@ -301,7 +318,10 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
         result = _grade_checkout(group, ctx, checkout, repo_shown, fetch_s, started)
         result = _with_contributions(result, group, checkout)
         # A group that could not be graded (its sandbox failed) is tried again next time.
-        store(ctx, group, result, key if result.status == GroupStatus.GRADED else None)
+        # Tried again next time: a group that could not be graded (its sandbox failed) or
+        # whose grading met a grader problem.
+        trusted = result.status == GroupStatus.GRADED and "grader_problems" not in result.artifacts
+        store(ctx, group, result, key if trusted else None)
         ctx.progress.done(group.name, result, cached=False)
         return result
     finally:
@@ -411,6 +431,12 @@ def _grade_checkout(
             )
     elif ctx.sandbox is None and not ctx.static_only:
         sandboxed = _SandboxEvidence(not_run="not run: no sandbox available")
+    elif env is None and not ctx.static_only and wants_build:
+        # Detection itself failed (a grader bug, in grader_problems): nothing was built, but
+        # not by choice, so these checks must not quietly leave the total as "not run".
+        sandboxed = _SandboxEvidence(
+            not_run="not run: the grader could not read the environment files (grader problem)"
+        )
     build, steps, nb_report = sandboxed.build, sandboxed.steps, sandboxed.notebooks
     log_path = build.log_path if build is not None else None
     if log_path is not None and log_path.is_relative_to(ctx.out_dir):
@@ -439,7 +465,10 @@ def _grade_checkout(
         notebooks=nb_report,
         not_run_reason=sandboxed.not_run,
         project_install=sandboxed.project_install,
-        grader_skipped_run=build is None,  # a failed build is the students'; no build is ours
+        # A failed build is the students'; no build by our choice (--static, no sandbox) is
+        # "not run"; no build because of a grader problem is neither (skip, 0 points, shown).
+        grader_skipped_run=build is None
+        and (env is not None or ctx.static_only or ctx.sandbox is None),
     )
     checks = score(ctx.rubric, evidence)
     group_score, group_max = total(checks)

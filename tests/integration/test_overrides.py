@@ -239,3 +239,22 @@ def test_validate_checks_the_overrides_file(
     (tmp_path / "overrides.yaml").write_text("overrides:\n  - {group: zz, check: readme}\n")
     assert cli.main(["validate", str(groups)]) == ExitCode.USAGE
     assert "overrides.yaml:2:" in capsys.readouterr().err
+
+
+def test_override_of_a_check_left_out_of_the_total_counts(tmp_path: Path) -> None:
+    """A lecturer grading a not-run (--static) check means those points: the total counts them,
+    and re-applying from the automatic verdict gives the same result."""
+    groups, out = make_course(tmp_path)
+    run(groups, out)  # a --static run: build and run checks are "not run"
+    before = group(out, "a")
+    left_out = next(c for c in before.checks if not c.counted)
+    assert adjust(groups, out, "a", left_out.id, "--points", "1", "--comment", "ran it myself") == 0
+    after = group(out, "a")
+    check = next(c for c in after.checks if c.id == left_out.id)
+    assert (check.counted, check.score) == (True, 1.0)
+    assert after.max_score == pytest.approx(before.max_score + check.max_score)
+    assert after.score == pytest.approx(total(after.checks)[0])
+    assert after.score > before.score
+    restored = overrides.automatic(check)
+    assert (restored.counted, restored.applies) == (left_out.counted, left_out.applies)
+    assert (restored.status, restored.score) == (left_out.status, left_out.score)

@@ -20,7 +20,15 @@ import jinja2
 from markupsafe import Markup
 
 from repograder.fsutil import group_slug
-from repograder.model import CheckResult, GroupResult, GroupStatus, JSONValue, RunResult, Status
+from repograder.model import (
+    Applies,
+    CheckResult,
+    GroupResult,
+    GroupStatus,
+    JSONValue,
+    RunResult,
+    Status,
+)
 from repograder.report.tables import check_columns, check_points, format_score
 
 __all__ = [
@@ -427,7 +435,8 @@ def course_stats(run: RunResult) -> CourseStats:
         median = scores[mid] if len(scores) % 2 else (scores[mid - 1] + scores[mid]) / 2
     rates: dict[str, PassRate] = {}
     for cid, _ in check_columns(run):
-        found = [c for g in graded for c in g.checks if c.id == cid]
+        # Checks that do not apply (no notebooks) or were not run (--static) are no verdict.
+        found = [c for g in graded for c in g.checks if c.id == cid and c.applies is Applies.YES]
         passed = sum(1 for c in found if c.status in (Status.PASS, Status.WARN))
         percent = round(100 * passed / len(found)) if found else 0
         rates[cid] = PassRate(passed, len(found), percent)

@@ -95,6 +95,9 @@ def _override_to_json(o: OverrideInfo) -> JSONDict:
         "by": o.by,
         "at": o.at,
         "commit": o.commit,
+        # Written only when they differ from the default, as for checks.
+        **({"auto_applies": o.auto_applies.value} if o.auto_applies is not Applies.YES else {}),
+        **({"auto_counted": False} if not o.auto_counted else {}),
     }
 
 
@@ -314,6 +317,8 @@ def _override_from_json(data: object, where: str) -> OverrideInfo:
         commit=o.opt_str("commit"),
         status=lecturer_status,
         points=float(points) if points is not None else None,
+        auto_applies=o.enum("auto_applies", Applies) if "auto_applies" in o.data else Applies.YES,
+        auto_counted=o.bool_("auto_counted", True),
     )
 
 

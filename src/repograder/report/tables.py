@@ -18,6 +18,9 @@ from repograder.termtext import terminal_safe
 
 __all__ = [
     "check_columns",
+    "csv_cell",
+    "csv_quoted",
+    "csv_text",
     "format_score",
     "grades_csv",
     "junit_xml",
@@ -88,22 +91,22 @@ def _check_by_id(group: GroupResult) -> dict[str, CheckResult]:
 # --- grades.csv ------------------------------------------------------------------------------
 
 
-def _csv_text(value: str) -> str:
+def csv_text(value: str) -> str:
     """Neutralise spreadsheet formulas in a text cell: at its start and after any separator."""
     return _FORMULA_ANYWHERE.sub(r"\1\2'", value)
 
 
-def _csv_quoted(value: str) -> str:
+def csv_quoted(value: str) -> str:
     """A text cell, neutralised and always quoted (so no reader splits it at ``;`` or tab)."""
-    return '"' + _csv_text(value).replace('"', '""') + '"'
+    return '"' + csv_text(value).replace('"', '""') + '"'
 
 
-def _csv_cell(value: str) -> str:
+def csv_cell(value: str) -> str:
     """A number stays bare (for the LMS); anything else is a quoted text cell."""
     try:
         float(value)
     except ValueError:
-        return _csv_quoted(value)
+        return csv_quoted(value)
     return value
 
 
@@ -159,21 +162,21 @@ def grades_csv(run: RunResult) -> str:
         # Text cells are quoted by hand (the csv module quotes per writer, not per cell);
         # score cells stay bare numbers for the LMS.
         row = [
-            _csv_quoted(group.name),
-            _csv_quoted("; ".join(group.members)),
-            _csv_quoted(group.status.value),
-            _csv_quoted(group.commit or ""),
+            csv_quoted(group.name),
+            csv_quoted("; ".join(group.members)),
+            csv_quoted(group.status.value),
+            csv_quoted(group.commit or ""),
         ]
         for cid, _ in columns:
             check = checks.get(cid)
-            row.append(_csv_cell(check_points(check)) if check is not None else "")
-        row.append(_csv_quoted(" ".join(left_out_ids(group, Applies.NOT_APPLICABLE))))
-        row.append(_csv_quoted(" ".join(left_out_ids(group, Applies.NOT_RUN))))
+            row.append(csv_cell(check_points(check)) if check is not None else "")
+        row.append(csv_quoted(" ".join(left_out_ids(group, Applies.NOT_APPLICABLE))))
+        row.append(csv_quoted(" ".join(left_out_ids(group, Applies.NOT_RUN))))
         # An ungraded group has no total: an empty cell asks for a human, a 0 would not.
         row.append(format_score(group.score) if graded else "")
         row.append(format_score(group.max_score) if group.max_score else "")
         for cid in overridden:
-            row += [_csv_quoted(cell) for cell in _override_cells(checks.get(cid))]
+            row += [csv_quoted(cell) for cell in _override_cells(checks.get(cid))]
         out.write(",".join(row) + "\n")
     return out.getvalue()
 
