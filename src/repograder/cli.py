@@ -606,6 +606,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 sandbox.close()
         selfcheck.write_gitignore(out_dir)
         write_report(outcome.run, out_dir)
+        write_feedback(outcome.run, out_dir)  # the group page links it
         report_results.write_text_atomic(
             out_dir / selfcheck.CHECK_SUMMARY, selfcheck.check_markdown(outcome, args.fail_on)
         )

@@ -49,6 +49,9 @@ def test_good_repo_passes_with_local_backend(
     for name in ("index.html", "results.json", "junit.xml", "summary.md", "check-summary.md"):
         assert (out / name).is_file(), name
     assert "✅ pass" in (out / "check-summary.md").read_text()
+    # The group page links the feedback to send; it exists.
+    (page,) = (out / "groups").glob("*.html")
+    assert (page.parent / page.stem / "feedback.md").is_file()
 
 
 def test_failing_required_check_exits_1_and_says_what_to_fix(
