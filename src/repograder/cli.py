@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import dataclasses
 import os
@@ -991,8 +992,13 @@ def console_main() -> None:
     """The ``repograder`` command: main(), then exit with its code; a Ctrl-C or SIGTERM that
     arrives while the process exits ends it at once with that same code."""
     code = main()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    stops = (signal.SIGINT, signal.SIGTERM)
+    for sig in stops:
         signal.signal(sig, lambda _signum, _frame: os._exit(code))
+    # Late in its shutdown (after the atexit calls) Python puts its own handlers back to the
+    # default, and a signal then kills the process (status -2, not the code). Ignored handlers
+    # are left alone, so from the atexit calls on, late signals are ignored.
+    atexit.register(lambda: [signal.signal(sig, signal.SIG_IGN) for sig in stops])
     sys.exit(code)
 
 
