@@ -303,7 +303,9 @@ def test_sigterm_then_more_ctrl_c_still_leave_the_report(base_image: str, tmp_pa
     finally:
         _, err = proc.communicate(timeout=90)
     assert proc.returncode == ExitCode.INTERRUPTED, err
-    assert "writing the report" in err
+    # Whether a later Ctrl-C still finds the report being written ("... writing the report ...")
+    # or the process already exiting is a race here; tests/unit/test_cli_signals.py pins the
+    # message. What must hold either way: the code, no traceback, no container, the report.
     assert "Traceback" not in err
     assert run_containers(run_id) == []
     _assert_stopped_report(tmp_path / "out")
