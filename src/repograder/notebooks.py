@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import enum
 import html
 import importlib
 import json
@@ -34,6 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from repograder import fsutil, model
+from repograder.facts import (  # re-exported: their old home
+    NotebookReport as NotebookReport,
+)
+from repograder.facts import (
+    NotebookResult as NotebookResult,
+)
+from repograder.facts import (
+    NotebookStatus as NotebookStatus,
+)
 from repograder.sandbox import syslibs
 from repograder.sandbox.base import Session
 
@@ -61,45 +69,6 @@ RENDER_TIMEOUT_S = 60.0
 RENDER_MEMORY_BYTES = 1536 << 20
 HELPER_GRACE_S = 30.0  # the executor stops itself before its budget; this is the host's margin
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-
-
-class NotebookStatus(enum.StrEnum):
-    OK = "ok"
-    FAILED = "failed"
-    TIMEOUT = "timeout"
-    ERROR = "error"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class NotebookResult:
-    """One notebook's execution.
-
-    ``failing_cell`` is 1-based over all cells (markdown included), as counted top to bottom in
-    Jupyter. ``html`` is the rendered page's path relative to ``out_dir`` of
-    :func:`run_notebooks` (None when nothing could be rendered). ``infra`` marks outcomes caused
-    by the grader rather than the notebook (tooling missing, unreadable result): they need a human.
-    """
-
-    path: str
-    status: NotebookStatus
-    failing_cell: int | None = None
-    source_excerpt: str = ""
-    error: str = ""
-    traceback_tail: str = ""
-    duration_s: float = 0.0
-    cells: int = 0
-    executed: int = 0
-    html: str | None = None
-    infra: bool = False
-
-
-@dataclass(frozen=True)
-class NotebookReport:
-    results: tuple[NotebookResult, ...] = ()
-    cell_timeout_s: float = 300.0
-    total_budget_s: float = 1800.0
-    duration_s: float = 0.0
 
 
 def find_notebooks(root: Path) -> tuple[str, ...]:

@@ -27,7 +27,7 @@ from repograder.model import (
     StepResult,
     Verdict,
 )
-from repograder.sandbox.base import BuildResult
+from repograder.facts import BuildResult
 
 T = TypeVar("T")
 

@@ -19,42 +19,22 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from repograder import model, readme_translate
 from repograder.errors import ConfigError
+from repograder.facts import Step, StepKind
 from repograder.model import ExecResult, StepResult, StepStatus
 from repograder.sandbox import syslibs
 from repograder.sandbox.base import Session
 
 CHECK_ID = "readme-steps"
-RUN_KIND = "run"  # readme.StepKind.RUN: the only kind that is executed
+RUN_KIND = StepKind.RUN  # the only kind that is executed
 LONG_RUNNING_TIMEOUT_S = 30.0
 ON_TIMEOUT_CHOICES = ("pass", "warn", "fail")
 STOP_REASON = "not run: an earlier step failed and the rubric says stop"
 
 
-class StepLike(Protocol):
-    """What the runner needs of a ``readme.Step`` (kept structural so tests need no parser)."""
-
-    @property
-    def index(self) -> int: ...
-    @property
-    def command(self) -> str: ...
-    @property
-    def source_line(self) -> int: ...
-    @property
-    def heading(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def timeout_s(self) -> float | None: ...
-    @property
-    def expect_fail(self) -> bool: ...
-    @property
-    def long_running(self) -> bool: ...
+StepLike = Step  # the old name of the step the runner takes (facts.Step)
 
 
 @dataclass(frozen=True)
@@ -73,7 +53,7 @@ class RunOptions:
 
 
 def run_steps(
-    session: Session, steps: Sequence[StepLike], options: RunOptions
+    session: Session, steps: Sequence[Step], options: RunOptions
 ) -> tuple[StepResult, ...]:
     """Execute the runnable steps in order in ``session``; the others become SKIPPED."""
     started = time.monotonic()
@@ -103,7 +83,7 @@ def run_steps(
     return tuple(results)
 
 
-def _skipped(step: StepLike, reason: str) -> StepResult:
+def _skipped(step: Step, reason: str) -> StepResult:
     return StepResult(
         index=step.index,
         command=step.command,
@@ -115,7 +95,7 @@ def _skipped(step: StepLike, reason: str) -> StepResult:
     )
 
 
-def _run_one(session: Session, step: StepLike, options: RunOptions, remaining: float) -> StepResult:
+def _run_one(session: Session, step: Step, options: RunOptions, remaining: float) -> StepResult:
     wanted = step.timeout_s
     if wanted is None:
         wanted = LONG_RUNNING_TIMEOUT_S if step.long_running else options.default_timeout_s
@@ -156,7 +136,7 @@ def _run_one(session: Session, step: StepLike, options: RunOptions, remaining: f
 
 
 def _judge(
-    step: StepLike, res: ExecResult, timeout: float, *, cut_by_budget: bool
+    step: Step, res: ExecResult, timeout: float, *, cut_by_budget: bool
 ) -> tuple[StepStatus, str]:
     if res.timed_out:
         if step.long_running and not cut_by_budget:
