@@ -159,14 +159,17 @@ def measured_facts(
     )
 
 
-def _not_measured(facts: PaperFacts, check: str) -> Verdict | None:
-    """The verdict when there is no readable paper to measure (None when there is one)."""
+def _not_measured(facts: PaperFacts, *, missing_fails: bool) -> Verdict | None:
+    """The verdict when there is no readable paper to measure (None when there is one).
+
+    A missing paper fails the page check (``missing_fails``); the format check skips.
+    """
     details: JSONDict = {"paper": facts_to_json(facts)}
     if facts.status == FOUND:
         return None
     if facts.status == LFS_POINTER or facts.error_kind in GRADER_LIMITS:
         return Verdict.error(facts.message, details)
-    if check == "paper-format":
+    if not missing_fails:
         return Verdict.skip(f"no readable paper: {facts.message}", details)
     return Verdict(Status.FAIL, 0.0, facts.message, details)
 
@@ -186,7 +189,7 @@ def not_taken(facts: PaperFacts) -> list[JSONValue]:
 
 def evaluate_pages(facts: PaperFacts, params: Params) -> Verdict:
     """Check ``paper-pages``: the paper exists and has at most ``max_pages`` pages."""
-    early = _not_measured(facts, "paper-pages")
+    early = _not_measured(facts, missing_fails=True)
     if early is not None:
         return early
     max_pages = params.get_int("max_pages", 4)
@@ -334,7 +337,7 @@ def _findings(facts: PaperFacts, params: Params) -> list[Finding]:
 
 def evaluate_format(facts: PaperFacts, params: Params) -> Verdict:
     """Check ``paper-format``: page size, columns, Times ~10 pt, fonts, margins, front matter."""
-    early = _not_measured(facts, "paper-format")
+    early = _not_measured(facts, missing_fails=False)
     if early is not None:
         return early
     fail_on = set(params.get_str_list("fail_on", ["page-size", "columns"]))

@@ -21,6 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+import repograder.checks.comments as comments_check
+import repograder.checks.notebooks as notebooks_check
+import repograder.checks.paper_pages as paper_pages_check
+import repograder.checks.readme as readme_check
+import repograder.checks.readme_steps as readme_steps_check
 from repograder import (
     __version__,
     comments,
@@ -37,6 +42,7 @@ from repograder import (
 )
 from repograder.config import CheckSpec, CourseConfig, GroupSpec, Member, Rubric
 from repograder.errors import FetchError, InfrastructureError, Interrupted, RepograderError
+from repograder.facts import BuildResult
 from repograder.model import (
     NOT_GRADED,
     Checkout,
@@ -52,7 +58,7 @@ from repograder.model import (
 )
 from repograder.report import results as report_results
 from repograder.rubric import Evidence, score, total
-from repograder.sandbox.base import BuildResult, Limits, Sandbox
+from repograder.sandbox.base import Limits, Sandbox
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -369,7 +375,7 @@ def _grade_checkout(
     artifacts: JSONDict = {}
 
     ctx.progress.stage(group.name, "inspect")
-    readme_facts = _guard(lambda: readme.inspect_readme(root), problems, "readme")
+    readme_facts = _guard(lambda: readme.inspect_readme(root), problems, readme_check.ID)
     env = _guard(lambda: detect.detect_env(root), problems, "environment detection")
     if env is not None and readme_facts is not None:
         # issue 13: the environment is what the README's set-up sequence installs
@@ -382,8 +388,8 @@ def _grade_checkout(
             )
             or detected
         )
-    comment_facts = _guard(lambda: comments.measure_comments(root), problems, "comments")
-    paper_params = _params(ctx.rubric, "paper-pages")
+    comment_facts = _guard(lambda: comments.measure_comments(root), problems, comments_check.ID)
+    paper_params = _params(ctx.rubric, paper_pages_check.ID)
     globs = paper_params.get_str_list("globs", []) or None
     paper_facts = _guard(
         lambda: paper.inspect_paper(root, globs, lfs_pointers=checkout.lfs_pointers),
@@ -400,7 +406,9 @@ def _grade_checkout(
             artifacts["paper"] = {
                 "thumbnails": [p.relative_to(ctx.out_dir).as_posix() for p in thumbs]
             }
-    owned_notebooks = _guard(lambda: notebooks.find_notebooks(root), problems, "notebooks") or ()
+    owned_notebooks = (
+        _guard(lambda: notebooks.find_notebooks(root), problems, notebooks_check.ID) or ()
+    )
 
     sandboxed = _SandboxEvidence()
     wants_build = any(c.stage in ("build", "run") for c in ctx.rubric.checks)
@@ -547,7 +555,7 @@ def _sandbox_stage(
             raise Interrupted("interrupted")
         ctx.progress.stage(group.name, "build")
         spec = env
-        if owned_notebooks and _check(ctx.rubric, "notebooks"):
+        if owned_notebooks and _check(ctx.rubric, notebooks_check.ID):
             spec = replace(spec, requirements=(*spec.requirements, *notebooks.NOTEBOOK_TOOLING))
         t = time.monotonic()
         build = ctx.sandbox.prepare(spec, root, group_dir / "logs")
@@ -582,7 +590,7 @@ def _run_in_sandbox(
 ) -> tuple[tuple[StepResult, ...] | None, notebooks.NotebookReport | None, str | None]:
     """Steps, notebooks, and why the project's own install failed in the session (or None)."""
     assert ctx.sandbox is not None
-    steps_params = _params(ctx.rubric, "readme-steps")
+    steps_params = _params(ctx.rubric, readme_steps_check.ID)
     options = runner.RunOptions(
         default_timeout_s=ctx.limits.timeout_s,
         stop_on_failure=steps_params.get_bool("stop_on_failure", False),
@@ -599,16 +607,19 @@ def _run_in_sandbox(
         start_dir = session.run("pwd", timeout_s=30).output_head.strip()
         steps: tuple[StepResult, ...] | None = None
         install_failure = runner.project_install_failure(session)
-        if _check(ctx.rubric, "readme-steps") and readme_facts is not None:
+        if _check(ctx.rubric, readme_steps_check.ID) and readme_facts is not None:
             ctx.progress.stage(group.name, "steps")
             steps = runner.run_steps(session, readme_facts.steps, options)
             steps = runner.blame_project_install(steps, install_failure)
         nb_report = None
-        if _check(ctx.rubric, "notebooks"):
+        if _check(ctx.rubric, notebooks_check.ID):
             ctx.progress.stage(group.name, "notebooks")
             session.run(f"cd {shlex.quote(start_dir)}", timeout_s=30)
             nb_report = notebooks.run_notebooks(
-                session, owned_notebooks, _params(ctx.rubric, "notebooks"), group_dir / "notebooks"
+                session,
+                owned_notebooks,
+                _params(ctx.rubric, notebooks_check.ID),
+                group_dir / "notebooks",
             )
         return steps, nb_report, install_failure
     finally:
@@ -722,7 +733,7 @@ def course_layer(
         or not any(c.stage in ("build", "run") for c in ctx.rubric.checks)
     ):
         return None
-    tooling = notebooks.NOTEBOOK_TOOLING if _check(ctx.rubric, notebooks.CHECK_ID) else ()
+    tooling = notebooks.NOTEBOOK_TOOLING if _check(ctx.rubric, notebooks_check.ID) else ()
     out_dir = ctx.out_dir
     if {g.name for g in groups} < {g.name for g in course}:
         stored = _stored_layer(out_dir / "shared-layer.json")
