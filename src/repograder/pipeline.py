@@ -341,7 +341,16 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
 def _with_contributions(result: GroupResult, group: GroupSpec, checkout: Checkout) -> GroupResult:
     """``result`` with who-contributed-what from the graded history (never part of the score)."""
     people = group.people or tuple(Member(name) for name in group.members)
-    figures = contributions.summarise(checkout.history, people, group.aliases)
+    problems: list[str] = []
+    figures = _guard(
+        lambda: contributions.summarise(checkout.history, people, group.aliases),
+        problems,
+        "contributions",
+    )
+    if problems:  # a grader bug in a pure function on student data: noted, the grade stands
+        known = result.artifacts.get("grader_problems")
+        noted = [*(known if isinstance(known, list) else []), *problems]
+        return replace(result, artifacts={**result.artifacts, "grader_problems": noted})
     return replace(result, contributions=figures) if figures else result
 
 
@@ -451,7 +460,14 @@ def _grade_checkout(
         artifacts["logs"] = {"build log": log_path.relative_to(ctx.out_dir).as_posix()}
 
     if steps is not None and env is not None:
-        steps = envchain.mark_uncovered(steps, env)
+        # a crash here keeps the steps as they ran (noted among the grader problems)
+        covered, found = steps, env
+        steps = (
+            _guard(
+                lambda: envchain.mark_uncovered(covered, found), problems, "environment coverage"
+            )
+            or steps
+        )
     if nb_report is None and not owned_notebooks:
         # No notebooks is known without running anything: not applicable, even with --static.
         nb_report = notebooks.NotebookReport()
