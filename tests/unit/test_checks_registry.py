@@ -30,7 +30,8 @@ NOT_CHECK_IDS = {
     ("report/html.py", '("notebooks", "logs")'): "the group page's notebook section",
     ("pipeline.py", 'group_dir / "notebooks"'): "the folder of rendered notebooks",
     ("pipeline.py", 'artifacts["notebooks"]'): "the group page's notebook section",
-    ("pipeline.py", 'stage(group.name, "notebooks")'): "the progress table's stage name",
+    ("stages.py", 'stage(group.name, "notebooks")'): "the progress table's stage name",
+    ("stages.py", 'group_dir / "notebooks"'): "the folder of rendered notebooks",
 }
 
 
