@@ -1,4 +1,4 @@
-"""Run a README's classified steps in one sandbox session; hints; the ``readme-steps`` check.
+"""Run a README's classified steps in one sandbox session; hints (judged by checks/readme_steps.py).
 
 Timeouts, defined once here:
 
@@ -6,8 +6,9 @@ Timeouts, defined once here:
 - A step the README marks as long-running (a server, a training loop meant to be stopped)
   that is *still running* at its timeout did what it should: status ``ok``, and the reason
   says it was stopped. Without its own timeout it gets ``LONG_RUNNING_TIMEOUT_S``.
-- ``evaluate_steps`` scores ``timeout`` steps by the ``on_timeout`` parameter: ``pass`` counts
-  them as successes, ``warn`` as half a success and caps the status at warn, ``fail`` as failures.
+- ``checks.readme_steps.evaluate_steps`` scores ``timeout`` steps by the ``on_timeout``
+  parameter: ``pass`` counts them as successes, ``warn`` as half a success and caps the status
+  at warn, ``fail`` as failures.
 - ``RunOptions.on_timeout == "fail"`` also makes a timeout stop the run when
   ``stop_on_failure`` is set; otherwise only failed steps stop it.
 """
