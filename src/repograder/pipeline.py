@@ -201,8 +201,14 @@ def _guard(fn: Callable[[], T], problems: list[str], what: str) -> T | None:
         return None
 
 
-def cache_key(group: GroupSpec, commit: str | None, ctx: GradingContext) -> str | None:
-    """Identity of a grading: same key, same result. Plain folders (no commit) never cache."""
+def cache_key(
+    group: GroupSpec, commit: str | None, ctx: GradingContext, lfs_missing: Sequence[str] = ()
+) -> str | None:
+    """Identity of a grading: same key, same result. Plain folders (no commit) never cache.
+
+    ``lfs_missing`` are the Git LFS files left as pointers (objects not fetched: offline, a
+    server error, a size cap): the same commit graded once they arrive is another grading.
+    """
     if commit is None:
         return None
     material = json.dumps(
@@ -215,6 +221,7 @@ def cache_key(group: GroupSpec, commit: str | None, ctx: GradingContext) -> str 
             ctx.sandbox_id,
             ctx.deadline.isoformat() if ctx.deadline else None,
             list(group.members),
+            sorted(lfs_missing),
         ]
     )
     return hashlib.sha256(material.encode()).hexdigest()
@@ -308,7 +315,7 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
             raise Interrupted("interrupted")
         if ctx.course_layer is not None:
             _offer_layer_inputs(ctx, group, checkout.path)
-        key = cache_key(group, checkout.commit, ctx)
+        key = cache_key(group, checkout.commit, ctx, checkout.lfs_pointers)
         cached = load_cached(ctx, group, key)
         if cached is not None:
             # Recounted: groups.yaml aliases and e-mails may have changed since.

@@ -13,8 +13,11 @@ from typing import ClassVar
 import pytest
 
 from gitrepo import isolate_git
-from repograder import cli, lfs
+from repograder import cli, lfs, pipeline
+from repograder.config import load_groups, load_rubric
+from repograder.git import FetchOptions
 from repograder.runner import LFS_HINT, lfs_hint
+from repograder.sandbox.fake import FakeSandbox
 from selfcheck_repos import make_repo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "realworld"))
@@ -148,3 +151,36 @@ def test_lfs_batch_api_fetch_verifies_and_caps(tmp_path: Path) -> None:
     # The clone's credentials go to the batch endpoint only, never to the download host.
     assert _LfsServer.seen_auth[0] == "Basic dXNlcjp0b2tlbg=="
     assert all(a == "GET " for a in _LfsServer.seen_auth[1:])
+
+
+def test_a_result_graded_without_lfs_objects_is_not_reused_once_they_arrive(
+    tmp_path: Path,
+) -> None:
+    """The result cache's identity includes the LFS files that were not fetched: the same
+    commit graded again after its objects became available is graded anew, not reused."""
+    files, store = repos.lfs_data_with_objects()
+    repo = make_repo(tmp_path / "birds", files)
+    groups = tmp_path / "groups.yaml"
+    groups.write_text("groups:\n  - {name: birds, repo: birds}\n")
+    config = load_groups(groups)
+
+    def grade() -> FakeSandbox:
+        sandbox = FakeSandbox()
+        ctx = pipeline.GradingContext(
+            rubric=load_rubric(),
+            out_dir=tmp_path / "out",
+            cache_dir=tmp_path / "cache",
+            fetch=FetchOptions(cache_dir=tmp_path / "cache" / "mirrors"),
+            sandbox=sandbox,
+        )
+        pipeline.grade_all(config, config.groups, ctx)
+        return sandbox
+
+    assert len(grade().prepared) == 1  # the object is missing: data/train.csv stays a pointer
+    assert grade().prepared == []  # nothing changed: the stored result is reused
+    for rel, data in store.items():
+        target = repo / ".git" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    assert len(grade().prepared) == 1  # same commit, but now with its LFS content
+    assert grade().prepared == []
