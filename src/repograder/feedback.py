@@ -5,7 +5,9 @@ the late commits. No grader internals (check ids, details, cache keys, stack tra
 text goes into ``groups/<name>/feedback.md`` and the LMS worksheet's feedback column.
 
 Student text (summaries quoting file names, commit subjects, group names) is made inert Markdown
-by :func:`repograder.report.tables.md_text`.
+by :func:`repograder.report.tables.md_text`; in the plain-text version (CSV cells, the LMS
+comment) its control and bidi characters are shown as escapes by
+:func:`repograder.termtext.terminal_safe`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from repograder.model import (
 )
 from repograder.report.results import write_text_atomic
 from repograder.report.tables import check_points, format_score, md_text
+from repograder.termtext import terminal_safe
 
 __all__ = ["FEEDBACK_FILE", "feedback_html", "feedback_markdown", "write_feedback"]
 
@@ -59,7 +62,8 @@ class _Style:
     def text(self, value: str, limit: int = 600) -> str:
         if self.markdown:
             return md_text(value, limit)
-        value = " ".join(value.split())
+        # The plain-text sink's escaping (termtext): control and bidi characters visible.
+        value = terminal_safe(" ".join(value.split()))
         return value if len(value) <= limit else value[: limit - 1] + "…"
 
     def bold(self, value: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -250,7 +251,13 @@ def test_feedback_is_plain_language_with_the_fix_and_comments() -> None:
     assert "could not be graded" in broken
 
 
-@pytest.mark.parametrize("payload", ["<script>alert(1)</script>", "=cmd|'/c calc'!A1"])
+# Terminal escapes (OSC 52 writes the clipboard), a carriage return, a C1 CSI and the bidi
+# override of "Trojan Source" (CVE-2021-42574): shown as escapes in every plain-text sink.
+CONTROLS = "a\u202eexe.txt\u2066 \x1b]52;c;QUJD\x07 \x1b[2J\r\x9b31m\x00"
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.mark.parametrize("payload", ["<script>alert(1)</script>", "=cmd|'/c calc'!A1", CONTROLS])
 def test_hostile_text_in_feedback_and_exports(tmp_path: Path, payload: str) -> None:
     from repograder.feedback import write_feedback
     from report_factory import make_hostile_run
@@ -260,6 +267,7 @@ def test_hostile_text_in_feedback_and_exports(tmp_path: Path, payload: str) -> N
         text = path.read_text(encoding="utf-8")
         if "<" in payload:
             assert payload not in text  # inert Markdown: &lt;script&gt;
+        assert not UNSAFE.search(text.replace("\n", "")), path
     groups = tmp_path / "groups.yaml"
     groups.write_text(
         "groups:\n"
@@ -271,9 +279,16 @@ def test_hostile_text_in_feedback_and_exports(tmp_path: Path, payload: str) -> N
     )
     rows = export.student_rows(run, load_groups(groups))
     assert all("<script" not in r.feedback_html for r in rows)
-    for line in csv.reader(io.StringIO(export.students_csv(run, rows, with_grade=False))):
+    assert not any(UNSAFE.search(r.feedback + r.feedback_html) for r in rows)
+    students = export.students_csv(run, rows, with_grade=False)
+    assert not UNSAFE.search(students.replace("\n", ""))
+    for line in csv.reader(io.StringIO(students)):
         assert not any(cell.startswith(("=", "+", "-", "@")) for cell in line)
     sheet = "Identifier,Full name,Email address,Grade,Feedback comments\nP1,x,s0@uni.example,,\n"
     filled = table(export.fill_moodle_worksheet(sheet, rows).text)
     assert "<script" not in filled[1][4]
     assert not filled[1][4].startswith("=")
+    assert not UNSAFE.search(filled[1][4].replace("\n", ""))
+    if payload == CONTROLS:  # visible, not dropped: the lecturer sees what was there
+        assert "\\u202e" in filled[1][4]
+        assert "\\x1b]52;c;QUJD\\x07" in rows[0].feedback
