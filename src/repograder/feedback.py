@@ -13,12 +13,13 @@ comment) its control and bidi characters are shown as escapes by
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from pathlib import Path
 
+from repograder.config import GradeScale
 from repograder.fixes import fix_hint
 from repograder.fsutil import group_slug
 from repograder.model import (
+    Applies,
     CheckResult,
     GroupResult,
     GroupStatus,
@@ -31,7 +32,14 @@ from repograder.report.results import write_text_atomic
 from repograder.report.tables import check_points, format_score, md_text
 from repograder.termtext import terminal_safe
 
-__all__ = ["FEEDBACK_FILE", "feedback_html", "feedback_markdown", "write_feedback"]
+__all__ = [
+    "FEEDBACK_FILE",
+    "feedback_html",
+    "feedback_markdown",
+    "is_final",
+    "scale_grade",
+    "write_feedback",
+]
 
 FEEDBACK_FILE = "feedback.md"  # in groups/<name>/ of the output folder
 
@@ -173,15 +181,31 @@ def feedback_html(run: RunResult, group: GroupResult, grade: str | None = None) 
     return "<br>\n".join(html.escape(line) for line in text.rstrip("\n").split("\n"))
 
 
-def write_feedback(
-    run: RunResult,
-    out_dir: Path,
-    grade: Callable[[GroupResult], str | None] | None = None,
-) -> list[Path]:
+def is_final(result: GroupResult | None) -> bool:
+    """A final grade exists: the group was graded and no check is still "not run" (a
+    ``--static`` total leaves those points out; it is not a grade to send)."""
+    return (
+        result is not None
+        and result.status is GroupStatus.GRADED
+        and not any(c.applies is Applies.NOT_RUN for c in result.checks)
+    )
+
+
+def scale_grade(result: GroupResult | None, scale: GradeScale | None) -> str | None:
+    """The group's grade on the rubric's ``grade_scale``; None without a scale or a final
+    total (:func:`is_final`)."""
+    if scale is None or result is None or not is_final(result):
+        return None
+    return scale.grade_for(result.score, result.max_score)
+
+
+def write_feedback(run: RunResult, out_dir: Path, scale: GradeScale | None = None) -> list[Path]:
     """Write ``groups/<name>/feedback.md`` for every group; return the paths.
 
-    ``grade`` gives a group's scale grade (export --scale). Raises InfrastructureError when a
-    file cannot be written.
+    The one writer of feedback.md (run, check, adjust and export call it): with the rubric's
+    ``grade_scale`` as ``scale``, a group with a final total gets its grade on that scale, so
+    every command writes the same text. Raises InfrastructureError when a file cannot be
+    written.
     """
     from repograder.errors import InfrastructureError
 
@@ -192,7 +216,7 @@ def write_feedback(
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InfrastructureError(f"cannot create {path.parent}: {exc.strerror}") from None
-        text = feedback_markdown(run, group, grade(group) if grade is not None else None)
+        text = feedback_markdown(run, group, scale_grade(group, scale))
         write_text_atomic(path, text)
         paths.append(path)
     return paths
