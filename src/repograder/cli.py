@@ -178,12 +178,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         groups = shard.select_shard(groups, shard.parse_shard(args.shard))
     unfetched: tuple[GroupResult, ...] = ()
+    course = config  # its groups decide an inferred shared layer, also for a shard
     if args.snapshot:
         from repograder import snapshot
 
         snap = snapshot.read_snapshot(Path(args.snapshot))
         plan = snapshot.apply_snapshot(snap, groups, config.groups)
         groups, unfetched = plan.pinned, plan.unfetched
+        # Every group at its snapshot commit, so shards decide the layer from the same data.
+        pinned = snapshot.apply_snapshot(snap, config.groups).pinned
+        course = dataclasses.replace(config, groups=tuple(pinned))
     out_dir = Path(args.out) if args.out else config.path.resolve().parent / "grading-report"
     cache = cache_dir()
     run_id = uuid.uuid4().hex[:12]
@@ -214,7 +218,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # the first wait until the report of what was done is written.
     with _stop_signals():
         try:
-            run = grade_all(config, groups, ctx, jobs=jobs)
+            run = grade_all(course, groups, ctx, jobs=jobs)
         except (InfrastructureError, Interrupted) as exc:
             stopped = exc  # the report is written all the same
         except KeyboardInterrupt:  # a Ctrl-C just before or after the workers ran

@@ -360,6 +360,33 @@ def _offer_layer_inputs(ctx: GradingContext, group: GroupSpec, root: Path) -> No
     ctx.course_layer.offer(group.name, env.requirements)
 
 
+def _offer_from_elsewhere(ctx: GradingContext, group: GroupSpec) -> None:
+    """Tell the course layer what a group outside this run installs (another shard's, or one
+    left out by ``--only``): its files at the graded commit are fetched (no LFS content) and
+    read, nothing is graded or stored. A fetch failure withdraws it, as in a whole run."""
+    assert ctx.course_layer is not None
+    work = ctx.cache_dir / "work" / ctx.run_id / group.slug
+    try:
+        if ctx.cancel.is_set():
+            return
+        fsutil.remove_tree(work)
+        _make_dir(work)
+        with _fetch_slot(ctx):
+            checkout = git.fetch(
+                group.repo,
+                group.ref,
+                ctx.deadline,
+                work / "checkout",
+                replace(ctx.fetch, fetch_lfs=False),
+            )
+        _offer_layer_inputs(ctx, group, checkout.path)
+    except (FetchError, Interrupted):
+        pass
+    finally:
+        ctx.course_layer.withdraw(group.name)  # no-op once offered
+        fsutil.remove_tree(work)
+
+
 def _grade_checkout(
     group: GroupSpec,
     ctx: GradingContext,
@@ -648,6 +675,9 @@ def grade_all(
 ) -> RunResult:
     """Grade ``groups`` with ``jobs`` workers and return the run (report not yet written).
 
+    ``config.groups`` is the whole course: an inferred shared layer is decided from all of
+    them, also when ``groups`` is only a part (a shard, ``--only``).
+
     Raises Interrupted on Ctrl-C and InfrastructureError when the sandbox engine is gone; the
     groups finished before that were stored and handed to ``ctx.progress.done``.
     """
@@ -668,16 +698,20 @@ def grade_all(
     ctx = replace(ctx, sandbox_slots=SandboxSlots(jobs, [g.name for g in groups], ctx.cancel))
     workers = min(max(len(groups), 1), max(jobs, STATIC_WORKERS))
     layer = course_layer(ctx, groups, config.groups)
+    # The groups of the course outside this run still count for the layer (shards agree).
+    selected = {g.name for g in groups}
+    elsewhere = [g for g in config.groups if layer is not None and g.name not in selected]
     if layer is not None:
         ctx = replace(ctx, course_layer=layer)
         # Every group's static stage must finish before the first build: a worker per group,
         # or the first workers would wait for groups that never get a thread.
-        workers = max(len(groups), 1)
+        workers = max(len(groups) + len(elsewhere), 1)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
-    futures: list[Future[GroupResult]] = []
+    futures: list[Future[GroupResult | None]] = []
     try:
         with _interruptible(ctx):
             futures = [pool.submit(work, g) for g in groups]
+            futures += [pool.submit(_offer_from_elsewhere, ctx, g) for g in elsewhere]
             pending = dict.fromkeys(futures)
             knock_on: BaseException | None = None
             while pending:
@@ -714,9 +748,11 @@ def course_layer(
     says ``environment: none``, or the sandbox cannot layer (static runs, local backend).
 
     When only some of the ``course``'s groups are graded (``--only``, a shard) and an earlier
-    run of the whole course left ``shared-layer.json`` in the output folder, that layer is
-    adopted at once (None is returned): re-grading one group must not infer a layer from that
-    group alone and rebuild its environment on another parent.
+    run left ``shared-layer.json`` in the output folder, that layer is adopted at once (None is
+    returned): re-grading one group must not rebuild its environment on another parent.
+    Otherwise the collector expects every group of the course (``grade_all`` offers the ones
+    outside this run), so the layer is a function of the course's data: shards of one course
+    agree with each other and with an unsharded run.
     """
     sandbox = ctx.sandbox
     adopt = getattr(sandbox, "use_inferred_layer", None)
@@ -731,7 +767,8 @@ def course_layer(
         return None
     tooling = notebooks.NOTEBOOK_TOOLING if _check(ctx.rubric, notebooks.CHECK_ID) else ()
     out_dir = ctx.out_dir
-    if {g.name for g in groups} < {g.name for g in course}:
+    selected = {g.name for g in groups}
+    if selected < {g.name for g in course}:
         stored = _stored_layer(out_dir / "shared-layer.json")
         if stored is not None:
             adopt(*stored)
@@ -743,7 +780,7 @@ def course_layer(
         report_results.write_json_atomic(out_dir / "shared-layer.json", data)
 
     return layerplan.CourseLayer(
-        [g.name for g in groups],
+        [g.name for g in (*groups, *(g for g in course if g.name not in selected))],
         ready,
         min_share=ctx.rubric.layer_min_share,
         min_groups=ctx.rubric.layer_min_groups,
