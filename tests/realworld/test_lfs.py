@@ -12,13 +12,12 @@ from typing import ClassVar
 
 import pytest
 
-from gitrepo import isolate_git
+from gitrepo import isolate_git, make_repo
 from repograder import cli, lfs, pipeline
 from repograder.config import load_groups, load_rubric
 from repograder.git import FetchOptions
 from repograder.runner import LFS_HINT, lfs_hint
 from repograder.sandbox.fake import FakeSandbox
-from selfcheck_repos import make_repo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "realworld"))
 import repos
