@@ -15,21 +15,20 @@ import pytest
 from repograder import cli
 
 
-def _send(sig: signal.Signals) -> None:
-    os.kill(os.getpid(), sig)
-    for _ in range(100):  # the handler runs between bytecodes
-        pass
-
-
 def test_first_stop_raises_and_later_ones_only_say_the_report_is_being_written(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with cli._signal_handlers_kept():
-        with pytest.raises(KeyboardInterrupt), cli._stop_signals():
-            _send(signal.SIGTERM)
+        with pytest.raises(KeyboardInterrupt):
+            with cli._stop_signals():
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(100):  # the handler runs between bytecodes
+                    pass
         # the stop began: more Ctrl-C and SIGTERM do not raise again
         for sig in (signal.SIGINT, signal.SIGINT, signal.SIGTERM):
-            _send(sig)
+            os.kill(os.getpid(), sig)
+            for _ in range(100):
+                pass
     err = capsys.readouterr().err
     assert err.count("writing the report") == 3
     # and the handlers are as before once main() would return
