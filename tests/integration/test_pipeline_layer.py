@@ -10,10 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from gitrepo import commit, init_repo
+from grading import grading_context
 from repograder import pipeline, shard
 from repograder.config import load_groups, load_rubric
 from repograder.detect import EnvSpec
-from repograder.git import FetchOptions
 from repograder.model import GroupStatus
 from repograder.sandbox.base import BuildResult
 from repograder.sandbox.fake import FakeSandbox
@@ -62,14 +62,7 @@ def _course(tmp_path: Path, requirements: dict[str, str], rubric_extra: str = ""
 
 
 def _ctx(tmp_path: Path, sandbox: FakeSandbox, config_path: Path) -> pipeline.GradingContext:
-    config = load_groups(config_path)
-    return pipeline.GradingContext(
-        rubric=load_rubric(config.rubric_path),
-        out_dir=tmp_path / "out",
-        cache_dir=tmp_path / "cache",
-        fetch=FetchOptions(cache_dir=tmp_path / "cache" / "mirrors"),
-        sandbox=sandbox,
-    )
+    return grading_context(tmp_path, sandbox, load_rubric(load_groups(config_path).rubric_path))
 
 
 def test_the_layer_is_decided_once_before_any_build_and_reported(tmp_path: Path) -> None:

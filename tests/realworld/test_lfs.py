@@ -13,9 +13,9 @@ from typing import ClassVar
 import pytest
 
 from gitrepo import isolate_git, make_repo
+from grading import grading_context
 from repograder import cli, lfs, pipeline
-from repograder.config import load_groups, load_rubric
-from repograder.git import FetchOptions
+from repograder.config import load_groups
 from repograder.runner import LFS_HINT, lfs_hint
 from repograder.sandbox.fake import FakeSandbox
 
@@ -165,14 +165,7 @@ def test_a_result_graded_without_lfs_objects_is_not_reused_once_they_arrive(
 
     def grade() -> FakeSandbox:
         sandbox = FakeSandbox()
-        ctx = pipeline.GradingContext(
-            rubric=load_rubric(),
-            out_dir=tmp_path / "out",
-            cache_dir=tmp_path / "cache",
-            fetch=FetchOptions(cache_dir=tmp_path / "cache" / "mirrors"),
-            sandbox=sandbox,
-        )
-        pipeline.grade_all(config, config.groups, ctx)
+        pipeline.grade_all(config, config.groups, grading_context(tmp_path, sandbox))
         return sandbox
 
     assert len(grade().prepared) == 1  # the object is missing: data/train.csv stays a pointer
