@@ -176,3 +176,16 @@ def test_a_result_graded_without_lfs_objects_is_not_reused_once_they_arrive(
         target.write_bytes(data)
     assert len(grade().prepared) == 1  # same commit, but now with its LFS content
     assert grade().prepared == []
+
+
+def test_the_cache_key_takes_any_lfs_pointer_names_in_any_order(tmp_path: Path) -> None:
+    """Student-chosen pointer names (newlines, non-UTF-8 as surrogates, many of them) give a
+    stable key: independent of order, different from the key with the content fetched."""
+    (tmp_path / "groups.yaml").write_text("groups:\n  - {name: g, repo: r}\n")
+    (group,) = load_groups(tmp_path / "groups.yaml").groups
+    ctx = grading_context(tmp_path, FakeSandbox())
+    names = [f"data/{i}\n\udcff\u202e.bin" for i in range(50_000)]
+    key = pipeline.cache_key(group, "a" * 40, ctx, names)
+    assert key == pipeline.cache_key(group, "a" * 40, ctx, list(reversed(names)))
+    assert key != pipeline.cache_key(group, "a" * 40, ctx, names[1:])
+    assert key != pipeline.cache_key(group, "a" * 40, ctx)
