@@ -11,7 +11,8 @@ import pytest
 
 
 def git(repo: Path, *args: str, date: str | None = None) -> str:
-    """Run git in ``repo`` as the test author (hooks off); ``date`` sets both commit dates."""
+    """Run git in ``repo`` as the test author; ``date`` sets both commit dates. The repository's
+    own hooks and filters run (tests/adversarial/test_check_worktree.py relies on that)."""
     env = {
         **os.environ,
         "GIT_AUTHOR_NAME": "Student",
@@ -23,7 +24,7 @@ def git(repo: Path, *args: str, date: str | None = None) -> str:
         env["GIT_AUTHOR_DATE"] = date
         env["GIT_COMMITTER_DATE"] = date
     proc = subprocess.run(
-        ["git", "-c", "core.hooksPath=/dev/null", "-C", str(repo), *args],
+        ["git", "-C", str(repo), *args],
         env=env,
         capture_output=True,
         text=True,
