@@ -1,10 +1,8 @@
-"""Tiny student repositories (real git, dated commits) for the check/shard/snapshot tests."""
+"""Tiny student repositories as file maps for the check/shard/snapshot tests (written into real
+git repositories with tests/gitrepo.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Mapping
 from pathlib import Path
 
 GOOD_README = """# Tiny chirp classifier
@@ -40,47 +38,6 @@ print(greet("grader"))
 '''
 
 BROKEN_README = GOOD_README.replace("python main.py", "python missing_script.py")
-
-
-def git(cwd: Path, *args: str, date: str | None = None) -> str:
-    env = dict(os.environ)
-    if date is not None:
-        env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
-    done = subprocess.run(
-        ["git", "-c", "core.hooksPath=/dev/null", *args],
-        cwd=cwd,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
-
-
-def write(root: Path, files: Mapping[str, str | bytes]) -> None:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
-
-
-def commit(repo: Path, files: Mapping[str, str | bytes], message: str, date: str) -> str:
-    write(repo, files)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--allow-empty", "-m", message, date=date)
-    return git(repo, "rev-parse", "HEAD")
-
-
-def make_repo(
-    root: Path, files: Mapping[str, str | bytes], date: str = "2026-03-30T10:00:00+00:00"
-) -> Path:
-    root.mkdir(parents=True)
-    git(root, "init", "-q")
-    commit(root, files, "initial", date)
-    return root
 
 
 def good_files(requirements: str = "six\n") -> dict[str, str]:

@@ -180,12 +180,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         groups = shard.select_shard(groups, shard.parse_shard(args.shard))
     unfetched: tuple[GroupResult, ...] = ()
+    course = config  # its groups decide an inferred shared layer, also for a shard
     if args.snapshot:
         from repograder import snapshot
 
         snap = snapshot.read_snapshot(Path(args.snapshot))
         plan = snapshot.apply_snapshot(snap, groups, config.groups)
         groups, unfetched = plan.pinned, plan.unfetched
+        # Every group at its snapshot commit, so shards decide the layer from the same data.
+        pinned = snapshot.apply_snapshot(snap, config.groups).pinned
+        course = dataclasses.replace(config, groups=tuple(pinned))
     out_dir = Path(args.out) if args.out else config.path.resolve().parent / "grading-report"
     cache = cache_dir()
     run_id = uuid.uuid4().hex[:12]
@@ -216,7 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # the first wait until the report of what was done is written.
     with _stop_signals():
         try:
-            run = grade_all(config, groups, ctx, jobs=jobs)
+            run = grade_all(course, groups, ctx, jobs=jobs)
         except (InfrastructureError, Interrupted) as exc:
             stopped = exc  # the report is written all the same
         except KeyboardInterrupt:  # a Ctrl-C just before or after the workers ran
@@ -262,7 +266,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             _err(f"overrides NOT applied: {exc}")
             stopped = stopped or exc
         write_report(run, ctx.out_dir)
-        write_feedback(run, ctx.out_dir)
+        write_feedback(run, ctx.out_dir, ctx.rubric.grade_scale)
     graded = sum(g.status == GroupStatus.GRADED for g in run.groups)
     _say(f"graded {graded} of {len(run.groups)} group(s); report: {ctx.out_dir / 'index.html'}")
     for g in run.groups:
@@ -348,7 +352,7 @@ def _adjust_report(out_dir: Path, config: CourseConfig, args: argparse.Namespace
     rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
     run = with_overrides(run, config, rubric, args.overrides)
     write_report(run, out_dir)
-    write_feedback(run, out_dir)
+    write_feedback(run, out_dir, rubric.grade_scale)
     _say(f"report updated: {out_dir / 'index.html'}")
 
 
@@ -436,16 +440,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else config.path.resolve().parent / "grading-report"
     run = report_results.read_results(out_dir / "results.json")
     run = with_overrides(run, config, rubric, args.overrides)
-    scale = None
-    if args.scale:
-        if rubric.grade_scale is None:
-            raise ConfigError(f"--scale: the rubric {rubric.path} has no grade_scale")
-        scale = rubric.grade_scale
-    rows = export.student_rows(run, config, scale)
-    grades = {r.group: r.grade for r in rows}
-    write_feedback(run, out_dir, lambda g: grades.get(g.name))
+    if args.scale and rubric.grade_scale is None:
+        raise ConfigError(f"--scale: the rubric {rubric.path} has no grade_scale")
+    scale = bool(args.scale)  # the scale's grade in the grade columns (feedback: always)
+    rows = export.student_rows(run, config, rubric.grade_scale)
+    write_feedback(run, out_dir, rubric.grade_scale)
     students = Path(args.csv) if args.csv else out_dir / "students.csv"
-    report_results.write_text_atomic(students, export.students_csv(run, rows, scale is not None))
+    report_results.write_text_atomic(students, export.students_csv(run, rows, scale))
     _say(f"{len(rows)} student(s): {students}")
     missing = [f"{r.group}: {r.member.name}" for r in rows if not r.graded]
     if missing:
@@ -454,7 +455,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return ExitCode.GROUP_ERRORS if missing else ExitCode.OK
     source = Path(args.moodle_worksheet)
     text = export.read_worksheet(source)
-    filled = export.fill_moodle_worksheet(text, rows, scale=scale is not None, where=str(source))
+    filled = export.fill_moodle_worksheet(text, rows, scale=scale, where=str(source))
     target = Path(args.worksheet_out) if args.worksheet_out else out_dir / export.WORKSHEET_FILE
     if target.resolve() == source.resolve():
         raise ConfigError("--worksheet-out: choose another file than the downloaded worksheet")
@@ -609,7 +610,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 sandbox.close()
         selfcheck.write_gitignore(out_dir)
         write_report(outcome.run, out_dir)
-        write_feedback(outcome.run, out_dir)  # the group page links it
+        write_feedback(outcome.run, out_dir, rubric.grade_scale)  # the group page links it
         report_results.write_text_atomic(
             out_dir / selfcheck.CHECK_SUMMARY, selfcheck.check_markdown(outcome, args.fail_on)
         )
@@ -828,7 +829,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument(
         "--scale",
         action="store_true",
-        help="grades on the rubric's grade_scale (e.g. 1,0-5,0) instead of points",
+        help="grade columns on the rubric's grade_scale (e.g. 1,0-5,0) instead of points",
     )
     exp.set_defaults(func=cmd_export)
 

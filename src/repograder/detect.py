@@ -214,6 +214,11 @@ def _detect_requirements(root: Path, base: str, *, variants_ok: bool = False) ->
     if choice is None:
         return None
     rel, note = choice
+    return _requirements_spec(root, rel, note)
+
+
+def _requirements_spec(root: Path, rel: str, note: str = "") -> EnvSpec:
+    """The spec of the requirements file ``rel`` (its ``-r``/``-c`` includes read too)."""
     acc = _Acc()
     _read_requirements(root, rel, acc)
     return EnvSpec(
@@ -908,19 +913,7 @@ def spec_for_file(root: Path, rel: str) -> EnvSpec | None:
     elif name.endswith((".yml", ".yaml")):
         spec = _conda_spec(root, rel, f"{posixpath.basename(rel)} (conda) {_where(rel)}")
     else:
-        acc = _Acc()
-        _read_requirements(root, rel, acc)
-        spec = EnvSpec(
-            kind=EnvKind.REQUIREMENTS,
-            path=rel,
-            reason=f"{posixpath.basename(rel)} {_where(rel)}",
-            files=tuple(acc.files),
-            requirements=tuple(acc.requirements),
-            constraints=tuple(acc.constraints),
-            install_project=acc.install_project,
-            dropped=tuple(acc.dropped),
-            warnings=tuple(acc.warnings),
-        )
+        spec = _requirements_spec(root, rel)
     if spec is None:
         return None
     spec = _with_encodings(root, spec)

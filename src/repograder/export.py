@@ -26,8 +26,8 @@ from pathlib import Path
 
 from repograder.config import CourseConfig, GradeScale, Member
 from repograder.errors import ConfigError
-from repograder.feedback import feedback_html, feedback_markdown
-from repograder.model import Applies, GroupResult, GroupStatus, RunResult
+from repograder.feedback import feedback_html, feedback_markdown, is_final, scale_grade
+from repograder.model import GroupResult, RunResult
 from repograder.report.tables import (
     check_columns,
     check_points,
@@ -72,30 +72,22 @@ class StudentRow:
 
     @property
     def graded(self) -> bool:
-        return _final(self.group_result)
-
-
-def _final(result: GroupResult | None) -> bool:
-    """A final grade exists: the group was graded and no check is still "not run" (a
-    ``--static`` total leaves those points out; it is not a grade to send)."""
-    return (
-        result is not None
-        and result.status is GroupStatus.GRADED
-        and not any(c.applies is Applies.NOT_RUN for c in result.checks)
-    )
+        return is_final(self.group_result)
 
 
 def student_rows(
     run: RunResult, config: CourseConfig, scale: GradeScale | None = None
 ) -> list[StudentRow]:
-    """One row per member of every group of ``config``, in groups.yaml order."""
+    """One row per member of every group of ``config``, in groups.yaml order.
+
+    ``scale`` is the rubric's ``grade_scale``: a final total's grade on it goes into the row
+    and its feedback, as :func:`repograder.feedback.write_feedback` writes it into feedback.md.
+    """
     by_name = {g.name: g for g in run.groups}
     rows = []
     for spec in config.groups:
         result = by_name.get(spec.name)
-        grade = None
-        if scale is not None and result is not None and _final(result):
-            grade = scale.grade_for(result.score, result.max_score)
+        grade = scale_grade(result, scale)
         if result is not None:
             text = feedback_markdown(run, result, grade, markdown=False)
             rich = feedback_html(run, result, grade)

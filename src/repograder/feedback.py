@@ -5,19 +5,22 @@ the late commits. No grader internals (check ids, details, cache keys, stack tra
 text goes into ``groups/<name>/feedback.md`` and the LMS worksheet's feedback column.
 
 Student text (summaries quoting file names, commit subjects, group names) is made inert Markdown
-by :func:`repograder.report.tables.md_text`.
+by :func:`repograder.report.tables.md_text`; in the plain-text version (CSV cells, the LMS
+comment) its control and bidi characters are shown as escapes by
+:func:`repograder.termtext.terminal_safe`.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from pathlib import Path
 
 from repograder.checks import readme_steps
+from repograder.config import GradeScale
 from repograder.fixes import fix_hint
 from repograder.fsutil import group_slug
 from repograder.model import (
+    Applies,
     CheckResult,
     GroupResult,
     GroupStatus,
@@ -28,8 +31,16 @@ from repograder.model import (
 )
 from repograder.report.results import write_text_atomic
 from repograder.report.tables import check_points, format_score, md_text
+from repograder.termtext import terminal_safe
 
-__all__ = ["FEEDBACK_FILE", "feedback_html", "feedback_markdown", "write_feedback"]
+__all__ = [
+    "FEEDBACK_FILE",
+    "feedback_html",
+    "feedback_markdown",
+    "is_final",
+    "scale_grade",
+    "write_feedback",
+]
 
 FEEDBACK_FILE = "feedback.md"  # in groups/<name>/ of the output folder
 
@@ -60,7 +71,8 @@ class _Style:
     def text(self, value: str, limit: int = 600) -> str:
         if self.markdown:
             return md_text(value, limit)
-        value = " ".join(value.split())
+        # The plain-text sink's escaping (termtext): control and bidi characters visible.
+        value = terminal_safe(" ".join(value.split()))
         return value if len(value) <= limit else value[: limit - 1] + "…"
 
     def bold(self, value: str) -> str:
@@ -170,15 +182,31 @@ def feedback_html(run: RunResult, group: GroupResult, grade: str | None = None) 
     return "<br>\n".join(html.escape(line) for line in text.rstrip("\n").split("\n"))
 
 
-def write_feedback(
-    run: RunResult,
-    out_dir: Path,
-    grade: Callable[[GroupResult], str | None] | None = None,
-) -> list[Path]:
+def is_final(result: GroupResult | None) -> bool:
+    """A final grade exists: the group was graded and no check is still "not run" (a
+    ``--static`` total leaves those points out; it is not a grade to send)."""
+    return (
+        result is not None
+        and result.status is GroupStatus.GRADED
+        and not any(c.applies is Applies.NOT_RUN for c in result.checks)
+    )
+
+
+def scale_grade(result: GroupResult | None, scale: GradeScale | None) -> str | None:
+    """The group's grade on the rubric's ``grade_scale``; None without a scale or a final
+    total (:func:`is_final`)."""
+    if scale is None or result is None or not is_final(result):
+        return None
+    return scale.grade_for(result.score, result.max_score)
+
+
+def write_feedback(run: RunResult, out_dir: Path, scale: GradeScale | None = None) -> list[Path]:
     """Write ``groups/<name>/feedback.md`` for every group; return the paths.
 
-    ``grade`` gives a group's scale grade (export --scale). Raises InfrastructureError when a
-    file cannot be written.
+    The one writer of feedback.md (run, check, adjust and export call it): with the rubric's
+    ``grade_scale`` as ``scale``, a group with a final total gets its grade on that scale, so
+    every command writes the same text. Raises InfrastructureError when a file cannot be
+    written.
     """
     from repograder.errors import InfrastructureError
 
@@ -189,7 +217,7 @@ def write_feedback(
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InfrastructureError(f"cannot create {path.parent}: {exc.strerror}") from None
-        text = feedback_markdown(run, group, grade(group) if grade is not None else None)
+        text = feedback_markdown(run, group, scale_grade(group, scale))
         write_text_atomic(path, text)
         paths.append(path)
     return paths

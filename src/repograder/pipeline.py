@@ -137,8 +137,14 @@ class GradingContext:
         return str(getattr(self.sandbox, "identity", self.sandbox.name))
 
 
-def cache_key(group: GroupSpec, commit: str | None, ctx: GradingContext) -> str | None:
-    """Identity of a grading: same key, same result. Plain folders (no commit) never cache."""
+def cache_key(
+    group: GroupSpec, commit: str | None, ctx: GradingContext, lfs_missing: Sequence[str] = ()
+) -> str | None:
+    """Identity of a grading: same key, same result. Plain folders (no commit) never cache.
+
+    ``lfs_missing`` are the Git LFS files left as pointers (objects not fetched: offline, a
+    server error, a size cap): the same commit graded once they arrive is another grading.
+    """
     if commit is None:
         return None
     material = json.dumps(
@@ -151,6 +157,7 @@ def cache_key(group: GroupSpec, commit: str | None, ctx: GradingContext) -> str 
             ctx.sandbox_id,
             ctx.deadline.isoformat() if ctx.deadline else None,
             list(group.members),
+            sorted(lfs_missing),
         ]
     )
     return hashlib.sha256(material.encode()).hexdigest()
@@ -244,7 +251,7 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
             raise Interrupted("interrupted")
         if ctx.course_layer is not None:
             _offer_layer_inputs(ctx, group, checkout.path)
-        key = cache_key(group, checkout.commit, ctx)
+        key = cache_key(group, checkout.commit, ctx, checkout.lfs_pointers)
         cached = load_cached(ctx, group, key)
         if cached is not None:
             # Recounted: groups.yaml aliases and e-mails may have changed since.
@@ -296,6 +303,33 @@ def _offer_layer_inputs(ctx: GradingContext, group: GroupSpec, root: Path) -> No
         ctx.course_layer.withdraw(group.name)
         return
     ctx.course_layer.offer(group.name, env.requirements)
+
+
+def _offer_from_elsewhere(ctx: GradingContext, group: GroupSpec) -> None:
+    """Tell the course layer what a group outside this run installs (another shard's, or one
+    left out by ``--only``): its files at the graded commit are fetched (no LFS content) and
+    read, nothing is graded or stored. A fetch failure withdraws it, as in a whole run."""
+    assert ctx.course_layer is not None
+    work = ctx.cache_dir / "work" / ctx.run_id / group.slug
+    try:
+        if ctx.cancel.is_set():
+            return
+        fsutil.remove_tree(work)
+        _make_dir(work)
+        with _fetch_slot(ctx):
+            checkout = git.fetch(
+                group.repo,
+                group.ref,
+                ctx.deadline,
+                work / "checkout",
+                replace(ctx.fetch, fetch_lfs=False),
+            )
+        _offer_layer_inputs(ctx, group, checkout.path)
+    except (FetchError, Interrupted):
+        pass
+    finally:
+        ctx.course_layer.withdraw(group.name)  # no-op once offered
+        fsutil.remove_tree(work)
 
 
 def _grade_checkout(
@@ -468,6 +502,9 @@ def grade_all(
 ) -> RunResult:
     """Grade ``groups`` with ``jobs`` workers and return the run (report not yet written).
 
+    ``config.groups`` is the whole course: an inferred shared layer is decided from all of
+    them, also when ``groups`` is only a part (a shard, ``--only``).
+
     Raises Interrupted on Ctrl-C and InfrastructureError when the sandbox engine is gone; the
     groups finished before that were stored and handed to ``ctx.progress.done``.
     """
@@ -488,16 +525,20 @@ def grade_all(
     ctx = replace(ctx, sandbox_slots=SandboxSlots(jobs, [g.name for g in groups], ctx.cancel))
     workers = min(max(len(groups), 1), max(jobs, STATIC_WORKERS))
     layer = course_layer(ctx, groups, config.groups)
+    # The groups of the course outside this run still count for the layer (shards agree).
+    selected = {g.name for g in groups}
+    elsewhere = [g for g in config.groups if layer is not None and g.name not in selected]
     if layer is not None:
         ctx = replace(ctx, course_layer=layer)
         # Every group's static stage must finish before the first build: a worker per group,
         # or the first workers would wait for groups that never get a thread.
-        workers = max(len(groups), 1)
+        workers = max(len(groups) + len(elsewhere), 1)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
-    futures: list[Future[GroupResult]] = []
+    futures: list[Future[GroupResult | None]] = []
     try:
         with _interruptible(ctx):
             futures = [pool.submit(work, g) for g in groups]
+            futures += [pool.submit(_offer_from_elsewhere, ctx, g) for g in elsewhere]
             pending = dict.fromkeys(futures)
             knock_on: BaseException | None = None
             while pending:
@@ -534,9 +575,11 @@ def course_layer(
     says ``environment: none``, or the sandbox cannot layer (static runs, local backend).
 
     When only some of the ``course``'s groups are graded (``--only``, a shard) and an earlier
-    run of the whole course left ``shared-layer.json`` in the output folder, that layer is
-    adopted at once (None is returned): re-grading one group must not infer a layer from that
-    group alone and rebuild its environment on another parent.
+    run left ``shared-layer.json`` in the output folder, that layer is adopted at once (None is
+    returned): re-grading one group must not rebuild its environment on another parent.
+    Otherwise the collector expects every group of the course (``grade_all`` offers the ones
+    outside this run), so the layer is a function of the course's data: shards of one course
+    agree with each other and with an unsharded run.
     """
     sandbox = ctx.sandbox
     adopt = getattr(sandbox, "use_inferred_layer", None)
@@ -551,7 +594,8 @@ def course_layer(
         return None
     tooling = notebooks.NOTEBOOK_TOOLING if _check(ctx.rubric, notebooks_check.ID) else ()
     out_dir = ctx.out_dir
-    if {g.name for g in groups} < {g.name for g in course}:
+    selected = {g.name for g in groups}
+    if selected < {g.name for g in course}:
         stored = _stored_layer(out_dir / "shared-layer.json")
         if stored is not None:
             adopt(*stored)
@@ -563,7 +607,7 @@ def course_layer(
         report_results.write_json_atomic(out_dir / "shared-layer.json", data)
 
     return layerplan.CourseLayer(
-        [g.name for g in groups],
+        [g.name for g in (*groups, *(g for g in course if g.name not in selected))],
         ready,
         min_share=ctx.rubric.layer_min_share,
         min_groups=ctx.rubric.layer_min_groups,

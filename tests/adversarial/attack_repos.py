@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import notebook_files
 from gitrepo import commit, git, init_repo
 
 DATE = "2026-03-30T12:00:00+02:00"
@@ -333,28 +334,7 @@ def pdf_bytes(content: bytes, info: dict[str, str], *, deflated: bool = False) -
 
 def notebook_json(cells: list[tuple[str, list[dict[str, object]]]]) -> str:
     """An nbformat-4 notebook of code cells (source, stored outputs)."""
-    import json
-
-    return json.dumps(
-        {
-            "nbformat": 4,
-            "nbformat_minor": 5,
-            "metadata": {
-                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-            },
-            "cells": [
-                {
-                    "cell_type": "code",
-                    "id": f"c{i}",
-                    "metadata": {},
-                    "execution_count": None,
-                    "source": source,
-                    "outputs": outputs,
-                }
-                for i, (source, outputs) in enumerate(cells)
-            ],
-        }
-    )
+    return notebook_files.notebook_json(notebook_files.code(src, out) for src, out in cells)
 
 
 def fast_import_history(repo: Path, commits: int) -> None:

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gitrepo import isolate_git
-from selfcheck_repos import bad_files, good_files, make_repo
+from gitrepo import isolate_git, make_repo
+from selfcheck_repos import bad_files, good_files
 
 pytestmark = [pytest.mark.install, pytest.mark.slow]
 

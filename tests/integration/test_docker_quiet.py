@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from gitrepo import commit, init_repo
+from notebook_files import notebook_json
 from repograder import cli
 from repograder.sandbox import docker as sandbox_docker
 
@@ -51,26 +52,6 @@ def _readme(block: str, annotation: str = "") -> str:
     return f"# Project\n\n{PROSE}## Run\n\n{annotation}```bash\n{block}\n```\n"
 
 
-def _notebook(cells: list[str]) -> str:
-    return json.dumps(
-        {
-            "cells": [
-                {
-                    "cell_type": "code",
-                    "metadata": {},
-                    "outputs": [],
-                    "execution_count": None,
-                    "source": src,
-                }
-                for src in cells
-            ],
-            "metadata": {"kernelspec": {"name": "python3", "language": "python"}},
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }
-    )
-
-
 def _repo(root: Path, name: str, files: dict[str, str]) -> None:
     repo = init_repo(root / name)
     commit(repo, {"requirements.txt": "six==1.16.0\n", **files}, name, "2026-03-30T10:00:00+00:00")
@@ -89,7 +70,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:  # type
         "quiet-cell",
         {
             "README.md": _readme("python -c 'print(1)'"),
-            "analysis.ipynb": _notebook(
+            "analysis.ipynb": notebook_json(
                 ["import time", f"time.sleep({QUIET_S})", "print('computed')"]
             ),
         },

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 from docker_fixtures import base_image_fixture, docker_engine_fixture, sandbox_fixture  # noqa: F401
 
+from notebook_files import code, markdown, notebook_json
 from repograder.detect import EnvKind, EnvSpec
 from repograder.model import Params, Status
 from repograder.notebooks import (
@@ -28,21 +28,6 @@ pytestmark = pytest.mark.docker
 LIMITS = Limits(memory_mb=1024, pids=256, timeout_s=120, disk_mb=64)
 
 
-def _nb(*cells: tuple[str, str]) -> str:
-    return json.dumps(
-        {
-            "nbformat": 4,
-            "nbformat_minor": 5,
-            "metadata": {},
-            "cells": [
-                {"cell_type": kind, "id": f"c{i}", "metadata": {}, "source": src}
-                | ({"outputs": [], "execution_count": None} if kind == "code" else {})
-                for i, (kind, src) in enumerate(cells)
-            ],
-        }
-    )
-
-
 @pytest.fixture(scope="module")
 def report(
     sandbox: DockerSandbox, tmp_path_factory: pytest.TempPathFactory
@@ -53,15 +38,17 @@ def report(
     (repo / "requirements.txt").write_text("\n".join(NOTEBOOK_TOOLING) + "\n")
     (repo / "notebooks" / "data.txt").write_text("42\n")
     (repo / "notebooks" / "good.ipynb").write_text(
-        _nb(
-            ("markdown", "# ok <script>alert(1)</script>"),
-            ("code", "import os, sys\nprint(open('data.txt').read().strip(), sys.executable)"),
-            ("code", "from IPython.display import HTML\nHTML('<img src=x onerror=alert(1)>')"),
+        notebook_json(
+            [
+                markdown("# ok <script>alert(1)</script>"),
+                code("import os, sys\nprint(open('data.txt').read().strip(), sys.executable)"),
+                code("from IPython.display import HTML\nHTML('<img src=x onerror=alert(1)>')"),
+            ]
         )
     )
     (repo / "notebooks" / "net.ipynb").write_text(
-        _nb(
-            ("code", "import urllib.request\nurllib.request.urlopen('https://pypi.org', timeout=5)")
+        notebook_json(
+            [code("import urllib.request\nurllib.request.urlopen('https://pypi.org', timeout=5)")]
         )
     )
     spec = EnvSpec(

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from gitrepo import commit, git, init_repo
+from grading import grading_context
 from repograder import cli, pipeline
-from repograder.config import load_groups, load_rubric
+from repograder.config import load_groups
 from repograder.errors import ExitCode, InfrastructureError, Interrupted
-from repograder.git import FetchOptions
 from repograder.model import ExecResult, GroupStatus, Status, StepStatus
 from repograder.report import results as report_results
 from repograder.sandbox.fake import FakeSandbox, exec_result
@@ -172,14 +172,7 @@ def test_fake_sandbox_runs_steps_in_order_and_scores(tmp_path: Path) -> None:
         return exec_result(0, "ok")
 
     sandbox = FakeSandbox(answer)
-    ctx = pipeline.GradingContext(
-        rubric=load_rubric(),
-        out_dir=tmp_path / "out",
-        cache_dir=tmp_path / "cache",
-        fetch=FetchOptions(cache_dir=tmp_path / "cache" / "mirrors"),
-        deadline=config.deadline,
-        sandbox=sandbox,
-    )
+    ctx = grading_context(tmp_path, sandbox, deadline=config.deadline)
     run = pipeline.grade_all(config, config.groups, ctx)
     (group,) = run.groups
     assert [p.spec.path for p in sandbox.prepared] == ["requirements.txt"]
@@ -202,13 +195,7 @@ def test_failed_build_skips_run_checks_with_reason(tmp_path: Path) -> None:
     make_good_repo(tmp_path / "good")
     config = load_groups(write_groups(tmp_path, "groups:\n  - {name: good, repo: good}\n"))
     sandbox = FakeSandbox(build_ok=False, build_summary="No solution: nonexistent-pkg-xyz")
-    ctx = pipeline.GradingContext(
-        rubric=load_rubric(),
-        out_dir=tmp_path / "out",
-        cache_dir=tmp_path / "cache",
-        fetch=FetchOptions(cache_dir=tmp_path / "cache" / "mirrors"),
-        sandbox=sandbox,
-    )
+    ctx = grading_context(tmp_path, sandbox)
     (group,) = pipeline.grade_all(config, config.groups, ctx).groups
     checks = {c.id: c for c in group.checks}
     assert checks["env-build"].status == Status.FAIL
@@ -219,14 +206,7 @@ def test_failed_build_skips_run_checks_with_reason(tmp_path: Path) -> None:
 
 
 def _ctx(tmp_path: Path, sandbox: FakeSandbox, **kw: object) -> pipeline.GradingContext:
-    return pipeline.GradingContext(
-        rubric=load_rubric(),
-        out_dir=tmp_path / "out",
-        cache_dir=tmp_path / "cache",
-        fetch=FetchOptions(cache_dir=tmp_path / "cache" / "mirrors"),
-        sandbox=sandbox,
-        **kw,  # type: ignore[arg-type]
-    )
+    return grading_context(tmp_path, sandbox, **kw)
 
 
 def test_unchanged_groups_are_not_graded_again(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import textwrap
 import pytest
 
 from gitrepo import commit, init_repo
+from notebook_files import notebook_json
 from repograder import cli
 from repograder.sandbox import docker as sandbox_docker
 
@@ -73,28 +74,6 @@ README = textwrap.dedent(
 MISSING_PY = "import torchaudio  # not in requirements.txt\n"
 
 
-def notebook(cells: list[str]) -> str:
-    return json.dumps(
-        {
-            "cells": [
-                {
-                    "cell_type": "code",
-                    "metadata": {},
-                    "outputs": [],
-                    "execution_count": None,
-                    "source": src,
-                }
-                for src in cells
-            ],
-            "metadata": {
-                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-            },
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }
-    )
-
-
 ENV_YML = textwrap.dedent(
     """\
     name: audio
@@ -148,7 +127,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:  # type
             "README.md": README.replace("\n", "\r\n").encode(),  # CRLF, as from Windows
             "requirements.txt": "six==1.16.0\n",
             "missing.py": MISSING_PY,
-            "analysis.ipynb": notebook(["x = 1", "y = x + 1", "raise ValueError('cell three')"]),
+            "analysis.ipynb": notebook_json(
+                ["x = 1", "y = x + 1", "raise ValueError('cell three')"]
+            ),
         },
         "steps",
         "2026-03-30T10:00:00+00:00",

@@ -10,10 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from gitrepo import commit, init_repo
-from repograder import pipeline
+from grading import grading_context
+from repograder import pipeline, shard
 from repograder.config import load_groups, load_rubric
 from repograder.detect import EnvSpec
-from repograder.git import FetchOptions
 from repograder.model import GroupStatus
 from repograder.sandbox.base import BuildResult
 from repograder.sandbox.fake import FakeSandbox
@@ -62,14 +62,7 @@ def _course(tmp_path: Path, requirements: dict[str, str], rubric_extra: str = ""
 
 
 def _ctx(tmp_path: Path, sandbox: FakeSandbox, config_path: Path) -> pipeline.GradingContext:
-    config = load_groups(config_path)
-    return pipeline.GradingContext(
-        rubric=load_rubric(config.rubric_path),
-        out_dir=tmp_path / "out",
-        cache_dir=tmp_path / "cache",
-        fetch=FetchOptions(cache_dir=tmp_path / "cache" / "mirrors"),
-        sandbox=sandbox,
-    )
+    return grading_context(tmp_path, sandbox, load_rubric(load_groups(config_path).rubric_path))
 
 
 def test_the_layer_is_decided_once_before_any_build_and_reported(tmp_path: Path) -> None:
@@ -140,3 +133,31 @@ def test_regrading_some_groups_keeps_the_whole_course_layer(tmp_path: Path) -> N
     pipeline.grade_all(config, config.groups[2:], ctx)
     assert [layer[0] for layer in only.layers] == [full.layers[0][0]]
     assert only.events == ["layer", "prepare"]
+
+
+def test_shards_of_one_course_infer_the_same_layer_as_the_whole_course(tmp_path: Path) -> None:
+    """Each shard (own output folder, no shared-layer.json) decides the layer from every
+    group of the course, so shards agree with each other and with an unsharded run."""
+    path = _course(
+        tmp_path,
+        {"a": "numpy\nscipy\n", "b": "numpy\ntorch\n", "c": "numpy\nscipy\n", "d": "torch\n"},
+    )
+    # A group whose repository is gone counts in no shard's layer, graded there or not.
+    path.write_text(path.read_text() + "  - {name: gone, repo: does-not-exist}\n")
+    config = load_groups(path)
+    whole = LayeringFake()
+    pipeline.grade_all(config, config.groups, _ctx(tmp_path / "whole", whole, path))
+    assert whole.layers[0][0][:3] == ("numpy", "scipy", "torch")
+    layers = []
+    for k in (1, 2):
+        sandbox = LayeringFake()
+        ctx = _ctx(tmp_path / f"shard-{k}", sandbox, path)
+        mine = shard.select_shard(config.groups, shard.Shard(k, 2))
+        run = pipeline.grade_all(config, mine, ctx)
+        assert [g.name for g in run.groups] == [g.name for g in mine]  # the others: not graded
+        assert sandbox.events.count("prepare") == 2
+        layers.append(sandbox.layers)
+        stored = json.loads((tmp_path / f"shard-{k}" / "out" / "shared-layer.json").read_text())
+        assert stored["groups"] == 4
+    # Shard 1 alone (a, c) would share numpy and scipy only; shard 2 (b, d) torch only.
+    assert layers[0] == layers[1] == whole.layers

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from docker_fixtures import base_image_fixture, docker_engine_fixture  # noqa: F401
 
-from gitrepo import isolate_git
+from gitrepo import isolate_git, make_repo
 from repograder import cli
-from selfcheck_repos import bad_files, complete_files, make_repo
+from selfcheck_repos import bad_files, complete_files
 
 pytestmark = pytest.mark.docker
 

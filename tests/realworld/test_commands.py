@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from gitrepo import isolate_git
+from gitrepo import isolate_git, make_repo
 from repograder import cli
 from repograder.readme import parse_readme
 from repograder.readme_translate import translate
-from selfcheck_repos import make_repo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "realworld"))
 import repos

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from gitrepo import isolate_git
+from gitrepo import isolate_git, make_repo, write
 from repograder import cli
 from repograder.model import Params
 from repograder.paper import inspect_paper
 from repograder.paper_checks import evaluate_pages
 from repograder.readme import inspect_readme
-from selfcheck_repos import make_repo, write
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "realworld"))
 import repos

@@ -12,10 +12,12 @@ from typing import ClassVar
 
 import pytest
 
-from gitrepo import isolate_git
-from repograder import cli, lfs
+from gitrepo import isolate_git, make_repo
+from grading import grading_context
+from repograder import cli, lfs, pipeline
+from repograder.config import load_groups
 from repograder.runner import LFS_HINT, lfs_hint
-from selfcheck_repos import make_repo
+from repograder.sandbox.fake import FakeSandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "realworld"))
 import repos
@@ -148,3 +150,42 @@ def test_lfs_batch_api_fetch_verifies_and_caps(tmp_path: Path) -> None:
     # The clone's credentials go to the batch endpoint only, never to the download host.
     assert _LfsServer.seen_auth[0] == "Basic dXNlcjp0b2tlbg=="
     assert all(a == "GET " for a in _LfsServer.seen_auth[1:])
+
+
+def test_a_result_graded_without_lfs_objects_is_not_reused_once_they_arrive(
+    tmp_path: Path,
+) -> None:
+    """The result cache's identity includes the LFS files that were not fetched: the same
+    commit graded again after its objects became available is graded anew, not reused."""
+    files, store = repos.lfs_data_with_objects()
+    repo = make_repo(tmp_path / "birds", files)
+    groups = tmp_path / "groups.yaml"
+    groups.write_text("groups:\n  - {name: birds, repo: birds}\n")
+    config = load_groups(groups)
+
+    def grade() -> FakeSandbox:
+        sandbox = FakeSandbox()
+        pipeline.grade_all(config, config.groups, grading_context(tmp_path, sandbox))
+        return sandbox
+
+    assert len(grade().prepared) == 1  # the object is missing: data/train.csv stays a pointer
+    assert grade().prepared == []  # nothing changed: the stored result is reused
+    for rel, data in store.items():
+        target = repo / ".git" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    assert len(grade().prepared) == 1  # same commit, but now with its LFS content
+    assert grade().prepared == []
+
+
+def test_the_cache_key_takes_any_lfs_pointer_names_in_any_order(tmp_path: Path) -> None:
+    """Student-chosen pointer names (newlines, non-UTF-8 as surrogates, many of them) give a
+    stable key: independent of order, different from the key with the content fetched."""
+    (tmp_path / "groups.yaml").write_text("groups:\n  - {name: g, repo: r}\n")
+    (group,) = load_groups(tmp_path / "groups.yaml").groups
+    ctx = grading_context(tmp_path, FakeSandbox())
+    names = [f"data/{i}\n\udcff\u202e.bin" for i in range(50_000)]
+    key = pipeline.cache_key(group, "a" * 40, ctx, names)
+    assert key == pipeline.cache_key(group, "a" * 40, ctx, list(reversed(names)))
+    assert key != pipeline.cache_key(group, "a" * 40, ctx, names[1:])
+    assert key != pipeline.cache_key(group, "a" * 40, ctx)

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from gitrepo import isolate_git
+from gitrepo import isolate_git, make_repo
 from repograder import cli
 from repograder.model import Params, Status
 from repograder.paper import evaluate_format, evaluate_pages, inspect_paper
-from selfcheck_repos import make_repo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "realworld"))
 import make_pdfs

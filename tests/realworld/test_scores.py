@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from gitrepo import isolate_git
+from gitrepo import isolate_git, make_repo
 from repograder import cli, fixes
 from repograder.config import load_rubric
 from repograder.model import Applies, Checkout, CheckResult, GroupResult, GroupStatus, Status
 from repograder.notebooks import NotebookReport
 from repograder.rubric import Evidence, evaluate, total
-from selfcheck_repos import make_repo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "realworld"))
 import repos

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from gitrepo import isolate_git
+from gitrepo import isolate_git, make_repo
 from repograder import cli
-from selfcheck_repos import bad_files, good_files, make_repo
+from selfcheck_repos import bad_files, good_files
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -178,13 +179,17 @@ def test_students_csv_neutralises_formulas(tmp_path: Path) -> None:
     assert "'=HYPERLINK(1)" in text
 
 
+DL4AD = Path(__file__).resolve().parents[2] / "src/repograder/rubrics/dl4ad.yaml"
+SCALE_STEPS = [("1,0", 95), ("1,3", 90), ("2,0", 75), ("3,0", 60), ("4,0", 50), ("5,0", 0)]
+SCALE_YAML = "grade_scale:\n  name: German grades\n  steps:\n" + "".join(
+    f'    - {{grade: "{g}", min_percent: {p}}}\n' for g, p in SCALE_STEPS
+)
+
+
 def test_grade_scale_from_the_rubric_and_its_errors(tmp_path: Path) -> None:
-    base = (Path(__file__).resolve().parents[2] / "src/repograder/rubrics/dl4ad.yaml").read_text()
+    base = DL4AD.read_text()
     rubric = tmp_path / "rubric.yaml"
-    steps = [("1,0", 95), ("1,3", 90), ("2,0", 75), ("3,0", 60), ("4,0", 50), ("5,0", 0)]
-    scale = "grade_scale:\n  name: German grades\n  steps:\n" + "".join(
-        f'    - {{grade: "{g}", min_percent: {p}}}\n' for g, p in steps
-    )
+    scale = SCALE_YAML
     rubric.write_text(base + scale)
     loaded = load_rubric(rubric).grade_scale
     assert loaded is not None
@@ -250,7 +255,13 @@ def test_feedback_is_plain_language_with_the_fix_and_comments() -> None:
     assert "could not be graded" in broken
 
 
-@pytest.mark.parametrize("payload", ["<script>alert(1)</script>", "=cmd|'/c calc'!A1"])
+# Terminal escapes (OSC 52 writes the clipboard), a carriage return, a C1 CSI and the bidi
+# override of "Trojan Source" (CVE-2021-42574): shown as escapes in every plain-text sink.
+CONTROLS = "a\u202eexe.txt\u2066 \x1b]52;c;QUJD\x07 \x1b[2J\r\x9b31m\x00"
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.mark.parametrize("payload", ["<script>alert(1)</script>", "=cmd|'/c calc'!A1", CONTROLS])
 def test_hostile_text_in_feedback_and_exports(tmp_path: Path, payload: str) -> None:
     from repograder.feedback import write_feedback
     from report_factory import make_hostile_run
@@ -260,6 +271,7 @@ def test_hostile_text_in_feedback_and_exports(tmp_path: Path, payload: str) -> N
         text = path.read_text(encoding="utf-8")
         if "<" in payload:
             assert payload not in text  # inert Markdown: &lt;script&gt;
+        assert not UNSAFE.search(text.replace("\n", "")), path
     groups = tmp_path / "groups.yaml"
     groups.write_text(
         "groups:\n"
@@ -271,9 +283,40 @@ def test_hostile_text_in_feedback_and_exports(tmp_path: Path, payload: str) -> N
     )
     rows = export.student_rows(run, load_groups(groups))
     assert all("<script" not in r.feedback_html for r in rows)
-    for line in csv.reader(io.StringIO(export.students_csv(run, rows, with_grade=False))):
+    assert not any(UNSAFE.search(r.feedback + r.feedback_html) for r in rows)
+    students = export.students_csv(run, rows, with_grade=False)
+    assert not UNSAFE.search(students.replace("\n", ""))
+    for line in csv.reader(io.StringIO(students)):
         assert not any(cell.startswith(("=", "+", "-", "@")) for cell in line)
     sheet = "Identifier,Full name,Email address,Grade,Feedback comments\nP1,x,s0@uni.example,,\n"
     filled = table(export.fill_moodle_worksheet(sheet, rows).text)
     assert "<script" not in filled[1][4]
     assert not filled[1][4].startswith("=")
+    assert not UNSAFE.search(filled[1][4].replace("\n", ""))
+    if payload == CONTROLS:  # visible, not dropped: the lecturer sees what was there
+        assert "\\u202e" in filled[1][4]
+        assert "\\x1b]52;c;QUJD\\x07" in rows[0].feedback
+
+
+def test_adjust_and_export_write_the_same_feedback_with_the_scale_grade(tmp_path: Path) -> None:
+    """feedback.md is rendered by one function: `adjust` keeps the rubric scale's grade that
+    `export` wrote, and the grade follows the adjusted total."""
+    groups = course(tmp_path)
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(DL4AD.read_text() + SCALE_YAML)
+    sent = tmp_path / "grading-report" / "groups" / "group-1" / "feedback.md"
+    cli.main(["export", str(groups), "--rubric", str(rubric), "--scale"])
+    exported = sent.read_text(encoding="utf-8")
+    assert "Your score: **9.5 of 10 points**, grade **1,0**." in exported  # 95 %
+    students = list(
+        csv.DictReader(io.StringIO((tmp_path / "grading-report" / "students.csv").read_text()))
+    )
+    assert students[0]["feedback"].startswith("Feedback for group-1")
+    assert "grade 1,0." in students[0]["feedback"]  # the same text as feedback.md
+    args = ["--groups", str(groups), "--rubric", str(rubric), "--by", "prof"]
+    assert cli.main(["adjust", "group-1", "readme", "--points", "0", "--comment", "x", *args]) == 0
+    adjusted = sent.read_text(encoding="utf-8")
+    assert "Your score: **8.5 of 10 points**, grade **2,0**." in adjusted  # 85 %
+    # Re-exporting after the adjustment writes exactly what adjust wrote.
+    cli.main(["export", str(groups), "--rubric", str(rubric), "--scale"])
+    assert sent.read_text(encoding="utf-8") == adjusted

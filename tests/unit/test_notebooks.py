@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from notebook_files import code, markdown, notebook_json
 from repograder import notebooks as nbmod
 from repograder.detect import EnvKind, EnvSpec
 from repograder.fsutil import read_bytes
@@ -122,38 +123,27 @@ class BashSession:
         pass
 
 
-def _notebook(*cells: tuple[str, str]) -> str:
-    return json.dumps(
-        {
-            "nbformat": 4,
-            "nbformat_minor": 5,
-            "metadata": {},
-            "cells": [
-                {"cell_type": kind, "id": f"c{i}", "metadata": {}, "source": src}
-                | ({"outputs": [], "execution_count": None} if kind == "code" else {})
-                for i, (kind, src) in enumerate(cells)
-            ],
-        }
-    )
-
-
 # A README's `export PATH=$PWD/tools:$PATH` with this as tools/python must not hijack the
 # notebook executor: it claims every notebook passed.
 FAKE_PYTHON = """#!/bin/sh
 echo '{"status": "ok", "cells": 1, "executed": 1, "duration_s": 0.1}'
 """
 
-GOOD = _notebook(
-    ("markdown", "# Good"),
-    ("code", "import sys, os\nprint('exe', sys.executable)\nprint('cwd', os.getcwd())"),
+GOOD = notebook_json(
+    [
+        markdown("# Good"),
+        code("import sys, os\nprint('exe', sys.executable)\nprint('cwd', os.getcwd())"),
+    ]
 )
-BAD = _notebook(
-    ("markdown", "# Bad"),
-    ("code", "x = 1"),
-    ("code", "import torchaudio_not_installed_xyz"),
-    ("code", "print('never')"),
+BAD = notebook_json(
+    [
+        markdown("# Bad"),
+        code("x = 1"),
+        code("import torchaudio_not_installed_xyz"),
+        code("print('never')"),
+    ]
 )
-SLOW = _notebook(("code", "import time\ntime.sleep(60)"))
+SLOW = notebook_json([code("import time\ntime.sleep(60)")])
 
 
 def _repo(root: Path, files: dict[str, str]) -> Path:

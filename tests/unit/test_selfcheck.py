@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from gitrepo import isolate_git
+from gitrepo import git, isolate_git, make_repo, write
 from repograder import cli
 from repograder.model import CheckResult, GroupResult, GroupStatus, Status, StepResult, StepStatus
 from repograder.report import github
-from selfcheck_repos import bad_files, complete_files, git, good_files, make_repo, write
+from selfcheck_repos import bad_files, complete_files, good_files
 
 
 @pytest.fixture(autouse=True)

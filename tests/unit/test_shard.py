@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from gitrepo import write
 from repograder import cli, shard
 from repograder.errors import ConfigError
 from repograder.model import GroupResult, GroupStatus, RubricInfo, RunResult, ToolInfo
-from selfcheck_repos import bad_files, good_files, write
+from selfcheck_repos import bad_files, good_files
 
 PAPER = Path(__file__).resolve().parents[1] / "data" / "papers" / "ieee_letter_2p.pdf"
 NAMES = ["alpha", "bravo", "charlie", "delta", "echo"]

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from gitrepo import isolate_git
+from gitrepo import commit, git, isolate_git, make_repo, write
 from repograder import cli, snapshot
 from repograder import git as rgit
 from repograder.config import GroupSpec
 from repograder.errors import ConfigError, FetchError
-from selfcheck_repos import commit, git, good_files, make_repo, write
+from selfcheck_repos import good_files
 
 
 @pytest.fixture(autouse=True)

@@ -92,8 +92,10 @@ def _check_by_id(group: GroupResult) -> dict[str, CheckResult]:
 
 
 def csv_text(value: str) -> str:
-    """Neutralise spreadsheet formulas in a text cell: at its start and after any separator."""
-    return _FORMULA_ANYWHERE.sub(r"\1\2'", value)
+    """The CSV sink's escaping of a text cell: spreadsheet formulas neutralised at its start and
+    after any separator; control characters (but newline and tab) and bidi marks shown as
+    escapes (termtext), so no cell reorders or hides what a spreadsheet shows."""
+    return _FORMULA_ANYWHERE.sub(r"\1\2'", terminal_safe(value))
 
 
 def csv_quoted(value: str) -> str:

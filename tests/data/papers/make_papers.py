@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 import pypdf
@@ -147,8 +148,9 @@ FIXTURES: dict[str, tuple[str, int]] = {
 }
 
 
-def build(name: str, source: str, pages: int, work: Path) -> None:
-    """Compile one fixture twice (for citations) and copy it here, checking the page count."""
+def build(name: str, source: str, pages: int, work: Path, out: Path = HERE) -> None:
+    """Compile one fixture twice (for citations) in ``work`` and copy it to ``out``, checking
+    the page count; exits with pdflatex's log tail when it fails."""
     tex = work / (Path(name).stem + ".tex")
     tex.write_text(source, encoding="utf-8")
     for _ in range(2):
@@ -166,17 +168,22 @@ def build(name: str, source: str, pages: int, work: Path) -> None:
     got = len(pypdf.PdfReader(pdf).pages)
     if got != pages:
         sys.exit(f"{name}: expected {pages} pages, got {got}; adjust the lipsum amount")
-    shutil.copyfile(pdf, HERE / name)
+    shutil.copyfile(pdf, out / name)
     print(f"{name}: {got} pages, {pdf.stat().st_size // 1024} KiB")
 
 
-def main() -> None:
-    """Build every fixture in a scratch folder (SOURCE_DATE_EPOCH keeps them reproducible)."""
-    only = set(sys.argv[1:])
+def build_all(fixtures: dict[str, tuple[str, int]], out: Path, only: Collection[str] = ()) -> None:
+    """Build ``fixtures`` (name -> (LaTeX source, pages)), or just the ``only`` names, into
+    ``out`` from a scratch folder (SOURCE_DATE_EPOCH keeps them reproducible)."""
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (source, pages) in FIXTURES.items():
+        for name, (source, pages) in fixtures.items():
             if not only or name in only:
-                build(name, source, pages, Path(tmp))
+                build(name, source, pages, Path(tmp), out)
+
+
+def main() -> None:
+    """Build every fixture of this folder, or the ones named on the command line."""
+    build_all(FIXTURES, HERE, set(sys.argv[1:]))
 
 
 if __name__ == "__main__":

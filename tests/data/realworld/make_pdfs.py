@@ -22,14 +22,13 @@ The PDFs are committed beside this script (CI installs no TeX). The texts are ou
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# One PDF maker: tests/data/papers/make_papers.py compiles and checks every fixture.
+sys.path.insert(0, str(HERE.parent / "papers"))
+from make_papers import build_all  # noqa: E402
 
 CROATIAN_BODY = r"""
 Ovaj rad opisuje jednostavan sustav za prepoznavanje ptičjeg pjeva u kratkim zvučnim
@@ -169,37 +168,9 @@ FIXTURES: dict[str, tuple[str, int]] = {
 }
 
 
-def build(name: str, source: str, pages: int, work: Path) -> None:
-    """Compile one fixture twice and copy it here, checking the page count."""
-    import pypdf
-
-    tex = work / (Path(name).stem + ".tex")
-    tex.write_text(source, encoding="utf-8")
-    for _ in range(2):
-        proc = subprocess.run(
-            ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            check=False,
-            env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000", "FORCE_SOURCE_DATE": "1"},
-        )
-        if proc.returncode != 0:
-            sys.exit(f"{name}: pdflatex failed:\n{proc.stdout[-3000:]}")
-    pdf = tex.with_suffix(".pdf")
-    got = len(pypdf.PdfReader(pdf).pages)
-    if got != pages:
-        sys.exit(f"{name}: expected {pages} pages, got {got}; adjust the lipsum amount")
-    shutil.copyfile(pdf, HERE / name)
-    print(f"{name}: {got} pages, {pdf.stat().st_size // 1024} KiB")
-
-
 def main() -> None:
-    only = set(sys.argv[1:])
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, (source, pages) in FIXTURES.items():
-            if not only or name in only:
-                build(name, source, pages, Path(tmp))
+    """Build every fixture of this folder, or the ones named on the command line."""
+    build_all(FIXTURES, HERE, set(sys.argv[1:]))
 
 
 if __name__ == "__main__":

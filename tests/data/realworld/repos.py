@@ -1,7 +1,7 @@
 """Small student repositories shaped like the real-world cases of issue 14, as file maps.
 
 Each function returns ``{repo-relative path: text or bytes}``; tests write them into a real git
-repository (tests/selfcheck_repos.make_repo) and grade them through the real pipeline. Nothing
+repository (tests/gitrepo.make_repo) and grade them through the real pipeline. Nothing
 here is copied from a student: the texts are our own words in the same shape. The two
 real-layout PDFs come from make_pdfs.py (IEEEtran in Croatian, IEEEtran compsocconf).
 """
@@ -10,40 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from selfcheck_repos import GOOD_README, MAIN_PY
+
 HERE = Path(__file__).resolve().parent
 PAPERS = HERE.parent / "papers"
 
-README_OK = """# Bird song detector
-
-This project detects bird songs in short audio clips. It is a small stand-in for a student
-repository: the script prints a greeting so that the grader can see that the environment builds
-and the commands of this README run on a clean machine, in the order written below.
-
-## Installation
-
-```bash
-pip install -r requirements.txt
-```
-
-## Usage
-
-```bash
-python main.py
-```
-"""
-
-MAIN_PY = '''"""Entry point: print a greeting."""
-
-
-def greet(name: str) -> str:
-    """Return the greeting for `name`."""
-    # An f-string: the README promises this exact output.
-    return f"hello {name}"
-
-
-# Printed so the README step has visible output.
-print(greet("grader"))
-'''
+# The same small README and script as the check/shard tests: a course-shaped good repository.
+README_OK = GOOD_README
 
 
 def paper(name: str = "ieee_letter_4p.pdf") -> bytes:
