@@ -33,12 +33,9 @@ from repograder import fsutil, model
 from repograder.readme_commands import (
     ANNOTATION_RE,
     Annotation,
-    Context,
     RawCommand,
     StepKind,
     block_is_shell,
-    classify,
-    clone_info,
     effective_words,
     has_prompts,
     is_windows_command,
@@ -50,6 +47,7 @@ from repograder.readme_commands import (
     split_script,
     wordset,
 )
+from repograder.readme_rules import Context, classify, clone_info
 from repograder.readme_sources import (
     MAKE_CALL,
     make_kind,
