@@ -29,7 +29,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from repograder import fsutil, model
+from repograder import fsutil, model, readme_translate
 from repograder.readme_commands import (
     ANNOTATION_RE,
     Annotation,
@@ -514,8 +514,31 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
     return tuple(result)
 
 
+def _posix_form(command: str) -> str:
+    """The command as the grader would run it on Linux: ``python`` for the interpreter the
+    student named (``py -3.11``, ``python.exe``), ``/`` for ``\\`` (readme_translate)."""
+    first = command.split("\n", 1)[0]
+    return readme_translate.translate(first.replace("\\", "/")).command
+
+
+def _same_command(command: str) -> tuple[str, ...]:
+    """The program and what it runs (a script, ``-m module`` or a subcommand), options left out:
+    ``py -3.11 src\\main.py --gpu`` and ``python3 src/main.py`` are both ("python", "src/main.py").
+    """
+    words = effective_words(_posix_form(command))
+    target = [w.removeprefix("./") for w in words[1:] if not w.startswith("-")]
+    module = words[2] if len(words) > 2 and words[1] == "-m" else None
+    return (words[0].lower(), module or (target[0] if target else "")) if words else ()
+
+
 def _platform(step: Step, steps: list[Step]) -> Step:
-    """Windows-only steps: skipped when a Linux alternative is nearby, else attempted."""
+    """Windows-only steps: skipped when a Linux alternative is nearby, else attempted.
+
+    A Python command whose only Windows traits the grader translates (the interpreter's name,
+    ``\\`` in paths: readme_translate) is not Windows-only: only the same command written for
+    Linux is its alternative, not any other step nearby. Other Windows syntax (``$env:X``, ``dir``,
+    ``venv\\Scripts\\activate``) has no such twin, so a nearby Linux step of the same kind is.
+    """
     if not step.windows or step.kind in (
         StepKind.PLACEHOLDER,
         StepKind.INTERACTIVE,
@@ -523,12 +546,15 @@ def _platform(step: Step, steps: list[Step]) -> Step:
         StepKind.PLATFORM,
     ):
         return step
+    own = _same_command(step.command)
+    translatable = own[:1] == ("python",) and not is_windows_command(_posix_form(step.command))
     # An alternative does the same kind of thing (a run for a run): a nearby install step is
     # not a Linux way to run the code.
     alternative = any(
         not other.windows
         and other.kind == step.kind
         and (other.heading == step.heading or abs(other.source_line - step.source_line) <= 20)
+        and (not translatable or _same_command(other.command) == own)
         for other in steps
     )
     if alternative:
