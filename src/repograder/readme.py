@@ -38,6 +38,7 @@ from repograder.readme_commands import (
     block_is_shell,
     effective_words,
     has_prompts,
+    is_shell_line,
     is_windows_command,
     looks_like_command,
     looks_like_inline_command,
@@ -228,6 +229,7 @@ class _Collector:
                 commands, warns = split_console(lines, first_line, allow_gt)
             else:
                 commands, warns = split_script(lines, first_line)
+                commands = [c for c in commands if is_shell_line(c.head)]
         elif lang_key in UNTAGGED_LANGS:
             if not any(line.strip() for line in lines):
                 return False

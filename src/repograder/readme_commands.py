@@ -166,9 +166,13 @@ class ShellState:
         return False
 
     def incomplete(self) -> bool:
-        """True inside a quote, heredoc or ``if``/``for``, or after ``\\``, ``&&``, ``|``."""
+        """True inside a quote, heredoc or ``if``/``for``, or after ``\\``, ``&&``, ``|`` or a
+        PowerShell line continuation (a backtick after a space)."""
         return bool(
-            self.quote or self.heredocs or self.depth or self.last.endswith(("\\", "&&", "||", "|"))
+            self.quote
+            or self.heredocs
+            or self.depth
+            or self.last.endswith(("\\", "&&", "||", "|", " `", "\t`"))
         )
 
 
@@ -392,6 +396,17 @@ def looks_like_inline_command(text: str) -> bool:
     return looks_like_command(text)
 
 
+# The first word of a line that no shell runs: a Python call (``Compose(``), a lone ``)``, a
+# dict literal (``{'acc': 0.8}``) or a progress bar (``100%|████``): code or output in a block
+# tagged as shell.
+_NOT_SHELL_RE = re.compile(r"^(?:[A-Za-z_][\w.]*\(|\)|\{['\"]|\d{1,3}%\|)")
+
+
+def is_shell_line(head: str) -> bool:
+    """False when the command's first word cannot start a shell command (see _NOT_SHELL_RE)."""
+    return not _NOT_SHELL_RE.match(head.lstrip())
+
+
 def block_is_shell(commands: list[RawCommand]) -> bool:
     """Decide whether an untagged block is shell commands (not Python, output or a tree)."""
     if not commands:
@@ -422,9 +437,13 @@ _PLACEHOLDER_RES = (
         "a {...} placeholder",
     ),
     (re.compile(r"(?:^|\s)(?:\.\.\.|…)(?=\s|$)"), "'...' as an argument"),
+    # {args}, {config}: a whole word in braces is no brace expansion (that needs , or ..)
+    (re.compile(r"(?:^|[\s=])\{[A-Za-z_][\w\-]{0,40}\}(?=\s|$)"), "a {...} placeholder"),
     (re.compile(r"(?:^|[\s=])[xX]{3,}(?=\s|$|['\"])"), "an XXX placeholder"),
 )
 _BACKSLASH_PATH_RE = re.compile(r"(?:^|\s)(?:\.{1,2}\\|[A-Za-z]:\\|[\w.\-]{1,80}\\[\w.\-])")
+# cmd.exe's %VARIABLE% (three or more characters, so date's +%Y%m%d is not one)
+_CMD_VARIABLE_RE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]{2,40}%")
 _WINDOWS_WORDS = wordset(
     # Not `py`: the Windows launcher's commands run as `python` (readme_translate).
     "dir cls copy del where start ren move xcopy rmdir setx choco winget "
@@ -444,7 +463,8 @@ def placeholder_reason(text: str) -> str | None:
 
 
 def is_windows_command(text: str) -> bool:
-    """True for Windows-only syntax: ``venv\\Scripts\\activate``, ``set X=1``, ``dir``, ``C:\\``."""
+    """True for Windows-only syntax: ``venv\\Scripts\\activate``, ``set X=1``, ``dir``, ``C:\\``,
+    ``%USERPROFILE%``."""
     words = effective_words(text)
     if not words:
         return False
@@ -454,7 +474,7 @@ def is_windows_command(text: str) -> bool:
     if first in _WINDOWS_WORDS or first.startswith("$env:"):
         return first != "start" or len(words) > 1
     head = text.split("\n", 1)[0].rstrip("\\ ")
-    return bool(_BACKSLASH_PATH_RE.search(head))
+    return bool(_BACKSLASH_PATH_RE.search(head) or _CMD_VARIABLE_RE.search(head))
 
 
 def split_parts(head: str) -> list[str]:

@@ -47,6 +47,7 @@ _PIP_RE = re.compile(r"pip3?(?:\.\d{1,2})?")
 _SHELL_SETTINGS = re.compile(r"(?:^|/)(?:\.bashrc|\.zshrc|\.profile|\.bash_profile|env)$")
 _PIPED_TO_SHELL = re.compile(r"\|\s*(?:sudo\s+)?(?:ba|z)?sh\b|\|\s*python")
 _PIPE_INSTALL = re.compile(r"^\s*(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:(?:ba|z)?sh|python3?)\b")
+_LOCAL_URL = re.compile(r"(?:^|[\s\"'/@])(?:localhost|127\.0\.0\.1|0\.0\.0\.0)(?=[:/\s\"']|$)")
 _MAKE_SETUP_TARGETS = wordset("install setup deps dependencies requirements env venv init")
 _ENV_TOOLS = wordset("poetry pipenv pdm hatch uv")
 _ENV_TOOL_SUBCOMMANDS = wordset("install sync venv lock add update env init pip python")
@@ -256,6 +257,12 @@ RULES: tuple[Rule, ...] = (
         StepKind.ENV,
         "installs a tool with a downloaded script: the sandbox image has its tools",
         lambda p: p.lower in ("curl", "wget") and bool(_PIPED_TO_SHELL.search(p.text)),
+    ),
+    Rule(
+        "local-server-client",
+        StepKind.INTERACTIVE,
+        "sends a request to a local server that another step starts: needs that server running",
+        lambda p: p.lower in ("curl", "wget", "http", "https") and bool(_LOCAL_URL.search(p.text)),
     ),
     Rule(
         "activation",
