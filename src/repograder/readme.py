@@ -497,11 +497,17 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
         coll.warnings.append(f"more than {MAX_STEPS} commands: only the first {MAX_STEPS} kept")
     steps: list[Step] = []
     clone_seen = after_clone = False
+    clone_dir = ""
     for raw, heading, lang, windows_block, _ann in raws:
         windows = windows_block or is_windows_command(raw.head)
-        kind, reason = classify(raw, Context(windows_block, clone_seen, after_clone))
-        clones, ends_with_clone = clone_info(raw.head)
+        kind, reason = classify(raw, Context(windows_block, clone_seen, after_clone, clone_dir))
+        clones, ends_with_clone, folder = clone_info(raw.head)
+        if kind == StepKind.ENV:
+            # `git clone X && cd X && pip install -e .` installs a dependency from its source:
+            # that clone is not the project's, which the README may still clone later.
+            clones = ends_with_clone = False
         after_clone = ends_with_clone and not clone_seen
+        clone_dir = folder if after_clone else ""
         clone_seen = clone_seen or clones
         steps.append(
             Step(0, raw.text, raw.line, heading, kind, reason, block_lang=lang, windows=windows)

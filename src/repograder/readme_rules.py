@@ -41,6 +41,7 @@ class Context:
     windows_block: bool = False
     clone_seen: bool = False  # an earlier step cloned the project
     after_clone: bool = False  # the previous step cloned the project
+    clone_dir: str = ""  # the folder that clone made ("" when unknown)
 
 
 _PIP_RE = re.compile(r"pip3?(?:\.\d{1,2})?")
@@ -292,7 +293,12 @@ RULES: tuple[Rule, ...] = (
         "cd-into-clone",
         StepKind.NOT_APPLICABLE,
         "changes into the cloned folder: the grader starts there",
-        lambda p: p.lower == "cd" and p.ctx.after_clone,
+        # only into the clone's own folder: `cd src` after a clone is a folder of the project
+        lambda p: (
+            p.lower == "cd"
+            and p.ctx.after_clone
+            and (not p.ctx.clone_dir or p.sub.rstrip("/") == p.ctx.clone_dir)
+        ),
     ),
     Rule(
         "cd-placeholder",
@@ -511,10 +517,38 @@ def _is_clone(part: str) -> bool:
     return effective_words(part)[:2] == ["git", "clone"]
 
 
-def clone_info(head: str) -> tuple[bool, bool]:
-    """(the command clones a repository, its last part is that clone) for the cd rule."""
+# git clone options that take a value (git-clone(1)): the value is not the URL or folder.
+_CLONE_VALUE_OPTIONS = wordset(
+    "--depth -b --branch -o --origin --filter --reference --reference-if-able -c --config "
+    "-j --jobs --separate-git-dir --template --shallow-since --shallow-exclude -u --upload-pack"
+)
+
+
+def clone_folder(part: str) -> str:
+    """The folder ``git clone URL [DIR]`` makes: DIR, else the URL's last name without .git."""
+    words = effective_words(part)[2:]
+    args: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in _CLONE_VALUE_OPTIONS:
+            skip = True
+        elif not word.startswith("-"):
+            args.append(word)
+    if len(args) > 1:
+        return args[1].rstrip("/")
+    if not args:
+        return ""
+    name = re.split(r"[/:]", args[0].rstrip("/"))[-1]
+    return name.removesuffix(".git")
+
+
+def clone_info(head: str) -> tuple[bool, bool, str]:
+    """(the command clones a repository, its last part is that clone, the clone's folder)."""
     parts = split_parts(head)
-    return any(_is_clone(p) for p in parts), _is_clone(parts[-1])
+    last = _is_clone(parts[-1])
+    return any(_is_clone(p) for p in parts), last, clone_folder(parts[-1]) if last else ""
 
 
 def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
@@ -524,13 +558,16 @@ def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
     results: list[tuple[StepKind, str]] = []
     clone_seen = ctx.clone_seen
     after_clone = ctx.after_clone
+    clone_dir = ctx.clone_dir
     for part in split_parts(cmd.head):
-        kind, reason = classify_part(part, Context(ctx.windows_block, clone_seen, after_clone))
+        part_ctx = Context(ctx.windows_block, clone_seen, after_clone, clone_dir)
+        kind, reason = classify_part(part, part_ctx)
         if kind in (StepKind.RUN, StepKind.INTERACTIVE):
             placeholder = placeholder_reason(part)
             if placeholder:
                 kind, reason = StepKind.PLACEHOLDER, placeholder
         after_clone = _is_clone(part) and not clone_seen
+        clone_dir = clone_folder(part) if after_clone else ""
         clone_seen = clone_seen or _is_clone(part)
         results.append((kind, reason))
     for wanted in _KIND_PRIORITY:

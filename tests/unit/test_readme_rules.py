@@ -133,3 +133,96 @@ def test_translatable_windows_command_with_its_linux_twin_is_platform_specific(
 def test_untranslatable_windows_syntax_keeps_any_nearby_alternative() -> None:
     text = "## Run\n\n```bash\nexport DEBUG=1\n```\n\n```powershell\n$env:DEBUG = '1'\n```\n"
     assert _kinds(text)[1] == ("$env:DEBUG = '1'", StepKind.PLATFORM)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kinds found on real student READMEs (benchmarks/readme_bench.py)
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        ('curl -X POST "http://localhost:8001/predict" -F "file=@a.wav"', StepKind.INTERACTIVE),
+        ("curl http://127.0.0.1:5000/health", StepKind.INTERACTIVE),
+        ("wget -qO- 0.0.0.0:8080/api", StepKind.INTERACTIVE),
+        ("curl -L -o data.zip https://example.org/localhost-data.zip", StepKind.RUN),
+        ("python main.py --size=7b {args}", StepKind.PLACEHOLDER),
+        ("python train.py --config={config}", StepKind.PLACEHOLDER),
+        ("find . -name '*.pyc' -exec rm {} +", StepKind.RUN),
+        ("mkdir -p data/{raw,processed}", StepKind.RUN),
+    ],
+)
+def test_local_server_clients_and_brace_placeholders(command: str, kind: StepKind) -> None:
+    assert _kinds(f"```bash\n{command}\n```\n") == [(command, kind)]
+
+
+def test_powershell_backtick_continues_the_command() -> None:
+    text = (
+        "```powershell\nInvoke-WebRequest `\n  -Uri https://example.org/m.pt `\n"
+        '  -OutFile "data/m.pt"\n```\n'
+    )
+    steps, _ = parse_readme(text)
+    assert len(steps) == 1
+    assert steps[0].command.count("\n") == 2
+
+
+def test_code_and_output_in_a_shell_block_are_not_steps() -> None:
+    text = (
+        "```bash\n./run.py train -c config.json\nCompose(\n    Crop(prob=0.4)\n)\n"
+        "100%|████████| 34/34 [00:03<00:00]\n{'accuracy': '0.804'}\n$(pwd)/tools/x.sh\n```\n"
+    )
+    assert [c for c, _ in _kinds(text)] == ["./run.py train -c config.json", "$(pwd)/tools/x.sh"]
+
+
+def test_cmd_variables_mark_windows_commands() -> None:
+    text = (
+        "1. On Windows: `%UserProfile%\\miniconda3\\condabin\\activate`\n"
+        "2. `conda env create -f environment.yml`\n"
+        "3. `conda activate dl` (Linux)\n"
+    )
+    kinds = [k for _, k in _kinds(text)]
+    assert kinds == [StepKind.PLATFORM, StepKind.ENV, StepKind.NOT_APPLICABLE]
+    assert _kinds("```bash\ntar czf backup-$(date +%Y%m%d).tgz data\n```\n")[0][1] == StepKind.RUN
+
+
+def test_a_dependency_built_from_source_is_not_the_project_clone() -> None:
+    text = (
+        "```sh\ngit clone https://x.org/lib.git && cd lib && python setup.py develop\n```\n\n"
+        "```sh\ngit clone https://gitlab.example.org/course/project-3.git\ncd kws\n"
+        "python3 -m pip install -e .\n```\n"
+    )
+    kinds = [k for _, k in _kinds(text)]
+    assert kinds == [StepKind.ENV, StepKind.NOT_APPLICABLE, StepKind.RUN, StepKind.ENV]
+
+
+@pytest.mark.parametrize(
+    ("clone", "cd", "kind"),
+    [
+        ("git clone https://github.com/a/proj.git", "cd proj", StepKind.NOT_APPLICABLE),
+        ("git clone --depth 1 git@github.com:a/proj.git", "cd proj/", StepKind.NOT_APPLICABLE),
+        ("git clone -b main https://github.com/a/proj work", "cd work", StepKind.NOT_APPLICABLE),
+        ("git clone https://github.com/a/proj.git", "cd audio_classification", StepKind.RUN),
+    ],
+)
+def test_cd_after_clone_is_skipped_only_into_the_clones_folder(
+    clone: str, cd: str, kind: StepKind
+) -> None:
+    assert _kinds(f"```sh\n{clone}\n{cd}\n```\n")[1] == (cd, kind)
+
+
+def test_benchmark_readmes_meet_the_issue_goal() -> None:
+    """benchmarks/readme_bench.py on its own labelled READMEs: at least 95% on each figure."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "benchmarks"
+    spec = importlib.util.spec_from_file_location("readme_bench", root / "readme_bench.py")
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    labelled, found, matched, same, readmes = bench.score(root / "readmes", False)
+    assert readmes >= 6
+    assert matched >= 0.95 * labelled
+    assert matched >= 0.95 * found
+    assert same >= 0.95 * matched
