@@ -235,6 +235,8 @@ class _Collector:
                 return False
             if has_prompts(lines[:3], False):
                 commands, warns = split_console(lines, first_line, False)
+            elif _cmd_prompts(lines):
+                commands, warns = split_console(lines, first_line, True)
             else:
                 commands, warns = split_script(lines, first_line)
                 if not block_is_shell(commands):
@@ -520,6 +522,14 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
             step = _apply_annotation(step, ann)
         result.append(step)
     return tuple(result)
+
+
+def _cmd_prompts(lines: list[str]) -> bool:
+    """An untagged block whose every line is ``> command`` (cmd.exe's prompt), not a quote."""
+    written = [line.strip() for line in lines if line.strip()]
+    return bool(written) and all(
+        line.startswith("> ") and looks_like_command(line[2:]) for line in written
+    )
 
 
 def _posix_form(command: str) -> str:

@@ -321,8 +321,18 @@ def effective_words(text: str) -> list[str]:
     return words
 
 
+# A program of an environment's bin folder: venv/bin/jupyter, ~/miniconda3/envs/x/bin/python
+_ENV_BIN_RE = re.compile(r"^[\w.~/-]{0,200}/bin/(?P<program>[\w.-]{1,60})$")
+
+
+def env_program(word: str) -> str:
+    """``jupyter`` for ``venv/bin/jupyter`` (the environment's own program), else ``word``."""
+    match = _ENV_BIN_RE.match(word)
+    return match.group("program") if match else word
+
+
 def _is_executable(word: str) -> bool:
-    lower = word.lower()
+    lower = env_program(word.lower())
     return (
         lower in KNOWN_EXECUTABLES
         or bool(_PY_VERSIONED_RE.match(lower))
@@ -473,6 +483,10 @@ def is_windows_command(text: str) -> bool:
         return len(words) > 1 and "=" in words[1]
     if first in _WINDOWS_WORDS or first.startswith("$env:"):
         return first != "start" or len(words) > 1
+    if first.endswith((".bat", ".cmd", ".ps1")) or any(
+        "scripts/activate" in w.lower().replace("\\", "/") for w in words[:2]
+    ):
+        return True  # a batch/PowerShell script, a venv's Windows layout (venv/Scripts/...)
     head = text.split("\n", 1)[0].rstrip("\\ ")
     return bool(_BACKSLASH_PATH_RE.search(head) or _CMD_VARIABLE_RE.search(head))
 

@@ -28,6 +28,7 @@ from repograder.readme_commands import (
     RawCommand,
     StepKind,
     effective_words,
+    env_program,
     placeholder_reason,
     split_parts,
     wordset,
@@ -474,6 +475,7 @@ def make_part(text: str, ctx: Context) -> Part | None:
         and re.fullmatch(r"-3(?:\.\d{1,2})?", words[1])
     ):
         words = [words[0], *words[2:]]  # py -3.10 x.py: the version is a launcher option
+    words = [env_program(words[0]), *words[1:]]  # venv/bin/jupyter: the environment's jupyter
     return Part.of(text, tuple(words), ctx)
 
 

@@ -226,3 +226,38 @@ def test_benchmark_readmes_meet_the_issue_goal() -> None:
     assert matched >= 0.95 * labelled
     assert matched >= 0.95 * found
     assert same >= 0.95 * matched
+
+
+def test_windows_venv_layout_and_scripts_are_windows_commands() -> None:
+    text = (
+        "```shell\n# UNIX\nsource venv/bin/activate\n\n# Windows\nvenv/Scripts/activate.bat\n```\n"
+    )
+    assert _kinds(text)[1] == ("venv/Scripts/activate.bat", StepKind.PLATFORM)
+
+
+def test_cmd_prompt_lines_in_an_untagged_block_are_commands() -> None:
+    text = (
+        "For Linux:\n\n    $ python3 -m venv venv\n    $ source venv/bin/activate\n\n"
+        "On Windows:\n\n    > py -3 -m venv venv\n    > venv\\Scripts\\activate\n\n"
+        "Quoted output:\n\n    > not a command here\n"
+    )
+    assert _kinds(text) == [
+        ("python3 -m venv venv", StepKind.ENV),
+        ("source venv/bin/activate", StepKind.NOT_APPLICABLE),
+        ("py -3 -m venv venv", StepKind.ENV),
+        ("venv\\Scripts\\activate", StepKind.PLATFORM),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        ("venv_x/bin/jupyter notebook", StepKind.INTERACTIVE),
+        (".venv/bin/python train.py", StepKind.RUN),
+        ("~/miniconda3/envs/dl/bin/pip install -r requirements.txt", StepKind.ENV),
+    ],
+)
+def test_a_program_of_an_environments_bin_folder_is_that_program(
+    command: str, kind: StepKind
+) -> None:
+    assert _kinds(f"- Run it: `{command}`\n") == [(command, kind)]
