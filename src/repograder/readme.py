@@ -48,7 +48,14 @@ from repograder.readme_commands import (
     split_script,
     wordset,
 )
-from repograder.readme_rules import Context, classify, clone_info
+from repograder.readme_rules import (
+    DEPENDENCY_REASON,
+    PROJECT_REASON,
+    REQUIREMENTS_REASON,
+    Context,
+    classify,
+    clone_info,
+)
 from repograder.readme_sources import (
     MAKE_CALL,
     make_kind,
@@ -514,7 +521,7 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
         steps.append(
             Step(0, raw.text, raw.line, heading, kind, reason, block_lang=lang, windows=windows)
         )
-    steps = [_platform(s, steps) for s in steps]
+    steps = _platform_all(_dependencies_from_source(steps))
     result: list[Step] = []
     for n, (step, (_, _, _, _, ann)) in enumerate(zip(steps, raws, strict=True), start=1):
         step = replace(step, index=n, base_kind=step.kind)
@@ -522,6 +529,28 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
             step = _apply_annotation(step, ann)
         result.append(step)
     return tuple(result)
+
+
+def _platform_all(steps: list[Step]) -> list[Step]:
+    return [_platform(s, steps) for s in steps]
+
+
+def _dependencies_from_source(steps: list[Step]) -> list[Step]:
+    """``git clone X``, ``cd X``, ``pip install -e .`` after the project's requirements were
+    installed: that builds a dependency from its source, it is not the project's own clone."""
+    out = list(steps)
+    for i in range(len(out) - 2):
+        clone, cd, install = out[i : i + 3]
+        _, is_clone, folder = clone_info(clone.command.split("\n", 1)[0])
+        cd_words = effective_words(cd.command)
+        if not (is_clone and folder) or cd_words[:1] != ["cd"] or len(cd_words) != 2:
+            continue
+        if cd_words[1].rstrip("/") != folder or install.reason != PROJECT_REASON:
+            continue
+        if any(s.reason in (REQUIREMENTS_REASON, PROJECT_REASON) for s in out[:i]):
+            for j in (i, i + 1, i + 2):
+                out[j] = replace(out[j], kind=StepKind.ENV, reason=DEPENDENCY_REASON)
+    return out
 
 
 def _cmd_prompts(lines: list[str]) -> bool:

@@ -218,6 +218,12 @@ def _sub(names: tuple[str, ...], subs: tuple[str, ...]) -> Callable[[Part], bool
 
 _CONDA = ("conda", "mamba", "micromamba")
 _ENV_BUILD = "covered by the environment build"
+REQUIREMENTS_REASON = "installs the requirements file: " + _ENV_BUILD
+PROJECT_REASON = "installs the project: " + _ENV_BUILD
+DEPENDENCY_REASON = (
+    "installs a dependency from its source repository: the environment is built from the "
+    "dependency files (list it there)"
+)
 
 RULES: tuple[Rule, ...] = (
     # Developer steps: they change the project, they are not the reader's instructions.
@@ -317,10 +323,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "pip-requirements",
         StepKind.ENV,
-        "installs the requirements file: " + _ENV_BUILD,
+        REQUIREMENTS_REASON,
         _pip_requirements,
     ),
-    Rule("pip-project", StepKind.ENV, "installs the project: " + _ENV_BUILD, _pip_project),
+    Rule("pip-project", StepKind.ENV, PROJECT_REASON, _pip_project),
     Rule(
         "pip-packages",
         StepKind.ENV,
@@ -332,7 +338,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "setup-py-install",
         StepKind.ENV,
-        "installs the project: " + _ENV_BUILD,
+        PROJECT_REASON,
         _py(lambda p: p.sub == "setup.py" and p.words[2:3] in (("install",), ("develop",))),
     ),
     Rule(

@@ -261,3 +261,24 @@ def test_a_program_of_an_environments_bin_folder_is_that_program(
     command: str, kind: StepKind
 ) -> None:
     assert _kinds(f"- Run it: `{command}`\n") == [(command, kind)]
+
+
+def test_a_dependency_cloned_after_the_project_set_up_is_set_up() -> None:
+    project = (
+        "```\ngit clone https://github.com/a/proj.git\ncd proj\npip install -e .\n```\n\n"
+        "```\npip install -r requirements.txt\n\n"
+        "git clone --depth 1 https://github.com/b/eval-harness\ncd eval-harness\n"
+        "pip install -e .\n```\n"
+    )
+    steps, _ = parse_readme(project)
+    assert [s.kind for s in steps] == [
+        StepKind.NOT_APPLICABLE,  # the project's own clone, first thing in the README
+        StepKind.NOT_APPLICABLE,
+        StepKind.ENV,
+        StepKind.ENV,
+        StepKind.ENV,  # eval-harness: cloned, entered and installed after the requirements
+        StepKind.ENV,
+        StepKind.ENV,
+    ]
+    assert steps[4].reason.startswith("installs a dependency from its source repository")
+    assert steps[2].reason.startswith("installs the project")
