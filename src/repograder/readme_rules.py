@@ -9,8 +9,9 @@ where two rules match the same command; ``tests/unit/test_readme_rules.py`` pins
 script rule, ``pip freeze`` before "runs pip").
 
 Two things happen before the table: the words are normalised (``sudo``, ``VAR=1``, ``!``,
-``py -3.10``'s version option) and a tool runner (``poetry run X``) is unwrapped, so the
-command behind it is classified by the same table. Compound commands (``a && b``) are
+``py -3.10``'s version option, ``venv/bin/X`` as ``X``) and a tool runner (``poetry run X``,
+``conda run -n env X``) is unwrapped, so the command behind it is classified by the same
+table (which therefore has no rule for ``run`` of those tools). Compound commands (``a && b``) are
 classified part by part and the most significant part's kind wins (:func:`classify`).
 
 Pure, no I/O.
@@ -353,24 +354,12 @@ RULES: tuple[Rule, ...] = (
         "{lower}: " + _ENV_BUILD,
         _first("virtualenv", "pip-compile", "pip-sync"),
     ),
-    Rule(
-        "conda-run",
-        StepKind.RUN,
-        "runs a command in the conda environment",
-        _sub(_CONDA, ("run",)),
-    ),
     Rule("conda", StepKind.ENV, "{what}: " + _ENV_BUILD, _first(*_CONDA)),
     Rule(
         "env-tool-shell",
         StepKind.INTERACTIVE,
         "{lower} shell opens an interactive shell",
         _sub(tuple(_ENV_TOOLS), ("shell",)),
-    ),
-    Rule(
-        "env-tool-run",
-        StepKind.RUN,
-        "runs a command in the {lower} environment",
-        _sub(tuple(_ENV_TOOLS), ("run",)),
     ),
     Rule(
         "poetry-env",
