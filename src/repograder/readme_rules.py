@@ -14,6 +14,10 @@ Two things happen before the table: the words are normalised (``sudo``, ``VAR=1`
 table (which therefore has no rule for ``run`` of those tools). Compound commands (``a && b``) are
 classified part by part and the most significant part's kind wins (:func:`classify`).
 
+To add a rule: put a :class:`Rule` into :data:`RULES` before the first rule that would
+otherwise match the commands it is for, give it a reason a student understands, and add its
+command to ``ORDERED_PAIRS`` in the test when it overrides a later rule.
+
 Pure, no I/O.
 """
 
