@@ -33,6 +33,7 @@ import re
 import shlex
 import subprocess
 import tempfile
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -267,22 +268,11 @@ def ssh_authenticate(
     argv += ["-p", str(remote.port)] if remote.port else []
     argv += ["--", remote.destination, "git-lfs-authenticate", remote.path, "download"]
     env = dict(os.environ, SSH_ASKPASS="", GIT_TERMINAL_PROMPT="0", DISPLAY="")
-    try:
-        # the grader's own ssh; host, user and path were checked to be plain names
-        done = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout_s,
-            env=env,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if done.returncode != 0:
+    output = _run_capped(argv, env, timeout_s)
+    if output is None:
         return None
     try:
-        answer = json.loads(done.stdout[:MAX_AUTH_OUTPUT])
+        answer = json.loads(output)
     except ValueError:
         return None
     if not isinstance(answer, dict):
@@ -295,6 +285,41 @@ def ssh_authenticate(
         if "\n" not in f"{k}{v}" and "\r" not in f"{k}{v}"
     }
     return (href if isinstance(href, str) else None), headers
+
+
+def _run_capped(argv: list[str], env: dict[str, str], timeout_s: float) -> bytes | None:
+    """stdout of a successful run, at most MAX_AUTH_OUTPUT bytes read, within ``timeout_s``."""
+    try:
+        # the grader's own ssh; host, user and path were checked to be plain names
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+    except OSError:
+        return None
+    chunks: list[bytes] = []
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    reader = threading.Thread(
+        target=lambda: chunks.append(stdout.read(MAX_AUTH_OUTPUT + 1)), daemon=True
+    )
+    reader.start()
+    reader.join(timeout_s)
+    too_much = bool(chunks) and len(chunks[0]) > MAX_AUTH_OUTPUT
+    if reader.is_alive() or too_much:
+        proc.kill()
+    try:
+        status = proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        stdout.close()
+    if status != 0 or too_much or not chunks:
+        return None
+    return chunks[0]
 
 
 def _safe_for_headers(endpoint: str) -> bool:

@@ -7,6 +7,7 @@ import http.server
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -252,3 +253,16 @@ def test_a_non_https_endpoint_from_authenticate_gets_no_header(tmp_path: Path) -
     assert batch == "https://127.0.0.1/org/x.git/info/lfs/objects/batch"
     assert headers == {}
     assert any("not https" in n for n in notes)
+
+
+def test_git_lfs_authenticate_output_and_time_are_capped(tmp_path: Path) -> None:
+    remote = lfs.parse_ssh_remote("git@127.0.0.1:org/x.git")
+    assert remote is not None
+    flood = tmp_path / "flood.py"
+    flood.write_text("import sys\nsys.stdout.write('[' + ' ' * 10_000_000 + ']')\n")
+    assert lfs.ssh_authenticate(remote, 10.0, [sys.executable, str(flood)]) is None
+    hang = tmp_path / "hang.py"
+    hang.write_text("import time\ntime.sleep(60)\n")
+    start = time.monotonic()
+    assert lfs.ssh_authenticate(remote, 1.0, [sys.executable, str(hang)]) is None
+    assert time.monotonic() - start < 10
