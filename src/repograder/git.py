@@ -147,6 +147,9 @@ class _Source:
     local: bool
     auth_header: str | None  # "Authorization: Basic …" scoped to url's host, or None
     secrets: tuple[str, ...]
+    # ssh remotes: the token as "Authorization: Basic …" for the HTTPS Git LFS endpoint that
+    # git-lfs derives from the remote (lfs.derived_endpoint); never used for git itself.
+    lfs_auth_header: str | None = None
 
     def redact(self, text: str) -> str:
         for secret in self.secrets:
@@ -172,7 +175,8 @@ def _parse_source(repo: str, token: str | None) -> _Source | Path:
             return _local_source(path, display)
         return _remote_source(repo, scheme, token, display)
     if not repo.startswith("/") and _SCP_LIKE.match(repo):
-        return _Source(display, repo, False, None, secrets)  # git@host:org/x.git is ssh
+        # git@host:org/x.git is ssh
+        return _Source(display, repo, False, None, secrets, _token_basic(token))
     return _local_source(Path(repo).absolute(), display)
 
 
@@ -192,7 +196,9 @@ def _remote_source(repo: str, scheme: str, token: str | None, display: str) -> _
         netloc = parts.netloc.rsplit("@", 1)[-1]
         netloc = f"{user}@{netloc}" if user else netloc
         url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-        return _Source(display, url, False, None, tuple(s for s in (password, token) if s))
+        return _Source(
+            display, url, False, None, tuple(s for s in (password, token) if s), _token_basic(token)
+        )
     netloc = parts.netloc.rsplit("@", 1)[-1]
     url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
     basic: str | None = None
@@ -207,6 +213,12 @@ def _remote_source(repo: str, scheme: str, token: str | None, display: str) -> _
     if password is None:  # a lone user name is usually a token: https://TOKEN@github.com/…
         secrets += [s for s in (parts.username, user) if s]
     return _Source(display, url, False, header, tuple(secrets))
+
+
+def _token_basic(token: str | None) -> str | None:
+    if not token:
+        return None
+    return "Authorization: Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
 
 
 def _local_source(path: Path, display: str) -> _Source | Path:
@@ -462,7 +474,7 @@ def _fetch_lfs(
             dest,
             pointers,
             url=source.url,
-            auth_header=source.auth_header,
+            auth_header=source.auth_header or source.lfs_auth_header,
             timeout_s=min(options.timeout_s, 120.0),
         )
     notes.extend(source.redact(n) for n in outcome.notes)

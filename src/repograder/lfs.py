@@ -8,7 +8,17 @@ the server gets the same credentials as the clone (the batch request only; downl
 headers the server hands out). Sources, per the Git LFS spec (git-lfs/docs/api/batch.md):
 
 - a local repository: ``.git/lfs/objects/<oid[0:2]>/<oid[2:4]>/<oid>`` (bare: ``lfs/...``);
-- an http(s) remote: ``POST <url>.git/info/lfs/objects/batch`` with operation ``download``.
+- an http(s) remote: ``POST <url>.git/info/lfs/objects/batch`` with operation ``download``;
+- an ssh remote (``ssh://[user@]host[:port]/path`` or ``[user@]host:path``), as git-lfs does
+  (git-lfs/docs/api/server-discovery.md, authentication.md): ``ssh [user@]host
+  git-lfs-authenticate <path> download`` answers JSON with an optional ``href`` (the LFS
+  endpoint) and ``header`` (e.g. a short-lived ``Authorization``) for the batch request; when
+  ssh is not available or the server has no such command, the endpoint is derived,
+  ``https://host/path.git/info/lfs``, with the clone's HTTPS credentials if any. Only the
+  grader's own ``ssh`` runs (``GIT_SSH_COMMAND`` or ``ssh``, BatchMode, no prompt, a timeout),
+  host, user and path are checked to be plain names first (the remote end joins the words into
+  a shell command), and a header from ``git-lfs-authenticate`` goes only to an https endpoint
+  (or http on the loopback interface, where nothing leaves the machine).
 
 Whatever cannot be fetched stays a pointer and is reported (the steps that read it get a hint
 and a human decides, see runner.lfs_hint).
@@ -20,8 +30,12 @@ import hashlib
 import json
 import os
 import re
+import shlex
+import subprocess
 import tempfile
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,8 +98,14 @@ def fetch_objects(
     auth_header: str | None = None,
     timeout_s: float = 60.0,
     max_total_bytes: int = MAX_TOTAL_BYTES,
+    ssh_command: Sequence[str] | None = None,
 ) -> Outcome:
-    """Replace the pointers at ``paths`` in ``dest`` with their objects where possible."""
+    """Replace the pointers at ``paths`` in ``dest`` with their objects where possible.
+
+    ``auth_header`` (``"Authorization: Basic ..."``) goes to the batch endpoint of an http(s)
+    remote, or of the HTTPS endpoint derived from an ssh remote. ``ssh_command``: the ssh
+    program and its options (default: ``$GIT_SSH_COMMAND`` split like a shell, else ``ssh``).
+    """
     pointers = [p for p in (read_pointer(dest, rel) for rel in paths[:MAX_OBJECTS]) if p]
     notes: list[str] = []
     if len(paths) > MAX_OBJECTS:
@@ -105,7 +125,11 @@ def fetch_objects(
             if data is not None and _write(dest, pointer, data):
                 fetched.append(pointer.path)
     elif url is not None and url.startswith(("https://", "http://")) and wanted:
-        fetched += _remote(dest, wanted, url, auth_header, timeout_s, notes)
+        headers = _auth_headers(auth_header)
+        fetched += _remote(dest, wanted, _batch_url(url), headers, timeout_s, notes)
+    elif url is not None and wanted and (remote := parse_ssh_remote(url)) is not None:
+        batch, headers = ssh_endpoint(remote, auth_header, timeout_s, notes, ssh_command)
+        fetched += _remote(dest, wanted, batch, headers, timeout_s, notes)
     missing = [p.path for p in wanted if p.path not in fetched]
     if missing:
         shown = ", ".join(missing[:5]) + (
@@ -154,11 +178,183 @@ def _batch_url(url: str) -> str:
     return (base if base.endswith(".git") else base + ".git") + "/info/lfs/objects/batch"
 
 
+def _auth_headers(auth_header: str | None) -> dict[str, str]:
+    if not auth_header:
+        return {}
+    name, _, value = auth_header.partition(": ")
+    return {name: value}
+
+
+# ---------------------------------------------------------------------------------------------
+# ssh remotes
+
+_SSH_URL = re.compile(
+    r"^(?:ssh|git\+ssh|ssh\+git)://(?:(?P<user>[^@/]+)@)?(?P<host>[^/:]+|\[[0-9a-fA-F:]+\])"
+    r"(?::(?P<port>\d{1,5}))?(?P<path>/.*)$"
+)
+_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^/:]+):(?P<path>(?!/).*|/.*)$")
+_PLAIN_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$")
+_PLAIN_USER = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PLAIN_PATH = re.compile(r"^/?[A-Za-z0-9._~-][A-Za-z0-9._~/-]{0,400}$")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+MAX_AUTH_OUTPUT = 65_536
+
+
+@dataclass(frozen=True)
+class SshRemote:
+    """An ssh remote's parts: ``user`` (may be None), ``host``, ``port`` and repository ``path``."""
+
+    user: str | None
+    host: str
+    port: int | None
+    path: str
+
+    @property
+    def destination(self) -> str:
+        """``user@host`` or ``host``: ssh's destination argument."""
+        return f"{self.user}@{self.host}" if self.user else self.host
+
+
+def parse_ssh_remote(url: str) -> SshRemote | None:
+    """The parts of ``ssh://[user@]host[:port]/path`` or ``[user@]host:path``; None otherwise.
+
+    Also None when a part is not a plain name (a host starting with ``-`` would be an ssh
+    option, a path with spaces or ``;`` would reach the remote shell).
+    """
+    match = _SSH_URL.match(url)
+    if match is None and "://" not in url:
+        match = _SCP_LIKE.match(url)
+    if match is None:
+        return None
+    user, host, path = match.group("user"), match.group("host"), match.group("path")
+    port_text = match.groupdict().get("port")
+    port = int(port_text) if port_text else None
+    if not _PLAIN_HOST.match(host) or (user is not None and not _PLAIN_USER.match(user)):
+        return None
+    if not _PLAIN_PATH.match(path) or ".." in path.split("/") or (port is not None and port < 1):
+        return None
+    if path.startswith("/") and match.re is _SSH_URL:
+        path = path[1:]  # ssh://host/org/x.git -> org/x.git, as git-lfs sends it
+    return SshRemote(user, host, port if port_text else None, path)
+
+
+def derived_endpoint(remote: SshRemote) -> str:
+    """The LFS endpoint git-lfs guesses for an ssh remote: ``https://host/path.git/info/lfs``.
+
+    The ssh port is not the HTTPS port, so it is left out (git-lfs does the same).
+    """
+    path = remote.path.strip("/")
+    path = path if path.endswith(".git") else path + ".git"
+    return f"https://{remote.host}/{path}/info/lfs"
+
+
+def _default_ssh() -> list[str]:
+    try:
+        return shlex.split(os.environ.get("GIT_SSH_COMMAND") or "ssh")
+    except ValueError:
+        return ["ssh"]
+
+
+def ssh_authenticate(
+    remote: SshRemote, timeout_s: float, ssh_command: Sequence[str] | None = None
+) -> tuple[str | None, dict[str, str]] | None:
+    """Run ``git-lfs-authenticate <path> download`` on the ssh server: (href, header) or None.
+
+    None when ssh fails, times out or answers no JSON object; ``href`` is None when the
+    server names no endpoint (then the derived one is used with the header).
+    """
+    argv = [*(ssh_command or _default_ssh())]
+    argv += ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new"]
+    argv += ["-p", str(remote.port)] if remote.port else []
+    argv += ["--", remote.destination, "git-lfs-authenticate", remote.path, "download"]
+    env = dict(os.environ, SSH_ASKPASS="", GIT_TERMINAL_PROMPT="0", DISPLAY="")
+    output = _run_capped(argv, env, timeout_s)
+    if output is None:
+        return None
+    try:
+        answer = json.loads(output)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    href = answer.get("href")
+    header = answer.get("header")
+    headers = {
+        str(k): str(v)
+        for k, v in (header.items() if isinstance(header, dict) else [])
+        if "\n" not in f"{k}{v}" and "\r" not in f"{k}{v}"
+    }
+    return (href if isinstance(href, str) else None), headers
+
+
+def _run_capped(argv: list[str], env: dict[str, str], timeout_s: float) -> bytes | None:
+    """stdout of a successful run, at most MAX_AUTH_OUTPUT bytes read, within ``timeout_s``."""
+    try:
+        # the grader's own ssh; host, user and path were checked to be plain names
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+    except OSError:
+        return None
+    chunks: list[bytes] = []
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    reader = threading.Thread(
+        target=lambda: chunks.append(stdout.read(MAX_AUTH_OUTPUT + 1)), daemon=True
+    )
+    reader.start()
+    reader.join(timeout_s)
+    too_much = bool(chunks) and len(chunks[0]) > MAX_AUTH_OUTPUT
+    if reader.is_alive() or too_much:
+        proc.kill()
+    try:
+        status = proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        stdout.close()
+    if status != 0 or too_much or not chunks:
+        return None
+    return chunks[0]
+
+
+def _safe_for_headers(endpoint: str) -> bool:
+    if endpoint.startswith("https://"):
+        return True
+    host = urllib.parse.urlsplit(endpoint).hostname or ""
+    return endpoint.startswith("http://") and host in _LOOPBACK
+
+
+def ssh_endpoint(
+    remote: SshRemote,
+    auth_header: str | None,
+    timeout_s: float,
+    notes: list[str],
+    ssh_command: Sequence[str] | None = None,
+) -> tuple[str, dict[str, str]]:
+    """(batch URL, headers) for an ssh remote: git-lfs-authenticate's answer, else derived."""
+    auth = ssh_authenticate(remote, timeout_s, ssh_command)
+    derived = derived_endpoint(remote)
+    if auth is None:
+        notes.append(f"Git LFS: git-lfs-authenticate over ssh did not answer; trying {derived}")
+        return derived + "/objects/batch", _auth_headers(auth_header)
+    href, headers = auth
+    endpoint = (href or derived).rstrip("/")
+    if not _safe_for_headers(endpoint):
+        notes.append("Git LFS: git-lfs-authenticate named an endpoint that is not https: ignored")
+        return derived + "/objects/batch", _auth_headers(auth_header)
+    return endpoint + "/objects/batch", headers or _auth_headers(auth_header)
+
+
 def _remote(
     dest: Path,
     wanted: Sequence[Pointer],
-    url: str,
-    auth_header: str | None,
+    batch: str,
+    auth: dict[str, str],
     timeout_s: float,
     notes: list[str],
 ) -> list[str]:
@@ -169,11 +365,9 @@ def _remote(
             "objects": [{"oid": p.oid, "size": p.size} for p in wanted],
         }
     ).encode()
-    headers = {"Accept": MEDIA_TYPE, "Content-Type": MEDIA_TYPE}
-    if auth_header:
-        name, _, value = auth_header.partition(": ")
-        headers[name] = value
-    batch = _batch_url(url)  # http(s) only: checked by the caller
+    headers = {"Accept": MEDIA_TYPE, "Content-Type": MEDIA_TYPE, **auth}
+    if not batch.startswith(("https://", "http://")):
+        return []
     request = urllib.request.Request(batch, data=body, headers=headers, method="POST")  # noqa: S310
     try:
         with _OPENER.open(request, timeout=timeout_s) as response:

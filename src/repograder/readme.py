@@ -29,7 +29,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from repograder import fsutil, model
+from repograder import fsutil, model, readme_translate
 from repograder.facts import (  # re-exported: their old home
     ReadmeFacts as ReadmeFacts,
 )
@@ -39,14 +39,12 @@ from repograder.facts import (
 from repograder.readme_commands import (
     ANNOTATION_RE,
     Annotation,
-    Context,
     RawCommand,
     StepKind,
     block_is_shell,
-    classify,
-    clone_info,
     effective_words,
     has_prompts,
+    is_shell_line,
     is_windows_command,
     looks_like_command,
     looks_like_inline_command,
@@ -55,6 +53,14 @@ from repograder.readme_commands import (
     split_console,
     split_script,
     wordset,
+)
+from repograder.readme_rules import (
+    DEPENDENCY_REASON,
+    PROJECT_REASON,
+    REQUIREMENTS_REASON,
+    Context,
+    classify,
+    clone_info,
 )
 from repograder.readme_sources import (
     MAKE_CALL,
@@ -193,11 +199,14 @@ class _Collector:
                 commands, warns = split_console(lines, first_line, allow_gt)
             else:
                 commands, warns = split_script(lines, first_line)
+                commands = [c for c in commands if is_shell_line(c.head)]
         elif lang_key in UNTAGGED_LANGS:
             if not any(line.strip() for line in lines):
                 return False
             if has_prompts(lines[:3], False):
                 commands, warns = split_console(lines, first_line, False)
+            elif _cmd_prompts(lines):
+                commands, warns = split_console(lines, first_line, True)
             else:
                 commands, warns = split_script(lines, first_line)
                 if not block_is_shell(commands):
@@ -460,16 +469,22 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
         coll.warnings.append(f"more than {MAX_STEPS} commands: only the first {MAX_STEPS} kept")
     steps: list[Step] = []
     clone_seen = after_clone = False
+    clone_dir = ""
     for raw, heading, lang, windows_block, _ann in raws:
         windows = windows_block or is_windows_command(raw.head)
-        kind, reason = classify(raw, Context(windows_block, clone_seen, after_clone))
-        clones, ends_with_clone = clone_info(raw.head)
+        kind, reason = classify(raw, Context(windows_block, clone_seen, after_clone, clone_dir))
+        clones, ends_with_clone, folder = clone_info(raw.head)
+        if kind == StepKind.ENV:
+            # `git clone X && cd X && pip install -e .` installs a dependency from its source:
+            # that clone is not the project's, which the README may still clone later.
+            clones = ends_with_clone = False
         after_clone = ends_with_clone and not clone_seen
+        clone_dir = folder if after_clone else ""
         clone_seen = clone_seen or clones
         steps.append(
             Step(0, raw.text, raw.line, heading, kind, reason, block_lang=lang, windows=windows)
         )
-    steps = [_platform(s, steps) for s in steps]
+    steps = _platform_all(_dependencies_from_source(steps))
     result: list[Step] = []
     for n, (step, (_, _, _, _, ann)) in enumerate(zip(steps, raws, strict=True), start=1):
         step = replace(step, index=n, base_kind=step.kind)
@@ -479,8 +494,61 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
     return tuple(result)
 
 
+def _platform_all(steps: list[Step]) -> list[Step]:
+    return [_platform(s, steps) for s in steps]
+
+
+def _dependencies_from_source(steps: list[Step]) -> list[Step]:
+    """``git clone X``, ``cd X``, ``pip install -e .`` after the project's requirements were
+    installed: that builds a dependency from its source, it is not the project's own clone."""
+    out = list(steps)
+    for i in range(len(out) - 2):
+        clone, cd, install = out[i : i + 3]
+        _, is_clone, folder = clone_info(clone.command.split("\n", 1)[0])
+        cd_words = effective_words(cd.command)
+        if not (is_clone and folder) or cd_words[:1] != ["cd"] or len(cd_words) != 2:
+            continue
+        if cd_words[1].rstrip("/") != folder or install.reason != PROJECT_REASON:
+            continue
+        if any(s.reason in (REQUIREMENTS_REASON, PROJECT_REASON) for s in out[:i]):
+            for j in (i, i + 1, i + 2):
+                out[j] = replace(out[j], kind=StepKind.ENV, reason=DEPENDENCY_REASON)
+    return out
+
+
+def _cmd_prompts(lines: list[str]) -> bool:
+    """An untagged block whose every line is ``> command`` (cmd.exe's prompt), not a quote."""
+    written = [line.strip() for line in lines if line.strip()]
+    return bool(written) and all(
+        line.startswith("> ") and looks_like_command(line[2:]) for line in written
+    )
+
+
+def _posix_form(command: str) -> str:
+    """The command as the grader would run it on Linux: ``python`` for the interpreter the
+    student named (``py -3.11``, ``python.exe``), ``/`` for ``\\`` (readme_translate)."""
+    first = command.split("\n", 1)[0]
+    return readme_translate.translate(first.replace("\\", "/")).command
+
+
+def _same_command(command: str) -> tuple[str, ...]:
+    """The program and what it runs (a script, ``-m module`` or a subcommand), options left out:
+    ``py -3.11 src\\main.py --gpu`` and ``python3 src/main.py`` are both ("python", "src/main.py").
+    """
+    words = effective_words(_posix_form(command))
+    target = [w.removeprefix("./") for w in words[1:] if not w.startswith("-")]
+    module = words[2] if len(words) > 2 and words[1] == "-m" else None
+    return (words[0].lower(), module or (target[0] if target else "")) if words else ()
+
+
 def _platform(step: Step, steps: list[Step]) -> Step:
-    """Windows-only steps: skipped when a Linux alternative is nearby, else attempted."""
+    """Windows-only steps: skipped when a Linux alternative is nearby, else attempted.
+
+    A Python command whose only Windows traits the grader translates (the interpreter's name,
+    ``\\`` in paths: readme_translate) is not Windows-only: only the same command written for
+    Linux is its alternative, not any other step nearby. Other Windows syntax (``$env:X``, ``dir``,
+    ``venv\\Scripts\\activate``) has no such twin, so a nearby Linux step of the same kind is.
+    """
     if not step.windows or step.kind in (
         StepKind.PLACEHOLDER,
         StepKind.INTERACTIVE,
@@ -488,12 +556,15 @@ def _platform(step: Step, steps: list[Step]) -> Step:
         StepKind.PLATFORM,
     ):
         return step
+    own = _same_command(step.command)
+    translatable = own[:1] == ("python",) and not is_windows_command(_posix_form(step.command))
     # An alternative does the same kind of thing (a run for a run): a nearby install step is
     # not a Linux way to run the code.
     alternative = any(
         not other.windows
         and other.kind == step.kind
         and (other.heading == step.heading or abs(other.source_line - step.source_line) <= 20)
+        and (not translatable or _same_command(other.command) == own)
         for other in steps
     )
     if alternative:

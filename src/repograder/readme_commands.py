@@ -1,6 +1,8 @@
-"""Shell-command heuristics for README steps: splitting, recognising and classifying commands.
+"""Shell-command heuristics for README steps: splitting and recognising commands.
 
 Pure string functions, no I/O; :mod:`repograder.readme` feeds them the code blocks it finds.
+Classifying a command (run, set-up, interactive, ...) is the rule table of
+:mod:`repograder.readme_rules`.
 Every regular expression here runs on single lines or short commands and has no nested
 quantifiers, so hostile README text cannot make it backtrack for long.
 """
@@ -11,7 +13,6 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from repograder import readme_translate
 from repograder.facts import (  # re-exported: their old home
     StepKind as StepKind,
 )
@@ -156,9 +157,13 @@ class ShellState:
         return False
 
     def incomplete(self) -> bool:
-        """True inside a quote, heredoc or ``if``/``for``, or after ``\\``, ``&&``, ``|``."""
+        """True inside a quote, heredoc or ``if``/``for``, or after ``\\``, ``&&``, ``|`` or a
+        PowerShell line continuation (a backtick after a space)."""
         return bool(
-            self.quote or self.heredocs or self.depth or self.last.endswith(("\\", "&&", "||", "|"))
+            self.quote
+            or self.heredocs
+            or self.depth
+            or self.last.endswith(("\\", "&&", "||", "|", " `", "\t`"))
         )
 
 
@@ -307,8 +312,18 @@ def effective_words(text: str) -> list[str]:
     return words
 
 
+# A program of an environment's bin folder: venv/bin/jupyter, ~/miniconda3/envs/x/bin/python
+_ENV_BIN_RE = re.compile(r"^[\w.~/-]{0,200}/bin/(?P<program>[\w.-]{1,60})$")
+
+
+def env_program(word: str) -> str:
+    """``jupyter`` for ``venv/bin/jupyter`` (the environment's own program), else ``word``."""
+    match = _ENV_BIN_RE.match(word)
+    return match.group("program") if match else word
+
+
 def _is_executable(word: str) -> bool:
-    lower = word.lower()
+    lower = env_program(word.lower())
     return (
         lower in KNOWN_EXECUTABLES
         or bool(_PY_VERSIONED_RE.match(lower))
@@ -328,9 +343,6 @@ def looks_like_command(text: str) -> bool:
     return bool(words) and _is_executable(words[0])
 
 
-_MAKE_SETUP_TARGETS = wordset("install setup deps dependencies requirements env venv init")
-_PIPE_INSTALL = re.compile(r"^\s*(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:(?:ba|z)?sh|python3?)\b")
-_SHELL_SETTINGS = re.compile(r"(?:^|/)(?:\.bashrc|\.zshrc|\.profile|\.bash_profile|env)$")
 _ACTIVATE_ENDS = ("\\activate", "/activate", "\\activate.bat", "\\activate.ps1")
 _VERSION_RE = re.compile(r"v?\d+(?:\.\d+)+\b")
 # Commands written in prose, outside code: "$ pip install x", a line that is only a command,
@@ -385,6 +397,17 @@ def looks_like_inline_command(text: str) -> bool:
     return looks_like_command(text)
 
 
+# The first word of a line that no shell runs: a Python call (``Compose(``), a lone ``)``, a
+# dict literal (``{'acc': 0.8}``) or a progress bar (``100%|████``): code or output in a block
+# tagged as shell.
+_NOT_SHELL_RE = re.compile(r"^(?:[A-Za-z_][\w.]*\(|\)|\{['\"]|\d{1,3}%\|)")
+
+
+def is_shell_line(head: str) -> bool:
+    """False when the command's first word cannot start a shell command (see _NOT_SHELL_RE)."""
+    return not _NOT_SHELL_RE.match(head.lstrip())
+
+
 def block_is_shell(commands: list[RawCommand]) -> bool:
     """Decide whether an untagged block is shell commands (not Python, output or a tree)."""
     if not commands:
@@ -415,9 +438,13 @@ _PLACEHOLDER_RES = (
         "a {...} placeholder",
     ),
     (re.compile(r"(?:^|\s)(?:\.\.\.|…)(?=\s|$)"), "'...' as an argument"),
+    # {args}, {config}: a whole word in braces is no brace expansion (that needs , or ..)
+    (re.compile(r"(?:^|[\s=])\{[A-Za-z_][\w\-]{0,40}\}(?=\s|$)"), "a {...} placeholder"),
     (re.compile(r"(?:^|[\s=])[xX]{3,}(?=\s|$|['\"])"), "an XXX placeholder"),
 )
 _BACKSLASH_PATH_RE = re.compile(r"(?:^|\s)(?:\.{1,2}\\|[A-Za-z]:\\|[\w.\-]{1,80}\\[\w.\-])")
+# cmd.exe's %VARIABLE% (three or more characters, so date's +%Y%m%d is not one)
+_CMD_VARIABLE_RE = re.compile(r"%[A-Za-z_][A-Za-z0-9_]{2,40}%")
 _WINDOWS_WORDS = wordset(
     # Not `py`: the Windows launcher's commands run as `python` (readme_translate).
     "dir cls copy del where start ren move xcopy rmdir setx choco winget "
@@ -437,7 +464,8 @@ def placeholder_reason(text: str) -> str | None:
 
 
 def is_windows_command(text: str) -> bool:
-    """True for Windows-only syntax: ``venv\\Scripts\\activate``, ``set X=1``, ``dir``, ``C:\\``."""
+    """True for Windows-only syntax: ``venv\\Scripts\\activate``, ``set X=1``, ``dir``, ``C:\\``,
+    ``%USERPROFILE%``."""
     words = effective_words(text)
     if not words:
         return False
@@ -446,8 +474,12 @@ def is_windows_command(text: str) -> bool:
         return len(words) > 1 and "=" in words[1]
     if first in _WINDOWS_WORDS or first.startswith("$env:"):
         return first != "start" or len(words) > 1
+    if first.endswith((".bat", ".cmd", ".ps1")) or any(
+        "scripts/activate" in w.lower().replace("\\", "/") for w in words[:2]
+    ):
+        return True  # a batch/PowerShell script, a venv's Windows layout (venv/Scripts/...)
     head = text.split("\n", 1)[0].rstrip("\\ ")
-    return bool(_BACKSLASH_PATH_RE.search(head))
+    return bool(_BACKSLASH_PATH_RE.search(head) or _CMD_VARIABLE_RE.search(head))
 
 
 def split_parts(head: str) -> list[str]:
@@ -475,286 +507,3 @@ def split_parts(head: str) -> list[str]:
         i += 1
     parts.append("".join(current).strip())
     return [p for p in parts if p] or [head.strip()]
-
-
-@dataclass(frozen=True)
-class Context:
-    """What classification of one command needs to know about the README around it."""
-
-    windows_block: bool = False
-    clone_seen: bool = False  # an earlier step cloned the project
-    after_clone: bool = False  # the previous step cloned the project
-
-
-def _is_activation(words: list[str]) -> bool:
-    if not words:
-        return False
-    first = words[0]
-    target = words[1] if len(words) > 1 else ""
-    if first in ("source", ".") and (
-        target.endswith(("/activate", "activate.fish", "activate.csh")) or target == "activate"
-    ):
-        return True
-    if first in ("conda", "mamba", "micromamba") and target in ("activate", "deactivate", "init"):
-        return True
-    lowered = first.lower().replace("/", "\\")
-    return first in ("activate", "deactivate") or lowered.endswith(
-        ("\\activate", "\\activate.bat", "\\activate.ps1")
-    )
-
-
-def _classify_part(part: str, ctx: Context) -> tuple[StepKind, str]:
-    words = effective_words(part)
-    if not words:
-        return StepKind.RUN, "runs a command"
-    inner = readme_translate.runner_inner(words)
-    if inner is not None:
-        # `poetry run X`: the command behind the runner decides, in the built environment.
-        runner = " ".join(words[:2])
-        if not inner:
-            return StepKind.RUN, f"runs {runner} without a command"
-        kind, reason = _classify_part(" ".join(inner), ctx)
-        return kind, f"{reason} (through {runner})"
-    first = words[0]
-    lower = first.lower()
-    is_python = readme_translate.is_interpreter(lower)
-    if is_python and len(words) > 1 and re.fullmatch(r"-3(?:\.\d{1,2})?", words[1]):
-        words = [words[0], *words[2:]]  # py -3.10 x.py: the version is a launcher option
-    sub = words[1] if len(words) > 1 else ""
-    rest = words[1:]
-    module = rest[1] if len(rest) > 1 and rest[0] == "-m" else ""
-    developer = _developer_only(lower, sub, words, is_python, module, part)
-    if developer:
-        return StepKind.NOT_APPLICABLE, developer
-
-    if lower in ("source", ".") and len(words) > 1 and _SHELL_SETTINGS.search(words[1]):
-        return StepKind.NOT_APPLICABLE, "loads shell settings: the grader's shell has its own"
-    if lower in ("curl", "wget") and re.search(r"\|\s*(?:sudo\s+)?(?:ba|z)?sh\b|\|\s*python", part):
-        return (
-            StepKind.ENV,
-            "installs a tool with a downloaded script: the sandbox image has its tools",
-        )
-    if _is_activation(words):
-        return (
-            StepKind.NOT_APPLICABLE,
-            "activates an environment: the grader's shell already uses it",
-        )
-    if lower.endswith((".ps1", ".bat", ".cmd")):
-        return StepKind.PLATFORM, "a Windows script (PowerShell or batch): cannot run on Linux"
-    if lower == "git" and sub == "clone":
-        if not ctx.clone_seen:
-            return (
-                StepKind.NOT_APPLICABLE,
-                "clones the project: the grader already has the checkout",
-            )
-        return StepKind.RUN, "clones another repository (needs network access)"
-    if lower == "cd" and ctx.after_clone:
-        return StepKind.NOT_APPLICABLE, "changes into the cloned folder: the grader starts there"
-    if lower == "cd" and placeholder_reason(part):
-        return StepKind.NOT_APPLICABLE, "changes into the project folder: the grader starts there"
-    if lower in ("pyenv", "nvm"):
-        return StepKind.NOT_APPLICABLE, f"{lower} selects an interpreter: the environment has one"
-
-    # Environment setup.
-    pip_args: list[str] | None = None
-    if re.fullmatch(r"pip3?(?:\.\d{1,2})?", lower):
-        pip_args = rest
-    elif is_python and module == "pip":
-        pip_args = rest[2:]
-    elif lower == "uv" and sub == "pip":
-        pip_args = rest[1:]
-    if pip_args is not None:
-        if pip_args[:1] in (["install"], ["uninstall"]):
-            if "-r" in pip_args or any(a.startswith("--requirement") for a in pip_args):
-                return (
-                    StepKind.ENV,
-                    "installs the requirements file: covered by the environment build",
-                )
-            if "-e" in pip_args or "." in pip_args or "--editable" in pip_args:
-                return StepKind.ENV, "installs the project: covered by the environment build"
-            return StepKind.ENV, (
-                "installs packages: the environment is built from the dependency files "
-                "(steps run without network)"
-            )
-        return StepKind.RUN, "runs pip"
-    if is_python and sub == "setup.py" and len(words) > 2 and words[2] in ("install", "develop"):
-        return StepKind.ENV, "installs the project: covered by the environment build"
-    if is_python and module in ("venv", "virtualenv"):
-        return StepKind.ENV, "creates a virtual environment: covered by the environment build"
-    if lower in ("virtualenv", "pip-compile", "pip-sync"):
-        return StepKind.ENV, f"{lower}: covered by the environment build"
-    if lower in ("conda", "mamba", "micromamba"):
-        if sub == "run":
-            return StepKind.RUN, "runs a command in the conda environment"
-        what = " ".join(words[:3] if sub == "env" else words[:2])
-        return StepKind.ENV, f"{what}: covered by the environment build"
-    if lower in ("poetry", "pipenv", "pdm", "hatch", "uv"):
-        if sub == "shell":
-            return StepKind.INTERACTIVE, f"{lower} shell opens an interactive shell"
-        if sub in ("run",):
-            return StepKind.RUN, f"runs a command in the {lower} environment"
-        if sub == "env" and lower == "poetry":
-            return StepKind.NOT_APPLICABLE, "selects an interpreter: the environment has one"
-        if sub in (
-            "install",
-            "sync",
-            "venv",
-            "lock",
-            "add",
-            "update",
-            "env",
-            "init",
-            "pip",
-            "python",
-        ):
-            return StepKind.ENV, f"{lower} {sub}: covered by the environment build"
-        return StepKind.RUN, f"runs {lower}"
-    if lower == "make" and sub in _MAKE_SETUP_TARGETS and len(words) == 2:
-        # Without the Makefile's recipe (readme.make_kinds reads it), the target's name.
-        return StepKind.ENV, f"make {sub}: installs (by the target's name)"
-    if lower in ("apt", "apt-get", "dnf", "yum", "pacman", "apk"):
-        return StepKind.ENV, "installs system packages: the sandbox image provides them"
-    if lower in ("brew", "port"):
-        return StepKind.PLATFORM, "macOS-only (Homebrew/MacPorts)"
-    if lower in ("choco", "winget", "scoop"):
-        return StepKind.PLATFORM, "Windows-only package manager"
-
-    # Interactive or long-running by nature.
-    interactive = _interactive_reason(lower, sub, words, is_python, module)
-    if interactive:
-        return StepKind.INTERACTIVE, interactive
-    return StepKind.RUN, "runs a command"
-
-
-def _developer_only(
-    lower: str, sub: str, words: list[str], is_python: bool, module: str, part: str
-) -> str | None:
-    """Steps for the project's developers, not instructions for a reader to run."""
-    pip = re.fullmatch(r"pip3?(?:\.\d{1,2})?", lower) or (is_python and module == "pip")
-    pip_sub = (words[3] if is_python and len(words) > 3 else "") if module == "pip" else sub
-    if pip and pip_sub == "freeze":
-        return "a developer step (pip freeze writes the requirements list): not run"
-    if lower in ("poetry", "uv", "pdm", "pipenv") and sub in ("add", "remove", "lock", "update"):
-        if lower == "pipenv" and sub == "update":
-            return None
-        return f"a developer step ({lower} {sub} changes the dependency list): not run"
-    if lower == "pre-commit" or (is_python and module == "pre_commit"):
-        return "a developer step (pre-commit hooks): not run"
-    if lower == "git" and sub in ("add", "commit", "push"):
-        return f"a developer step (git {sub}): not run"
-    return None
-
-
-def _interactive_reason(
-    lower: str, sub: str, words: list[str], is_python: bool, module: str
-) -> str | None:
-    if lower in ("jupyter", "jupyter-notebook", "jupyter-lab", "voila"):
-        if sub in (
-            "nbconvert",
-            "execute",
-            "kernelspec",
-            "--version",
-            "labextension",
-            "nbextension",
-        ):
-            return None
-        return "opens the Jupyter web UI (interactive); the notebooks are executed separately"
-    notebook_ui = len(words) > 3 and words[3] not in ("nbconvert", "execute")
-    if is_python and module in ("jupyter", "notebook", "jupyterlab") and notebook_ui:
-        return "opens the Jupyter web UI (interactive); the notebooks are executed separately"
-    if is_python and module in ("http.server", "SimpleHTTPServer", "tensorboard.main", "flask"):
-        return f"starts a server (python -m {module}): long-running"
-    if is_python and len(words) == 1:
-        return "starts an interactive Python shell"
-    if is_python and "-i" in words[1:2]:
-        return "starts an interactive Python shell"
-    if is_python and "runserver" in words:
-        return "starts a development server: long-running"
-    servers = {
-        "streamlit": "starts a Streamlit app (web server)",
-        "gradio": "starts a Gradio app (web server)",
-        "uvicorn": "starts a web server",
-        "gunicorn": "starts a web server",
-        "hypercorn": "starts a web server",
-        "tensorboard": "starts TensorBoard (web server)",
-        "docker": "uses Docker: not available inside the sandbox",
-        "docker-compose": "uses Docker: not available inside the sandbox",
-        "podman": "uses containers: not available inside the sandbox",
-        "open": "opens a file in a desktop application",
-        "xdg-open": "opens a file in a desktop application",
-        "ipython": "starts an interactive Python shell",
-        "code": "opens an editor",
-        "vim": "opens an editor",
-        "vi": "opens an editor",
-        "nano": "opens an editor",
-        "emacs": "opens an editor",
-        "label-studio": "starts a web server",
-        "ngrok": "opens a tunnel: long-running",
-        "ssh": "opens a remote shell",
-        "htop": "interactive monitor",
-        "tmux": "starts a terminal multiplexer session (interactive)",
-        "screen": "starts a terminal multiplexer session (interactive)",
-        "top": "interactive monitor",
-        "watch": "repeats forever",
-        "less": "interactive pager",
-        "more": "interactive pager",
-    }
-    if lower in servers:
-        return servers[lower]
-    if lower == "flask" and sub == "run":
-        return "starts a Flask server: long-running"
-    if lower in ("mlflow", "panel", "bokeh") and sub in ("ui", "server", "serve"):
-        return f"starts a {lower} server: long-running"
-    if lower in ("wandb", "huggingface-cli", "gh") and sub == "login":
-        return "asks for credentials interactively"
-    if lower in ("npm", "yarn") and sub in ("start", "dev", "run"):
-        return "starts a development server: long-running"
-    if lower == "tail" and "-f" in words:
-        return "follows a file forever"
-    return None
-
-
-_KIND_PRIORITY = (
-    StepKind.PLACEHOLDER,
-    StepKind.INTERACTIVE,
-    StepKind.RUN,
-    StepKind.PLATFORM,
-    StepKind.ENV,
-    StepKind.NOT_APPLICABLE,
-)
-
-
-def _is_clone(part: str) -> bool:
-    return effective_words(part)[:2] == ["git", "clone"]
-
-
-def clone_info(head: str) -> tuple[bool, bool]:
-    """(the command clones a repository, its last part is that clone) for the cd rule."""
-    parts = split_parts(head)
-    return any(_is_clone(p) for p in parts), _is_clone(parts[-1])
-
-
-def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
-    """Classify one command (compound commands by their most significant part)."""
-    if _PIPE_INSTALL.match(cmd.head):
-        return StepKind.ENV, "installs a tool with a downloaded script: the sandbox has its tools"
-    results: list[tuple[StepKind, str]] = []
-    clone_seen = ctx.clone_seen
-    after_clone = ctx.after_clone
-    for part in split_parts(cmd.head):
-        kind, reason = _classify_part(part, Context(ctx.windows_block, clone_seen, after_clone))
-        if kind in (StepKind.RUN, StepKind.INTERACTIVE):
-            placeholder = placeholder_reason(part)
-            if placeholder:
-                kind, reason = StepKind.PLACEHOLDER, placeholder
-        after_clone = _is_clone(part) and not clone_seen
-        clone_seen = clone_seen or _is_clone(part)
-        results.append((kind, reason))
-    for wanted in _KIND_PRIORITY:
-        for kind, reason in results:
-            if kind == wanted:
-                others = {k for k, _ in results} - {StepKind.RUN}
-                if kind == StepKind.RUN and others:
-                    reason = f"{reason} (also contains {', '.join(sorted(others))} parts)"
-                return kind, reason
-    return StepKind.RUN, "runs a command"

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import re
 
-from repograder.readme_commands import Context, RawCommand, StepKind, classify
+from repograder.readme_commands import RawCommand, StepKind
+from repograder.readme_rules import Context, classify
 
 _FENCE_LINE = re.compile(r"^( *)(`{3,}|~{3,})(.*)$")
 

@@ -7,6 +7,7 @@ import http.server
 import json
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -189,3 +190,120 @@ def test_the_cache_key_takes_any_lfs_pointer_names_in_any_order(tmp_path: Path) 
     assert key == pipeline.cache_key(group, "a" * 40, ctx, list(reversed(names)))
     assert key != pipeline.cache_key(group, "a" * 40, ctx, names[1:])
     assert key != pipeline.cache_key(group, "a" * 40, ctx)
+
+
+def _fake_ssh(tmp_path: Path, answer: str, status: int = 0) -> tuple[list[str], Path]:
+    """An ssh stand-in (the grader's own program, like GIT_SSH_COMMAND): records its argv."""
+    log = tmp_path / "ssh-argv.json"
+    script = tmp_path / "fake_ssh.py"
+    script.write_text(
+        "import json, sys\n"
+        f"open({str(log)!r}, 'w').write(json.dumps(sys.argv[1:]))\n"
+        f"sys.stdout.write({answer!r})\n"
+        f"sys.exit({status})\n"
+    )
+    return [sys.executable, str(script)], log
+
+
+@pytest.mark.parametrize(
+    "remote", ["ssh://git@127.0.0.1:2222/org/birds.git", "git@127.0.0.1:org/birds.git"]
+)
+def test_lfs_over_ssh_uses_git_lfs_authenticate(tmp_path: Path, remote: str) -> None:
+    """git-lfs's ssh flow: git-lfs-authenticate names the endpoint and a header for the batch."""
+    good = b"0.5,1.5\n"
+    checkout = tmp_path / "checkout"
+    (checkout / "data").mkdir(parents=True)
+    (checkout / "data" / "a.csv").write_text(repos.lfs_pointer_for(good))
+    _LfsServer.objects = {hashlib.sha256(good).hexdigest(): good}
+    _LfsServer.seen_auth = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), _LfsServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    href = f"http://127.0.0.1:{server.server_port}/org/birds.git/info/lfs"
+    answer = json.dumps({"href": href, "header": {"Authorization": "RemoteAuth t0k"}})
+    ssh, log = _fake_ssh(tmp_path, answer)
+    try:
+        outcome = lfs.fetch_objects(
+            checkout,
+            ["data/a.csv"],
+            url=remote,
+            auth_header="Authorization: Basic bm90LXRoaXM=",
+            ssh_command=ssh,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcome.fetched == ("data/a.csv",)
+    assert (checkout / "data" / "a.csv").read_bytes() == good
+    argv = json.loads(log.read_text())
+    assert argv[-4:] == ["git@127.0.0.1", "git-lfs-authenticate", "org/birds.git", "download"]
+    assert "BatchMode=yes" in argv
+    assert ("-p" in argv) == remote.startswith("ssh://")
+    # the server's own short-lived header goes to the batch request, not the clone's token
+    assert _LfsServer.seen_auth[0] == "RemoteAuth t0k"
+
+
+def test_lfs_over_ssh_without_authenticate_derives_the_https_endpoint(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(repos.lfs_pointer_for(b"1,2\n"))
+    ssh, log = _fake_ssh(tmp_path, "git-lfs-authenticate: command not found", status=127)
+    outcome = lfs.fetch_objects(
+        tmp_path, ["a.csv"], url="git@127.0.0.1:org/birds.git", ssh_command=ssh, timeout_s=5
+    )
+    assert log.exists()
+    assert outcome.fetched == ()
+    assert any("trying https://127.0.0.1/org/birds.git/info/lfs" in n for n in outcome.notes)
+    assert any("not fetched: a.csv" in n for n in outcome.notes)
+
+
+@pytest.mark.parametrize(
+    ("remote", "endpoint"),
+    [
+        ("git@github.com:org/x.git", "https://github.com/org/x.git/info/lfs"),
+        ("ssh://git@git.example.org:2222/org/x", "https://git.example.org/org/x.git/info/lfs"),
+        ("git+ssh://h.example.org/team/proj.git", "https://h.example.org/team/proj.git/info/lfs"),
+    ],
+)
+def test_derived_lfs_endpoint_follows_git_lfs_server_discovery(remote: str, endpoint: str) -> None:
+    parsed = lfs.parse_ssh_remote(remote)
+    assert parsed is not None
+    assert lfs.derived_endpoint(parsed) == endpoint
+
+
+@pytest.mark.parametrize(
+    "remote",
+    [
+        "-oProxyCommand=touch:x",  # would be an ssh option
+        "git@host:org/x;rm -rf ~",  # would reach the remote shell
+        "git@host:../../etc/passwd",
+        "ssh://git@host/org/x y.git",
+        "https://host/org/x.git",
+    ],
+)
+def test_unsafe_or_non_ssh_remotes_are_not_ssh_lfs_remotes(remote: str) -> None:
+    assert lfs.parse_ssh_remote(remote) is None
+
+
+def test_a_non_https_endpoint_from_authenticate_gets_no_header(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(repos.lfs_pointer_for(b"1,2\n"))
+    answer = json.dumps({"href": "http://lfs.example.org/x", "header": {"Authorization": "t"}})
+    ssh, _ = _fake_ssh(tmp_path, answer)
+    notes: list[str] = []
+    remote = lfs.parse_ssh_remote("git@127.0.0.1:org/x.git")
+    assert remote is not None
+    batch, headers = lfs.ssh_endpoint(remote, None, 5.0, notes, ssh)
+    assert batch == "https://127.0.0.1/org/x.git/info/lfs/objects/batch"
+    assert headers == {}
+    assert any("not https" in n for n in notes)
+
+
+def test_git_lfs_authenticate_output_and_time_are_capped(tmp_path: Path) -> None:
+    remote = lfs.parse_ssh_remote("git@127.0.0.1:org/x.git")
+    assert remote is not None
+    flood = tmp_path / "flood.py"
+    flood.write_text("import sys\nsys.stdout.write('[' + ' ' * 10_000_000 + ']')\n")
+    assert lfs.ssh_authenticate(remote, 10.0, [sys.executable, str(flood)]) is None
+    hang = tmp_path / "hang.py"
+    hang.write_text("import time\ntime.sleep(60)\n")
+    start = time.monotonic()
+    assert lfs.ssh_authenticate(remote, 1.0, [sys.executable, str(hang)]) is None
+    assert time.monotonic() - start < 10

@@ -27,7 +27,8 @@ from repograder.readme import (
     inspect_readme_text,
     parse_readme,
 )
-from repograder.readme_commands import Context, RawCommand, classify, parse_annotation
+from repograder.readme_commands import RawCommand, parse_annotation
+from repograder.readme_rules import Context, classify
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "readmes"
 STYLES = sorted(p for p in DATA.iterdir() if p.suffix in (".md", ".rst"))
