@@ -66,6 +66,7 @@ __all__ = [
     "facts_to_json",
     "find_paper",
     "inspect_paper",
+    "measure_paper",
     "render_thumbnails",
 ]
 
@@ -590,7 +591,8 @@ def _child(request: Mapping[str, Any]) -> JSONDict:
             }
         )
     candidates = [PaperCandidate(*c) for c in request["candidates"]]
-    readable = [c for c in candidates if c.kind == "file"][:MAX_PROBED]
+    limit = int(request.get("probe_limit", MAX_PROBED))
+    readable = [c for c in candidates if c.kind == "file"][: max(0, min(limit, MAX_PROBED))]
     titles = [str(t) for t in request.get("titles", [])][:20]
     probes = {
         c.path: _guarded(lambda c=c: _probe(_child_read(root, c.path, max_bytes), titles))
@@ -740,6 +742,35 @@ def inspect_paper(
         error = str(raw.get("error", "no answer from the PDF reader"))
         return PaperFacts(UNREADABLE, f"{best.path}: {error}", best.path, ranked, kind, size)
     base = PaperFacts(FOUND, f"found {best.path}", best.path, ranked, file_bytes=size)
+    return measured_facts(measured, base)
+
+
+def measure_paper(
+    root: Path,
+    rel: str,
+    timeout_s: float = 60,
+    max_bytes: int = 50_000_000,
+    memory_bytes: int = MEMORY_BYTES,
+) -> PaperFacts:
+    """Measure the PDF at ``rel`` (repo-relative) as the paper, without ranking candidates.
+
+    For a path that a person chose (a benchmark label, a lecturer's override). Same limits
+    and statuses as :func:`inspect_paper`; never raises on bad student files.
+    """
+    chosen = PaperCandidate(rel, 1.0, "named as the paper")
+    if fsutil.file_size(root, rel) is None:
+        return PaperFacts(NONE, f"{rel}: not a regular file inside the repository", rel)
+    request = _request("inspect", root, max_bytes, memory_bytes, timeout_s)
+    request["candidates"] = [[chosen.path, chosen.score, chosen.reason, chosen.kind]]
+    request["probe_limit"] = 0
+    answer = _run_child(request, timeout_s)
+    measured = answer.get("measured", answer)
+    if not isinstance(measured, dict) or "error_kind" in measured:
+        raw = measured if isinstance(measured, dict) else {}
+        error = str(raw.get("error", "no answer from the PDF reader"))
+        kind = str(raw.get("error_kind", "crash"))
+        return PaperFacts(UNREADABLE, f"{rel}: {error}", rel, (chosen,), kind)
+    base = PaperFacts(FOUND, f"measured {rel}", rel, (chosen,), file_bytes=fsutil.file_size(root, rel))
     return measured_facts(measured, base)
 
 
