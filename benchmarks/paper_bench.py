@@ -10,8 +10,9 @@ human grader decided by reading the PDFs:
     commit: <40 hex>
     paper: path/of/the/paper.pdf      # null: no PDF in the repository is the group's paper
     pages: 4                          # the paper's page count
-    ieee_conference: true             # does the paper follow the IEEE conference template?
-                                      # null: no clear answer (the case is left out)
+    format: pass                      # the human's verdict on the IEEE conference template:
+                                      # pass, warn (that template with a visible deviation),
+                                      # fail (another template); absent: no clear answer
     why: one line: what the human saw
 
 The repositories are not downloaded here: ``--mirrors`` is a folder of git directories laid
@@ -23,8 +24,7 @@ large files may be absent) and graded with the same functions as the pipeline:
   paper; it agrees when it picks the labelled path (or finds none when the label is null).
 - **Template verdict**: the labelled paper alone is measured (the PDF choice does not blur
   this figure) and :func:`repograder.paper.evaluate_format` judged with the default rubric's
-  parameters; ``pass`` agrees with ``ieee_conference: true``, ``fail`` or ``warn`` with
-  ``false``.
+  parameters; it agrees when its status is the labelled one (pass, warn or fail).
 - **Pages**: the labelled paper's page count as measured.
 
 Prints one row per case and the agreement figures. Nothing fetched is written outside the
@@ -44,7 +44,7 @@ from typing import Any
 import yaml
 
 from repograder.config import DEFAULT_RUBRIC, load_rubric
-from repograder.model import Params, Status
+from repograder.model import Params
 from repograder.paper import evaluate_format, inspect_paper, measure_paper
 
 HERE = Path(__file__).resolve().parent
@@ -57,7 +57,7 @@ class Case:
     commit: str
     paper: str | None
     pages: int | None
-    ieee_conference: bool | None
+    format: str | None
     why: str
 
 
@@ -76,7 +76,7 @@ def load_cases(path: Path) -> list[Case]:
                 str(item["commit"]),
                 item["paper"],
                 item.get("pages"),
-                item.get("ieee_conference"),
+                item.get("format"),
                 str(item.get("why", "")),
             )
         )
@@ -112,7 +112,8 @@ def materialise(gitdir: Path, commit: str, dest: Path) -> list[str]:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
-    assert batch.stdin is not None and batch.stdout is not None
+    assert batch.stdin is not None
+    assert batch.stdout is not None
     for sha, path in wanted:
         batch.stdin.write(sha.encode() + b"\n")
         batch.stdin.flush()
@@ -187,13 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         line = [f"{case.repo:45s}", "pdf ok " if chose else "PDF BAD", f"chose={row['chosen']}"]
         if not chose:
             line.append(f"want={case.paper}")
-        if case.paper is not None and case.ieee_conference is not None:
+        if case.paper is not None and case.format is not None:
             template_n += 1
-            agrees = (row["format"] == str(Status.PASS)) == case.ieee_conference
+            agrees = row["format"] == case.format
             template_ok += agrees
-            line.append(
-                f"format={row['format']}" + ("" if agrees else f" (human: {case.ieee_conference})")
-            )
+            line.append(f"format={row['format']}" + ("" if agrees else f" (human: {case.format})"))
         if case.paper is not None and case.pages is not None:
             pages_n += 1
             pages_ok += row.get("pages") == case.pages
