@@ -93,7 +93,7 @@ _SUBSET = re.compile(r"^[A-Z]{6}\+")
 # translates \abstractname ("Sažetak—") and courses rename \IEEEkeywordsname.
 _ABSTRACT_WORDS = (
     r"Abstract|Zusammenfassung|Kurzfassung|R[ée]sum[ée]|Resumen|Sommario|Riassunto|Sa[žz]etak"
-    r"|Apstrakt|Povzetek|Resumo|Samenvatting|Streszczenie|Abstrakt|[ÖO]zet|[ÖO]z|Sammanfattning"
+    r"|Apstrakt|Povzetek|Resumo|Samenvatting|Streszczenie|Abstrakt?|[ÖO]zet|[ÖO]z|Sammanfattning"
     r"|Sammendrag|Resumat|Rezumat|Kivonat|Аннотация|Резюме|Анотація|摘\s*要|要旨|概要|초록|요약"
     # vi (IEEEtran with babel: "Tóm tắt nội dung—"), id/ms, fi, ca, el, ar, fa, th, hi
     r"|T[óo]m\s*t[ắa]t(?:\s*n[ộo]i\s*dung)?|Intisari|Tiivistelm[äa]|Resum|Περ[ίι]ληψη"
