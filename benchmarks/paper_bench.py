@@ -14,6 +14,8 @@ human grader decided by reading the PDFs:
                                       # pass, warn (that template with a visible deviation),
                                       # fail (another template); absent: no clear answer
     why: one line: what the human saw
+    also: [other/path.pdf]            # optional: other PDFs a human would accept (copies)
+    set: held-out                     # optional: labelled after the fixes (reported apart)
 
 The repositories are not downloaded here: ``--mirrors`` is a folder of git directories laid
 out as ``<owner>+<name>/repo`` (bare or with a ``.git`` inside), each holding the commit. The
@@ -25,6 +27,8 @@ large files may be absent) and graded with the same functions as the pipeline:
 - **Template verdict**: the labelled paper alone is measured (the PDF choice does not blur
   this figure) and :func:`repograder.paper.evaluate_format` judged with the default rubric's
   parameters; it agrees when its status is the labelled one (pass, warn or fail).
+- **Template verdict, end to end**: the same judgement on the PDF the grader chose (a wrong
+  choice or none counts against it), which is what the group gets.
 - **Pages**: the labelled paper's page count as measured.
 
 Prints one row per case and the agreement figures. Nothing fetched is written outside the
@@ -59,6 +63,8 @@ class Case:
     pages: int | None
     format: str | None
     why: str
+    also: tuple[str, ...] = ()
+    set: str = "tuning"
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -78,6 +84,8 @@ def load_cases(path: Path) -> list[Case]:
                 item.get("pages"),
                 item.get("format"),
                 str(item.get("why", "")),
+                tuple(str(p) for p in item.get("also", []) or []),
+                str(item.get("set", "tuning")),
             )
         )
     return cases
@@ -146,6 +154,8 @@ def measure(case: Case, root: Path, params: Params) -> dict[str, Any]:
     facts = inspect_paper(root)
     row: dict[str, Any] = {"chosen": facts.path if facts.status == "found" else None}
     row["candidates"] = [(c.path, c.score) for c in facts.candidates[:4]]
+    # End to end: the verdict on whatever PDF the grader chose (what a group would get).
+    row["format_e2e"] = str(evaluate_format(facts, params).status)
     if case.paper is not None:
         own = measure_paper(root, case.paper)
         verdict = evaluate_format(own, params)
@@ -173,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cases = [c for c in load_cases(args.cases) if args.only in c.repo]
     params = _format_params()
-    choice_ok = template_ok = template_n = pages_ok = pages_n = 0
+    choice_ok = template_ok = template_n = pages_ok = pages_n = e2e_ok = 0
+    by_set: dict[str, list[int]] = {}
     for case in cases:
         with tempfile.TemporaryDirectory(prefix="paper-bench-") as tmp:
             root = Path(tmp)
@@ -183,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{case.repo}: cannot materialise {case.commit[:10]}: {exc}")
                 continue
             row = measure(case, root, params)
-        chose = row["chosen"] == case.paper
+        chose = row["chosen"] == case.paper or row["chosen"] in case.also
         choice_ok += chose
+        tally = by_set.setdefault(case.set, [0, 0])
+        tally[0] += chose
+        tally[1] += 1
         line = [f"{case.repo:45s}", "pdf ok " if chose else "PDF BAD", f"chose={row['chosen']}"]
         if not chose:
             line.append(f"want={case.paper}")
@@ -192,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             template_n += 1
             agrees = row["format"] == case.format
             template_ok += agrees
+            e2e_ok += row["format_e2e"] == case.format
             line.append(f"format={row['format']}" + ("" if agrees else f" (human: {case.format})"))
         if case.paper is not None and case.pages is not None:
             pages_n += 1
@@ -208,7 +223,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {key}: {value}")
     print()
     print(f"PDF choice:        {choice_ok}/{len(cases)}")
-    print(f"template verdict:  {template_ok}/{template_n}")
+    for name, (ok, n) in sorted(by_set.items()):
+        print(f"  {name + ':':17s}{ok}/{n}")
+    print(f"template verdict:  {template_ok}/{template_n} (on the labelled paper)")
+    print(f"  end to end:      {e2e_ok}/{template_n} (on the PDF the grader chose)")
     print(f"page count:        {pages_ok}/{pages_n}")
     return 0
 
