@@ -16,6 +16,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 import unicodedata
 import zlib
 from collections import Counter
@@ -75,6 +76,7 @@ __all__ = [
 # two pages' text in the limited child; a real course repository held 12 chart PDFs beside the
 # paper, and with 8 probes the unopened charts outranked it.
 MAX_PROBED = 50
+PROBE_BUDGET_SHARE = 0.4  # of the child's time limit; the rest is for measuring the chosen one
 # A candidate left unopened (more PDFs than MAX_PROBED) is ranked after every opened one: its
 # path score alone must not outrank a PDF whose content was looked at (12 chart PDFs beside
 # report/bare_conf.pdf in a real repository once left the paper unopened and a chart chosen).
@@ -580,7 +582,7 @@ def _rank(
             reason = "; ".join(r for r in (c.reason, note) if r)
             c = PaperCandidate(c.path, round(c.score + extra, 2), reason, c.kind)
         elif c.kind == "file":
-            note = f"not opened (more than {MAX_PROBED} PDFs)"
+            note = "not opened (more PDFs than the search opens in its time or count budget)"
             c = PaperCandidate(c.path, c.score, "; ".join(r for r in (c.reason, note) if r))
         ranked.append(c)
 
@@ -677,10 +679,16 @@ def _child(request: Mapping[str, Any]) -> JSONDict:
     limit = int(request.get("probe_limit", MAX_PROBED))
     readable = [c for c in candidates if c.kind == "file"][: max(0, min(limit, MAX_PROBED))]
     titles = [str(t) for t in request.get("titles", [])][:20]
-    probes = {
-        c.path: _guarded(lambda c=c: _probe(_child_read(root, c.path, max_bytes), titles))
-        for c in readable
-    }
+    # Opening stops after the budget (a share of the child's time limit), so that many large
+    # PDFs leave the rest unopened (ranked after the opened ones) instead of timing out the
+    # whole search.
+    budget = float(request.get("probe_budget_s", 30.0))
+    started = time.monotonic()
+    probes: dict[str, JSONDict] = {}
+    for c in readable:
+        if time.monotonic() - started >= budget:
+            break
+        probes[c.path] = _guarded(lambda c=c: _probe(_child_read(root, c.path, max_bytes), titles))
     ranked = _rank(candidates, probes)
     answer: JSONDict = {"candidates": [[c.path, c.score, c.reason, c.kind] for c in ranked]}
     if op == "inspect" and ranked and ranked[0].score >= 0 and ranked[0].kind == "file":
@@ -752,6 +760,7 @@ def _search(
     if not by_path:
         return (), {}
     request = _request(op, root, max_bytes, memory_bytes, timeout_s)
+    request["probe_budget_s"] = timeout_s * PROBE_BUDGET_SHARE
     request["candidates"] = [[c.path, c.score, c.reason, c.kind] for c in by_path]
     request["titles"] = [_squash(t) for t in tex_titles(root)]
     answer = _run_child(request, timeout_s)

@@ -275,3 +275,18 @@ def test_ligatures_in_extracted_titles_match_the_source() -> None:
     from repograder.paper import _squash
 
     assert _squash("Detection and Classiﬁcation") == _squash("Detection and Classification")
+
+
+def test_pdfs_left_unopened_by_the_time_budget_are_named_and_ranked_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No time to open anything: the search still answers, and says which PDFs it did not open.
+    from repograder import paper
+
+    monkeypatch.setattr(paper, "PROBE_BUDGET_SHARE", 0.0)
+    root = _place(tmp_path, {"paper/paper.pdf": "group_paper.pdf", "notes.pdf": "handout_like.pdf"})
+    best, ranked, status = paper.find_paper(root)
+    assert status == "found"
+    assert best is not None
+    assert best.path == "paper/paper.pdf"
+    assert all("not opened" in c.reason for c in ranked)
