@@ -290,3 +290,18 @@ def test_pdfs_left_unopened_by_the_time_budget_are_named_and_ranked_after(
     assert best is not None
     assert best.path == "paper/paper.pdf"
     assert all("not opened" in c.reason for c in ranked)
+
+
+def test_a_cjk_serif_body_counts_like_times(tmp_path: Path) -> None:
+    # The facts of a Chinese IEEEtran paper as measured (knightzz1998/ml-work-latex, main.pdf):
+    # its text is SimSun 10.5 pt, the Song face Chinese templates prescribe.
+    from dataclasses import replace
+
+    facts = inspect_paper(_place(tmp_path, {"paper/paper.pdf": "ieee_no_keywords.pdf"}))
+    cjk = replace(facts, body_font="SimSun", body_font_size=10.5)
+    row = next(
+        f
+        for f in evaluate_format(cjk, Params()).details["findings"]  # type: ignore[union-attr]
+        if f["check"] == "body-font"  # type: ignore[index]
+    )
+    assert row["status"] == "pass", row  # type: ignore[index]
