@@ -305,3 +305,9 @@ def test_a_cjk_serif_body_counts_like_times(tmp_path: Path) -> None:
         if f["check"] == "body-font"  # type: ignore[index]
     )
     assert row["status"] == "pass", row  # type: ignore[index]
+
+
+def test_overleafs_untouched_template_is_not_a_paper(tmp_path: Path) -> None:
+    facts = inspect_paper(_place(tmp_path, {"conference_101719.pdf": "overleaf_sample_like.pdf"}))
+    assert facts.status == "none"
+    assert "the IEEE template's sample paper" in facts.candidates[0].reason

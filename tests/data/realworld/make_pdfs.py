@@ -24,6 +24,8 @@ The PDFs are committed beside this script (CI installs no TeX). The texts are ou
 - ``handout_like.pdf``: a one-column assignment sheet ("Assignment #2", "Due: ..."), 2 pages.
 - ``ieee_url_overflow.pdf``: an IEEEtran paper whose one reference URL runs into the margin.
 - ``ieee_landscape_table.pdf``: an IEEEtran paper with a landscape table page (pdflscape).
+- ``overleaf_sample_like.pdf``: one page titled like Overleaf's untouched IEEE conference
+  template (``Conference Paper Title*``).
 """
 
 from __future__ import annotations
@@ -268,6 +270,23 @@ Nearest neighbour & limited adaptability & lower accuracy & easy to explain\\
 \end{document}
 """
 
+# Overleaf's IEEE conference template as it comes (conference_101719.tex): its title block.
+OVERLEAF_SAMPLE_LIKE = r"""\documentclass[conference]{IEEEtran}
+\usepackage{lipsum}
+\begin{document}
+\title{Conference Paper Title*\\
+{\footnotesize \textsuperscript{*}Note: Sub-titles are not captured for indexing}}
+\author{\IEEEauthorblockN{1\textsuperscript{st} Given Name Surname}
+\IEEEauthorblockA{dept. name of organization (of Aff.)}}
+\maketitle
+\begin{abstract}
+This document is a stand-in for the template's sample. \lipsum[1][1-3]
+\end{abstract}
+\section{Introduction}
+\lipsum[1-3]
+\end{document}
+"""
+
 # name -> (LaTeX source, expected page count)
 FIXTURES: dict[str, tuple[str, int]] = {
     "ieee_croatian.pdf": (CROATIAN, 2),
@@ -281,6 +300,7 @@ FIXTURES: dict[str, tuple[str, int]] = {
     "handout_like.pdf": (HANDOUT_LIKE, 2),
     "ieee_url_overflow.pdf": (URL_OVERFLOW, 2),
     "ieee_landscape_table.pdf": (LANDSCAPE_TABLE, 3),
+    "overleaf_sample_like.pdf": (OVERLEAF_SAMPLE_LIKE, 1),
 }
 
 
