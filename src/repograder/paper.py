@@ -16,6 +16,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 import unicodedata
 import zlib
 from collections import Counter
@@ -65,11 +66,20 @@ __all__ = [
     "evaluate_pages",
     "facts_to_json",
     "find_paper",
+    "front_matter_marks",
     "inspect_paper",
+    "measure_paper",
     "render_thumbnails",
 ]
 
-MAX_PROBED = 8  # candidates whose content is looked at for ranking
+# Candidates whose content is looked at for ranking: all of them (MAX_CANDIDATES). A probe reads
+# two pages' text in the limited child; a real course repository held 12 chart PDFs beside the
+# paper, and with 8 probes the unopened charts outranked it.
+MAX_PROBED = 50
+PROBE_BUDGET_SHARE = 0.4  # of the child's time limit; the rest is for measuring the chosen one
+# A candidate left unopened (more PDFs than MAX_PROBED) is ranked after every opened one: its
+# path score alone must not outrank a PDF whose content was looked at (12 chart PDFs beside
+# report/bare_conf.pdf in a real repository once left the paper unopened and a chart chosen).
 MAX_ANALYSED_PAGES = 40  # a paper has a handful; a 5000-page bomb is counted, not read
 SIZE_TOLERANCE_PT = 6.0
 MEMORY_BYTES = 1 << 30
@@ -85,8 +95,11 @@ _SUBSET = re.compile(r"^[A-Z]{6}\+")
 # translates \abstractname ("Sažetak—") and courses rename \IEEEkeywordsname.
 _ABSTRACT_WORDS = (
     r"Abstract|Zusammenfassung|Kurzfassung|R[ée]sum[ée]|Resumen|Sommario|Riassunto|Sa[žz]etak"
-    r"|Apstrakt|Povzetek|Resumo|Samenvatting|Streszczenie|Abstrakt|[ÖO]zet|[ÖO]z|Sammanfattning"
+    r"|Apstrakt|Povzetek|Resumo|Samenvatting|Streszczenie|Abstrakt?|[ÖO]zet|[ÖO]z|Sammanfattning"
     r"|Sammendrag|Resumat|Rezumat|Kivonat|Аннотация|Резюме|Анотація|摘\s*要|要旨|概要|초록|요약"
+    # vi (IEEEtran with babel: "Tóm tắt nội dung—"), id/ms, fi, ca, el, ar, fa, th, hi
+    r"|T[óo]m\s*t[ắa]t(?:\s*n[ộo]i\s*dung)?|Intisari|Tiivistelm[äa]|Resum|Περ[ίι]ληψη"
+    r"|الملخص|ملخص|چکیده|บทคัดย่อ|सारांश"
 )
 _KEYWORD_WORDS = (
     r"Index\s*Terms|Key\s*-?\s*words|Schl[üu]sselw[öo]rter|Schlagw[öo]rter|Stichw[öo]rter"
@@ -95,11 +108,31 @@ _KEYWORD_WORDS = (
     r"|Sleutelwoorden|S[łl]owa\s*kluczowe|Kl[íi][čc]ov[áa]\s*slova|Anahtar\s*(?:kelimeler|s[öo]zc[üu]kler)"
     r"|Nyckelord|N[øo]gleord|N[øo]kkelord|Cuvinte\s*cheie|Kulcsszavak|Ключевые\s*слова"
     r"|关\s*键\s*[词字]|キーワード|키워드"
+    r"|T[ừu]\s*kh[óo]a|Kata\s*kunci|Avainsanat|Paraules\s*clau|Λ[έε]ξεις\s*κλειδι[άα]"
+    r"|الكلمات\s*المفتاحية|کلیدواژه(?:ها)?|واژه‌های\s*کلیدی|คำสำคัญ|मुख्य\s*शब्द"
 )
 _ABSTRACT_IEEE = re.compile(rf"(?:{_ABSTRACT_WORDS})\s*[—–-]", re.IGNORECASE)
 _ABSTRACT = re.compile(rf"^\s*(?:{_ABSTRACT_WORDS})\b", re.IGNORECASE | re.MULTILINE)
 _INDEX_TERMS = re.compile(rf"(?:{_KEYWORD_WORDS})\s*[—–:-]", re.IGNORECASE)
 _KEYWORDS = re.compile(rf"^\s*(?:{_KEYWORD_WORDS})\b", re.IGNORECASE | re.MULTILINE)
+
+
+def front_matter_marks(text: str) -> dict[str, bool]:
+    """Which front-matter marks a first page's extracted text holds, in any listed language.
+
+    ``{"abstract", "abstract_ieee_style", "index_terms", "keywords"}``: ``abstract_ieee_style``
+    is the run-in "Abstract—" (or its translation, e.g. "Tóm tắt nội dung—", "Sažetak—");
+    ``abstract`` also accepts the word as a heading; ``index_terms`` is a run-in keyword mark
+    ("Index Terms—", "Keywords—", "Từ khóa—"); ``keywords`` also accepts it as a heading.
+    Accents are dropped first (pdfTeX's T1 text extracts "č" as "ˇc").
+    """
+    marks = _unaccent(text)
+    return {
+        "abstract": bool(_ABSTRACT_IEEE.search(marks) or _ABSTRACT.search(marks)),
+        "abstract_ieee_style": bool(_ABSTRACT_IEEE.search(marks)),
+        "index_terms": bool(_INDEX_TERMS.search(marks)),
+        "keywords": bool(_INDEX_TERMS.search(marks) or _KEYWORDS.search(marks)),
+    }
 
 
 class _PdfProblem(Exception):
@@ -152,21 +185,29 @@ def _size_name(width: float, height: float, tolerance: float) -> str:
     return "other"
 
 
-# PDFs that ship with a template, recognised by their own text (first two pages): the class's
-# guide and demo files (IEEEtran 1.8b: IEEEtran_HOWTO.pdf, bare_conf.pdf, bare_jrnl.pdf, ...),
-# the IEEE Word template's sample and the Overleaf IEEE conference template. Never the paper.
+# PDFs that ship with a template, recognised by the title block of their first page (the
+# first TEMPLATE_TITLE_CHARS characters): the class's guides and demo files (IEEEtran 1.8b:
+# IEEEtran_HOWTO.pdf, IEEEtran_bst_HOWTO.pdf, bare_conf.pdf, bare_jrnl.pdf, ...), the IEEE Word
+# template's sample and Overleaf's IEEE conference template (conference_101719.tex). Only the
+# title block counts: students keep the template's file name or leave its guidance paragraph
+# ("IEEE conference templates contain guidance text ...") in their own paper. Never the paper.
+TEMPLATE_TITLE_CHARS = 400
 _TEMPLATE_SIGNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"How\s*to\s*Use\s*the\s*IEEEtran", re.I), "the IEEEtran class's own guide"),
     (re.compile(r"Bare\s*Demo\s*of\s*IEEEtran", re.I), "an IEEEtran demo file (bare_*.tex)"),
-    (
-        re.compile(r"use\s*style:\s*paper\s*title|This\s*document\s*is\s*a\s*model\s*and", re.I),
-        "the IEEE template's sample paper",
-    ),
-    (
-        re.compile(r"IEEE\s*conference\s*templates\s*contain\s*guidance\s*text", re.I),
-        "the IEEE template's sample paper",
-    ),
+    (re.compile(r"use\s*style:\s*paper\s*title", re.I), "the IEEE template's sample paper"),
+    (re.compile(r"^\W*Conference\s*Paper\s*Title\b", re.I), "the IEEE template's sample paper"),
 )
+# A course's own handout (an assignment sheet with its due date) at the top of the first page.
+_HANDOUT_SIGNS = (
+    re.compile(
+        r"\b(?:Assignment|Homework|Exercise|Problem\s*Set|Lab|Project|Übung|Aufgabenblatt)"
+        r"\s*(?:#|No\.?|Nr\.?)?\s*\d+",
+        re.I,
+    ),
+    re.compile(r"\b(?:Due(?:\s*date)?|Deadline|Abgabe(?:termin)?)\s*:", re.I),
+)
+HANDOUT_TOP_CHARS = 600
 
 
 # pdfTeX with T1 fonts writes "č" as "ˇc" (a spacing caron before the letter): extracted text
@@ -180,7 +221,8 @@ def _unaccent(text: str) -> str:
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "", text.lower())
+    # NFKC first: pdfTeX's "ﬁ" ligature must compare equal to the source's "fi".
+    return re.sub(r"[^a-z0-9]+", "", unicodedata.normalize("NFKC", text).lower())
 
 
 def _probe(data: bytes, titles: Sequence[str] = ()) -> JSONDict:
@@ -198,15 +240,20 @@ def _probe(data: bytes, titles: Sequence[str] = ()) -> JSONDict:
         except Exception:  # noqa: S112 - a broken page is measured as having no text
             continue
     text = "".join(texts)
-    template = next((label for sign, label in _TEMPLATE_SIGNS if sign.search(text)), "")
+    plain = _unaccent(text)
+    top = " ".join((texts[0] if texts else "").split())
+    title_block = top[:TEMPLATE_TITLE_CHARS]
+    template = next((label for sign, label in _TEMPLATE_SIGNS if sign.search(title_block)), "")
+    handout = all(sign.search(top[:HANDOUT_TOP_CHARS]) for sign in _HANDOUT_SIGNS)
     first = _squash(texts[0][:5000]) if texts else ""
     return {
         "pages": len(reader.pages),
         "width": float(box.width),
         "height": float(box.height),
         "text_chars": len(re.sub(r"\s", "", text)),
-        "ieee": bool(_ABSTRACT_IEEE.search(text) or _INDEX_TERMS.search(text)),
+        "ieee": bool(_ABSTRACT_IEEE.search(plain) or _INDEX_TERMS.search(plain)),
         "template": template,
+        "handout": handout,
         "title_match": any(t and len(t) >= 8 and t in first for t in titles),
     }
 
@@ -276,17 +323,39 @@ def _references(texts: list[str]) -> tuple[int | None, int]:
     return found
 
 
+# The side margins are read at this quantile of all text lines' extents, not at the extreme:
+# one overlong URL or formula running into the margin must not move them (a real 7-page IEEE
+# paper measured a right margin of 20 pt from one reference URL, 49 pt for every other line).
+SIDE_MARGIN_QUANTILE = 0.01
+
+
+def _quantile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
 def _layout(data: bytes, count: int) -> tuple[JSONDict, JSONDict | None]:
-    """Columns and margins from PDFium's text rectangles (exact line extents)."""
+    """Columns and margins from PDFium's text rectangles (exact line extents).
+
+    Pages turned against the first page (a landscape table page in a portrait paper, rotated
+    by ``/Rotate`` or laid out sideways) are left out: their text runs across the page's other
+    axis.
+    """
     import pypdfium2 as pdfium
 
     shares = {"left": 0.0, "right": 0.0, "spanning": 0.0}
     margins: dict[str, list[float]] = {"left": [], "right": [], "top": [], "bottom": []}
     doc = pdfium.PdfDocument(data)
     try:
+        first_turn: tuple[int, bool] | None = None
         for index in range(min(count, len(doc))):
             page = doc[index]
             width, height = page.get_size()
+            turn = (page.get_rotation() % 180, width > height)
+            if first_turn is None:
+                first_turn = turn
+            elif turn != first_turn:
+                continue
             textpage = page.get_textpage()
             rects = [textpage.get_rect(i) for i in range(textpage.count_rects())]
             rects = [r for r in rects if r[2] - r[0] > 1 and r[0] >= 0 and r[2] <= width]
@@ -300,8 +369,8 @@ def _layout(data: bytes, count: int) -> tuple[JSONDict, JSONDict | None]:
                     shares["left"] += right - left
                 else:
                     shares["right"] += right - left
-            margins["left"].append(min(r[0] for r in rects))
-            margins["right"].append(width - max(r[2] for r in rects))
+            margins["left"].extend(r[0] for r in rects)
+            margins["right"].extend(width - r[2] for r in rects)
             margins["bottom"].append(min(r[1] for r in rects))
             margins["top"].append(height - max(r[3] for r in rects))
     finally:
@@ -316,8 +385,14 @@ def _layout(data: bytes, count: int) -> tuple[JSONDict, JSONDict | None]:
     column_facts: JSONDict = {"columns": columns, **frac}
     if not margins["left"]:
         return column_facts, None
-    # The text's bounding box over all pages: a short last page must not widen the margins.
-    box = {k: round(min(v), 1) for k, v in margins.items()}
+    # Top and bottom: the text's bounding box over all pages (a short last page must not widen
+    # them); the sides: a low quantile of every line's extent (see SIDE_MARGIN_QUANTILE).
+    box = {
+        "left": round(_quantile(margins["left"], SIDE_MARGIN_QUANTILE), 1),
+        "right": round(_quantile(margins["right"], SIDE_MARGIN_QUANTILE), 1),
+        "top": round(min(margins["top"]), 1),
+        "bottom": round(min(margins["bottom"]), 1),
+    }
     return column_facts, dict(box)
 
 
@@ -332,6 +407,7 @@ def _measure(data: bytes, max_analysed_pages: int, size_tolerance: float) -> JSO
     chars: Counter[tuple[str, float]] = Counter()
     first_runs: list[tuple[float, float, str]] = []
     page_errors = 0
+    first_size, turned = "", 0
     for index in range(analysed):
         try:
             page = reader.pages[index]
@@ -339,13 +415,14 @@ def _measure(data: bytes, max_analysed_pages: int, size_tolerance: float) -> JSO
             width, height = float(box.width), float(box.height)
             if int(page.get("/Rotate", 0) or 0) % 180:
                 width, height = height, width
-            sizes.append(
-                {
-                    "width_pt": round(width, 1),
-                    "height_pt": round(height, 1),
-                    "name": _size_name(width, height, size_tolerance),
-                }
-            )
+            name = _size_name(width, height, size_tolerance)
+            if sizes and name.endswith("-landscape") and first_size == name[: -len("-landscape")]:
+                # A page turned for a wide table in a portrait paper: the paper is still that
+                # size (IEEEtran with pdflscape; Word's landscape sections).
+                name, turned = first_size, turned + 1
+            if not sizes:
+                first_size = name
+            sizes.append({"width_pt": round(width, 1), "height_pt": round(height, 1), "name": name})
             runs: list[tuple[float, float, str]] = []
 
             def visit(text: str, cm: Any, tm: Any, font: Any, size: float, r: Any = runs) -> None:
@@ -377,7 +454,6 @@ def _measure(data: bytes, max_analysed_pages: int, size_tolerance: float) -> JSO
         ).most_common(1)[0][0]
         body_share = round(by_font[body_font] / total_chars, 3)
     first = texts[0] if texts else ""
-    marks = _unaccent(first)
     title, title_size = "", 0.0
     if first_runs:
         title_size = max(r[0] for r in first_runs)
@@ -394,6 +470,7 @@ def _measure(data: bytes, max_analysed_pages: int, size_tolerance: float) -> JSO
         "references_page": references_page,
         "chars_before_references": before,
         "page_sizes": sizes,
+        "turned_pages": turned,
         "text_chars": total_chars,
         "body_font": body_font,
         "body_font_size": body_size,
@@ -404,10 +481,7 @@ def _measure(data: bytes, max_analysed_pages: int, size_tolerance: float) -> JSO
         "front_matter": {
             "title": title,
             "title_font_size": title_size,
-            "abstract": bool(_ABSTRACT_IEEE.search(marks) or _ABSTRACT.search(marks)),
-            "abstract_ieee_style": bool(_ABSTRACT_IEEE.search(marks)),
-            "index_terms": bool(_INDEX_TERMS.search(marks)),
-            "keywords": bool(_INDEX_TERMS.search(marks) or _KEYWORDS.search(marks)),
+            **front_matter_marks(first),
         },
     }
 
@@ -488,6 +562,9 @@ def _content_score(probe: Mapping[str, JSONValue]) -> tuple[float, str]:
     if isinstance(template, str) and template:
         score -= 30.0
         notes.append(f"{template}: ships with the template, never the paper")
+    if probe.get("handout") is True:
+        score -= 8.0
+        notes.append("a course handout (an assignment and its due date at the top)")
     if probe.get("title_match") is True:
         score += 4.0
         notes.append("the title of the group's LaTeX source is on its first page")
@@ -504,8 +581,17 @@ def _rank(
             extra, note = _content_score(probes[c.path])
             reason = "; ".join(r for r in (c.reason, note) if r)
             c = PaperCandidate(c.path, round(c.score + extra, 2), reason, c.kind)
+        elif c.kind == "file":
+            note = "not opened (more PDFs than the search opens in its time or count budget)"
+            c = PaperCandidate(c.path, c.score, "; ".join(r for r in (c.reason, note) if r))
         ranked.append(c)
-    ranked.sort(key=lambda c: (-c.score, c.path))
+
+    def group(c: PaperCandidate) -> int:
+        if c.score < 0:
+            return 2
+        return 1 if c.kind == "file" and c.path not in probes else 0
+
+    ranked.sort(key=lambda c: (group(c), -c.score, c.path))
     return tuple(ranked)
 
 
@@ -590,12 +676,19 @@ def _child(request: Mapping[str, Any]) -> JSONDict:
             }
         )
     candidates = [PaperCandidate(*c) for c in request["candidates"]]
-    readable = [c for c in candidates if c.kind == "file"][:MAX_PROBED]
+    limit = int(request.get("probe_limit", MAX_PROBED))
+    readable = [c for c in candidates if c.kind == "file"][: max(0, min(limit, MAX_PROBED))]
     titles = [str(t) for t in request.get("titles", [])][:20]
-    probes = {
-        c.path: _guarded(lambda c=c: _probe(_child_read(root, c.path, max_bytes), titles))
-        for c in readable
-    }
+    # Opening stops after the budget (a share of the child's time limit), so that many large
+    # PDFs leave the rest unopened (ranked after the opened ones) instead of timing out the
+    # whole search.
+    budget = float(request.get("probe_budget_s", 30.0))
+    started = time.monotonic()
+    probes: dict[str, JSONDict] = {}
+    for c in readable:
+        if time.monotonic() - started >= budget:
+            break
+        probes[c.path] = _guarded(lambda c=c: _probe(_child_read(root, c.path, max_bytes), titles))
     ranked = _rank(candidates, probes)
     answer: JSONDict = {"candidates": [[c.path, c.score, c.reason, c.kind] for c in ranked]}
     if op == "inspect" and ranked and ranked[0].score >= 0 and ranked[0].kind == "file":
@@ -667,6 +760,7 @@ def _search(
     if not by_path:
         return (), {}
     request = _request(op, root, max_bytes, memory_bytes, timeout_s)
+    request["probe_budget_s"] = timeout_s * PROBE_BUDGET_SHARE
     request["candidates"] = [[c.path, c.score, c.reason, c.kind] for c in by_path]
     request["titles"] = [_squash(t) for t in tex_titles(root)]
     answer = _run_child(request, timeout_s)
@@ -740,6 +834,37 @@ def inspect_paper(
         error = str(raw.get("error", "no answer from the PDF reader"))
         return PaperFacts(UNREADABLE, f"{best.path}: {error}", best.path, ranked, kind, size)
     base = PaperFacts(FOUND, f"found {best.path}", best.path, ranked, file_bytes=size)
+    return measured_facts(measured, base)
+
+
+def measure_paper(
+    root: Path,
+    rel: str,
+    timeout_s: float = 60,
+    max_bytes: int = 50_000_000,
+    memory_bytes: int = MEMORY_BYTES,
+) -> PaperFacts:
+    """Measure the PDF at ``rel`` (repo-relative) as the paper, without ranking candidates.
+
+    For a path that a person chose (a benchmark label, a lecturer's override). Same limits
+    and statuses as :func:`inspect_paper`; never raises on bad student files.
+    """
+    chosen = PaperCandidate(rel, 100.0, "named as the paper")
+    if fsutil.file_size(root, rel) is None:
+        return PaperFacts(NONE, f"{rel}: not a regular file inside the repository", rel)
+    request = _request("inspect", root, max_bytes, memory_bytes, timeout_s)
+    request["candidates"] = [[chosen.path, chosen.score, chosen.reason, chosen.kind]]
+    request["probe_limit"] = 0
+    answer = _run_child(request, timeout_s)
+    measured = answer.get("measured", answer)
+    if not isinstance(measured, dict) or "error_kind" in measured:
+        raw = measured if isinstance(measured, dict) else {}
+        error = str(raw.get("error", "no answer from the PDF reader"))
+        kind = str(raw.get("error_kind", "crash"))
+        return PaperFacts(UNREADABLE, f"{rel}: {error}", rel, (chosen,), kind)
+    base = PaperFacts(
+        FOUND, f"measured {rel}", rel, (chosen,), file_bytes=fsutil.file_size(root, rel)
+    )
     return measured_facts(measured, base)
 
 

@@ -55,6 +55,9 @@ GRADER_LIMITS = frozenset({"timeout", "memory", "crash"})
 REFERENCES_TOP_CHARS = 300
 TIMES_FAMILY = ["Times", "NimbusRom", "Nimbus Roman", "Termes", "STIX", "Tinos"]
 TIMES_FAMILY += ["LiberationSerif", "Liberation Serif", "ptm"]
+# Times has no CJK glyphs: Chinese, Japanese and Korean IEEE-style papers set their text in a
+# Song/Ming/Mincho serif (a real Chinese IEEEtran paper: SimSun 10.5 pt, 五号).
+TIMES_FAMILY += ["SimSun", "Song", "Ming", "Mincho", "SerifCJK", "SourceHanSerif", "Batang"]
 FINDINGS = ("page-size", "columns", "body-font", "fonts", "margins", "front-matter")
 
 

@@ -16,7 +16,7 @@ import pytest
 from gitrepo import isolate_git, make_repo
 from repograder import cli
 from repograder.model import Params, Status
-from repograder.paper import evaluate_format, evaluate_pages, inspect_paper
+from repograder.paper import evaluate_format, evaluate_pages, front_matter_marks, inspect_paper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "realworld"))
 import make_pdfs
@@ -159,3 +159,154 @@ def test_a_template_folders_sample_is_not_the_paper(tmp_path: Path) -> None:
     assert facts.path == "template/main.pdf"
     sample = next(c for c in facts.candidates if c.path == "template/conference_101719.pdf")
     assert "a template folder's sample" in sample.reason
+
+
+# ---- measured on real repositories (benchmarks/paper_cases.yaml): the kinds of mistakes found
+
+
+def test_a_groups_edited_bare_conf_is_the_paper(tmp_path: Path) -> None:
+    # Students edit the class's bare_conf.tex into their paper and commit bare_conf.pdf; the
+    # class's untouched demo beside it is recognised by its title, not its name.
+    root = _place(
+        tmp_path,
+        {
+            "report/bare_conf.tex": make_pdfs.GROUP_TEX,
+            "report/bare_conf.pdf": "group_paper.pdf",
+            "report/bare_conf_compsoc.pdf": "bare_demo_like.pdf",
+            "report/IEEEtran_HOWTO.pdf": "ieeetran_howto_like.pdf",
+        },
+    )
+    facts = inspect_paper(root)
+    assert facts.path == "report/bare_conf.pdf"
+    chosen = next(c for c in facts.candidates if c.path == "report/bare_conf.pdf")
+    assert "built from the group's own report/bare_conf.tex" in chosen.reason
+    demo = next(c for c in facts.candidates if c.path == "report/bare_conf_compsoc.pdf")
+    assert "an IEEEtran demo file" in demo.reason
+    assert demo.score < 0
+
+
+def test_the_templates_guidance_paragraph_left_in_a_paper_is_not_a_template(
+    tmp_path: Path,
+) -> None:
+    # Overleaf's IEEE template is conference_101719.tex; students keep the name and often its
+    # closing guidance paragraph. The title block decides.
+    root = _place(
+        tmp_path,
+        {
+            "conference_101719.tex": make_pdfs.GUIDANCE_TEX,
+            "conference_101719.pdf": "group_paper_guidance.pdf",
+            "IEEEtran_HOWTO.pdf": "ieeetran_howto_like.pdf",
+        },
+    )
+    facts = inspect_paper(root)
+    assert facts.path == "conference_101719.pdf"
+    chosen = facts.candidates[0]
+    assert "the title of the group's LaTeX source is on its first page" in chosen.reason
+    assert "never the paper" not in chosen.reason
+
+
+def test_every_pdf_is_opened_so_charts_never_outrank_the_paper(tmp_path: Path) -> None:
+    # A real repository: a dozen chart PDFs in report/ sorted before the paper by path alone.
+    figure = Path(__file__).resolve().parents[1] / "data" / "papers" / "figure.pdf"
+    files = {f"report/a{i:02d}.pdf": "" for i in range(25)}
+    root = _place(tmp_path, {"report/whales.pdf": "group_paper_guidance.pdf"})
+    for rel in files:
+        shutil.copyfile(figure, root / rel)
+    facts = inspect_paper(root)
+    assert facts.path == "report/whales.pdf"
+    assert all("not opened" not in c.reason for c in facts.candidates)
+
+
+def test_a_course_handout_is_recognised_by_its_due_date(tmp_path: Path) -> None:
+    root = _place(tmp_path, {"doc/integrating-classifier.pdf": "handout_like.pdf"})
+    facts = inspect_paper(root)
+    assert facts.status == "none"
+    handout = facts.candidates[0]
+    assert "a course handout (an assignment and its due date at the top)" in handout.reason
+    root2 = _place(
+        tmp_path / "two",
+        {"doc/integrating-classifier.pdf": "handout_like.pdf", "doc/ours.pdf": "group_paper.pdf"},
+    )
+    assert inspect_paper(root2).path == "doc/ours.pdf"
+
+
+def test_one_reference_url_in_the_margin_does_not_move_the_margins(tmp_path: Path) -> None:
+    facts = inspect_paper(_place(tmp_path, {"paper/paper.pdf": "ieee_url_overflow.pdf"}))
+    assert facts.margins is not None
+    assert 45 <= facts.margins.right <= 52
+    assert evaluate_format(facts, Params()).status is Status.PASS
+
+
+def test_a_landscape_table_page_keeps_the_papers_size(tmp_path: Path) -> None:
+    facts = inspect_paper(_place(tmp_path, {"paper/paper.pdf": "ieee_landscape_table.pdf"}))
+    assert facts.pages == 3
+    assert {s.name for s in facts.page_sizes} == {"letter"}
+    assert facts.margins is not None
+    assert facts.margins.top >= 36
+    verdict = evaluate_format(facts, Params())
+    assert verdict.status is Status.PASS, verdict.summary
+
+
+@pytest.mark.parametrize(
+    ("text", "abstract", "index_terms"),
+    [
+        ("Tóm tắt nội dung—Dự án SmartDoc AI tập trung", True, False),  # vi, IEEEtran + babel
+        ("Từ khóa—RAG; Qwen2.5; FAISS", False, True),
+        ("Abstrak—Kami mendeteksi\nKata kunci—audio", True, True),  # id
+        ("Tiivistelmä—Tunnistamme\nAvainsanat—ääni", True, True),  # fi
+        ("Resum—Detectem\nParaules clau—àudio", True, True),  # ca
+        ("Περίληψη—Ανιχνεύουμε\nΛέξεις κλειδιά—ήχος", True, True),  # el
+        ("ملخص—نكتشف\nالكلمات المفتاحية—صوت", True, True),  # ar
+        ("چکیده—ما\nکلیدواژه—صدا", True, True),  # fa
+        ("Sažetak—Ovaj rad\nKljučne riječi—zvuk", True, True),  # hr (already known)
+        ("Introduction—no marks here", False, False),
+    ],
+)
+def test_front_matter_marks_in_more_languages(text: str, abstract: bool, index_terms: bool) -> None:
+    marks = front_matter_marks(text)
+    assert marks["abstract_ieee_style"] is abstract
+    assert marks["index_terms"] is index_terms
+
+
+def test_ligatures_in_extracted_titles_match_the_source() -> None:
+    # A real paper's first page extracted "Classiﬁcation" (U+FB01) for the source's
+    # "Classification": the title match must not depend on how pdfTeX set the ligature.
+    from repograder.paper import _squash
+
+    assert _squash("Detection and Classiﬁcation") == _squash("Detection and Classification")
+
+
+def test_pdfs_left_unopened_by_the_time_budget_are_named_and_ranked_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No time to open anything: the search still answers, and says which PDFs it did not open.
+    from repograder import paper
+
+    monkeypatch.setattr(paper, "PROBE_BUDGET_SHARE", 0.0)
+    root = _place(tmp_path, {"paper/paper.pdf": "group_paper.pdf", "notes.pdf": "handout_like.pdf"})
+    best, ranked, status = paper.find_paper(root)
+    assert status == "found"
+    assert best is not None
+    assert best.path == "paper/paper.pdf"
+    assert all("not opened" in c.reason for c in ranked)
+
+
+def test_a_cjk_serif_body_counts_like_times(tmp_path: Path) -> None:
+    # The facts of a Chinese IEEEtran paper as measured (knightzz1998/ml-work-latex, main.pdf):
+    # its text is SimSun 10.5 pt, the Song face Chinese templates prescribe.
+    from dataclasses import replace
+
+    facts = inspect_paper(_place(tmp_path, {"paper/paper.pdf": "ieee_no_keywords.pdf"}))
+    cjk = replace(facts, body_font="SimSun", body_font_size=10.5)
+    row = next(
+        f
+        for f in evaluate_format(cjk, Params()).details["findings"]  # type: ignore[union-attr]
+        if f["check"] == "body-font"  # type: ignore[index]
+    )
+    assert row["status"] == "pass", row  # type: ignore[index]
+
+
+def test_overleafs_untouched_template_is_not_a_paper(tmp_path: Path) -> None:
+    facts = inspect_paper(_place(tmp_path, {"conference_101719.pdf": "overleaf_sample_like.pdf"}))
+    assert facts.status == "none"
+    assert "the IEEE template's sample paper" in facts.candidates[0].reason
