@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 
-from repograder import platpkgs
+from repograder import condanames, platpkgs
 
 # A PEP 508 project name at the start of a line (extras/specifiers/markers may follow).
 _NAME_RE = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
@@ -212,35 +212,51 @@ _TOOLING = "conda tooling, not a Python dependency"
 _PRESENT = "present in every Python environment anyway"
 _COMPILER = "compiler toolchain from conda; not needed for wheels"
 
-# conda name -> PyPI name (names not listed map to themselves)
-CONDA_TO_PYPI: dict[str, str] = {
-    "pytorch": "torch",
-    "pytorch-cpu": "torch",
-    "pytorch-gpu": "torch",
-    "opencv": "opencv-python",
-    "py-opencv": "opencv-python",
-    "pysoundfile": "soundfile",
-    "python-sounddevice": "sounddevice",
-    "pyaudio": "PyAudio",
-    "matplotlib-base": "matplotlib",
-    "tensorflow-gpu": "tensorflow",
-    "tensorflow-base": "tensorflow",
-    "tensorflow-cpu": "tensorflow",
-    "pytables": "tables",
-    "py-xgboost": "xgboost",
-    "py-lightgbm": "lightgbm",
-    "msgpack-python": "msgpack",
-    "python-graphviz": "graphviz",
-    "python-lmdb": "lmdb",
-    "python-kaleido": "kaleido",
-    "pyqt": "PyQt5",
-    "brotli-python": "brotli",
-    "pywavelets": "PyWavelets",
-    "pillow-simd": "pillow",
-    "ruamel_yaml": "ruamel.yaml",
-    "tensorboardx": "tensorboardX",
-    "jupyter_core": "jupyter-core",
+# conda names that conda-forge's PyPI name mapping (repograder.condanames, generated from data)
+# lacks, each with why it is here. Names not listed here or there map to themselves.
+_HAND_CONDA_TO_PYPI: dict[str, tuple[str, str]] = {
+    "pytorch-cpu": ("torch", "the old `pytorch` channel's name for its CPU-only build"),
+    "pytorch-gpu": ("torch", "conda-forge's metapackage for pytorch's CUDA build"),
+    "py-opencv": ("opencv-python", "the Python binding output of the opencv feedstock"),
+    "tensorflow-gpu": ("tensorflow", "conda's CUDA build; PyPI's tensorflow is the Linux wheel"),
+    "tensorflow-base": ("tensorflow", "an output of conda's tensorflow feedstock"),
+    "tensorflow-cpu": ("tensorflow", "conda's CPU variant; PyPI's tensorflow wheel runs on CPU"),
+    "py-xgboost": ("xgboost", "the Python output of conda's xgboost feedstock"),
+    "py-lightgbm": ("lightgbm", "Anaconda's name (`conda install py-lightgbm` in notebooks)"),
+    "python-lmdb": ("lmdb", "conda-forge's name for the lmdb binding (not in the mapping)"),
+    "python-kaleido": ("kaleido", "conda-forge's name for plotly's kaleido (not in the mapping)"),
+    "brotli-python": ("brotli", "the Python output of conda's brotli feedstock"),
+    "pillow-simd": ("pillow", "PyPI's pillow-simd is source-only (needs C headers); same API"),
 }
+
+# conda name -> PyPI name: the generated data, then the hand entries above.
+CONDA_TO_PYPI: dict[str, str] = {
+    **condanames.NAMES,
+    **{conda: pypi for conda, (pypi, _why) in _HAND_CONDA_TO_PYPI.items()},
+}
+
+
+def conda_to_pypi_name(conda: str, version: str = "") -> str:
+    """The PyPI name of a conda package (lower-case conda name; ``version`` as written).
+
+    A name the data maps by version range (:data:`repograder.condanames.RANGED`, e.g. conda
+    ``pyqt`` 5.x -> ``pyqt5``) takes the range that holds ``version``'s leading numbers, or
+    the newest range when no version is given or none matches.
+    """
+    ranged = condanames.RANGED.get(conda)
+    if ranged:
+        wanted = _release(version)
+        for pypi, low, high in ranged:
+            if wanted and _release(low) <= wanted < _release(high):
+                return pypi
+        return ranged[-1][0]
+    return CONDA_TO_PYPI.get(conda, conda)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    match = re.match(r"^\s*(?:==|>=|<=|~=|=|>|<)?\s*(\d+(?:\.\d+)*)", version)
+    return tuple(int(n) for n in match.group(1).split(".")) if match else ()
+
 
 # conda name -> Debian package
 CONDA_TO_APT: dict[str, str] = {
@@ -392,18 +408,16 @@ def conda_entry_to_pip(entry: str) -> CondaEntry:
         return CondaEntry(name=name, reason=_CUDA)
     if name in CONDA_TO_APT:
         return CondaEntry(name=name, apt=CONDA_TO_APT[name])
-    known = platpkgs.lookup(name, from_conda=True) or platpkgs.lookup(
-        CONDA_TO_PYPI.get(name, name), from_conda=True
-    )
+    pypi = conda_to_pypi_name(name, version)
+    known = platpkgs.lookup(name, from_conda=True) or platpkgs.lookup(pypi, from_conda=True)
     if known is not None:
         return CondaEntry(name=name, reason=known.reason)
     if name in CONDA_DROP:
         return CondaEntry(name=name, reason=CONDA_DROP[name])
-    if name not in CONDA_TO_PYPI and name not in _PY_LIB_NAMES:
+    if name not in CONDA_TO_PYPI and name not in condanames.RANGED and name not in _PY_LIB_NAMES:
         for pattern, reason in _DROP_PATTERNS:
             if pattern.search(name):
                 return CondaEntry(name=name, reason=reason)
-    pypi = CONDA_TO_PYPI.get(name, name)
     return CondaEntry(name=name, requirement=f"{pypi}{spec}", warning=warning)
 
 

@@ -257,7 +257,7 @@ def test_conda_env_export_style() -> None:
         ("conda-forge::numpy", "numpy"),
         ("numpy[version='>=1.20,<2']", "numpy>=1.20,<2"),
         ("pysoundfile", "soundfile"),
-        ("pyaudio=0.2.13", "PyAudio==0.2.13.*"),
+        ("pyaudio=0.2.13", "pyaudio==0.2.13.*"),
         ("pytorch-cpu", "torch"),
         ("opencv", "opencv-python"),
         ("pyyaml", "pyyaml"),
