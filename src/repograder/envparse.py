@@ -66,6 +66,8 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
         if low.startswith(("--find-links", "-f ")) and not re.match(r"^https?://", value):
             return LineResult(None, dropped=f"{text}: local find-links folder is not available")
         return LineResult(text)
+    if low.startswith("--require-hashes"):
+        return LineResult(None, dropped=f"{text}: {_HASH_WHY}")
     if text.startswith("-"):
         match = re.match(r"^(-e|--editable)[\s=]+(.+)$", text)
         if match:
@@ -74,8 +76,15 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
                 return LineResult(None, install_project=True)
             if _is_local_path(target) or not re.match(r"^[a-z+]+://|^git\+", target):
                 return LineResult(None, dropped=f"{text}: local editable path is not installed")
-            return LineResult(text)
+            # uv (the grader's installer) installs only local folders as editable
+            return LineResult(
+                target,
+                warning=f"{text}: replaced by {target!r} (installed as a regular package; "
+                "editable installs need a local folder)",
+            )
         return LineResult(text)  # other pip options (--pre, --only-binary, ...) pass through
+    if _HASH_OPTION_RE.search(text):
+        return _without_hashes(text, from_conda=from_conda)
     if _is_local_path(text):
         return LineResult(None, dropped=f"{text}: local file path is not available in the sandbox")
     if text == "@EXPLICIT":
@@ -130,6 +139,30 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
             fixed, warning=f"{text}: CUDA build tag removed ({fixed!r}); the grader has no GPU"
         )
     return LineResult(text)
+
+
+# pip-compile --generate-hashes / pip-tools / Poetry exports: `pkg==1.0 --hash=sha256:...`.
+_HASH_OPTION_RE = re.compile(r"\s--hash(?:=|\s+)\S+")
+_HASH_WHY = (
+    "hash-checking is not used; the grader installs the same pinned versions from its index, "
+    "shares them across groups and may relax a pin"
+)
+
+
+def _without_hashes(text: str, *, from_conda: bool) -> LineResult:
+    """A requirement line with ``--hash`` options: the requirement alone, with a note."""
+    count = len(_HASH_OPTION_RE.findall(text))
+    bare = _HASH_OPTION_RE.sub("", text).strip()
+    shown = re.sub(r"(--hash[=\s]+\w+:[0-9a-fA-F]{8})[0-9a-fA-F]+", r"\1…", text)
+    inner = sanitize_requirement(bare, from_conda=from_conda)
+    if inner.line is None:
+        why = (inner.dropped or "not a requirement").rpartition(": ")[2]
+        return LineResult(None, dropped=f"{shown}: {why}", install_project=inner.install_project)
+    warning = inner.warning or (
+        f"{shown}: replaced by {inner.line!r} without its {count} --hash option"
+        f"{'s' if count != 1 else ''} ({_HASH_WHY})"
+    )
+    return LineResult(inner.line, warning=warning)
 
 
 # The grader's sandbox, as PEP 508 markers see it (the Python version is left to the installer).
