@@ -876,7 +876,8 @@ def _detect_lockfile(root: Path, base: str) -> EnvSpec | None:
         return None
     name = posixpath.basename(rel)
     project = "Pipfile" if name == "Pipfile.lock" else "pyproject.toml"
-    reason = f"{name} {_where(rel)} (its {project} is missing; the locked versions are used)"
+    state = "declares no dependencies" if _is_file(root, _join(base, project)) else "is missing"
+    reason = f"{name} {_where(rel)} (its {project} {state}; the locked versions are used)"
     text = _read(root, rel)
     if text is None:
         return _unparseable(EnvKind.REQUIREMENTS, rel, reason, f"{rel}: cannot be read")
@@ -1120,8 +1121,8 @@ def evaluate_env_file(spec: EnvSpec, params: model.Params) -> model.Verdict:
         return model.Verdict(
             model.Status.WARN,
             courtesy_fraction,
-            f"{summary}; commit the project file the lock belongs to, so that its own "
-            "install command works",
+            f"{summary}; commit the project file the lock belongs to, with its dependencies, "
+            "so that its own install command works",
             details,
         )
     if spec.kind in _COURTESY:

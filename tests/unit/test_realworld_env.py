@@ -421,6 +421,15 @@ def test_lock_files_of_uv_pdm_and_pipenv_without_their_project_file(tmp_path: Pa
         assert verdict(spec).status is model.Status.WARN
 
 
+def test_lock_next_to_a_tool_only_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
+    (tmp_path / "poetry.lock").write_text(envrepos.POETRY_LOCK)
+    spec = detect.detect_env(tmp_path)
+    assert spec.path == "poetry.lock"
+    assert "its pyproject.toml declares no dependencies" in spec.reason
+    assert spec.requirements == ("colorama==0.4.6", "six==1.16.0")
+
+
 def test_broken_lock_file_is_a_parse_error_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "poetry.lock").write_text("[[package]\nname = 'six'\n")
     spec = detect.detect_env(tmp_path)
