@@ -68,6 +68,8 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
         return LineResult(text)
     if low.startswith("--require-hashes"):
         return LineResult(None, dropped=f"{text}: {_HASH_WHY}")
+    if low.startswith("--hash"):  # a continuation line whose requirement line lost its `\`
+        return LineResult(None, dropped=f"{text[:30]}…: a --hash option without its requirement")
     if text.startswith("-"):
         match = re.match(r"^(-e|--editable)[\s=]+(.+)$", text)
         if match:
@@ -154,6 +156,8 @@ def _without_hashes(text: str, *, from_conda: bool) -> LineResult:
     count = len(_HASH_OPTION_RE.findall(text))
     bare = _HASH_OPTION_RE.sub("", text).strip()
     shown = re.sub(r"(--hash[=\s]+\w+:[0-9a-fA-F]{8})[0-9a-fA-F]+", r"\1…", text)
+    if _HASH_OPTION_RE.search(bare):  # removal formed a new option: no second round
+        return LineResult(None, dropped=f"{shown}: not a requirement")
     inner = sanitize_requirement(bare, from_conda=from_conda)
     if inner.line is None:
         why = (inner.dropped or "not a requirement").rpartition(": ")[2]

@@ -457,3 +457,22 @@ def test_editable_vcs_line_and_require_hashes(tmp_path: Path) -> None:
     assert rows[f"-e {vcs}"].action == "translated"
     assert "editable installs need a local folder" in rows[f"-e {vcs}"].why
     assert rows["--require-hashes"].action == "dropped"
+
+
+@pytest.mark.parametrize(
+    ("line", "kept", "dropped_why"),
+    [
+        ('pywin32==306 ; sys_platform == "win32" --hash=sha256:' + "ab" * 32, None, "excludes"),
+        ("--hash=sha256:" + "cd" * 32, None, "without its requirement"),
+        ("six==1.16.0 --hash sha256:" + "ef" * 32, "six==1.16.0", None),
+        ("x --hash=a--hash=b", "x", None),
+    ],
+)
+def test_hash_options_in_any_position(line: str, kept: str | None, dropped_why: str | None) -> None:
+    from repograder.envparse import sanitize_requirement
+
+    result = sanitize_requirement(line)
+    assert result.line == kept
+    if dropped_why:
+        assert result.dropped is not None
+        assert dropped_why in result.dropped
