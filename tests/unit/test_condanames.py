@@ -119,3 +119,17 @@ def test_hand_entries_are_only_names_the_data_lacks() -> None:
 )
 def test_conda_names_translate_through_the_generated_table(entry_text: str, expected: str) -> None:
     assert translate_conda({"dependencies": [entry_text]}).requirements == (expected,)
+
+
+def test_every_platform_table_entry_names_a_documented_source() -> None:
+    """platpkgs' rows cite one of the sources its docstring describes (PyPI rows are the ones
+    benchmarks/platpkgs_scan.py re-measures)."""
+    from repograder import platpkgs
+
+    prefixes = ("PyPI: ", "PyPI metadata: ", "declared: ", "conda: ")
+    assert platpkgs.__doc__ is not None
+    for prefix in prefixes:
+        assert f'"{prefix.strip(": ")}' in platpkgs.__doc__
+    for name, known in platpkgs.table().items():
+        assert known.source.startswith(prefixes), name
+        assert known.reason, name
