@@ -21,6 +21,8 @@ Inversion rules (the module docstring repeats them):
 
 * only names whose PEP 503 forms differ are kept: a conda name that normalises to the PyPI
   name needs no entry, pip accepts it as written;
+* a conda name that a PyPI project of the same name maps to stays itself, whatever other
+  projects map there too (``cyipopt``, although ``ipopt`` maps to it as well);
 * ``pypi_name`` values that are 40+ hex digits are the bot's placeholders for projects
   without a PyPI name: dropped;
 * a conda name several PyPI projects map to: entries with a version range
@@ -72,6 +74,7 @@ def invert(mapping: Mapping[str, object]) -> tuple[dict[str, str], Ranged, int]:
         raise SourceFormatError("the mapping is not a JSON object")
     names: dict[str, str] = {}
     ranged: dict[str, list[tuple[str, str, str]]] = {}
+    same: set[str] = set()  # conda names a PyPI project of the same (PEP 503) name maps to
     for key, entry in mapping.items():
         if not isinstance(entry, Mapping):
             raise SourceFormatError(f"{key}: entry is not an object")
@@ -79,7 +82,10 @@ def invert(mapping: Mapping[str, object]) -> tuple[dict[str, str], Ranged, int]:
             if not isinstance(entry.get(field), str) or not entry[field].strip():
                 raise SourceFormatError(f"{key}: missing or empty {field!r}")
         pypi, conda = entry["pypi_name"].strip(), entry["conda_name"].strip().lower()
-        if _PLACEHOLDER.match(pypi) or canonical(pypi) == canonical(conda):
+        if canonical(pypi) == canonical(conda):
+            same.add(conda)
+            continue
+        if _PLACEHOLDER.match(pypi):
             continue
         low, high = entry.get("delimiter_min"), entry.get("delimiter_max")
         if low is not None or high is not None:
@@ -88,8 +94,10 @@ def invert(mapping: Mapping[str, object]) -> tuple[dict[str, str], Ranged, int]:
             ranged.setdefault(conda, []).append((pypi, low, high))
             continue
         names.setdefault(conda, pypi)
-    for conda in ranged:
+    for conda in [*ranged, *same]:
         names.pop(conda, None)
+    for conda in same:
+        ranged.pop(conda, None)
     return (
         dict(sorted(names.items())),
         {c: tuple(sorted(r, key=lambda e: e[1])) for c, r in sorted(ranged.items())},

@@ -53,6 +53,8 @@ def test_invert_keeps_only_differing_names_and_resolves_collisions() -> None:
         "opencv-python-headless": entry("opencv-python-headless", "opencv"),
         "pyqt5": entry("pyqt5", "pyqt", delimiter_min="5.0.0", delimiter_max="6.0.0"),
         "pyqt4": entry("pyqt4", "pyqt", delimiter_min="4.0.0", delimiter_max="5.0.0"),
+        "ipopt": entry("ipopt", "cyipopt"),  # another project maps here, but
+        "cyipopt": entry("cyipopt", "cyipopt"),  # the same-named one keeps the name
     }
     names, ranged, count = gen.invert(source)
     assert names == {"opencv": "opencv-python", "pytorch": "torch"}
