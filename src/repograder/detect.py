@@ -809,7 +809,8 @@ def _locked_packages(name: str, text: str) -> tuple[list[str], str | None]:
     """(``name==version`` lines of the packages a project needs at run time, error).
 
     poetry.lock/pdm.lock/uv.lock: ``[[package]]`` tables; optional (extra) and Poetry 1.x
-    ``category = "dev"`` packages, pdm packages outside the ``default`` group and uv's entry
+    ``category = "dev"`` packages, packages outside the run-time group (Poetry 2's ``groups``
+    without ``main``, pdm's without ``default``) and uv's entry
     for the project itself are left out; a Poetry ``markers`` string is kept as the line's
     marker. Pipfile.lock: its ``default`` section (``develop`` holds the dev tools).
     """
@@ -843,7 +844,7 @@ def _locked_packages(name: str, text: str) -> tuple[list[str], str | None]:
         if (
             entry.get("optional") is True
             or entry.get("category") == "dev"
-            or (isinstance(groups, list) and "default" not in groups)
+            or (isinstance(groups, list) and not {"main", "default"} & set(map(str, groups)))
             or "editable" in source
             or "virtual" in source
         ):

@@ -388,7 +388,7 @@ def test_poetry_lock_without_pyproject_installs_the_locked_versions(tmp_path: Pa
     assert "commit the project file" in result.summary
 
 
-def test_lock_files_of_uv_pdm_and_pipenv_without_their_project_file(tmp_path: Path) -> None:
+def test_lock_files_of_poetry2_uv_pdm_and_pipenv_without_their_project_file(tmp_path: Path) -> None:
     uv_lock = (
         'version = 1\nrequires-python = ">=3.11"\n\n'
         '[[package]]\nname = "proj"\nversion = "0.1.0"\nsource = { editable = "." }\n\n'
@@ -406,7 +406,13 @@ def test_lock_files_of_uv_pdm_and_pipenv_without_their_project_file(tmp_path: Pa
         ' "pywin32": {"version": "==306", "markers": "sys_platform == \'win32\'"}},'
         ' "develop": {"pytest": {"version": "==8.0.0"}}}'
     )
+    poetry2_lock = (
+        '[[package]]\nname = "six"\nversion = "1.16.0"\ngroups = ["main"]\n\n'
+        '[[package]]\nname = "pytest"\nversion = "8.0.0"\ngroups = ["dev"]\n\n'
+        '[metadata]\nlock-version = "2.1"\npython-versions = ">=3.10"\n'
+    )
     for name, text, python in (
+        ("poetry.lock", poetry2_lock, ">=3.10"),
         ("uv.lock", uv_lock, ">=3.11"),
         ("pdm.lock", pdm_lock, ">=3.10"),
         ("Pipfile.lock", pipfile_lock, "3.11"),
