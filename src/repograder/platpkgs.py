@@ -19,11 +19,12 @@ Where each entry comes from is written next to it:
   solver metadata): they are absent from PyPI or are bundled by the PyPI wheels that need them.
 
 ``python benchmarks/platpkgs_scan.py`` re-measures every "PyPI" row from the index (wheel
-tags and ``Requires-Dist``) and prints what it finds next to the table's entry (run on
-2026-12-01: every row agreed; ``tensorflow-intel`` shows "installable", its 0.0.1
-placeholder). The conda rows have no such index: conda-forge's PyPI name mapping
-(:mod:`repograder.condanames`) lists Python packages only, so a name absent from it is not
-proof of a C library, and the rows keep their cited reasons.
+tags and ``Requires-Dist``) and prints what it finds next to the table's entry. Run on
+2026-12-01, it agreed with every row except two, whose entries now say why: the newest
+``pywinauto`` and ``tensorflow-intel`` (its 0.0.1 placeholder) are "installable". The conda
+rows have no such index: conda-forge's PyPI name mapping (:mod:`repograder.condanames`) lists
+Python packages only, so a name absent from it is not proof of a C library, and the rows keep
+their cited reasons.
 """
 
 from __future__ import annotations
