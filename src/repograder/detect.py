@@ -764,6 +764,109 @@ def _detect_pipfile(root: Path, base: str) -> EnvSpec | None:
     )
 
 
+# --- lock files without their project file --------------------------------------------------------
+
+# Lock files whose project file (pyproject.toml, Pipfile) was not committed; the first found wins.
+LOCK_FILES = ("poetry.lock", "uv.lock", "pdm.lock", "Pipfile.lock")
+
+
+def _locked_packages(name: str, text: str) -> tuple[list[str], str | None]:
+    """(``name==version`` lines of the packages a project needs at run time, error).
+
+    poetry.lock/pdm.lock/uv.lock: ``[[package]]`` tables; optional (extra) and Poetry 1.x
+    ``category = "dev"`` packages, packages outside the run-time group (Poetry 2's ``groups``
+    without ``main``, pdm's without ``default``) and uv's entry
+    for the project itself are left out; a Poetry ``markers`` string is kept as the line's
+    marker. Pipfile.lock: its ``default`` section (``develop`` holds the dev tools).
+    """
+    lines: list[str] = []
+    if name == "Pipfile.lock":
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            return [], f"invalid JSON: {exc}"
+        for pkg, value in list(_table(_table(doc).get("default")).items())[:5000]:
+            fields = _table(value)
+            version = fields.get("version")
+            marker = fields.get("markers")
+            lines.append(
+                f"{pkg}{version if isinstance(version, str) else ''}"
+                + (f"; {marker}" if isinstance(marker, str) and marker else "")
+            )
+        return lines, None
+    try:
+        doc = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError, ValueError) as exc:
+        return [], f"invalid TOML: {exc}"
+    packages = doc.get("package")
+    for raw in (packages if isinstance(packages, list) else [])[:5000]:
+        entry = _table(raw)
+        locked, version = entry.get("name"), entry.get("version")
+        if not isinstance(locked, str) or not isinstance(version, str):
+            continue
+        groups = entry.get("groups")
+        source = _table(entry.get("source"))
+        if (
+            entry.get("optional") is True
+            or entry.get("category") == "dev"
+            or (isinstance(groups, list) and not {"main", "default"} & set(map(str, groups)))
+            or "editable" in source
+            or "virtual" in source
+        ):
+            continue
+        marker = entry.get("markers") if isinstance(entry.get("markers"), str) else ""
+        lines.append(f"{locked}=={version}" + (f"; {marker}" if marker else ""))
+    return lines, None
+
+
+def _lock_python(name: str, text: str) -> str | None:
+    """The Python version range a lock file records (Poetry, pdm, uv, Pipfile.lock)."""
+    try:
+        doc = json.loads(text) if name == "Pipfile.lock" else tomllib.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    doc = _table(doc)
+    meta = _table(doc.get("metadata"))
+    candidates = (
+        _table(_table(doc.get("_meta")).get("requires")).get("python_version"),
+        meta.get("python-versions"),
+        meta.get("requires_python"),
+        doc.get("requires-python"),
+    )
+    return next((c for c in candidates if isinstance(c, str) and c.strip() not in ("", "*")), None)
+
+
+def _detect_lockfile(root: Path, base: str) -> EnvSpec | None:
+    rel = next((_join(base, n) for n in LOCK_FILES if _is_file(root, _join(base, n))), None)
+    if rel is None:
+        return None
+    name = posixpath.basename(rel)
+    project = "Pipfile" if name == "Pipfile.lock" else "pyproject.toml"
+    state = "declares no dependencies" if _is_file(root, _join(base, project)) else "is missing"
+    reason = f"{name} {_where(rel)} (its {project} {state}; the locked versions are used)"
+    text = _read(root, rel)
+    if text is None:
+        return _unparseable(EnvKind.REQUIREMENTS, rel, reason, f"{rel}: cannot be read")
+    lines, error = _locked_packages(name, text)
+    if error is not None:
+        return _unparseable(EnvKind.REQUIREMENTS, rel, reason, f"{rel}: {error}")
+    acc = _Acc(files=[rel])
+    for line in lines:
+        _add_line(acc, line, rel)
+    python = _lock_python(name, text)
+    return EnvSpec(
+        kind=EnvKind.REQUIREMENTS,
+        path=rel,
+        reason=reason,
+        files=tuple(acc.files),
+        requirements=tuple(acc.requirements),
+        python_version=python,
+        python_source=f"the Python range recorded in {rel}" if python else None,
+        dropped=tuple(acc.dropped),
+        warnings=tuple(acc.warnings),
+    )
+
+
 # --- orchestration --------------------------------------------------------------------------------
 
 Detector = Callable[[Path, str], "EnvSpec | None"]
@@ -775,6 +878,8 @@ DETECTORS: tuple[Detector, ...] = (
     _detect_pipfile,
     # requirements-cpu.txt & co. only when nothing better exists
     functools.partial(_detect_requirements, variants_ok=True),
+    # a lock file whose pyproject.toml / Pipfile was not committed
+    _detect_lockfile,
 )
 
 _ENV_FILE_RE = re.compile(
@@ -964,6 +1069,14 @@ def evaluate_env_file(spec: EnvSpec, params: model.Params) -> model.Verdict:
             model.Status.WARN,
             courtesy_fraction,
             f"{spec.path} cannot be parsed: {spec.parse_error}",
+            details,
+        )
+    if posixpath.basename(spec.path) in LOCK_FILES:
+        return model.Verdict(
+            model.Status.WARN,
+            courtesy_fraction,
+            f"{summary}; commit the project file the lock belongs to, with its dependencies, "
+            "so that its own install command works",
             details,
         )
     if spec.kind in _COURTESY:

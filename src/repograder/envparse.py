@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 
-from repograder import platpkgs
+from repograder import condanames, platpkgs
 
 # A PEP 508 project name at the start of a line (extras/specifiers/markers may follow).
 _NAME_RE = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
@@ -66,6 +66,10 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
         if low.startswith(("--find-links", "-f ")) and not re.match(r"^https?://", value):
             return LineResult(None, dropped=f"{text}: local find-links folder is not available")
         return LineResult(text)
+    if low.startswith("--require-hashes"):
+        return LineResult(None, dropped=f"{text}: {_HASH_WHY}")
+    if low.startswith("--hash"):  # a continuation line whose requirement line lost its `\`
+        return LineResult(None, dropped=f"{text[:30]}…: a --hash option without its requirement")
     if text.startswith("-"):
         match = re.match(r"^(-e|--editable)[\s=]+(.+)$", text)
         if match:
@@ -74,8 +78,15 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
                 return LineResult(None, install_project=True)
             if _is_local_path(target) or not re.match(r"^[a-z+]+://|^git\+", target):
                 return LineResult(None, dropped=f"{text}: local editable path is not installed")
-            return LineResult(text)
+            # uv (the grader's installer) installs only local folders as editable
+            return LineResult(
+                target,
+                warning=f"{text}: replaced by {target!r} (installed as a regular package; "
+                "editable installs need a local folder)",
+            )
         return LineResult(text)  # other pip options (--pre, --only-binary, ...) pass through
+    if _HASH_OPTION_RE.search(text):
+        return _without_hashes(text, from_conda=from_conda)
     if _is_local_path(text):
         return LineResult(None, dropped=f"{text}: local file path is not available in the sandbox")
     if text == "@EXPLICIT":
@@ -130,6 +141,32 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
             fixed, warning=f"{text}: CUDA build tag removed ({fixed!r}); the grader has no GPU"
         )
     return LineResult(text)
+
+
+# pip-compile --generate-hashes / pip-tools / Poetry exports: `pkg==1.0 --hash=sha256:...`.
+_HASH_OPTION_RE = re.compile(r"\s--hash(?:=|\s+)\S+")
+_HASH_WHY = (
+    "hash-checking is not used; the grader installs the same pinned versions from its index, "
+    "shares them across groups and may relax a pin"
+)
+
+
+def _without_hashes(text: str, *, from_conda: bool) -> LineResult:
+    """A requirement line with ``--hash`` options: the requirement alone, with a note."""
+    count = len(_HASH_OPTION_RE.findall(text))
+    bare = _HASH_OPTION_RE.sub("", text).strip()
+    shown = re.sub(r"(--hash[=\s]+\w+:[0-9a-fA-F]{8})[0-9a-fA-F]+", r"\1…", text)
+    if _HASH_OPTION_RE.search(bare):  # removal formed a new option: no second round
+        return LineResult(None, dropped=f"{shown}: not a requirement")
+    inner = sanitize_requirement(bare, from_conda=from_conda)
+    if inner.line is None:
+        why = (inner.dropped or "not a requirement").rpartition(": ")[2]
+        return LineResult(None, dropped=f"{shown}: {why}", install_project=inner.install_project)
+    warning = inner.warning or (
+        f"{shown}: replaced by {inner.line!r} without its {count} --hash option"
+        f"{'s' if count != 1 else ''} ({_HASH_WHY})"
+    )
+    return LineResult(inner.line, warning=warning)
 
 
 # The grader's sandbox, as PEP 508 markers see it (the Python version is left to the installer).
@@ -212,35 +249,51 @@ _TOOLING = "conda tooling, not a Python dependency"
 _PRESENT = "present in every Python environment anyway"
 _COMPILER = "compiler toolchain from conda; not needed for wheels"
 
-# conda name -> PyPI name (names not listed map to themselves)
-CONDA_TO_PYPI: dict[str, str] = {
-    "pytorch": "torch",
-    "pytorch-cpu": "torch",
-    "pytorch-gpu": "torch",
-    "opencv": "opencv-python",
-    "py-opencv": "opencv-python",
-    "pysoundfile": "soundfile",
-    "python-sounddevice": "sounddevice",
-    "pyaudio": "PyAudio",
-    "matplotlib-base": "matplotlib",
-    "tensorflow-gpu": "tensorflow",
-    "tensorflow-base": "tensorflow",
-    "tensorflow-cpu": "tensorflow",
-    "pytables": "tables",
-    "py-xgboost": "xgboost",
-    "py-lightgbm": "lightgbm",
-    "msgpack-python": "msgpack",
-    "python-graphviz": "graphviz",
-    "python-lmdb": "lmdb",
-    "python-kaleido": "kaleido",
-    "pyqt": "PyQt5",
-    "brotli-python": "brotli",
-    "pywavelets": "PyWavelets",
-    "pillow-simd": "pillow",
-    "ruamel_yaml": "ruamel.yaml",
-    "tensorboardx": "tensorboardX",
-    "jupyter_core": "jupyter-core",
+# conda names that conda-forge's PyPI name mapping (repograder.condanames, generated from data)
+# lacks, each with why it is here. Names not listed here or there map to themselves.
+_HAND_CONDA_TO_PYPI: dict[str, tuple[str, str]] = {
+    "pytorch-cpu": ("torch", "the old `pytorch` channel's name for its CPU-only build"),
+    "pytorch-gpu": ("torch", "conda-forge's metapackage for pytorch's CUDA build"),
+    "py-opencv": ("opencv-python", "the Python binding output of the opencv feedstock"),
+    "tensorflow-gpu": ("tensorflow", "conda's CUDA build; PyPI's tensorflow is the Linux wheel"),
+    "tensorflow-base": ("tensorflow", "an output of conda's tensorflow feedstock"),
+    "tensorflow-cpu": ("tensorflow", "conda's CPU variant; PyPI's tensorflow wheel runs on CPU"),
+    "py-xgboost": ("xgboost", "the Python output of conda's xgboost feedstock"),
+    "py-lightgbm": ("lightgbm", "Anaconda's name (`conda install py-lightgbm` in notebooks)"),
+    "python-lmdb": ("lmdb", "conda-forge's name for the lmdb binding (not in the mapping)"),
+    "python-kaleido": ("kaleido", "conda-forge's name for plotly's kaleido (not in the mapping)"),
+    "brotli-python": ("brotli", "the Python output of conda's brotli feedstock"),
+    "pillow-simd": ("pillow", "PyPI's pillow-simd is source-only (needs C headers); same API"),
 }
+
+# conda name -> PyPI name: the generated data, then the hand entries above.
+CONDA_TO_PYPI: dict[str, str] = {
+    **condanames.NAMES,
+    **{conda: pypi for conda, (pypi, _why) in _HAND_CONDA_TO_PYPI.items()},
+}
+
+
+def conda_to_pypi_name(conda: str, version: str = "") -> str:
+    """The PyPI name of a conda package (lower-case conda name; ``version`` as written).
+
+    A name the data maps by version range (:data:`repograder.condanames.RANGED`, e.g. conda
+    ``pyqt`` 5.x -> ``pyqt5``) takes the range that holds ``version``'s leading numbers, or
+    the newest range when no version is given or none matches.
+    """
+    ranged = condanames.RANGED.get(conda)
+    if ranged:
+        wanted = _release(version)
+        for pypi, low, high in ranged:
+            if wanted and _release(low) <= wanted < _release(high):
+                return pypi
+        return ranged[-1][0]
+    return CONDA_TO_PYPI.get(conda, conda)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    match = re.match(r"^\s*(?:==|>=|<=|~=|=|>|<)?\s*(\d+(?:\.\d+)*)", version)
+    return tuple(int(n) for n in match.group(1).split(".")) if match else ()
+
 
 # conda name -> Debian package
 CONDA_TO_APT: dict[str, str] = {
@@ -392,18 +445,16 @@ def conda_entry_to_pip(entry: str) -> CondaEntry:
         return CondaEntry(name=name, reason=_CUDA)
     if name in CONDA_TO_APT:
         return CondaEntry(name=name, apt=CONDA_TO_APT[name])
-    known = platpkgs.lookup(name, from_conda=True) or platpkgs.lookup(
-        CONDA_TO_PYPI.get(name, name), from_conda=True
-    )
+    pypi = conda_to_pypi_name(name, version)
+    known = platpkgs.lookup(name, from_conda=True) or platpkgs.lookup(pypi, from_conda=True)
     if known is not None:
         return CondaEntry(name=name, reason=known.reason)
     if name in CONDA_DROP:
         return CondaEntry(name=name, reason=CONDA_DROP[name])
-    if name not in CONDA_TO_PYPI and name not in _PY_LIB_NAMES:
+    if name not in CONDA_TO_PYPI and name not in condanames.RANGED and name not in _PY_LIB_NAMES:
         for pattern, reason in _DROP_PATTERNS:
             if pattern.search(name):
                 return CondaEntry(name=name, reason=reason)
-    pypi = CONDA_TO_PYPI.get(name, name)
     return CondaEntry(name=name, requirement=f"{pypi}{spec}", warning=warning)
 
 

@@ -11,10 +11,20 @@ Where each entry comes from is written next to it:
   ``pip download --no-deps --only-binary :all: --platform manylinux2014_x86_64
   --python-version 3.11 NAME`` ("No matching distribution"), i.e. the wheels' platform tags as
   the index reports them; an sdist, where one exists, only builds on its own OS.
+* "PyPI metadata" — the package's own Linux-installable wheel requires a platform-only package
+  on every platform (its ``Requires-Dist`` has no marker), so no Linux install can succeed.
 * "declared" — the package's dependants only ask for it under a ``sys_platform`` marker
   (e.g. ipykernel: ``appnope; sys_platform == "darwin"``).
 * "conda" — conda packages that are not Python distributions (runtimes, fonts, C libraries,
   solver metadata): they are absent from PyPI or are bundled by the PyPI wheels that need them.
+
+``python benchmarks/platpkgs_scan.py`` re-measures every "PyPI" row from the index (wheel
+tags and ``Requires-Dist``) and prints what it finds next to the table's entry. Run on
+2026-12-01, it agreed with every row except two, whose entries now say why: the newest
+``pywinauto`` and ``tensorflow-intel`` (its 0.0.1 placeholder) are "installable". The conda
+rows have no such index: conda-forge's PyPI name mapping (:mod:`repograder.condanames`) lists
+Python packages only, so a name absent from it is not proof of a C library, and the rows keep
+their cited reasons.
 """
 
 from __future__ import annotations
@@ -22,11 +32,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Known", "canonical", "lookup"]
+__all__ = ["Known", "canonical", "lookup", "table"]
 
 _WINDOWS = "Windows-only package (no Linux wheel on PyPI; the grader runs Linux)"
 _MACOS = "macOS-only package (no Linux wheel on PyPI; the grader runs Linux)"
 _MAC_DECLARED = "macOS-only package (its users require it only on macOS); not needed on Linux"
+_WIN_DEPENDS = (
+    "Windows-only package (it requires pywin32 on every platform, which has no Linux wheel)"
+)
+_MAC_DEPENDS = "macOS-only package (it requires pyobjc-core, which has no Linux wheel)"
 _WIN_DECLARED = "Windows-only package (its users require it only on Windows); not needed on Linux"
 _CONDA_RUNTIME = "conda-only package (a compiler runtime or solver metadata, not on PyPI)"
 _CONDA_FONT = "conda-only package (fonts for conda's own Qt/matplotlib builds)"
@@ -63,6 +77,12 @@ _BY_NAME: dict[str, Known] = {
     ),
     "windows-curses": Known(_WINDOWS, "PyPI: no Linux wheel"),
     "winshell": Known(_WINDOWS, "PyPI: no Linux wheel"),
+    "wmi": Known(_WIN_DEPENDS, "PyPI metadata: WMI 1.5.1's py3-none-any wheel requires pywin32"),
+    "pywinauto": Known(
+        _WIN_DEPENDS,
+        "PyPI metadata: 0.6.8's py3-none-any wheel requires pywin32 on every platform (newer "
+        "wheels only on win32); Windows GUI automation, of no use on Linux",
+    ),
     "wincertstore": Known(_WIN_DECLARED, "declared: Windows certificate store reader"),
     "win-inet-pton": Known(_WIN_DECLARED, "declared: Windows backport of socket.inet_pton"),
     "win32-setctime": Known(_WIN_DECLARED, "declared: loguru requires it on win32 only"),
@@ -76,7 +96,9 @@ _BY_NAME: dict[str, Known] = {
     "icc-rt": Known(_CONDA_RUNTIME, "conda: Intel compiler runtime (Windows builds)"),
     "m2w64-toolchain": Known(_CONDA_RUNTIME, "conda: MinGW toolchain for Windows"),
     # macOS
-    "pyobjc": Known(_MACOS, "PyPI: no Linux wheel"),
+    "pyobjc": Known(
+        _MAC_DEPENDS, "PyPI metadata: its py3-none-any wheel requires pyobjc-core (no Linux wheel)"
+    ),
     "pyobjc-core": Known(_MACOS, "PyPI: no Linux wheel; sdist builds only on macOS"),
     "appnope": Known(_MAC_DECLARED, "declared: ipykernel requires it on darwin only"),
     "tensorflow-macos": Known(_MACOS, "PyPI: no Linux wheel"),
@@ -121,3 +143,8 @@ def lookup(name: str, *, from_conda: bool) -> Known | None:
     if known is None or (known.conda_only and not from_conda):
         return None
     return known
+
+
+def table() -> dict[str, Known]:
+    """The named entries (canonical name -> why), for the data script that re-measures them."""
+    return dict(_BY_NAME)

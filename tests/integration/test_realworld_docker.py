@@ -43,6 +43,10 @@ GROUPS = {
     "projfail": envrepos.project_install_fails,
     "condapoetry": envrepos.conda_then_poetry,
     "condacreate": envrepos.conda_create_pip_editable,
+    # unseen inputs of the issue's kinds
+    "wmifreeze": envrepos.windows_freeze_wmi,
+    "hashed": envrepos.hashed_requirements,
+    "poetrylock": envrepos.poetry_lock_only,
 }
 
 
@@ -145,5 +149,32 @@ def test_setup_spanning_several_files_builds_what_the_readme_installs(
     group = graded[name]
     env_file = checks(group)["env-file"]
     assert env_file["details"]["reason"].startswith("the README's set-up installs, in order:")
+    assert checks(group)["env-build"]["status"] == "pass", checks(group)["env-build"]
+    assert steps_ok(group), group["steps"]
+
+
+def test_windows_freeze_with_wmi_builds_without_it(graded: dict[str, Any]) -> None:
+    """WMI's universal wheel requires pywin32 everywhere: kept, it would sink the build."""
+    group = graded["wmifreeze"]
+    rows = checks(group)["env-build"]["details"]["changes"]
+    assert {r["entry"] for r in rows if r["action"] == "dropped"} == {"pywin32==306", "WMI==1.5.1"}
+    assert checks(group)["env-build"]["status"] == "pass", checks(group)["env-build"]
+    assert steps_ok(group), group["steps"]  # imports win32ctypes: pywin32-ctypes was kept
+
+
+def test_hashed_requirements_build_with_their_pins(graded: dict[str, Any]) -> None:
+    group = graded["hashed"]
+    assert checks(group)["env-file"]["status"] == "pass"
+    rows = checks(group)["env-build"]["details"]["changes"]
+    assert [r["action"] for r in rows] == ["translated", "translated"]
+    assert checks(group)["env-build"]["status"] == "pass", checks(group)["env-build"]
+    assert steps_ok(group), group["steps"]
+
+
+def test_poetry_lock_only_builds_the_locked_versions(graded: dict[str, Any]) -> None:
+    group = graded["poetrylock"]
+    env_file = checks(group)["env-file"]
+    assert env_file["status"] == "warn"
+    assert "pyproject.toml is missing" in env_file["summary"]
     assert checks(group)["env-build"]["status"] == "pass", checks(group)["env-build"]
     assert steps_ok(group), group["steps"]

@@ -87,7 +87,9 @@ def test_requirements_include_forms_cycles_and_continuations(tmp_path: Path) -> 
     write(tmp_path, "pins.txt", "scipy==1.11.0\n")
     spec = detect_env(tmp_path)
     assert spec.files == ("requirements.txt", "a.txt", "sub/b.txt", "pins.txt")
-    assert spec.requirements == ("numpy", "scipy", "foo==1.0 --hash=sha256:abc")
+    # issue 13: the continuation is joined, then its --hash option removed with a note
+    assert spec.requirements == ("numpy", "scipy", "foo==1.0")
+    assert any("foo==1.0 --hash=sha256:abc: replaced by 'foo==1.0'" in w for w in spec.warnings)
     assert spec.constraints == ("scipy==1.11.0",)
 
 
@@ -257,7 +259,7 @@ def test_conda_env_export_style() -> None:
         ("conda-forge::numpy", "numpy"),
         ("numpy[version='>=1.20,<2']", "numpy>=1.20,<2"),
         ("pysoundfile", "soundfile"),
-        ("pyaudio=0.2.13", "PyAudio==0.2.13.*"),
+        ("pyaudio=0.2.13", "pyaudio==0.2.13.*"),
         ("pytorch-cpu", "torch"),
         ("opencv", "opencv-python"),
         ("pyyaml", "pyyaml"),

@@ -336,3 +336,149 @@ def test_bad_pins_are_kept_for_the_first_attempt_and_blamed_by_the_log(tmp_path:
     assert (pin.name, pin.version) == ("torch", "1.8.1")
     relaxed = buildplan.relax_line(pin.line, "1.13.0")
     assert relaxed == "torch==1.13.0"
+
+
+# --- unseen inputs of the issue's kinds (predicted first, then tested) ---------------------------
+
+
+def test_utf16be_environment_without_bom_is_read(tmp_path: Path) -> None:
+    spec = detect_repo(tmp_path, envrepos.utf16be_environment_yml_no_bom)
+    assert spec.kind is EnvKind.CONDA
+    assert spec.parse_error is None
+    assert spec.requirements == ("numpy==1.26.*", "soundfile")
+    assert spec.python_version == "3.11"
+    [row] = [c for c in spec.changes if c.action == "re-encoded"]
+    assert "UTF-16 BE without a byte-order mark" in row.why
+    assert verdict(spec).status is model.Status.PASS
+
+
+def test_conda_from_history_export_on_macos(tmp_path: Path) -> None:
+    spec = detect_repo(tmp_path, envrepos.conda_from_history_macos)
+    assert spec.kind is EnvKind.CONDA
+    # channel prefixes stripped, conda names mapped to PyPI (pytorch, matplotlib-base: the data)
+    assert spec.requirements == ("torch", "torchaudio", "librosa", "matplotlib", "jupyter")
+    assert spec.python_version == "3.10"
+    assert [c.action for c in spec.changes] == []
+    assert verdict(spec).status is model.Status.PASS
+
+
+def test_windows_freeze_drops_packages_that_require_pywin32(tmp_path: Path) -> None:
+    spec = detect_repo(tmp_path, envrepos.windows_freeze_wmi)
+    # pywin32-ctypes is a pure-Python wheel that installs on Linux: kept
+    assert spec.requirements == ("colorama==0.4.6", "pywin32-ctypes==0.2.2", "six==1.16.0")
+    why = {c.entry: c.why for c in spec.changes if c.action == "dropped"}
+    assert set(why) == {"pywin32==306", "WMI==1.5.1"}
+    assert "requires pywin32 on every platform" in why["WMI==1.5.1"]
+    assert verdict(spec).status is model.Status.PASS
+
+
+def test_poetry_lock_without_pyproject_installs_the_locked_versions(tmp_path: Path) -> None:
+    spec = detect_repo(tmp_path, envrepos.poetry_lock_only)
+    assert spec.kind is EnvKind.REQUIREMENTS
+    assert spec.path == "poetry.lock"
+    # the optional extra (tomli) is left out; pywin32's win32 marker drops it with the reason
+    assert spec.requirements == ("colorama==0.4.6", "six==1.16.0")
+    [row] = spec.changes
+    assert row.entry.startswith("pywin32==306")
+    assert "excludes Linux" in row.why
+    assert spec.python_version == "^3.10"
+    result = verdict(spec)
+    assert result.status is model.Status.WARN
+    assert "pyproject.toml is missing" in result.summary
+    assert "commit the project file" in result.summary
+
+
+def test_lock_files_of_poetry2_uv_pdm_and_pipenv_without_their_project_file(tmp_path: Path) -> None:
+    uv_lock = (
+        'version = 1\nrequires-python = ">=3.11"\n\n'
+        '[[package]]\nname = "proj"\nversion = "0.1.0"\nsource = { editable = "." }\n\n'
+        '[[package]]\nname = "six"\nversion = "1.16.0"\n'
+        'source = { registry = "https://pypi.org/simple" }\n'
+    )
+    pdm_lock = (
+        '[metadata]\ngroups = ["default", "dev"]\nrequires_python = ">=3.10"\n\n'
+        '[[package]]\nname = "six"\nversion = "1.16.0"\ngroups = ["default"]\n\n'
+        '[[package]]\nname = "pytest"\nversion = "8.0.0"\ngroups = ["dev"]\n'
+    )
+    pipfile_lock = (
+        '{"_meta": {"requires": {"python_version": "3.11"}},'
+        ' "default": {"six": {"version": "==1.16.0"},'
+        ' "pywin32": {"version": "==306", "markers": "sys_platform == \'win32\'"}},'
+        ' "develop": {"pytest": {"version": "==8.0.0"}}}'
+    )
+    poetry2_lock = (
+        '[[package]]\nname = "six"\nversion = "1.16.0"\ngroups = ["main"]\n\n'
+        '[[package]]\nname = "pytest"\nversion = "8.0.0"\ngroups = ["dev"]\n\n'
+        '[metadata]\nlock-version = "2.1"\npython-versions = ">=3.10"\n'
+    )
+    for name, text, python in (
+        ("poetry.lock", poetry2_lock, ">=3.10"),
+        ("uv.lock", uv_lock, ">=3.11"),
+        ("pdm.lock", pdm_lock, ">=3.10"),
+        ("Pipfile.lock", pipfile_lock, "3.11"),
+    ):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / name).write_text(text)
+        spec = detect.detect_env(folder)
+        assert spec.path == name
+        assert spec.requirements == ("six==1.16.0",), name
+        assert spec.python_version == python
+        assert verdict(spec).status is model.Status.WARN
+
+
+def test_lock_next_to_a_tool_only_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
+    (tmp_path / "poetry.lock").write_text(envrepos.POETRY_LOCK)
+    spec = detect.detect_env(tmp_path)
+    assert spec.path == "poetry.lock"
+    assert "its pyproject.toml declares no dependencies" in spec.reason
+    assert spec.requirements == ("colorama==0.4.6", "six==1.16.0")
+
+
+def test_broken_lock_file_is_a_parse_error_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "poetry.lock").write_text("[[package]\nname = 'six'\n")
+    spec = detect.detect_env(tmp_path)
+    assert spec.path == "poetry.lock"
+    assert spec.parse_error is not None
+    assert "invalid TOML" in spec.parse_error
+
+
+def test_hashed_requirements_keep_their_pins_without_the_hashes(tmp_path: Path) -> None:
+    spec = detect_repo(tmp_path, envrepos.hashed_requirements)
+    assert spec.requirements == ("colorama==0.4.6", "six==1.16.0")
+    rows = [c for c in spec.changes if c.action == "translated"]
+    assert [r.entry.split(" ")[0] for r in rows] == ["colorama==0.4.6", "six==1.16.0"]
+    assert all("without its 2 --hash options" in r.why for r in rows)
+    assert all("hash-checking is not used" in r.why for r in rows)
+    assert verdict(spec).status is model.Status.PASS
+
+
+def test_editable_vcs_line_and_require_hashes(tmp_path: Path) -> None:
+    spec = detect_repo(tmp_path, envrepos.hashed_requirements_with_vcs)
+    vcs = "git+https://github.com/student/helpers.git@3f2a1c9#egg=helpers"
+    assert spec.requirements == ("colorama==0.4.6", "six==1.16.0", vcs)
+    assert not spec.install_project
+    rows = {c.entry: c for c in spec.changes}
+    assert rows[f"-e {vcs}"].action == "translated"
+    assert "editable installs need a local folder" in rows[f"-e {vcs}"].why
+    assert rows["--require-hashes"].action == "dropped"
+
+
+@pytest.mark.parametrize(
+    ("line", "kept", "dropped_why"),
+    [
+        ('pywin32==306 ; sys_platform == "win32" --hash=sha256:' + "ab" * 32, None, "excludes"),
+        ("--hash=sha256:" + "cd" * 32, None, "without its requirement"),
+        ("six==1.16.0 --hash sha256:" + "ef" * 32, "six==1.16.0", None),
+        ("x --hash=a--hash=b", "x", None),
+    ],
+)
+def test_hash_options_in_any_position(line: str, kept: str | None, dropped_why: str | None) -> None:
+    from repograder.envparse import sanitize_requirement
+
+    result = sanitize_requirement(line)
+    assert result.line == kept
+    if dropped_why:
+        assert result.dropped is not None
+        assert dropped_why in result.dropped
