@@ -10,6 +10,7 @@ import ast
 import configparser
 import dataclasses
 import functools
+import json
 import os
 import posixpath
 import re
