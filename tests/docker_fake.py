@@ -267,7 +267,9 @@ class WrappedEngine:
     ``before`` may raise (an EngineError, as the real engine would) or record the call.
     """
 
-    def __init__(self, inner: Engine, before: Callable[[str, tuple[Any, ...], dict[str, Any]], None]):
+    def __init__(
+        self, inner: Engine, before: Callable[[str, tuple[Any, ...], dict[str, Any]], None]
+    ):
         self._inner = inner
         self._before = before
 

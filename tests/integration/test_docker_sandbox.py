@@ -246,13 +246,13 @@ def test_close_removes_container_and_interrupt_is_safe(sandbox: DockerSandbox, s
     s = sandbox.open_session(build, repo, LIMITS)
     label = f"repograder.run={sandbox.run_id}"
     ids = {c.id for c in _containers(label)}  # type: ignore[attr-defined]
-    assert s._container.id in ids
+    assert s.container_id in ids
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     with pytest.raises(KeyboardInterrupt):
         _run_then_close(s, "sleep 20")
     timer.cancel()
-    assert s._container.id not in {c.id for c in _containers(label)}  # type: ignore[attr-defined]
+    assert s.container_id not in {c.id for c in _containers(label)}  # type: ignore[attr-defined]
     s.close()  # idempotent
 
 
@@ -270,7 +270,7 @@ def test_clean_containers_removes_crashed_run(base_image: str, six_build, tmp_pa
     crashed = DockerSandbox(run_id, tmp_path)
     crashed.open_session(build, repo, LIMITS)
     # The process "died": nobody will close these, and the kernel dropped its run lock.
-    crashed._containers.clear()
+    crashed._tracker._ids.clear()
     crashed._run_lock.release(unlink=False)
     assert len(_containers(f"repograder.run={run_id}")) == 1
     assert sandbox_docker.clean_containers(run_id) == 1

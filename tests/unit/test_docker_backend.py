@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from docker_fake import HANG, FakeEngine, FakeExec, capture_line
 
+from docker_fake import HANG, FakeEngine, FakeExec, capture_line
 from repograder import cachemgr
 from repograder.detect import EnvKind, EnvSpec
 from repograder.errors import InfrastructureError
@@ -68,7 +68,9 @@ def _box(fake: FakeEngine, tmp_path: Path, **kwargs: object) -> DockerSandbox:
 
 
 def _is_step(fake_exec: FakeExec) -> bool:
-    return fake_exec.cmd[:4] == (buildplan.VENV_PYTHON, "-I", "-S", "-c") and len(fake_exec.cmd) == 10
+    return (
+        fake_exec.cmd[:4] == (buildplan.VENV_PYTHON, "-I", "-S", "-c") and len(fake_exec.cmd) == 10
+    )
 
 
 def _steps_say(output: str, code: int = 0, **capture: object):  # type: ignore[no-untyped-def]
@@ -148,7 +150,8 @@ def test_wheels_only_with_the_shared_cache_then_source_build_without_it(tmp_path
     assert [m for m in second.mounts if m.type == "volume"] == []
     for spec in (first, second):
         binds = [m for m in spec.mounts if m.type == "bind"]
-        assert binds and all(m.read_only for m in binds)
+        assert binds
+        assert all(m.read_only for m in binds)
     assert "CHOWN" in first.cap_add
     assert (second.cap_drop, second.cap_add) == (("ALL",), ())
     # The source build runs as uid 1000, and only its container is committed.

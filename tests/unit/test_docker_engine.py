@@ -9,8 +9,8 @@ import docker.errors
 import pytest
 import requests
 import requests.exceptions
-from docker_fake import FakeEngine
 
+from docker_fake import FakeEngine
 from repograder.errors import InfrastructureError
 from repograder.sandbox.docker import baseimage, engine
 from repograder.sandbox.docker.engine import EngineError, iter_frames, retry
@@ -97,7 +97,10 @@ class _Response:
 @pytest.mark.parametrize(
     ("raised", "transient"),
     [
-        (requests.exceptions.ConnectionError("('Connection aborted.', FileNotFoundError(2))"), True),
+        (
+            requests.exceptions.ConnectionError("('Connection aborted.', FileNotFoundError(2))"),
+            True,
+        ),
         (requests.exceptions.ReadTimeout("Read timed out. (read timeout=120)"), True),
         (docker.errors.APIError("500 Server Error", response=_Response(500)), True),  # type: ignore[arg-type]
         (docker.errors.NotFound("404 Client Error", response=_Response(404)), False),  # type: ignore[arg-type]

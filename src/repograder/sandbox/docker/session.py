@@ -92,6 +92,11 @@ class DockerSession:
             resources.files("repograder.sandbox").joinpath("templates/capture.py").read_text()
         )
 
+    @property
+    def container_id(self) -> str:
+        """The engine's id of the session container."""
+        return self._container_id
+
     def start(self, checkout: Path, *, install_project: bool) -> None:
         """Copy the checkout into /work and install the project when the build asked for it."""
         code, _ = self._exec(["/bin/mkdir", "-p", "-m", "700", STATE_DIR], 4096)
