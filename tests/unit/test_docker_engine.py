@@ -126,3 +126,23 @@ def test_base_image_questions_go_to_the_engine() -> None:
     assert baseimage.build_base_image(engine=fake, log=lines.append) == baseimage.BASE_IMAGE
     assert lines == [f"{baseimage.BASE_IMAGE} exists (use --force to rebuild)"]
     assert "build" not in fake.calls
+
+
+def test_only_the_engine_module_imports_the_docker_sdk() -> None:
+    import ast
+    from pathlib import Path
+
+    import repograder
+
+    root = Path(repograder.__file__).parent
+    users = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            if any(n == "docker" or n.startswith("docker.") for n in names):
+                users.add(path.relative_to(root).as_posix())
+    assert users == {"sandbox/docker/engine.py"}
