@@ -292,7 +292,7 @@ def test_clean_leaves_live_runs_alone_and_says_what_it_removed(
     try:
         session = live.open_session(build, repo, LIMITS)
         dead.open_session(build, repo, LIMITS)
-        dead._containers.clear()
+        dead._tracker._ids.clear()
         dead._run_lock.release(unlink=False)  # as if that process had been killed
         dead_lock = dead._run_lock.path
         assert dead_lock.exists()
