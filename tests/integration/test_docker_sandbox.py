@@ -241,6 +241,27 @@ def test_disk_filler_stops_at_limit(session: DockerSession) -> None:
     session.run("rm -f /work/big")
 
 
+def test_disk_fillers_in_every_folder_stay_within_one_disk_budget(
+    sandbox: DockerSandbox, six_build
+) -> None:  # type: ignore[no-untyped-def]
+    """tmpfs pages count against the memory limit: three full folders of disk_mb each (192 MB)
+    would exceed 128 MB and the engine would kill the session; one budget leaves room."""
+    build, repo, _ = six_build
+    limits = Limits(memory_mb=128, pids=128, timeout_s=60, disk_mb=64, output_bytes=4096)
+    s = sandbox.open_session(build, repo, limits)
+    try:
+        fill = "; ".join(f"head -c 100M /dev/zero > {d}/fill" for d in ("/work", "/tmp", "~"))
+        result = s.run(f"{fill}; du -cm /work/fill /tmp/fill ~/fill | tail -1", timeout_s=60)
+        assert result.exit_code == 0, result.output  # the last command's
+        assert result.output.count("No space left on device") == 3, result.output
+        assert int(result.output.strip().splitlines()[-1].split()[0]) <= 64
+        after = s.run("rm -f /work/fill /tmp/fill ~/fill; echo alive")
+        assert after.exit_code == 0
+        assert "alive" in after.output
+    finally:
+        s.close()
+
+
 def test_close_removes_container_and_interrupt_is_safe(sandbox: DockerSandbox, six_build) -> None:  # type: ignore[no-untyped-def]
     build, repo, _ = six_build
     s = sandbox.open_session(build, repo, LIMITS)

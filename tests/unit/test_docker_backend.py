@@ -29,6 +29,7 @@ from repograder.sandbox.docker import (
 )
 from repograder.sandbox.docker.engine import EngineError, ImageUsage
 from repograder.sandbox.docker.runs import RunLock
+from repograder.sandbox.docker.session import tmpfs_sizes
 from repograder.sandbox.hostconfig import HostSettings
 
 LIMITS = Limits(memory_mb=256, pids=64, timeout_s=30, disk_mb=32, output_bytes=4096)
@@ -124,11 +125,32 @@ def test_the_session_container_is_locked_down(tmp_path: Path) -> None:
     assert spec.pids_limit == 64
     assert spec.mounts == ()
     assert sorted(spec.tmpfs) == ["/home/student", "/tmp", "/work"]
-    assert all("size=32m" in options for options in spec.tmpfs.values())
+    # One disk budget for all three (their pages count against the memory limit).
+    assert "size=24m" in spec.tmpfs["/work"]
+    assert "size=4m" in spec.tmpfs["/tmp"]
+    assert "size=4m" in spec.tmpfs["/home/student"]
     # The checkout went in as a tar on stdin, to a tar run as uid 1000.
     (copy,) = [e for e in fake.execs if e.cmd[0] == "/bin/tar"]
     assert copy.user == "1000:1000"
     assert copy.stdin
+    box.close()
+
+
+@pytest.mark.parametrize("disk_mb", [16, 17, 64, 1000, 1024, 2048])
+def test_the_three_tmpfs_folders_share_one_disk_budget(disk_mb: int) -> None:
+    sizes = tmpfs_sizes(disk_mb)
+    assert sum(sizes.values()) <= disk_mb
+    assert sizes["/work"] >= disk_mb * 3 // 4
+    assert min(sizes.values()) >= 1
+
+
+def test_the_checkout_copy_stops_at_the_work_share(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    box = _box(fake, tmp_path)
+    repo = _repo(tmp_path)
+    (repo / "big.bin").write_bytes(b"x" * (30 << 20))
+    session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
+    assert any("limited to 24 MB" in note for note in session.notes), session.notes
     box.close()
 
 

@@ -42,13 +42,21 @@ SHORT_EXEC_TIMEOUT_S = 300  # the grader's own short commands (mkdir, reading a 
 COPY_TIMEOUT_S = 3600  # copying the checkout in: how long its answer may stay quiet
 
 
-def session_spec(image: str, limits: Limits) -> ContainerSpec:
-    """The session container of ``image`` under ``limits`` (sizes in MB, see :class:`Limits`).
+def tmpfs_sizes(disk_mb: int) -> dict[str, int]:
+    """MB of each tmpfs folder of a session: ``/work`` 3/4, ``/tmp`` and the home 1/8 each.
 
-    Each of the three tmpfs folders may hold ``limits.disk_mb``; their pages count against
-    the memory limit (docs/SANDBOX.md).
+    tmpfs pages count against the container's memory limit, so the three together stay
+    within one ``disk_mb``: three folders of ``disk_mb`` each let a disk filler use up
+    ``memory_mb`` (the default rubric: 3 x 2048 MB > 4096 MB) and the engine then kill the
+    session's own processes (measured: docs/SANDBOX.md, "Security model").
     """
-    size = f"size={limits.disk_mb}m"
+    scratch = max(disk_mb // 8, 1)
+    return {"/work": disk_mb - 2 * scratch, "/tmp": scratch, "/home/student": scratch}  # noqa: S108
+
+
+def session_spec(image: str, limits: Limits) -> ContainerSpec:
+    """The session container of ``image`` under ``limits`` (sizes in MB, see :class:`Limits`)."""
+    size = {path: f"size={mb}m" for path, mb in tmpfs_sizes(limits.disk_mb).items()}
     return ContainerSpec(
         image=image,
         command=("sleep", "infinity"),
@@ -66,9 +74,11 @@ def session_spec(image: str, limits: Limits) -> ContainerSpec:
         pids_limit=limits.pids,
         read_only=True,
         tmpfs={
-            "/work": f"rw,nosuid,nodev,exec,{size},uid=1000,gid=1000,mode=0755",
-            "/tmp": f"rw,nosuid,nodev,exec,{size},mode=1777",  # noqa: S108
-            "/home/student": f"rw,nosuid,nodev,exec,{size},uid=1000,gid=1000,mode=0755",
+            "/work": f"rw,nosuid,nodev,exec,{size['/work']},uid=1000,gid=1000,mode=0755",
+            "/tmp": f"rw,nosuid,nodev,exec,{size['/tmp']},mode=1777",  # noqa: S108
+            "/home/student": (
+                f"rw,nosuid,nodev,exec,{size['/home/student']},uid=1000,gid=1000,mode=0755"
+            ),
         },
         working_dir="/work",
     )
@@ -109,9 +119,8 @@ class DockerSession:
             ["/bin/sh", "-c", f"[ -d {warm} ] && /bin/cp -a {warm}/. /home/student/ || true"], 4096
         )
         with tempfile.TemporaryFile() as tar_file:
-            self.notes = tuple(
-                buildplan.checkout_tar(checkout, tar_file, self.limits.disk_mb << 20)
-            )
+            work_mb = tmpfs_sizes(self.limits.disk_mb)["/work"]
+            self.notes = tuple(buildplan.checkout_tar(checkout, tar_file, work_mb << 20))
             tar_file.seek(0)
             code, out = self._exec_stdin(
                 ["/bin/tar", "-x", "--no-same-owner", "-C", "/work", "-f", "-"], tar_file
