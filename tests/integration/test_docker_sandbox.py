@@ -242,8 +242,8 @@ def test_disk_filler_stops_at_limit(session: DockerSession) -> None:
 
 
 def test_disk_fillers_in_every_folder_stay_within_one_disk_budget(
-    sandbox: DockerSandbox, six_build
-) -> None:  # type: ignore[no-untyped-def]
+    sandbox: DockerSandbox, six_build: tuple[BuildResult, Path, EnvSpec]
+) -> None:
     """tmpfs pages count against the memory limit: three full folders of disk_mb each (192 MB)
     would exceed 128 MB and the engine would kill the session; one budget leaves room."""
     build, repo, _ = six_build
