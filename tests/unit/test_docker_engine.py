@@ -81,7 +81,12 @@ def test_a_quiet_stream_past_its_read_timeout_is_an_infrastructure_error() -> No
 def test_no_read_timeout_waits_for_a_slow_answer() -> None:
     ours, theirs = socket.socketpair()
     with ours, theirs:
-        timer = threading.Timer(0.5, lambda: (theirs.sendall(_frame(1, b"late")), theirs.close()))
+
+        def answer_late() -> None:
+            theirs.sendall(_frame(1, b"late"))
+            theirs.close()
+
+        timer = threading.Timer(0.5, answer_late)
         timer.start()
         assert list(iter_frames(ours, None)) == [(1, b"late")]
         timer.join()
@@ -102,8 +107,8 @@ class _Response:
             True,
         ),
         (requests.exceptions.ReadTimeout("Read timed out. (read timeout=120)"), True),
-        (docker.errors.APIError("500 Server Error", response=_Response(500)), True),  # type: ignore[arg-type]
-        (docker.errors.NotFound("404 Client Error", response=_Response(404)), False),  # type: ignore[arg-type]
+        (docker.errors.APIError("500 Server Error", response=_Response(500)), True),
+        (docker.errors.NotFound("404 Client Error", response=_Response(404)), False),
         (docker.errors.DockerException("Error while fetching server API version"), False),
     ],
 )
