@@ -18,6 +18,7 @@ from typing import Any
 import platformdirs
 
 from repograder import __version__, fsutil, git, readme
+from repograder.checks import env_build
 from repograder.config import (
     CourseConfig,
     GroupSpec,
@@ -110,8 +111,8 @@ def relax_pins(rubric: Rubric) -> bool:
     """The rubric's ``env-build`` param ``relax_pins`` (default on): retry a build whose exact
     pins have no installable version, with those pins moved to the nearest one."""
     for spec in rubric.checks:
-        if spec.id == "env-build":
-            return Params(spec.params, where="rubric checks[env-build].params").get_bool(
+        if spec.id == env_build.ID:
+            return Params(spec.params, where=f"rubric checks[{env_build.ID}].params").get_bool(
                 "relax_pins", True
             )
     return True
@@ -121,9 +122,10 @@ def common_requirements(rubric: Rubric) -> tuple[str, ...]:
     """The rubric's shared layer, plus the notebook tooling every notebook group needs."""
     if not rubric.common_requirements and not rubric.common_apt:
         return ()
-    from repograder.notebooks import CHECK_ID, NOTEBOOK_TOOLING
+    from repograder.checks import notebooks as notebooks_check
+    from repograder.notebooks import NOTEBOOK_TOOLING
 
-    tooling = NOTEBOOK_TOOLING if any(c.id == CHECK_ID for c in rubric.checks) else ()
+    tooling = NOTEBOOK_TOOLING if any(c.id == notebooks_check.ID for c in rubric.checks) else ()
     return (*rubric.common_requirements, *tooling)
 
 

@@ -18,6 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repograder import fsutil, model, textio
+from repograder.facts import (  # re-exported: their old home
+    CommentFacts as CommentFacts,
+)
+from repograder.facts import (
+    FileComments as FileComments,
+)
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NOTEBOOK_BYTES = 20_000_000
@@ -40,78 +46,6 @@ _CODEISH = re.compile(
     r"|return\b|for\s.+\sin\s|if\s.+:|elif\s|else\s*:|while\s.+:|def\s+\w|class\s+\w|with\s.+:"
     r"|try\s*:|except\b.*:|finally\s*:|del\s+\w|raise\b|assert\s|print\b|@\w)"
 )
-
-
-@dataclass(frozen=True)
-class FileComments:
-    """Counts for one file (a .py file or a notebook's code cells)."""
-
-    path: str
-    kind: str  # "python" | "notebook"
-    code_lines: int
-    comment_lines: int
-    docstring_lines: int
-    commented_out_lines: int
-    functions: int
-    functions_documented: int
-    markdown_lines: int = 0  # notebook markdown, counted as commentary
-    note: str | None = None  # e.g. "syntax error at line 3: counted line by line"
-
-    @property
-    def commentary_lines(self) -> int:
-        return self.comment_lines + self.docstring_lines + self.markdown_lines
-
-    @property
-    def density(self) -> float:
-        return self.commentary_lines / self.code_lines if self.code_lines else 0.0
-
-
-@dataclass(frozen=True)
-class CommentFacts:
-    """Per-file counts and totals over the project."""
-
-    files: tuple[FileComments, ...]
-    skipped: tuple[str, ...] = ()  # "path: reason" (too large, generated, unreadable)
-    truncated: bool = False  # more than MAX_FILES files
-
-    def _sum(self, attr: str) -> int:
-        return sum(int(getattr(f, attr)) for f in self.files)
-
-    @property
-    def code_lines(self) -> int:
-        return self._sum("code_lines")
-
-    @property
-    def comment_lines(self) -> int:
-        return self._sum("comment_lines")
-
-    @property
-    def docstring_lines(self) -> int:
-        return self._sum("docstring_lines")
-
-    @property
-    def markdown_lines(self) -> int:
-        return self._sum("markdown_lines")
-
-    @property
-    def commented_out_lines(self) -> int:
-        return self._sum("commented_out_lines")
-
-    @property
-    def functions(self) -> int:
-        return self._sum("functions")
-
-    @property
-    def functions_documented(self) -> int:
-        return self._sum("functions_documented")
-
-    @property
-    def commentary_lines(self) -> int:
-        return self.comment_lines + self.docstring_lines + self.markdown_lines
-
-    @property
-    def density(self) -> float:
-        return self.commentary_lines / self.code_lines if self.code_lines else 0.0
 
 
 # --- classification of one comment ---------------------------------------------------------------

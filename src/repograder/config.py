@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ from pydantic import (
     field_validator,
 )
 
-from repograder.checks.params import PARAMS
+from repograder.checks.registry import CHECKS
 from repograder.errors import ConfigError
 from repograder.fsutil import group_file_names, group_slug
 from repograder.model import JSONValue
@@ -34,17 +34,22 @@ MAX_CONFIG_BYTES = 5_000_000
 PACKAGE_RUBRICS = Path(__file__).parent / "rubrics"
 DEFAULT_RUBRIC = PACKAGE_RUBRICS / "dl4ad.yaml"
 
-# Check ids the grader implements, with the stage whose evidence they need.
-KNOWN_CHECKS: Mapping[str, str] = {
-    "readme": "static",
-    "env-file": "static",
-    "comments": "static",
-    "paper-pages": "static",
-    "paper-format": "static",
-    "env-build": "build",
-    "readme-steps": "run",
-    "notebooks": "run",
-}
+
+class _StageByCheck(Mapping[str, str]):
+    """Check ids the grader implements, with the stage whose evidence they need: a live view
+    of ``checks.registry.CHECKS`` (a check registered there is known here)."""
+
+    def __getitem__(self, check_id: str) -> str:
+        return CHECKS[check_id].STAGE
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(CHECKS)
+
+    def __len__(self) -> int:
+        return len(CHECKS)
+
+
+KNOWN_CHECKS: Mapping[str, str] = _StageByCheck()
 
 # A check that does not apply (no notebooks, when the course does not ask for them) is left
 # out of the maximum: a good repository without notebooks earns the rubric's full total.
@@ -570,11 +575,9 @@ def load_rubric(path: Path | None = None) -> Rubric:
             )
         seen[c.id] = line
         try:  # the check's own parameters: unknown keys, wrong types, inverted thresholds
-            PARAMS[c.id].model_validate(c.params)
+            CHECKS[c.id].Params.model_validate(c.params)
         except ValidationError as exc:
             _raise_validation(path, located, exc, prefix=("checks", i, "params"))
-        stage = KNOWN_CHECKS[c.id]
-        assert stage in ("static", "build", "run")
         checks.append(
             CheckSpec(
                 id=c.id,
@@ -582,7 +585,7 @@ def load_rubric(path: Path | None = None) -> Rubric:
                 points=c.points,
                 required=c.required,
                 params=c.params,
-                stage=stage,  # type: ignore[arg-type]
+                stage=CHECKS[c.id].STAGE,
                 when_absent=c.when_absent or DEFAULT_WHEN_ABSENT,
             )
         )

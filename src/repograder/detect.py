@@ -9,10 +9,7 @@ from __future__ import annotations
 import ast
 import configparser
 import dataclasses
-import enum
 import functools
-import hashlib
-import json
 import os
 import posixpath
 import re
@@ -26,6 +23,8 @@ from typing import Any
 import yaml
 
 from repograder import fsutil, model, textio
+from repograder.envhash import MAX_HASHED_FILE_BYTES as MAX_HASHED_FILE_BYTES
+from repograder.envhash import content_hash as content_hash
 from repograder.envparse import (
     choose_python,
     parse_include,
@@ -33,6 +32,15 @@ from repograder.envparse import (
     sanitize_requirement,
     split_logical_lines,
     translate_conda,
+)
+from repograder.facts import (  # re-exported: their old home
+    EnvChange as EnvChange,
+)
+from repograder.facts import (
+    EnvKind as EnvKind,
+)
+from repograder.facts import (
+    EnvSpec as EnvSpec,
 )
 
 __all__ = [
@@ -49,54 +57,6 @@ __all__ = [
 
 MAX_ENV_FILE_BYTES = 1_000_000
 MAX_INCLUDES = 50
-MAX_HASHED_FILE_BYTES = 20_000_000
-
-
-class EnvKind(enum.StrEnum):
-    REQUIREMENTS = "requirements"
-    CONDA = "conda"
-    PYPROJECT = "pyproject"
-    SETUP_PY = "setup.py"
-    PIPFILE = "pipfile"
-    NONE = "none"
-
-
-@dataclass(frozen=True)
-class EnvChange:
-    """One thing the grader did to a student's environment entry, for the report's table."""
-
-    file: str  # repo-relative file the entry is in
-    entry: str  # the entry as written ("pywin32==306"), or "(whole file)"
-    action: str  # "dropped" | "translated" | "re-encoded" | "relaxed"
-    why: str
-
-
-@dataclass(frozen=True)
-class EnvSpec:
-    """What to build. Everything the build depends on is in here (it is hashed for the cache)."""
-
-    kind: EnvKind
-    path: str | None  # repo-relative path of the chosen environment file
-    reason: str  # why this detector matched, e.g. "requirements.txt at the repository root"
-    files: tuple[str, ...] = ()  # repo-relative dependency files copied into the build
-    requirements: tuple[str, ...] = ()  # pip requirement lines (conda translated to PyPI)
-    apt_packages: tuple[str, ...] = ()  # Debian packages (e.g. ffmpeg, libsndfile1)
-    build_requires: tuple[str, ...] = ()  # build backend, pre-installed for the project install
-    install_project: bool = False  # install the project itself (pyproject / setup.py) in session
-    python_version: str | None = None  # requested, e.g. "3.10"
-    python_source: str | None = None  # where the version came from
-    conda_strategy: str | None = None  # "translated" | "micromamba"
-    dropped: tuple[str, ...] = ()  # entries skipped, each with its reason
-    warnings: tuple[str, ...] = ()
-    candidates: tuple[str, ...] = ()  # other environment files seen (vendored ones excluded)
-    # Added by detect: console scripts declared by the project ([project.scripts], poetry).
-    scripts: tuple[str, ...] = ()
-    # pip constraint lines from `-c` includes (pass with `-c` at install; they never add packages)
-    constraints: tuple[str, ...] = ()
-    # the environment file exists but could not be parsed (message names the line)
-    parse_error: str | None = None
-    # every dropped, translated or re-encoded entry, with why (the report's table)
-    changes: tuple[EnvChange, ...] = ()
 
 
 @dataclass
@@ -1061,22 +1021,3 @@ def spec_to_json(spec: EnvSpec) -> model.JSONDict:
         "parse_error": spec.parse_error,
         "changes": change_rows(spec.changes),
     }
-
-
-def content_hash(spec: EnvSpec, root: Path) -> str:
-    """sha256 of everything the environment build depends on (not the project's source)."""
-    digest = hashlib.sha256()
-    header = {
-        "kind": spec.kind.value,
-        "requirements": list(spec.requirements),
-        "constraints": list(spec.constraints),
-        "apt": list(spec.apt_packages),
-        "build_requires": list(spec.build_requires),
-        "python": spec.python_version,
-    }
-    digest.update(json.dumps(header, sort_keys=True).encode())
-    for rel in sorted(spec.files):
-        data = fsutil.read_bytes(root, rel, MAX_HASHED_FILE_BYTES)
-        digest.update(b"\0file\0" + rel.encode("utf-8", "surrogatepass") + b"\0")
-        digest.update(hashlib.sha256(data).digest() if data is not None else b"<missing>")
-    return digest.hexdigest()

@@ -14,6 +14,7 @@ import html
 from collections.abc import Callable
 from pathlib import Path
 
+from repograder.checks import readme_steps
 from repograder.fixes import fix_hint
 from repograder.fsutil import group_slug
 from repograder.model import (
@@ -99,7 +100,7 @@ def _check_lines(check: CheckResult, st: _Style, group: GroupResult) -> list[str
         # The fix derived from the finding, as `repograder check` shows it (fixes.py).
         derived = fix_hint(check, group)
         hint = _sentence(st.text(derived, 600)) if derived else ""
-        if check.id == "readme-steps":
+        if check.id == readme_steps.ID:
             hint = _first_failed_step(group, st) or hint  # already escaped
         if hint:
             lines.append(f"  {st.bullet}To fix: {hint}")

@@ -183,7 +183,7 @@ class StepResult:
     duration_s: float = 0.0
     output_tail: str = ""
     output_head: str = ""
-    kind: str = "run"  # classification of the step (see readme.StepKind)
+    kind: str = "run"  # classification of the step (see facts.StepKind)
     heading: str = ""
     hint: str = ""
 

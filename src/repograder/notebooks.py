@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import enum
 import html
 import importlib
 import json
@@ -34,14 +33,23 @@ from pathlib import Path
 from typing import Any
 
 from repograder import fsutil, model
-from repograder.sandbox import syslibs
+from repograder.checks.notebooks import evaluate_notebooks as evaluate_notebooks
+from repograder.checks.notebooks import report_to_json as report_to_json
+from repograder.facts import (  # re-exported: their old home
+    NotebookReport as NotebookReport,
+)
+from repograder.facts import (
+    NotebookResult as NotebookResult,
+)
+from repograder.facts import (
+    NotebookStatus as NotebookStatus,
+)
 from repograder.sandbox.base import Session
 
 # Installed into the group's environment when the repository has notebooks, so the kernel runs
 # with the students' own packages.
 NOTEBOOK_TOOLING: tuple[str, ...] = ("nbclient>=0.10", "ipykernel>=6", "nbformat>=5")
 
-CHECK_ID = "notebooks"
 RESULT_MAX_BYTES = 64 * 1024
 EXECUTED_MAX_BYTES = 24 * 1024 * 1024  # the executor caps its copy at 20 MB
 MIN_START_S = 15.0  # below this much budget a kernel start is pointless
@@ -61,45 +69,6 @@ RENDER_TIMEOUT_S = 60.0
 RENDER_MEMORY_BYTES = 1536 << 20
 HELPER_GRACE_S = 30.0  # the executor stops itself before its budget; this is the host's margin
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-
-
-class NotebookStatus(enum.StrEnum):
-    OK = "ok"
-    FAILED = "failed"
-    TIMEOUT = "timeout"
-    ERROR = "error"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class NotebookResult:
-    """One notebook's execution.
-
-    ``failing_cell`` is 1-based over all cells (markdown included), as counted top to bottom in
-    Jupyter. ``html`` is the rendered page's path relative to ``out_dir`` of
-    :func:`run_notebooks` (None when nothing could be rendered). ``infra`` marks outcomes caused
-    by the grader rather than the notebook (tooling missing, unreadable result): they need a human.
-    """
-
-    path: str
-    status: NotebookStatus
-    failing_cell: int | None = None
-    source_excerpt: str = ""
-    error: str = ""
-    traceback_tail: str = ""
-    duration_s: float = 0.0
-    cells: int = 0
-    executed: int = 0
-    html: str | None = None
-    infra: bool = False
-
-
-@dataclass(frozen=True)
-class NotebookReport:
-    results: tuple[NotebookResult, ...] = ()
-    cell_timeout_s: float = 300.0
-    total_budget_s: float = 1800.0
-    duration_s: float = 0.0
 
 
 def find_notebooks(root: Path) -> tuple[str, ...]:
@@ -693,90 +662,6 @@ def _page(title: str, body: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Scoring and serialisation
-
-
-def evaluate_notebooks(report: NotebookReport, params: model.Params) -> model.Verdict:
-    """Check ``notebooks``: the share of notebooks that executed completely."""
-    pass_share = params.get_float("pass_share", 1.0)
-    warn_share = params.get_float("warn_share", 0.5)
-    results = report.results
-    details: model.JSONDict = {"notebooks": [_result_json(r) for r in results]}
-    if not results:
-        return model.Verdict.not_applicable("the repository has no notebooks", details)
-    infra = [r for r in results if r.infra]
-    if infra:
-        first = infra[0]
-        return model.Verdict.error(
-            f"{len(infra)} of {len(results)} notebooks could not be evaluated by the grader; "
-            f"{first.path}: {first.error}",
-            details,
-        )
-    for result in results:
-        if result.status is not NotebookStatus.FAILED:
-            continue
-        missing = syslibs.missing_library(result.error + "\n" + result.traceback_tail)
-        if missing is not None:
-            # The grader's environment lacks a system library: the lecturer's gap to fix.
-            details["missing_system_library"] = {
-                "library": missing.library,
-                "debian_package": missing.debian,
-                "notebook": result.path,
-                "fix": missing.fix,
-            }
-            return model.Verdict.error(
-                f"{result.path} could not run: {missing.describe()}", details
-            )
-    ran = sum(1 for r in results if r.status is NotebookStatus.OK)
-    fraction = ran / len(results)
-    summary = f"{ran} of {len(results)} notebooks ran"
-    problems = [_describe(r) for r in results if r.status is not NotebookStatus.OK]
-    if problems:
-        summary += "; " + "; ".join(problems[:3])
-        if len(problems) > 3:
-            summary += f"; and {len(problems) - 3} more"
-    if fraction >= pass_share:
-        status = model.Status.PASS
-    elif fraction >= warn_share:
-        status = model.Status.WARN
-    else:
-        status = model.Status.FAIL
-    return model.Verdict(status, fraction, summary, details)
-
-
-def _describe(result: NotebookResult) -> str:
-    name = result.path
-    if result.status is NotebookStatus.SKIPPED:
-        return f"{name} skipped ({result.error})"
-    verb = "timed out" if result.status is NotebookStatus.TIMEOUT else "failed"
-    where = f" in cell {result.failing_cell}" if result.failing_cell is not None else ""
-    error = result.error.splitlines()[0][:200] if result.error else result.status.value
-    return f"{name} {verb}{where}: {error}"
-
-
-def _result_json(result: NotebookResult) -> model.JSONDict:
-    return {
-        "path": result.path,
-        "status": result.status.value,
-        "failing_cell": result.failing_cell,
-        "source_excerpt": result.source_excerpt,
-        "error": result.error,
-        "traceback_tail": result.traceback_tail,
-        "duration_s": result.duration_s,
-        "cells": result.cells,
-        "executed": result.executed,
-        "html": result.html,
-        "infra": result.infra,
-    }
-
-
-def report_to_json(report: NotebookReport) -> model.JSONDict:
-    """The full report as JSON (for results.json / logs)."""
-    return {
-        "cell_timeout_s": report.cell_timeout_s,
-        "total_budget_s": report.total_budget_s,
-        "duration_s": report.duration_s,
-        "notebooks": [_result_json(r) for r in report.results],
-    }
 
 
 def report_artifacts(report: NotebookReport, html_prefix: str = "") -> list[model.JSONValue]:

@@ -6,20 +6,49 @@ Pure: no file access, no PDF library. :mod:`repograder.paper` measures, this mod
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
-from repograder.model import JSONDict, JSONValue, Params, Status, Verdict
-from repograder.paper_find import PaperCandidate
-
-# Status of the search for the paper.
-FOUND, NONE, SOURCE_ONLY, LFS_POINTER, REFUSED, UNREADABLE = (
-    "found",
-    "none",
-    "source-only",
-    "lfs-pointer",
-    "refused",
-    "unreadable",
+from repograder.facts import (  # re-exported: their old home
+    FOUND as FOUND,
 )
+from repograder.facts import (
+    LFS_POINTER as LFS_POINTER,
+)
+from repograder.facts import (
+    NONE as NONE,
+)
+from repograder.facts import (
+    REFUSED as REFUSED,
+)
+from repograder.facts import (
+    SOURCE_ONLY as SOURCE_ONLY,
+)
+from repograder.facts import (
+    UNREADABLE as UNREADABLE,
+)
+from repograder.facts import (
+    ColumnFacts as ColumnFacts,
+)
+from repograder.facts import (
+    FontFacts as FontFacts,
+)
+from repograder.facts import (
+    FrontMatter as FrontMatter,
+)
+from repograder.facts import (
+    Margins as Margins,
+)
+from repograder.facts import (
+    PageSize as PageSize,
+)
+from repograder.facts import (
+    PaperCandidate as PaperCandidate,
+)
+from repograder.facts import (
+    PaperFacts as PaperFacts,
+)
+from repograder.model import JSONDict, JSONValue, Params, Status, Verdict
+
 # Problems the grader caused (its own limits), not the students: a human should look.
 GRADER_LIMITS = frozenset({"timeout", "memory", "crash"})
 # Fewer non-space characters than this before the references heading: body ended a page earlier.
@@ -27,79 +56,6 @@ REFERENCES_TOP_CHARS = 300
 TIMES_FAMILY = ["Times", "NimbusRom", "Nimbus Roman", "Termes", "STIX", "Tinos"]
 TIMES_FAMILY += ["LiberationSerif", "Liberation Serif", "ptm"]
 FINDINGS = ("page-size", "columns", "body-font", "fonts", "margins", "front-matter")
-
-
-@dataclass(frozen=True)
-class PageSize:
-    width_pt: float
-    height_pt: float
-    name: str  # "letter" | "a4" | "letter-landscape" | "a4-landscape" | "other"
-
-
-@dataclass(frozen=True)
-class FontFacts:
-    name: str  # subset prefix removed; "Type3 <name>" for Type 3 fonts
-    subtype: str
-    embedded: bool
-    type3: bool
-
-
-@dataclass(frozen=True)
-class ColumnFacts:
-    """Share of text-line width left of, right of and across the page middle."""
-
-    columns: int  # 1, 2, or 0 when unclear
-    left: float = 0.0
-    right: float = 0.0
-    spanning: float = 0.0
-
-
-@dataclass(frozen=True)
-class Margins:
-    """Distance in points from the page edge to the text (bounding box over analysed pages)."""
-
-    left: float
-    right: float
-    top: float
-    bottom: float
-
-
-@dataclass(frozen=True)
-class FrontMatter:
-    title: str = ""
-    title_font_size: float = 0.0
-    abstract: bool = False
-    abstract_ieee_style: bool = False  # "Abstract—"
-    index_terms: bool = False  # "Index Terms—"
-    keywords: bool = False
-
-
-@dataclass(frozen=True)
-class PaperFacts:
-    """Everything found out about the paper; JSON-friendly via :func:`facts_to_json`."""
-
-    status: str
-    message: str
-    path: str | None = None
-    candidates: tuple[PaperCandidate, ...] = ()
-    error_kind: str = ""  # empty|not-pdf|damaged|encrypted|too-large|timeout|memory|crash
-    file_bytes: int | None = None
-    pages: int | None = None
-    analysed_pages: int = 0
-    references_page: int | None = None  # 1-based page holding the references heading
-    body_pages: int | None = None  # pages before the references (what counts when they don't)
-    encrypted: bool = False
-    page_errors: int = 0
-    page_sizes: tuple[PageSize, ...] = ()
-    text_chars: int = 0
-    body_font: str | None = None
-    body_font_size: float | None = None
-    body_font_share: float = 0.0
-    fonts: tuple[FontFacts, ...] = ()
-    columns: ColumnFacts | None = None
-    margins: Margins | None = None
-    front_matter: FrontMatter | None = None
-    notes: tuple[str, ...] = field(default=())
 
 
 def facts_to_json(facts: PaperFacts) -> JSONDict:
@@ -203,14 +159,17 @@ def measured_facts(
     )
 
 
-def _not_measured(facts: PaperFacts, check: str) -> Verdict | None:
-    """The verdict when there is no readable paper to measure (None when there is one)."""
+def _not_measured(facts: PaperFacts, *, missing_fails: bool) -> Verdict | None:
+    """The verdict when there is no readable paper to measure (None when there is one).
+
+    A missing paper fails the page check (``missing_fails``); the format check skips.
+    """
     details: JSONDict = {"paper": facts_to_json(facts)}
     if facts.status == FOUND:
         return None
     if facts.status == LFS_POINTER or facts.error_kind in GRADER_LIMITS:
         return Verdict.error(facts.message, details)
-    if check == "paper-format":
+    if not missing_fails:
         return Verdict.skip(f"no readable paper: {facts.message}", details)
     return Verdict(Status.FAIL, 0.0, facts.message, details)
 
@@ -230,7 +189,7 @@ def not_taken(facts: PaperFacts) -> list[JSONValue]:
 
 def evaluate_pages(facts: PaperFacts, params: Params) -> Verdict:
     """Check ``paper-pages``: the paper exists and has at most ``max_pages`` pages."""
-    early = _not_measured(facts, "paper-pages")
+    early = _not_measured(facts, missing_fails=True)
     if early is not None:
         return early
     max_pages = params.get_int("max_pages", 4)
@@ -378,7 +337,7 @@ def _findings(facts: PaperFacts, params: Params) -> list[Finding]:
 
 def evaluate_format(facts: PaperFacts, params: Params) -> Verdict:
     """Check ``paper-format``: page size, columns, Times ~10 pt, fonts, margins, front matter."""
-    early = _not_measured(facts, "paper-format")
+    early = _not_measured(facts, missing_fails=False)
     if early is not None:
         return early
     fail_on = set(params.get_str_list("fail_on", ["page-size", "columns"]))

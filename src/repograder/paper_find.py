@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from repograder import fsutil
+from repograder.facts import (  # re-exported: their old home
+    PaperCandidate as PaperCandidate,
+)
 
 # The rubric's globs; "**/*.pdf" last so a paper in latex/ or tex/ is still found, ranked lower.
 DEFAULT_GLOBS: tuple[str, ...] = ("paper/", "report/", "docs/", "*.pdf", "**/*.pdf")
@@ -56,16 +59,6 @@ _TITLE = re.compile(r"\\title\s*(?:\[[^\]]*\])?\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 _FIGURE_NAME = re.compile(r"(^|[^a-z])(fig|figure|plot|chart|diagram|image|img|graph)")
 _LFS_MAGIC = b"version https://git-lfs.github.com/spec/"
 _DOCCLASS = re.compile(r"\\documentclass\s*(\[[^\]]*\])?\s*\{([^}]*)\}")
-
-
-@dataclass(frozen=True)
-class PaperCandidate:
-    """A PDF that might be the paper; ``path`` is repo-relative, higher ``score`` is better."""
-
-    path: str
-    score: float
-    reason: str
-    kind: str = "file"  # "file" | "symlink" | "lfs-pointer"
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,17 @@ Student failures become results; infrastructure failures (no Docker engine, unwr
 raise and stop the run. Each finished group is written to ``groups/<slug>.json`` at once, so an
 interrupted run resumes with only the unfinished groups, and an unchanged group (same commit,
 rubric, tool version and sandbox) is not graded again unless forced.
+
+One checked-out group goes through typed hand-offs: ``stages.inspect_checkout`` ->
+``StaticEvidence``, ``stages.sandbox_stage`` -> ``RunEvidence``, then ``_evidence`` joins them
+into the checks' ``Evidence``, ``rubric.score`` judges, and ``_grade_checkout`` assembles the
+``GroupResult``. This module owns the effects around them: fetch, result store, threads, Ctrl-C.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shlex
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,11 +23,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Protocol
 
+import repograder.checks.notebooks as notebooks_check
 from repograder import (
     __version__,
-    comments,
     contributions,
     detect,
     envchain,
@@ -31,11 +35,8 @@ from repograder import (
     git,
     layerplan,
     notebooks,
-    paper,
-    readme,
-    runner,
 )
-from repograder.config import CheckSpec, CourseConfig, GroupSpec, Member, Rubric
+from repograder.config import CourseConfig, GroupSpec, Member, Rubric
 from repograder.errors import FetchError, InfrastructureError, Interrupted, RepograderError
 from repograder.model import (
     NOT_GRADED,
@@ -43,18 +44,27 @@ from repograder.model import (
     GroupResult,
     GroupStatus,
     JSONDict,
-    Params,
     RubricInfo,
     RunResult,
-    StepResult,
     Timings,
     ToolInfo,
 )
 from repograder.report import results as report_results
 from repograder.rubric import Evidence, score, total
-from repograder.sandbox.base import BuildResult, Limits, Sandbox
+from repograder.sandbox.base import Limits, Sandbox
+from repograder.stages import (
+    RunEvidence,
+    SandboxSlots,
+    StaticEvidence,
+    guard,
+    inspect_checkout,
+    sandbox_alive,
+    sandbox_stage,
+)
+from repograder.stages import (
+    rubric_check as _check,
+)
 
-T = TypeVar("T")
 Clock = Callable[[], datetime]
 STATIC_WORKERS = 6  # groups fetched and inspected at once, whatever --jobs says
 STOP_GRACE_S = 15.0  # on Ctrl-C or an infrastructure error, time for finished groups to store
@@ -88,60 +98,6 @@ class NoProgress:
 
     def end(self) -> None:
         pass
-
-
-class SandboxSlots:
-    """At most ``n`` groups build or run at once, admitted in the groups' order.
-
-    More workers than slots fetch and inspect ahead, so static checks never wait behind a slow
-    build; admitting in groups.yaml order keeps runs (and their logs) deterministic. A group
-    that needs no sandbox (fetch error, reused result, static run) is ``discharge``d so the
-    ones after it do not wait for it.
-    """
-
-    def __init__(self, n: int, order: Sequence[str], cancel: threading.Event) -> None:
-        self._free = max(1, n)
-        self._queue = list(order)
-        self._cond = threading.Condition()
-        self._cancel = cancel  # the run's: set here when a build or run fails, or on Ctrl-C
-
-    @contextmanager
-    def slot(self, name: str) -> Iterator[None]:
-        with self._cond:
-            self._cond.wait_for(lambda: self._cancel.is_set() or self._turn(name))
-            if self._cancel.is_set():
-                raise Interrupted("interrupted")
-            if name in self._queue:
-                self._queue.remove(name)
-            self._free -= 1
-        try:
-            yield
-        except InfrastructureError:
-            raise  # the caller asks the engine whether this was the group's fault or its own
-        except BaseException:
-            # Student failures are data: anything else escaping a build or run stops the run,
-            # so nobody waiting may start a container now.
-            self.cancel()
-            raise
-        finally:
-            with self._cond:
-                self._free += 1
-                self._cond.notify_all()
-
-    def _turn(self, name: str) -> bool:
-        # A name the queue never held (a direct caller) only needs a free slot.
-        return self._free > 0 and (name not in self._queue or self._queue[0] == name)
-
-    def discharge(self, name: str) -> None:
-        with self._cond:
-            if name in self._queue:
-                self._queue.remove(name)
-                self._cond.notify_all()
-
-    def cancel(self) -> None:
-        with self._cond:
-            self._cancel.set()
-            self._cond.notify_all()
 
 
 @dataclass(frozen=True)
@@ -179,26 +135,6 @@ class GradingContext:
             return "static"
         # Backends with an `identity` (docker: base image and shared layer) name it exactly.
         return str(getattr(self.sandbox, "identity", self.sandbox.name))
-
-
-def _check(rubric: Rubric, check_id: str) -> CheckSpec | None:
-    return next((c for c in rubric.checks if c.id == check_id), None)
-
-
-def _params(rubric: Rubric, check_id: str) -> Params:
-    spec = _check(rubric, check_id)
-    return Params(spec.params if spec else {}, where=f"rubric checks[{check_id}].params")
-
-
-def _guard(fn: Callable[[], T], problems: list[str], what: str) -> T | None:
-    """Run one inspection; a grader bug there costs that evidence only (its checks say error)."""
-    try:
-        return fn()
-    except RepograderError:
-        raise
-    except Exception as exc:
-        problems.append(f"{what}: {type(exc).__name__}: {exc}"[:300])
-        return None
 
 
 def cache_key(group: GroupSpec, commit: str | None, ctx: GradingContext) -> str | None:
@@ -335,7 +271,16 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
 def _with_contributions(result: GroupResult, group: GroupSpec, checkout: Checkout) -> GroupResult:
     """``result`` with who-contributed-what from the graded history (never part of the score)."""
     people = group.people or tuple(Member(name) for name in group.members)
-    figures = contributions.summarise(checkout.history, people, group.aliases)
+    problems: list[str] = []
+    figures = guard(
+        lambda: contributions.summarise(checkout.history, people, group.aliases),
+        problems,
+        "contributions",
+    )
+    if problems:  # a grader bug in a pure function on student data: noted, the grade stands
+        known = result.artifacts.get("grader_problems")
+        noted = [*(known if isinstance(known, list) else []), *problems]
+        return replace(result, artifacts={**result.artifacts, "grader_problems": noted})
     return replace(result, contributions=figures) if figures else result
 
 
@@ -361,115 +306,28 @@ def _grade_checkout(
     fetch_s: float,
     started: float,
 ) -> GroupResult:
-    root = checkout.path
+    """inspect -> StaticEvidence, sandbox -> RunEvidence, judge, assemble the GroupResult."""
     group_dir = ctx.out_dir / "groups" / group.slug
     fsutil.remove_tree(group_dir)
     _make_dir(group_dir)
-    problems: list[str] = []
-    artifacts: JSONDict = {}
-
-    ctx.progress.stage(group.name, "inspect")
-    readme_facts = _guard(lambda: readme.inspect_readme(root), problems, "readme")
-    env = _guard(lambda: detect.detect_env(root), problems, "environment detection")
-    if env is not None and readme_facts is not None:
-        # issue 13: the environment is what the README's set-up sequence installs
-        detected, steps_seen = env, readme_facts.steps
-        env = (
-            _guard(
-                lambda: envchain.follow_readme_steps(root, detected, steps_seen),
-                problems,
-                "README set-up files",
-            )
-            or detected
+    static = inspect_checkout(ctx, group, checkout, group_dir)
+    try:
+        sandboxed = _run_stage(ctx, group, static, checkout)
+    except _GroupSandboxFailed as failed:
+        # The engine answers again: this group's sandbox failed, the others go on.
+        return GroupResult(
+            name=group.name,
+            repo=repo_shown,
+            status=GroupStatus.ERROR,
+            error=f"the sandbox failed while grading this group: {failed.cause}"[:500],
+            commit=checkout.commit,
+            commit_date=checkout.commit_date,
+            late_commits=checkout.late_commits,
+            members=group.members,
+            timings=Timings(total_s=round(time.monotonic() - started, 2)),
         )
-    comment_facts = _guard(lambda: comments.measure_comments(root), problems, "comments")
-    paper_params = _params(ctx.rubric, "paper-pages")
-    globs = paper_params.get_str_list("globs", []) or None
-    paper_facts = _guard(
-        lambda: paper.inspect_paper(root, globs, lfs_pointers=checkout.lfs_pointers),
-        problems,
-        "paper",
-    )
-    if paper_facts is not None:
-        thumbs = _guard(
-            lambda: paper.render_thumbnails(root, paper_facts, group_dir / "paper"),
-            problems,
-            "paper thumbnails",
-        )
-        if thumbs:
-            artifacts["paper"] = {
-                "thumbnails": [p.relative_to(ctx.out_dir).as_posix() for p in thumbs]
-            }
-    owned_notebooks = _guard(lambda: notebooks.find_notebooks(root), problems, "notebooks") or ()
-
-    sandboxed = _SandboxEvidence()
-    wants_build = any(c.stage in ("build", "run") for c in ctx.rubric.checks)
-    if ctx.sandbox is not None and not ctx.static_only and wants_build and env is not None:
-        try:
-            sandboxed = _sandbox_stage(
-                ctx, group, env, root, readme_facts, owned_notebooks, checkout.lfs_pointers
-            )
-        except InfrastructureError as exc:
-            if ctx.cancel.is_set():
-                raise Interrupted("interrupted") from None
-            if not sandbox_alive(ctx.sandbox):
-                # The engine is really gone: the run stops (and writes its report).
-                if ctx.sandbox_slots is not None:
-                    ctx.sandbox_slots.cancel()
-                raise
-            # The engine answers again: this group's sandbox failed, the others go on.
-            return GroupResult(
-                name=group.name,
-                repo=repo_shown,
-                status=GroupStatus.ERROR,
-                error=f"the sandbox failed while grading this group: {exc}"[:500],
-                commit=checkout.commit,
-                commit_date=checkout.commit_date,
-                late_commits=checkout.late_commits,
-                members=group.members,
-                timings=Timings(total_s=round(time.monotonic() - started, 2)),
-            )
-    elif ctx.sandbox is None and not ctx.static_only:
-        sandboxed = _SandboxEvidence(not_run="not run: no sandbox available")
-    elif env is None and not ctx.static_only and wants_build:
-        # Detection itself failed (a grader bug, in grader_problems): nothing was built, but
-        # not by choice, so these checks must not quietly leave the total as "not run".
-        sandboxed = _SandboxEvidence(
-            not_run="not run: the grader could not read the environment files (grader problem)"
-        )
-    build, steps, nb_report = sandboxed.build, sandboxed.steps, sandboxed.notebooks
-    log_path = build.log_path if build is not None else None
-    if log_path is not None and log_path.is_relative_to(ctx.out_dir):
-        artifacts["logs"] = {"build log": log_path.relative_to(ctx.out_dir).as_posix()}
-
-    if steps is not None and env is not None:
-        steps = envchain.mark_uncovered(steps, env)
-    if nb_report is None and not owned_notebooks:
-        # No notebooks is known without running anything: not applicable, even with --static.
-        nb_report = notebooks.NotebookReport()
-    elif nb_report is not None:
-        prefix = (group_dir / "notebooks").relative_to(ctx.out_dir).as_posix() + "/"
-        artifacts["notebooks"] = notebooks.report_artifacts(nb_report, prefix)
-    if problems:
-        artifacts["grader_problems"] = list(problems)
-
     ctx.progress.stage(group.name, "score")
-    evidence = Evidence(
-        checkout=checkout,
-        readme=readme_facts,
-        env=env,
-        comments=comment_facts,
-        paper=paper_facts,
-        build=build,
-        steps=steps,
-        notebooks=nb_report,
-        not_run_reason=sandboxed.not_run,
-        project_install=sandboxed.project_install,
-        # A failed build is the students'; no build by our choice (--static, no sandbox) is
-        # "not run"; no build because of a grader problem is neither (skip, 0 points, shown).
-        grader_skipped_run=build is None
-        and (env is not None or ctx.static_only or ctx.sandbox is None),
-    )
+    evidence, artifacts = _evidence(ctx, checkout, static, sandboxed, group_dir)
     checks = score(ctx.rubric, evidence)
     group_score, group_max = total(checks)
     return GroupResult(
@@ -482,7 +340,7 @@ def _grade_checkout(
         score=group_score,
         max_score=group_max,
         checks=checks,
-        steps=steps or (),
+        steps=evidence.steps or (),
         timings=Timings(
             fetch_s=round(fetch_s, 2),
             build_s=round(sandboxed.build_s, 2),
@@ -494,125 +352,94 @@ def _grade_checkout(
     )
 
 
-@dataclass(frozen=True)
-class _SandboxEvidence:
-    """What the sandbox stage hands to scoring; the defaults say it did not run."""
+class _GroupSandboxFailed(Exception):
+    """The sandbox failed for this group while the engine still answers: the group's error."""
 
-    build: BuildResult | None = None
-    steps: tuple[StepResult, ...] | None = None
-    notebooks: notebooks.NotebookReport | None = None
-    not_run: str = "not run: static checks only (--static)"
-    build_s: float = 0.0
-    run_s: float = 0.0
-    project_install: str | None = None  # why the project's own install failed, if it did
+    def __init__(self, cause: InfrastructureError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
-def sandbox_alive(sandbox: Sandbox) -> bool:
-    """Whether the backend still works after one group's fault.
+def _run_stage(
+    ctx: GradingContext, group: GroupSpec, static: StaticEvidence, checkout: Checkout
+) -> RunEvidence:
+    """The sandbox stage when the rubric and the options call for it, else why it did not run.
 
-    Backends that cannot tell (no ``alive()``) are taken to be gone: their fault stops the run.
+    Raises _GroupSandboxFailed when only this group's sandbox failed; InfrastructureError when
+    the engine is gone (the run stops); Interrupted when the run is stopping.
     """
-    alive = getattr(sandbox, "alive", None)
-    return False if alive is None else bool(alive())
-
-
-def _sandbox_stage(
-    ctx: GradingContext,
-    group: GroupSpec,
-    env: detect.EnvSpec,
-    root: Path,
-    readme_facts: readme.ReadmeFacts | None,
-    owned_notebooks: Sequence[str],
-    lfs_pointers: Sequence[str] = (),
-) -> _SandboxEvidence:
-    """Build the group's environment, then run its README steps and notebooks.
-
-    Raises InfrastructureError when the sandbox fails (the caller decides whether that is this
-    group's problem or the engine's), Interrupted when the run is stopping.
-    """
-    assert ctx.sandbox is not None
-    group_dir = ctx.out_dir / "groups" / group.slug
-    layer_note = ""
-    if ctx.course_layer is not None:
-        ctx.progress.stage(group.name, "waiting for the other groups (shared layer)")
-        choice = ctx.course_layer.wait(ctx.cancel)
-        if choice is None:
-            raise Interrupted("interrupted")
-        layer_note = choice.group_note(group.name)
-    ctx.progress.stage(group.name, "waiting for a sandbox")
-    # Only `jobs` groups build or run at once; the others' fetch and static checks go on.
-    slots = ctx.sandbox_slots or SandboxSlots(1, [group.name], ctx.cancel)
-    with slots.slot(group.name):
-        if ctx.cancel.is_set():
-            raise Interrupted("interrupted")
-        ctx.progress.stage(group.name, "build")
-        spec = env
-        if owned_notebooks and _check(ctx.rubric, "notebooks"):
-            spec = replace(spec, requirements=(*spec.requirements, *notebooks.NOTEBOOK_TOOLING))
-        t = time.monotonic()
-        build = ctx.sandbox.prepare(spec, root, group_dir / "logs")
-        build_s = time.monotonic() - t
-        if layer_note:
-            build = replace(build, notes=(*build.notes, layer_note))
-        if not build.ok:
-            return _SandboxEvidence(
-                build, not_run="not run: the environment did not build", build_s=build_s
-            )
-        t = time.monotonic()
-        steps, nb_report, project_install = _run_in_sandbox(
-            ctx, group, build, root, readme_facts, owned_notebooks, group_dir, lfs_pointers
+    env = static.env
+    wants_build = any(c.stage in ("build", "run") for c in ctx.rubric.checks)
+    if ctx.sandbox is not None and not ctx.static_only and wants_build and env is not None:
+        try:
+            return sandbox_stage(ctx, group, env, static, checkout)
+        except InfrastructureError as exc:
+            if ctx.cancel.is_set():
+                raise Interrupted("interrupted") from None
+            if not sandbox_alive(ctx.sandbox):
+                # The engine is really gone: the run stops (and writes its report).
+                if ctx.sandbox_slots is not None:
+                    ctx.sandbox_slots.cancel()
+                raise
+            raise _GroupSandboxFailed(exc) from exc
+    if ctx.sandbox is None and not ctx.static_only:
+        return RunEvidence(not_run="not run: no sandbox available")
+    if env is None and not ctx.static_only and wants_build:
+        # Detection itself failed (a grader bug, in grader_problems): nothing was built, but
+        # not by choice, so these checks must not quietly leave the total as "not run".
+        return RunEvidence(
+            not_run="not run: the grader could not read the environment files (grader problem)"
         )
-        run_s = time.monotonic() - t
-        if ctx.cancel.is_set():
-            # The run stopped while this group was in the sandbox: its containers were
-            # removed under its feet, so its result is not trustworthy and is not stored.
-            raise Interrupted("interrupted")
-    return _SandboxEvidence(build, steps, nb_report, "", build_s, run_s, project_install)
+    return RunEvidence()
 
 
-def _run_in_sandbox(
+def _evidence(
     ctx: GradingContext,
-    group: GroupSpec,
-    build: BuildResult,
-    root: Path,
-    readme_facts: readme.ReadmeFacts | None,
-    owned_notebooks: Sequence[str],
+    checkout: Checkout,
+    static: StaticEvidence,
+    sandboxed: RunEvidence,
     group_dir: Path,
-    lfs_pointers: Sequence[str] = (),
-) -> tuple[tuple[StepResult, ...] | None, notebooks.NotebookReport | None, str | None]:
-    """Steps, notebooks, and why the project's own install failed in the session (or None)."""
-    assert ctx.sandbox is not None
-    steps_params = _params(ctx.rubric, "readme-steps")
-    options = runner.RunOptions(
-        default_timeout_s=ctx.limits.timeout_s,
-        stop_on_failure=steps_params.get_bool("stop_on_failure", False),
-        on_timeout=steps_params.get_str("on_timeout", "warn"),
-        total_budget_s=steps_params.get_float("total_budget_s", 3600.0),
-        network=ctx.limits.network,
-        memory_mb=ctx.limits.memory_mb,
-        repo_files=frozenset(fsutil.walk_files(root, skip_vendored=False)),
-        lfs_pointers=frozenset(lfs_pointers),
+) -> tuple[Evidence, JSONDict]:
+    """What the checks judge, and the group page's sections (logs, notebooks, problems)."""
+    problems, artifacts = list(static.problems), dict(static.artifacts)
+    env = static.env
+    build, steps, nb_report = sandboxed.build, sandboxed.steps, sandboxed.notebooks
+    log_path = build.log_path if build is not None else None
+    if log_path is not None and log_path.is_relative_to(ctx.out_dir):
+        artifacts["logs"] = {"build log": log_path.relative_to(ctx.out_dir).as_posix()}
+
+    if steps is not None and env is not None:
+        # a crash here keeps the steps as they ran (noted among the grader problems)
+        covered, found = steps, env
+        steps = (
+            guard(lambda: envchain.mark_uncovered(covered, found), problems, "environment coverage")
+            or steps
+        )
+    if nb_report is None and not static.notebooks_found:
+        # No notebooks is known without running anything: not applicable, even with --static.
+        nb_report = notebooks.NotebookReport()
+    elif nb_report is not None:
+        prefix = (group_dir / "notebooks").relative_to(ctx.out_dir).as_posix() + "/"
+        artifacts["notebooks"] = notebooks.report_artifacts(nb_report, prefix)
+    if problems:
+        artifacts["grader_problems"] = list(problems)
+    evidence = Evidence(
+        checkout=checkout,
+        readme=static.readme,
+        env=env,
+        comments=static.comments,
+        paper=static.paper,
+        build=build,
+        steps=steps,
+        notebooks=nb_report,
+        not_run_reason=sandboxed.not_run,
+        project_install=sandboxed.project_install,
+        # A failed build is the students'; no build by our choice (--static, no sandbox) is
+        # "not run"; no build because of a grader problem is neither (skip, 0 points, shown).
+        grader_skipped_run=build is None
+        and (env is not None or ctx.static_only or ctx.sandbox is None),
     )
-    session = ctx.sandbox.open_session(build, root, ctx.limits)
-    try:
-        # The README's steps may `cd` away; notebooks run from the checkout's root again.
-        start_dir = session.run("pwd", timeout_s=30).output_head.strip()
-        steps: tuple[StepResult, ...] | None = None
-        install_failure = runner.project_install_failure(session)
-        if _check(ctx.rubric, "readme-steps") and readme_facts is not None:
-            ctx.progress.stage(group.name, "steps")
-            steps = runner.run_steps(session, readme_facts.steps, options)
-            steps = runner.blame_project_install(steps, install_failure)
-        nb_report = None
-        if _check(ctx.rubric, "notebooks"):
-            ctx.progress.stage(group.name, "notebooks")
-            session.run(f"cd {shlex.quote(start_dir)}", timeout_s=30)
-            nb_report = notebooks.run_notebooks(
-                session, owned_notebooks, _params(ctx.rubric, "notebooks"), group_dir / "notebooks"
-            )
-        return steps, nb_report, install_failure
-    finally:
-        session.close()
+    return evidence, artifacts
 
 
 @contextmanager
@@ -722,7 +549,7 @@ def course_layer(
         or not any(c.stage in ("build", "run") for c in ctx.rubric.checks)
     ):
         return None
-    tooling = notebooks.NOTEBOOK_TOOLING if _check(ctx.rubric, notebooks.CHECK_ID) else ()
+    tooling = notebooks.NOTEBOOK_TOOLING if _check(ctx.rubric, notebooks_check.ID) else ()
     out_dir = ctx.out_dir
     if {g.name for g in groups} < {g.name for g in course}:
         stored = _stored_layer(out_dir / "shared-layer.json")

@@ -30,6 +30,12 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 
 from repograder import fsutil, model
+from repograder.facts import (  # re-exported: their old home
+    ReadmeFacts as ReadmeFacts,
+)
+from repograder.facts import (
+    Step as Step,
+)
 from repograder.readme_commands import (
     ANNOTATION_RE,
     Annotation,
@@ -129,49 +135,6 @@ _RUN_VERBS = re.compile(
     r"\b(?:run|execute|type|start|launch|call|install|use|ausführen|starten|installieren)\b",
     re.I,
 )
-
-
-@dataclass(frozen=True)
-class Step:
-    """One command of the README, classified; the runner executes ``kind == RUN`` steps."""
-
-    index: int  # 1-based order in the README
-    command: str  # as written (multi-line for continuations/heredocs); plain text, unescaped
-    source_line: int  # 1-based line of the command's first line in the README file
-    heading: str  # nearest heading above the command ("" before the first heading)
-    kind: StepKind
-    reason: str  # human-readable reason for the kind
-    timeout_s: float | None = None  # from an annotation
-    expect_fail: bool = False
-    long_running: bool = False
-    block_lang: str = ""  # language tag of the block ("" untagged, "inline" for code spans)
-    base_kind: StepKind | None = None  # classification before annotations were applied
-    annotations: tuple[str, ...] = ()  # raw annotation tokens that applied
-    windows: bool = False  # Windows-only syntax (cmd/powershell block or backslash paths)
-
-
-@dataclass(frozen=True)
-class ReadmeFacts:
-    """Static facts about the README; no student code is executed to get them."""
-
-    path: str | None  # repo-relative path of the README used
-    candidates: tuple[str, ...]  # every README-like file seen (root and docs/)
-    size_bytes: int
-    truncated: bool  # larger than MAX_README_BYTES: only the start was read
-    word_count: int
-    headings: tuple[str, ...]
-    code_blocks: int
-    steps: tuple[Step, ...]
-    warnings: tuple[str, ...]
-    env_files_mentioned: tuple[str, ...] = ()
-    python_version_mentioned: str | None = None
-    mentions_data_download: bool = False
-    has_install_section: bool = False
-    has_usage_section: bool = False
-    links: int = 0
-    images: int = 0
-    notebooks_mentioned: tuple[str, ...] = ()
-    symlink_refused: tuple[str, ...] = ()  # README names that are symlinks (never read)
 
 
 # ---------------------------------------------------------------------------------------------

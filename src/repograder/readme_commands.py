@@ -7,29 +7,19 @@ quantifiers, so hostile README text cannot make it backtrack for long.
 
 from __future__ import annotations
 
-import enum
 import re
 import shlex
 from dataclasses import dataclass
 
 from repograder import readme_translate
+from repograder.facts import (  # re-exported: their old home
+    StepKind as StepKind,
+)
 
 
 def wordset(text: str) -> frozenset[str]:
     """A set of words written as one string (keeps long word lists readable)."""
     return frozenset(text.split())
-
-
-class StepKind(enum.StrEnum):
-    """How the grader treats one README step."""
-
-    RUN = "run"
-    ENV = "env"  # covered by the environment build
-    NOT_APPLICABLE = "not-applicable"  # e.g. cloning the project, activating an environment
-    INTERACTIVE = "interactive"  # servers, notebooks UIs, REPLs: skipped with a reason
-    PLATFORM = "platform-specific"  # Windows/macOS-only with a Linux alternative nearby
-    PLACEHOLDER = "placeholder"  # needs a runnable example from the students
-    ANNOTATED_SKIP = "skipped-by-annotation"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Run a README's classified steps in one sandbox session; hints; the ``readme-steps`` check.
+"""Run a README's classified steps in one sandbox session; hints (judged by checks/readme_steps.py).
 
 Timeouts, defined once here:
 
@@ -6,8 +6,9 @@ Timeouts, defined once here:
 - A step the README marks as long-running (a server, a training loop meant to be stopped)
   that is *still running* at its timeout did what it should: status ``ok``, and the reason
   says it was stopped. Without its own timeout it gets ``LONG_RUNNING_TIMEOUT_S``.
-- ``evaluate_steps`` scores ``timeout`` steps by the ``on_timeout`` parameter: ``pass`` counts
-  them as successes, ``warn`` as half a success and caps the status at warn, ``fail`` as failures.
+- ``checks.readme_steps.evaluate_steps`` scores ``timeout`` steps by the ``on_timeout``
+  parameter: ``pass`` counts them as successes, ``warn`` as half a success and caps the status
+  at warn, ``fail`` as failures.
 - ``RunOptions.on_timeout == "fail"`` also makes a timeout stop the run when
   ``stop_on_failure`` is set; otherwise only failed steps stop it.
 """
@@ -19,42 +20,22 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from repograder import model, readme_translate
-from repograder.errors import ConfigError
+from repograder.checks.readme_steps import LFS_HINT as LFS_HINT
+from repograder.checks.readme_steps import ON_TIMEOUT_CHOICES as ON_TIMEOUT_CHOICES
+from repograder.checks.readme_steps import decisive_line as decisive_line
+from repograder.checks.readme_steps import evaluate_steps as evaluate_steps
+from repograder.facts import Step, StepKind
 from repograder.model import ExecResult, StepResult, StepStatus
-from repograder.sandbox import syslibs
 from repograder.sandbox.base import Session
 
-CHECK_ID = "readme-steps"
-RUN_KIND = "run"  # readme.StepKind.RUN: the only kind that is executed
+RUN_KIND = StepKind.RUN  # the only kind that is executed
 LONG_RUNNING_TIMEOUT_S = 30.0
-ON_TIMEOUT_CHOICES = ("pass", "warn", "fail")
 STOP_REASON = "not run: an earlier step failed and the rubric says stop"
 
 
-class StepLike(Protocol):
-    """What the runner needs of a ``readme.Step`` (kept structural so tests need no parser)."""
-
-    @property
-    def index(self) -> int: ...
-    @property
-    def command(self) -> str: ...
-    @property
-    def source_line(self) -> int: ...
-    @property
-    def heading(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def timeout_s(self) -> float | None: ...
-    @property
-    def expect_fail(self) -> bool: ...
-    @property
-    def long_running(self) -> bool: ...
+StepLike = Step  # the old name of the step the runner takes (facts.Step)
 
 
 @dataclass(frozen=True)
@@ -73,7 +54,7 @@ class RunOptions:
 
 
 def run_steps(
-    session: Session, steps: Sequence[StepLike], options: RunOptions
+    session: Session, steps: Sequence[Step], options: RunOptions
 ) -> tuple[StepResult, ...]:
     """Execute the runnable steps in order in ``session``; the others become SKIPPED."""
     started = time.monotonic()
@@ -103,7 +84,7 @@ def run_steps(
     return tuple(results)
 
 
-def _skipped(step: StepLike, reason: str) -> StepResult:
+def _skipped(step: Step, reason: str) -> StepResult:
     return StepResult(
         index=step.index,
         command=step.command,
@@ -115,7 +96,7 @@ def _skipped(step: StepLike, reason: str) -> StepResult:
     )
 
 
-def _run_one(session: Session, step: StepLike, options: RunOptions, remaining: float) -> StepResult:
+def _run_one(session: Session, step: Step, options: RunOptions, remaining: float) -> StepResult:
     wanted = step.timeout_s
     if wanted is None:
         wanted = LONG_RUNNING_TIMEOUT_S if step.long_running else options.default_timeout_s
@@ -156,7 +137,7 @@ def _run_one(session: Session, step: StepLike, options: RunOptions, remaining: f
 
 
 def _judge(
-    step: StepLike, res: ExecResult, timeout: float, *, cut_by_budget: bool
+    step: Step, res: ExecResult, timeout: float, *, cut_by_budget: bool
 ) -> tuple[StepStatus, str]:
     if res.timed_out:
         if step.long_running and not cut_by_budget:
@@ -286,9 +267,6 @@ def hint_for(
     return ""
 
 
-LFS_HINT = "this file is a Git LFS pointer; its content was not fetched"
-
-
 def lfs_hint(command: str, output: str, pointers: frozenset[str]) -> str:
     """The hint for a step that read a Git LFS pointer instead of the data ('' when none did).
 
@@ -385,100 +363,6 @@ def _command_hint(name: str) -> str:
 # ---------------------------------------------------------------------------------- scoring
 
 
-def evaluate_steps(steps: Sequence[StepResult], params: model.Params) -> model.Verdict:
-    """Check ``readme-steps``: the share of runnable README steps that succeeded."""
-    pass_share = params.get_float("pass_share", 1.0)
-    warn_share = params.get_float("warn_share", 0.5)
-    on_timeout = params.get_str("on_timeout", "warn")
-    fail_if_none = params.get_bool("fail_if_none", True)
-    if on_timeout not in ON_TIMEOUT_CHOICES:
-        raise ConfigError(
-            f"{params.where}.on_timeout: expected one of {', '.join(ON_TIMEOUT_CHOICES)}, "
-            f"got {on_timeout!r}"
-        )
-    table: list[model.JSONValue] = [_row(s) for s in steps]
-    runnable = [s for s in steps if s.kind == RUN_KIND]
-    if not runnable:
-        details: model.JSONDict = {"steps": table, "runnable": 0}
-        if fail_if_none:
-            return model.Verdict(model.Status.FAIL, 0.0, "no runnable steps in the README", details)
-        return model.Verdict.skip("the README has no runnable steps", details)
-    timeout_credit = {"pass": 1.0, "warn": 0.5, "fail": 0.0}[on_timeout]
-    credit = 0.0
-    ok = timeouts = 0
-    for step in runnable:
-        if step.status == StepStatus.OK:
-            credit += 1.0
-            ok += 1
-        elif step.status == StepStatus.TIMEOUT:
-            credit += timeout_credit
-            timeouts += 1
-    share = credit / len(runnable)
-    if share >= pass_share - 1e-9:
-        status = model.Status.PASS
-    elif share >= warn_share - 1e-9:
-        status = model.Status.WARN
-    else:
-        status = model.Status.FAIL
-    if status == model.Status.PASS and timeouts and on_timeout == "warn":
-        status = model.Status.WARN
-    summary = f"{ok} of {len(runnable)} README steps ran successfully"
-    details = {
-        "steps": table,
-        "runnable": len(runnable),
-        "succeeded": ok,
-        "timeouts": timeouts,
-        "share": round(share, 4),
-    }
-    problems = [s for s in runnable if s.status != StepStatus.OK]
-    gap = _environment_gap(problems)
-    if gap is not None:
-        step, missing = gap
-        details["missing_system_library"] = {
-            "library": missing.library,
-            "debian_package": missing.debian,
-            "step": step.index,
-            "fix": missing.fix,
-        }
-        return model.Verdict.error(
-            f"step {step.index} could not run: {missing.describe()}", details
-        )
-    if problems:
-        summary += "; " + _describe(problems[0])
-        if len(problems) > 1:
-            summary += f" (+{len(problems) - 1} more)"
-    lfs_failed = [s for s in problems if s.hint.startswith(LFS_HINT)]
-    if lfs_failed and status is not model.Status.PASS:
-        # Not the students' failure for sure: the data was never fetched. A human decides.
-        status = model.Status.ERROR
-        summary += f"; step {lfs_failed[0].index}: {lfs_failed[0].hint}"
-    return model.Verdict(status, round(share, 4), summary, details)
-
-
-def _environment_gap(
-    problems: Sequence[StepResult],
-) -> tuple[StepResult, syslibs.MissingLibrary] | None:
-    """The first failed step that could not load a system library: the grader's environment
-    lacks it (a gap for the lecturer to fix, not the group's failure)."""
-    for step in problems:
-        if step.status != StepStatus.FAILED:
-            continue
-        missing = syslibs.missing_library(step.output_head + "\n" + step.output_tail)
-        if missing is not None:
-            return step, missing
-    return None
-
-
-def _describe(step: StepResult) -> str:
-    where = f"step {step.index} (line {step.source_line}: {_short(step.command, 60)})"
-    if step.status == StepStatus.TIMEOUT:
-        return f"{where} {step.reason}"
-    if step.status == StepStatus.SKIPPED:
-        return f"{where} was {step.reason}"
-    error = decisive_line(step.output_head + "\n" + step.output_tail)
-    return f"{where} failed: {error}" if error else f"{where} failed ({step.reason})"
-
-
 def project_install_failure(session: object) -> str | None:
     """Why the session's install of the project itself (``pip install -e .``) failed, or None.
 
@@ -514,40 +398,3 @@ def blame_project_install(
             hint = f"{failure}; fix that first" + (f" (then: {step.hint})" if step.hint else "")
             return (*result[:position], replace(step, hint=hint), *result[position + 1 :])
     return result
-
-
-# The line that says why: an exception line, a tool's own "error:" line (pip, uv, setuptools,
-# git), or a shell's "command not found". Closing advice ("hint: ...") never says why.
-_DECISIVE = re.compile(r"^(?:[\w.]*(?:Error|Exception|Interrupt)\b|(?:error|fatal):)", re.I)
-_ADVICE = ("[...", "hint:", "note:")
-
-
-def decisive_line(output: str) -> str:
-    """The line of a failed command's output that best says why (the last exception line)."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if _DECISIVE.match(line) or "command not found" in line:
-            return _short(line, 160)
-    for line in reversed(lines):
-        if not line.lower().startswith(_ADVICE):
-            return _short(line, 160)
-    return ""
-
-
-def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _row(step: StepResult) -> model.JSONValue:
-    return {
-        "index": step.index,
-        "line": step.source_line,
-        "command": _short(step.command, 200),
-        "kind": step.kind,
-        "status": step.status.value,
-        "reason": step.reason,
-        "exit_code": step.exit_code,
-        "duration_s": step.duration_s,
-        "hint": step.hint,
-    }

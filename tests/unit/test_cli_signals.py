@@ -7,7 +7,6 @@ run; whether a later Ctrl-C arrives before or after the report is done is a race
 
 from __future__ import annotations
 
-import os
 import signal
 
 import pytest
@@ -15,20 +14,21 @@ import pytest
 from repograder import cli
 
 
+def _stopped_run() -> None:
+    """A run that receives SIGTERM while grading."""
+    with cli._stop_signals():
+        signal.raise_signal(signal.SIGTERM)  # its handler runs before raise_signal returns
+
+
 def test_first_stop_raises_and_later_ones_only_say_the_report_is_being_written(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     with cli._signal_handlers_kept():
         with pytest.raises(KeyboardInterrupt):
-            with cli._stop_signals():
-                os.kill(os.getpid(), signal.SIGTERM)
-                for _ in range(100):  # the handler runs between bytecodes
-                    pass
+            _stopped_run()
         # the stop began: more Ctrl-C and SIGTERM do not raise again
         for sig in (signal.SIGINT, signal.SIGINT, signal.SIGTERM):
-            os.kill(os.getpid(), sig)
-            for _ in range(100):
-                pass
+            signal.raise_signal(sig)
     err = capsys.readouterr().err
     assert err.count("writing the report") == 3
     # and the handlers are as before once main() would return

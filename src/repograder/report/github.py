@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from repograder.model import CheckResult, GroupResult, JSONValue, Status, StepStatus
+from repograder.checks.base import Spot
+from repograder.checks.registry import CHECKS
+from repograder.model import CheckResult, GroupResult, JSONValue, Status
 
 _MAX_MESSAGE = 1000
 _MAX_PER_CHECK = 10
@@ -73,68 +75,22 @@ def _join(prefix: str, rel: str | None) -> str | None:
     return f"{prefix.rstrip('/')}/{rel}" if prefix and prefix != "." else rel
 
 
-def _check_annotations(
-    check: CheckResult, group: GroupResult, prefix: str, readme_path: str | None
-) -> Iterator[Annotation]:
+def _check_annotations(check: CheckResult, group: GroupResult, prefix: str) -> Iterator[Annotation]:
     level = _level(check.status)
     if level is None:
         return
     title = f"{check.title} [{check.status.value}]"
-    details = check.details
-    if check.id == "readme-steps":
-        bad = [s for s in group.steps if s.status in (StepStatus.FAILED, StepStatus.TIMEOUT)]
-        for step in bad[:_MAX_PER_CHECK]:
-            what = "timed out" if step.status is StepStatus.TIMEOUT else "failed"
-            message = f"README step {step.index} {what}: {step.command}"
-            if step.reason:
-                message += f"\n{step.reason}"
-            if step.hint:
-                message += f"\nhint: {step.hint}"
-            yield Annotation(
-                level, message, _join(prefix, readme_path), step.source_line or None, title
-            )
-        if bad:
-            return
-    if check.id == "notebooks":
-        notebooks = details.get("notebooks")
-        found = False
-        if isinstance(notebooks, list):
-            for nb in notebooks[:_MAX_PER_CHECK]:
-                if not isinstance(nb, dict) or nb.get("status") == "ok":
-                    continue
-                path = nb.get("path")
-                error = nb.get("error")
-                message = f"{path}: {nb.get('status')}"
-                if isinstance(error, str) and error:
-                    message += f": {error}"
-                found = True
-                yield Annotation(
-                    level,
-                    message,
-                    _join(prefix, path if isinstance(path, str) else None),
-                    None,
-                    title,
-                )
-        if found:
-            return
-    file = {
-        "readme": readme_path,
-        "readme-steps": readme_path,
-        "env-file": _str(details, "path"),
-        "env-build": _str(details, "env_file"),
-        "paper-pages": _str(details, "path") or _str(details, "paper", "path"),
-        "paper-format": _str(details, "path") or _str(details, "paper", "path"),
-    }.get(check.id)
-    yield Annotation(level, check.summary, _join(prefix, file), None, title)
+    entry = CHECKS.get(check.id)
+    spots = entry.spots(check, group) if entry is not None else [Spot(check.summary)]
+    for spot in spots:
+        yield Annotation(level, spot.message, _join(prefix, spot.file), spot.line, title)
 
 
 def group_annotations(group: GroupResult, prefix: str = "") -> list[Annotation]:
     """Annotations for a group's failing and warning checks; paths get `prefix` (repo folder)."""
-    readme_check = next((c for c in group.checks if c.id == "readme"), None)
-    readme_path = _str(readme_check.details, "path") if readme_check else None
     if group.error is not None:
         return [Annotation("error", f"{group.name} could not be graded: {group.error}")]
     found: list[Annotation] = []
     for check in group.checks:
-        found.extend(_check_annotations(check, group, prefix, readme_path))
+        found.extend(_check_annotations(check, group, prefix))
     return found

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from repograder.detect import EnvSpec
+from repograder.facts import (  # re-exported: their old home
+    BuildResult as BuildResult,
+)
+from repograder.facts import (
+    EnvSpec as EnvSpec,
+)
 from repograder.model import ExecResult
 
 
@@ -26,25 +31,6 @@ class Limits:
     output_bytes: int = 64 * 1024  # kept per command: head and tail halves
     disk_mb: int = 1024  # writable space: 3/4 for the checkout copy, 1/8 each for /tmp and home
     network: bool = False  # network while running student code (always on while installing)
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    """Outcome of building a group's environment. A failed build is data, not an exception."""
-
-    ok: bool
-    backend: str  # "docker", "local", "fake"
-    image: str | None  # image tag (docker) or environment path (local)
-    reused: bool  # an existing environment with the same content hash was used
-    content_hash: str
-    duration_s: float
-    summary: str  # one line; for failures the decisive error (e.g. resolver message)
-    log_path: Path | None = None  # full build log, inside the output folder
-    log_excerpt: str = ""  # the decisive part of the log for the report
-    python_version: str | None = None  # version actually used
-    notes: tuple[str, ...] = ()  # e.g. "requested Python 3.8 not available; used 3.11"
-    # pins changed by a second attempt after the first failed: "six==1.16.1 → 1.16.0 (why)"
-    relaxed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

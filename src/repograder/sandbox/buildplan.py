@@ -25,7 +25,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from repograder import fsutil
-from repograder.detect import EnvKind, EnvSpec
+from repograder.facts import EnvKind, EnvSpec
 from repograder.sandbox.hostconfig import HostSettings, cpu_constraints, uv_index_args
 
 TEMPLATE_VERSION = "4"  # bump when the install script or image layout changes

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repograder.detect import EnvSpec
+from repograder.facts import EnvSpec
 from repograder.model import ExecResult
 from repograder.sandbox.base import BuildResult, HelperResult, Limits, Sandbox, Session
 

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import TextIO
 
 from repograder import fsutil
-from repograder.detect import EnvSpec, content_hash
+from repograder.envhash import content_hash
 from repograder.errors import SandboxUnavailable
+from repograder.facts import EnvSpec
 from repograder.model import ExecResult
 from repograder.sandbox.base import BuildResult, Limits, Sandbox, Session
 from repograder.sandbox.hostconfig import (

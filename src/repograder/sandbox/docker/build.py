@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from repograder.detect import EnvSpec
+from repograder import syslibs
 from repograder.errors import InfrastructureError
-from repograder.sandbox import buildplan, syslibs
+from repograder.facts import EnvSpec
+from repograder.sandbox import buildplan
 from repograder.sandbox.docker.engine import ContainerSpec, EngineError, Mount, exit_code, retry
 from repograder.sandbox.docker.images import ENV_REPO, UV_CACHE_MOUNT, UV_CACHE_VOLUME
 from repograder.sandbox.docker.runs import ContainerTracker

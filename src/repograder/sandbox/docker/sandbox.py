@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from repograder.detect import EnvSpec
 from repograder.errors import InfrastructureError, SandboxUnavailable
+from repograder.facts import EnvSpec
 from repograder.sandbox import buildplan
 from repograder.sandbox.base import BuildResult, Limits
 from repograder.sandbox.docker import engine as eng
