@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import grade_bench  # noqa: E402  (a sibling script, not a package)
+import grade_bench  # a sibling script, not a package
 
 LIGHT = ["tqdm", "pyyaml", "six", "idna"]
 RUN_PY = 'print("GROUP {name}", sum(range(10)))\n'

@@ -148,4 +148,5 @@ def test_a_file_we_cannot_parse_leaves_the_answer_to_pip(
 
     monkeypatch.setattr(hostconfig.subprocess, "run", fake_pip)
     assert detect_host_settings().index_url == "https://pip/s"
-    assert asked and asked[0][-3:] == ["pip", "config", "list"]
+    assert asked
+    assert asked[0][-3:] == ["pip", "config", "list"]
