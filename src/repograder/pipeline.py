@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from repograder import (
     __version__,
@@ -275,11 +275,66 @@ def _make_dir(path: Path) -> None:
 
 def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
     """Grade one group. Never raises for a student's problem; raises RepograderError for ours."""
+    first = fetch_group(group, ctx)
+    return first if isinstance(first, GroupResult) else first.finish()
+
+
+@dataclass(eq=False)
+class FetchedGroup:
+    """A group past its fetch stage (checked out, offered to the course layer, no cached
+    result): :meth:`finish` grades it, :meth:`discard` drops it unfinished. Exactly one of
+    the two must be called; either removes the group's work folder."""
+
+    group: GroupSpec
+    ctx: GradingContext
+    checkout: Checkout
+    repo_shown: str
+    key: str | None
+    fetch_s: float
+    started: float
+    work: Path
+
+    def finish(self) -> GroupResult:
+        """Inspect, build, run and score the checkout; store the result (see grade_group)."""
+        group, ctx = self.group, self.ctx
+        try:
+            result = _grade_checkout(
+                group, ctx, self.checkout, self.repo_shown, self.fetch_s, self.started
+            )
+            result = _with_contributions(result, group, self.checkout)
+            # Tried again next time: a group that could not be graded (its sandbox failed) or
+            # whose grading met a grader problem.
+            trusted = (
+                result.status == GroupStatus.GRADED and "grader_problems" not in result.artifacts
+            )
+            store(ctx, group, result, self.key if trusted else None)
+            ctx.progress.done(group.name, result, cached=False)
+            return result
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Release what the group holds: its course-layer share, its sandbox turn, its work."""
+        _release(self.group, self.ctx, self.work)
+
+
+def _release(group: GroupSpec, ctx: GradingContext, work: Path) -> None:
+    if ctx.course_layer is not None:
+        ctx.course_layer.withdraw(group.name)  # no-op once offered: nobody waits forever
+    if ctx.sandbox_slots is not None:
+        ctx.sandbox_slots.discharge(group.name)
+    fsutil.remove_tree(work)
+
+
+def fetch_group(group: GroupSpec, ctx: GradingContext) -> GroupResult | FetchedGroup:
+    """A group's fetch stage: its final result (fetch error, cached result) or the checkout
+    to finish. Offers the group's environment to ``ctx.course_layer``; never waits for it."""
     started = time.monotonic()
     repo_shown = git.describe_source(group.repo)
     work = ctx.cache_dir / "work" / ctx.run_id / group.slug
     fsutil.remove_tree(work)
     _make_dir(work)
+    handed_on = False
     try:
         ctx.progress.stage(group.name, "fetch")
         try:
@@ -315,21 +370,11 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
             cached = _with_contributions(cached, group, checkout)
             ctx.progress.done(group.name, cached, cached=True)
             return cached
-        result = _grade_checkout(group, ctx, checkout, repo_shown, fetch_s, started)
-        result = _with_contributions(result, group, checkout)
-        # A group that could not be graded (its sandbox failed) is tried again next time.
-        # Tried again next time: a group that could not be graded (its sandbox failed) or
-        # whose grading met a grader problem.
-        trusted = result.status == GroupStatus.GRADED and "grader_problems" not in result.artifacts
-        store(ctx, group, result, key if trusted else None)
-        ctx.progress.done(group.name, result, cached=False)
-        return result
+        handed_on = True
+        return FetchedGroup(group, ctx, checkout, repo_shown, key, fetch_s, started, work)
     finally:
-        if ctx.course_layer is not None:
-            ctx.course_layer.withdraw(group.name)  # no-op once offered: nobody waits forever
-        if ctx.sandbox_slots is not None:
-            ctx.sandbox_slots.discharge(group.name)
-        fsutil.remove_tree(work)
+        if not handed_on:
+            _release(group, ctx, work)
 
 
 def _with_contributions(result: GroupResult, group: GroupSpec, checkout: Checkout) -> GroupResult:
@@ -650,11 +695,24 @@ def grade_all(
     ctx.progress.begin([g.name for g in groups])
     lock = threading.Lock()
 
-    def work(group: GroupSpec) -> GroupResult:
-        result = grade_group(group, ctx)
+    def record(result: GroupResult) -> GroupResult:
         with lock:
-            results[group.name] = result
+            results[result.name] = result
         return result
+
+    def fetch(group: GroupSpec) -> GroupResult | FetchedGroup:
+        first = fetch_group(group, ctx)
+        if isinstance(first, GroupResult):
+            return record(first)
+        if ctx.course_layer is None:
+            return finish(first)  # nothing to wait for: grade on in the same task
+        if ctx.cancel.is_set():
+            first.discard()  # the run stopped while this group fetched: nobody will finish it
+            raise Interrupted("interrupted")
+        return first
+
+    def finish(fetched: FetchedGroup) -> GroupResult:
+        return record(fetched.finish())
 
     # More workers than sandbox slots: fetching and static checks (cheap, mostly I/O) never
     # wait behind another group's slow build.
@@ -663,14 +721,17 @@ def grade_all(
     layer = course_layer(ctx, groups, config.groups)
     if layer is not None:
         ctx = replace(ctx, course_layer=layer)
-        # Every group's static stage must finish before the first build: a worker per group,
-        # or the first workers would wait for groups that never get a thread.
-        workers = max(len(groups), 1)
+    # Each group is two tasks in one FIFO pool: fetch (which offers the group's environment to
+    # an inferred layer and never waits for it), then finish, queued when its fetch is done.
+    # Every fetch task is queued before any finish task, so a worker only takes a finish task
+    # (which may wait for the layer) once every fetch has started: a bounded pool cannot
+    # deadlock on the layer, whatever the number of groups.
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
-    futures: list[Future[GroupResult]] = []
+    futures: list[Future[Any]] = []
+    handed: dict[Future[Any], FetchedGroup] = {}
     try:
         with _interruptible(ctx):
-            futures = [pool.submit(work, g) for g in groups]
+            futures = [pool.submit(fetch, g) for g in groups]
             pending = dict.fromkeys(futures)
             knock_on: BaseException | None = None
             while pending:
@@ -679,6 +740,12 @@ def grade_all(
                     pending.pop(future)
                     exc = future.exception()
                     if exc is None:
+                        value = future.result()
+                        if isinstance(value, FetchedGroup):
+                            follow = pool.submit(finish, value)
+                            handed[follow] = value
+                            futures.append(follow)
+                            pending[follow] = None
                         continue
                     if isinstance(exc, Interrupted) and ctx.cancel.is_set():
                         # A group stopped because another one failed: report the cause.
@@ -693,6 +760,14 @@ def grade_all(
             # Groups past their sandbox work finish scoring and are stored; the others stop
             # at once (their containers are gone). Bounded: a hung fetch cannot hold Ctrl-C.
             wait(futures, timeout=STOP_GRACE_S)
+        for follow, fetched in handed.items():
+            if follow.cancelled():
+                fetched.discard()  # never started: its work folder is ours to remove
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                value = future.result()
+                if isinstance(value, FetchedGroup) and value not in handed.values():
+                    value.discard()  # fetched while the run stopped: never handed on
         ctx.progress.end()
     ordered = tuple(results[g.name] for g in groups if g.name in results)
     return _run_result(config, ctx, started_at, ordered)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -140,3 +141,29 @@ def test_regrading_some_groups_keeps_the_whole_course_layer(tmp_path: Path) -> N
     pipeline.grade_all(config, config.groups[2:], ctx)
     assert [layer[0] for layer in only.layers] == [full.layers[0][0]]
     assert only.events == ["layer", "prepare"]
+
+
+class ThreadsSeen(pipeline.NoProgress):
+    """A progress that notes which worker threads did any group's work."""
+
+    def __init__(self) -> None:
+        self.threads: set[str] = set()
+
+    def stage(self, group: str, stage: str) -> None:
+        self.threads.add(threading.current_thread().name)
+
+
+def test_an_inferred_layer_grades_many_groups_with_a_bounded_pool(tmp_path: Path) -> None:
+    groups = 3 * pipeline.STATIC_WORKERS
+    path = _course(tmp_path, {f"g{i:02d}": "numpy\nscipy\n" for i in range(groups)})
+    config = load_groups(path)
+    sandbox = LayeringFake()
+    seen = ThreadsSeen()
+    ctx = replace(_ctx(tmp_path, sandbox, path), progress=seen)
+    run = pipeline.grade_all(config, config.groups, ctx, jobs=1)
+    assert [g.status for g in run.groups] == [GroupStatus.GRADED] * groups
+    assert sandbox.events == ["layer"] + ["prepare"] * groups
+    # at most max(jobs, STATIC_WORKERS) threads, not one per group
+    assert 1 < len(seen.threads) <= pipeline.STATIC_WORKERS
+    # every work folder was removed, the finished groups' and the cached ones'
+    assert not any((tmp_path / "cache" / "work").rglob("checkout"))
