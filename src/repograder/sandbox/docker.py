@@ -988,6 +988,7 @@ class DockerSandbox:
         kept: list[str] = []
         size = 0
         done = threading.Event()
+        started = time.monotonic()
 
         def pump() -> None:
             nonlocal size
@@ -997,6 +998,9 @@ class DockerSandbox:
                 for _stream, chunk in _frames(sock, None):
                     text = chunk.decode("utf-8", errors="replace")
                     if size < MAX_BUILD_LOG:
+                        if text.startswith("[repograder]"):
+                            # where a build's time goes (resolve, install, compile, warm-up)
+                            log.write(f"[repograder] at {time.monotonic() - started:.1f} s of this command\n")
                         log.write(text)
                         log.flush()
                     size += len(chunk)
