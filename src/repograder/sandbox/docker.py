@@ -1000,7 +1000,8 @@ class DockerSandbox:
                     if size < MAX_BUILD_LOG:
                         if text.startswith("[repograder]"):
                             # where a build's time goes (resolve, install, compile, warm-up)
-                            log.write(f"[repograder] at {time.monotonic() - started:.1f} s of this command\n")
+                            took = time.monotonic() - started
+                            log.write(f"[repograder] at {took:.1f} s of this command\n")
                         log.write(text)
                         log.flush()
                     size += len(chunk)
