@@ -721,31 +721,45 @@ def grade_all(
     layer = course_layer(ctx, groups, config.groups)
     if layer is not None:
         ctx = replace(ctx, course_layer=layer)
-    # Each group is two tasks in one FIFO pool: fetch (which offers the group's environment to
-    # an inferred layer and never waits for it), then finish, queued when its fetch is done.
-    # Every fetch task is queued before any finish task, so a worker only takes a finish task
-    # (which may wait for the layer) once every fetch has started: a bounded pool cannot
-    # deadlock on the layer, whatever the number of groups.
+    # With an inferred layer each group is two tasks in one FIFO pool: fetch (which offers the
+    # group's environment to the layer and never waits for it), then finish, queued once its
+    # fetch and every earlier group's are done. Every fetch task is queued before any finish
+    # task, so a worker only takes a finish task (which may wait for the layer) once every
+    # fetch has started; and finish tasks run in sandbox-turn order. So a bounded pool cannot
+    # deadlock, whatever the number of groups. Without a layer a group is one task.
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
     futures: list[Future[Any]] = []
     handed: dict[Future[Any], FetchedGroup] = {}
+    in_order: dict[int, FetchedGroup | None] = {}  # fetched, not yet queued to finish
     try:
         with _interruptible(ctx):
             futures = [pool.submit(fetch, g) for g in groups]
+            position = {future: i for i, future in enumerate(futures)}
             pending = dict.fromkeys(futures)
+            # Finish tasks are queued in groups.yaml order, the order of sandbox turns: a
+            # worker never holds a later group's finish task while an earlier one's waits in
+            # the queue (the later group would wait for that turn with every worker taken).
+            next_up = 0
             knock_on: BaseException | None = None
             while pending:
                 done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
                     pending.pop(future)
                     exc = future.exception()
+                    if future in position:
+                        value = future.result() if exc is None else None
+                        in_order[position[future]] = (
+                            value if isinstance(value, FetchedGroup) else None
+                        )
+                        while next_up in in_order:
+                            ready = in_order.pop(next_up)
+                            next_up += 1
+                            if ready is not None:
+                                follow = pool.submit(finish, ready)
+                                handed[follow] = ready
+                                futures.append(follow)
+                                pending[follow] = None
                     if exc is None:
-                        value = future.result()
-                        if isinstance(value, FetchedGroup):
-                            follow = pool.submit(finish, value)
-                            handed[follow] = value
-                            futures.append(follow)
-                            pending[follow] = None
                         continue
                     if isinstance(exc, Interrupted) and ctx.cancel.is_set():
                         # A group stopped because another one failed: report the cause.
@@ -768,6 +782,9 @@ def grade_all(
                 value = future.result()
                 if isinstance(value, FetchedGroup) and value not in handed.values():
                     value.discard()  # fetched while the run stopped: never handed on
+        for waiting in in_order.values():
+            if waiting is not None and waiting not in handed.values():
+                waiting.discard()  # fetched, but an earlier group's fetch never ended
         ctx.progress.end()
     ordered = tuple(results[g.name] for g in groups if g.name in results)
     return _run_result(config, ctx, started_at, ordered)
