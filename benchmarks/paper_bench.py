@@ -25,8 +25,8 @@ large files may be absent) and graded with the same functions as the pipeline:
 - **PDF choice**: :func:`repograder.paper.inspect_paper` with the default globs picks the
   paper; it agrees when it picks the labelled path (or finds none when the label is null).
 - **Template verdict**: the labelled paper alone is measured (the PDF choice does not blur
-  this figure) and :func:`repograder.paper.evaluate_format` judged with the default rubric's
-  parameters; it agrees when its status is the labelled one (pass, warn or fail).
+  this figure) and :func:`repograder.checks.paper_format.evaluate_format` judged with the
+  default rubric's parameters; it agrees when its status is the labelled one (pass, warn or fail).
 - **Template verdict, end to end**: the same judgement on the PDF the grader chose (a wrong
   choice or none counts against it), which is what the group gets.
 - **Pages**: the labelled paper's page count as measured.
@@ -47,9 +47,10 @@ from typing import Any
 
 import yaml
 
+from repograder.checks.paper_format import evaluate_format
 from repograder.config import DEFAULT_RUBRIC, load_rubric
 from repograder.model import Params
-from repograder.paper import evaluate_format, inspect_paper, measure_paper
+from repograder.paper import inspect_paper, measure_paper
 
 HERE = Path(__file__).resolve().parent
 MAX_BLOB_BYTES = 60_000_000

@@ -39,8 +39,6 @@ from repograder.paper_checks import (
     Margins,
     PageSize,
     PaperFacts,
-    evaluate_format,
-    evaluate_pages,
     facts_to_json,
     measured_facts,
 )
@@ -62,8 +60,6 @@ __all__ = [
     "PageSize",
     "PaperCandidate",
     "PaperFacts",
-    "evaluate_format",
-    "evaluate_pages",
     "facts_to_json",
     "find_paper",
     "front_matter_marks",

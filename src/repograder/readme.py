@@ -1,4 +1,4 @@
-"""README -> ordered, classified steps, README facts and the ``readme`` check.
+"""README -> ordered, classified steps and README facts (the ``readme`` check: checks/readme.py).
 
 Steps come from fenced code blocks tagged as shell (``bash``, ``sh``, ``console``, ...; ``cmd``
 and ``powershell`` count as Windows-only), untagged or indented blocks that look like shell
@@ -71,7 +71,6 @@ __all__ = [
     "ReadmeFacts",
     "Step",
     "StepKind",
-    "evaluate_readme",
     "facts_to_json",
     "find_readme",
     "format_steps",
@@ -691,78 +690,6 @@ def make_kinds(steps: Sequence[Step], makefile: str) -> list[Step]:
     return out
 
 
-# ---------------------------------------------------------------------------------------------
-# The ``readme`` check
-
-_SETUP_WORDS = wordset(
-    "cd mkdir export set ls echo wget curl chmod unzip tar cp mv rm touch cat git gdown kaggle "
-    "source unset ln which where dir"
-)
-
-
-def _is_run_step(step: Step) -> bool:
-    """A step that runs the project's code (not setup, download or navigation)."""
-    base = step.base_kind or step.kind
-    if base not in (StepKind.RUN, StepKind.INTERACTIVE, StepKind.PLACEHOLDER, StepKind.PLATFORM):
-        return False
-    words = effective_words(step.command)
-    return bool(words) and words[0].lower() not in _SETUP_WORDS
-
-
-def evaluate_readme(facts: ReadmeFacts, params: model.Params) -> model.Verdict:
-    """Check ``readme``: a README exists and gives install and run instructions.
-
-    Params: ``min_words`` (int, 50; 0 disables), ``require_install_step`` (bool, true),
-    ``require_run_step`` (bool, true), ``warn_placeholders`` (bool, true).
-    """
-    min_words = params.get_int("min_words", 50)
-    require_install = params.get_bool("require_install_step", True)
-    require_run = params.get_bool("require_run_step", True)
-    warn_placeholders = params.get_bool("warn_placeholders", True)
-    if facts.path is None:
-        looked = "README.md, README.rst, README.txt, README, README.ipynb (any case), docs/README.*"
-        extra = f"; {facts.symlink_refused[0]} is a symlink" if facts.symlink_refused else ""
-        return model.Verdict(
-            model.Status.FAIL,
-            0.0,
-            f"no README found (looked for {looked}){extra}",
-            {"path": None, "candidates": list(facts.candidates), "missing": ["README"]},
-        )
-    install = [s for s in facts.steps if (s.base_kind or s.kind) == StepKind.ENV]
-    runs = [s for s in facts.steps if _is_run_step(s)]
-    placeholders = [s for s in facts.steps if s.kind == StepKind.PLACEHOLDER]
-    missing: list[str] = []
-    notes: list[str] = []
-    short = min_words > 0 and facts.word_count < min_words
-    if short:
-        size = "nearly empty" if facts.word_count < min_words // 2 else "short"
-        notes.append(f"README is {size} ({facts.word_count} words; expected {min_words}+)")
-    if require_install and not install:
-        missing.append("no installation step (e.g. pip install -r requirements.txt)")
-    if require_run and not runs:
-        missing.append("no command that runs the code (e.g. python main.py)")
-    if warn_placeholders and runs and all(s.kind == StepKind.PLACEHOLDER for s in runs):
-        notes.append(
-            f"the run commands use placeholders ({placeholders[0].command.splitlines()[0][:80]}):"
-            " give a runnable example"
-        )
-    details = _details(facts, missing + notes)
-    details["install_steps"] = [s.index for s in install]
-    details["run_steps"] = [s.index for s in runs]
-    if not facts.steps:
-        what = "no runnable steps (no shell code blocks or commands in numbered lists)"
-        summary = "; ".join([f"{facts.path}: {what}", *notes])
-        return model.Verdict(model.Status.FAIL, 0.0 if short else 0.25, summary, details)
-    problems = missing + notes
-    if not problems:
-        summary = f"{facts.path}: {len(facts.steps)} steps with install and run instructions"
-        return model.Verdict(model.Status.PASS, 1.0, summary, details)
-    fraction = max(0.25, 1.0 - 0.25 * len(problems))
-    return model.Verdict(
-        model.Status.WARN, fraction, f"{facts.path}: " + "; ".join(problems), details
-    )
-
-
 def _step_json(step: Step) -> model.JSONDict:
     return {
         "index": step.index,
@@ -778,34 +705,6 @@ def _step_json(step: Step) -> model.JSONDict:
         "base_kind": str(step.base_kind) if step.base_kind else None,
         "annotations": list(step.annotations),
         "windows": step.windows,
-    }
-
-
-def _details(facts: ReadmeFacts, problems: list[str]) -> model.JSONDict:
-    tally: dict[str, int] = {}
-    for step in facts.steps:
-        tally[str(step.kind)] = tally.get(str(step.kind), 0) + 1
-    counts: dict[str, model.JSONValue] = dict(tally)
-    steps: list[model.JSONValue] = [
-        {
-            "index": s.index,
-            "line": s.source_line,
-            "kind": str(s.kind),
-            "command": s.command[:200],
-            "reason": s.reason,
-        }
-        for s in facts.steps[:100]
-    ]
-    return {
-        "path": facts.path,
-        "words": facts.word_count,
-        "headings": len(facts.headings),
-        "code_blocks": facts.code_blocks,
-        "steps_total": len(facts.steps),
-        "steps_by_kind": counts,
-        "steps": steps,
-        "missing": list[model.JSONValue](problems),
-        "warnings": list[model.JSONValue](facts.warnings[:50]),
     }
 
 

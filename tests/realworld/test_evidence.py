@@ -10,9 +10,9 @@ import pytest
 
 from gitrepo import isolate_git, make_repo, write
 from repograder import cli
+from repograder.checks.paper_pages import evaluate_pages
 from repograder.model import Params
 from repograder.paper import inspect_paper
-from repograder.paper_checks import evaluate_pages
 from repograder.readme import inspect_readme
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "realworld"))

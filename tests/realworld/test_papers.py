@@ -15,8 +15,10 @@ import pytest
 
 from gitrepo import isolate_git, make_repo
 from repograder import cli
+from repograder.checks.paper_format import evaluate_format
+from repograder.checks.paper_pages import evaluate_pages
 from repograder.model import Params, Status
-from repograder.paper import evaluate_format, evaluate_pages, front_matter_marks, inspect_paper
+from repograder.paper import front_matter_marks, inspect_paper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "realworld"))
 import make_pdfs

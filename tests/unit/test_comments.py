@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from repograder import model
+from repograder.checks.comments import evaluate_comments
 from repograder.comments import (
     CommentFacts,
     FileComments,
-    evaluate_comments,
     facts_to_json,
     is_commented_out_code,
     measure_comments,

@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from repograder import model
+from repograder.checks.env_file import evaluate_env_file
 from repograder.detect import (
     EnvKind,
     EnvSpec,
     choose_python,
     content_hash,
     detect_env,
-    evaluate_env_file,
     spec_to_json,
     translate_conda,
 )

@@ -12,9 +12,10 @@ import pypdf
 import pytest
 
 from repograder import paper
+from repograder.checks.paper_format import FINDINGS, evaluate_format
+from repograder.checks.paper_pages import evaluate_pages
 from repograder.model import Params, Status
-from repograder.paper import PaperFacts, evaluate_format, evaluate_pages, inspect_paper
-from repograder.paper_checks import FINDINGS
+from repograder.paper import PaperFacts, inspect_paper
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "papers"
 

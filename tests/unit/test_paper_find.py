@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from repograder import paper
+from repograder.checks.paper_format import evaluate_format
+from repograder.checks.paper_pages import evaluate_pages
 from repograder.model import Params, Status
-from repograder.paper import evaluate_format, evaluate_pages, find_paper, inspect_paper
+from repograder.paper import find_paper, inspect_paper
 from repograder.paper_find import glob_regex
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "papers"

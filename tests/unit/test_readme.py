@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from repograder import model
+from repograder.checks.readme import evaluate_readme
 from repograder.errors import ConfigError
 from repograder.readme import (
     MAX_README_BYTES,
     ReadmeFacts,
     Step,
     StepKind,
-    evaluate_readme,
     facts_to_json,
     find_readme,
     format_steps,

@@ -15,6 +15,7 @@ import pytest
 from data.realworld import envrepos
 from gitrepo import commit, init_repo, isolate_git
 from repograder import detect, model
+from repograder.checks.env_file import evaluate_env_file
 from repograder.detect import EnvKind, EnvSpec
 
 
@@ -34,7 +35,7 @@ def actions(spec: EnvSpec) -> dict[str, str]:
 
 
 def verdict(spec: EnvSpec) -> model.Verdict:
-    return detect.evaluate_env_file(spec, model.Params({}))
+    return evaluate_env_file(spec, model.Params({}))
 
 
 # --- 1. encodings ---------------------------------------------------------------------------------

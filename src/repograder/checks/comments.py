@@ -1,7 +1,7 @@
 """Check ``comments``: the source code is well commented (comment and docstring density).
 
-Judged by :func:`repograder.comments.evaluate_comments` over
-:class:`~repograder.facts.CommentFacts` (thresholds and their sources are documented there).
+Judged here by :func:`evaluate_comments` over the :class:`~repograder.facts.CommentFacts`
+that :mod:`repograder.comments` measures.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from repograder import comments
+from repograder import model
 from repograder.checks import base
 from repograder.checks.base import Spot, StrictParams
+from repograder.comments import facts_to_json
+from repograder.facts import CommentFacts
 from repograder.model import CheckResult, GroupResult, JSONValue
 
 ID = "comments"
@@ -33,7 +35,56 @@ class Params(StrictParams):
         return base.not_above("warn_density", value, info, "min_density")
 
 
-judge = base.static(lambda ev: ev.comments, comments.evaluate_comments)
+def evaluate_comments(facts: CommentFacts, params: model.Params) -> model.Verdict:
+    """Check ``comments``: is the code commented well enough (density, docstrings)?"""
+    min_density = params.get_float("min_density", 0.15)
+    warn_density = params.get_float("warn_density", 0.08)
+    min_doc_share = params.get_float("min_docstring_share", 0.5)
+    details = facts_to_json(facts)
+    if not facts.files or facts.code_lines == 0:
+        if facts.skipped:
+            # Only oversized/generated files: say so instead of "no Python files".
+            return model.Verdict.skip(
+                f"no measurable code: {facts.skipped[0]}"
+                + (f" (+{len(facts.skipped) - 1} more)" if len(facts.skipped) > 1 else ""),
+                details,
+            )
+        return model.Verdict.skip("no Python files or notebooks with code found", details)
+    density = facts.density
+    summary = (
+        f"comment density {density:.2f} ({facts.commentary_lines} comment/docstring lines for "
+        f"{facts.code_lines} code lines in {len(facts.files)} files)"
+    )
+    if facts.functions:
+        share = facts.functions_documented / facts.functions
+        summary += f"; {share:.0%} of {facts.functions} functions have docstrings"
+    else:
+        share = 1.0
+    if facts.commented_out_lines:
+        summary += f"; {facts.commented_out_lines} lines of commented-out code not counted"
+    if density >= min_density:
+        if share < min_doc_share:
+            return model.Verdict(
+                model.Status.WARN,
+                0.75,
+                f"{summary} (at least {min_doc_share:.0%} expected)",
+                details,
+            )
+        return model.Verdict(model.Status.PASS, 1.0, summary, details)
+    if density >= warn_density:
+        fraction = round(density / min_density, 2) if min_density > 0 else 0.0
+        return model.Verdict(
+            model.Status.WARN,
+            fraction,
+            f"{summary}; at least {min_density:.2f} expected",
+            details,
+        )
+    return model.Verdict(
+        model.Status.FAIL, 0.0, f"{summary}; at least {min_density:.2f} expected", details
+    )
+
+
+judge = base.static(lambda ev: ev.comments, evaluate_comments)
 error_fix = base.ask_lecturer
 
 
