@@ -17,6 +17,7 @@ import pytest
 from gitrepo import commit, git, init_repo
 from grading import grading_context
 from repograder import cli, pipeline
+from repograder.cli import run as cli_run
 from repograder.config import load_groups
 from repograder.errors import ExitCode, InfrastructureError, Interrupted
 from repograder.model import ExecResult, GroupStatus, Status, StepStatus
@@ -274,12 +275,12 @@ def test_infrastructure_error_stops_the_run_with_exit_3(tmp_path: Path) -> None:
             raise InfrastructureError("the Docker engine stopped responding")
 
     sandbox = DeadEngine()
-    original = cli.make_sandbox
+    original = cli_run.make_sandbox
     try:
-        cli.make_sandbox = lambda *a, **k: sandbox  # type: ignore[assignment]
+        cli_run.make_sandbox = lambda *a, **k: sandbox  # type: ignore[assignment]
         code = cli.main(["run", str(groups), "--out", str(tmp_path / "out"), "--quiet"])
     finally:
-        cli.make_sandbox = original  # type: ignore[assignment]
+        cli_run.make_sandbox = original  # type: ignore[assignment]
     assert code == ExitCode.INFRASTRUCTURE
     assert sandbox.closed
     assert not (tmp_path / "out" / "groups" / "good.json").exists()

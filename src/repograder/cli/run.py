@@ -1,0 +1,326 @@
+"""``repograder run`` and ``snapshot``: the sandbox and limits of a run, the groups it grades,
+its exit code, and the Ctrl-C/SIGTERM handling that keeps the report whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import os
+import signal
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from repograder import git
+from repograder.checks import env_build
+from repograder.cli.common import (
+    TEMPLATE_CACHE,
+    _err,
+    _say,
+    cache_dir,
+    overrides_path,
+    with_overrides,
+)
+from repograder.config import (
+    CourseConfig,
+    GroupSpec,
+    Rubric,
+    load_groups,
+    load_rubric,
+    parse_duration,
+)
+from repograder.errors import (
+    ConfigError,
+    ExitCode,
+    InfrastructureError,
+    Interrupted,
+    RepograderError,
+    SandboxUnavailable,
+)
+from repograder.feedback import write_feedback
+from repograder.model import NOT_GRADED, GroupResult, GroupStatus, Params, RunResult
+from repograder.pipeline import (
+    NOT_GRADED_YET,
+    FinishedGroups,
+    GradingContext,
+    NoProgress,
+    grade_all,
+    load_stored,
+    not_graded,
+    partial_run,
+)
+from repograder.progress import make_progress
+from repograder.sandbox.base import Limits, Sandbox
+
+SANDBOXES = ("docker", "local", "auto")
+
+
+def make_sandbox(kind: str, run_id: str, cache: Path, rubric: Rubric) -> Sandbox:
+    """The chosen backend; ``auto`` falls back to the local one and says so plainly.
+
+    The rubric gives the build timeout and the shared environment layer (docker only).
+    """
+    if kind in ("docker", "auto"):
+        from repograder.sandbox import docker as docker_backend
+
+        ok, why = docker_backend.docker_available()
+        if ok and not docker_backend.base_image_available():
+            ok, why = False, "the sandbox base image is missing: run `repograder sandbox build`"
+        if ok:
+            return docker_backend.DockerSandbox(
+                run_id,
+                cache,
+                build_timeout_s=rubric.limits.build_timeout_s or 1800.0,
+                log=_err,
+                common=common_requirements(rubric),
+                common_apt=rubric.common_apt,
+                warmup=rubric.common_warmup,
+                relax_pins=relax_pins(rubric),
+            )
+        if kind == "docker":
+            raise SandboxUnavailable(
+                f"{why}\n  start a Docker engine (e.g. `sudo dockerd &`), then "
+                "`repograder sandbox build`; or grade without isolation: --sandbox local"
+            )
+        _err(f"Docker sandbox unavailable ({why}); falling back to the LOCAL backend.")
+    from repograder.sandbox import local
+
+    _err(f"WARNING: {local.LOCAL_BACKEND_WARNING}")
+    return local.LocalSandbox(cache, run_id, log=_err)
+
+
+def relax_pins(rubric: Rubric) -> bool:
+    """The rubric's ``env-build`` param ``relax_pins`` (default on): retry a build whose exact
+    pins have no installable version, with those pins moved to the nearest one."""
+    for spec in rubric.checks:
+        if spec.id == env_build.ID:
+            return Params(spec.params, where=f"rubric checks[{env_build.ID}].params").get_bool(
+                "relax_pins", True
+            )
+    return True
+
+
+def common_requirements(rubric: Rubric) -> tuple[str, ...]:
+    """The rubric's shared layer, plus the notebook tooling every notebook group needs."""
+    if not rubric.common_requirements and not rubric.common_apt:
+        return ()
+    from repograder.checks import notebooks as notebooks_check
+    from repograder.notebooks import NOTEBOOK_TOOLING
+
+    tooling = NOTEBOOK_TOOLING if any(c.id == notebooks_check.ID for c in rubric.checks) else ()
+    return (*rubric.common_requirements, *tooling)
+
+
+def _limits(rubric: Rubric, args: argparse.Namespace) -> Limits:
+    base = Limits()
+    lim = rubric.limits
+    return Limits(
+        memory_mb=args.memory_mb or lim.memory_mb or base.memory_mb,
+        cpus=args.cpus or lim.cpus or base.cpus,
+        pids=lim.pids or base.pids,
+        timeout_s=(
+            parse_duration(args.step_timeout)
+            if args.step_timeout
+            else lim.step_timeout_s or base.timeout_s
+        ),
+        output_bytes=lim.output_bytes or base.output_bytes,
+        disk_mb=lim.disk_mb or base.disk_mb,
+        network=args.network if args.network is not None else bool(lim.network),
+    )
+
+
+def _select(config: CourseConfig, only: Sequence[str] | None) -> tuple[GroupSpec, ...]:
+    if not only:
+        return config.groups
+    names = {g.name for g in config.groups}
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise ConfigError(
+            f"--only: no group named {', '.join(map(repr, unknown))} in {config.path}"
+        )
+    return tuple(g for g in config.groups if g.name in set(only))
+
+
+def _exit_code(graded: Sequence[GroupResult]) -> int:
+    """1 when a group graded in this run could not be graded (groups kept from earlier runs
+    do not count), else 0."""
+    if any(g.status == GroupStatus.ERROR for g in graded):
+        return ExitCode.GROUP_ERRORS
+    return ExitCode.OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_groups(Path(args.groups))
+    rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
+    # A broken overrides file must stop us before hours of grading, not after.
+    from repograder.overrides import load_overrides
+
+    load_overrides(overrides_path(config, args.overrides), config, rubric)
+    groups = _select(config, args.only)
+    if args.shard:
+        from repograder import shard
+
+        groups = shard.select_shard(groups, shard.parse_shard(args.shard))
+    unfetched: tuple[GroupResult, ...] = ()
+    course = config  # its groups decide an inferred shared layer, also for a shard
+    if args.snapshot:
+        from repograder import snapshot
+
+        snap = snapshot.read_snapshot(Path(args.snapshot))
+        plan = snapshot.apply_snapshot(snap, groups, config.groups)
+        groups, unfetched = plan.pinned, plan.unfetched
+        # Every group at its snapshot commit, so shards decide the layer from the same data.
+        pinned = snapshot.apply_snapshot(snap, config.groups).pinned
+        course = dataclasses.replace(config, groups=tuple(pinned))
+    out_dir = Path(args.out) if args.out else config.path.resolve().parent / "grading-report"
+    cache = cache_dir()
+    run_id = uuid.uuid4().hex[:12]
+    limits = _limits(rubric, args)
+    sandbox = None
+    if not args.static:
+        sandbox = make_sandbox(args.sandbox, run_id, cache, rubric)
+    jobs = args.jobs or default_jobs(limits)
+    recorder = FinishedGroups(NoProgress() if args.quiet else make_progress())
+    ctx = GradingContext(
+        rubric=rubric,
+        out_dir=out_dir.resolve(),
+        cache_dir=cache,
+        fetch=git.FetchOptions(cache_dir=cache / "mirrors", token=git.token_from_env()),
+        # A snapshot is the deadline: its commits were recorded by our clock, not theirs.
+        deadline=None if args.snapshot else config.deadline,
+        sandbox=sandbox,
+        limits=limits,
+        static_only=args.static,
+        force=args.force,
+        run_id=run_id,
+        progress=recorder,
+    )
+    started_at = ctx.clock()
+    stopped: RepograderError | None = None
+    run: RunResult | None = None
+    # Ctrl-C and SIGTERM (a cancelled CI job, `timeout`, `kill`) stop the run; the ones after
+    # the first wait until the report of what was done is written.
+    with _stop_signals():
+        try:
+            run = grade_all(course, groups, ctx, jobs=jobs)
+        except (InfrastructureError, Interrupted) as exc:
+            stopped = exc  # the report is written all the same
+        except KeyboardInterrupt:  # a Ctrl-C just before or after the workers ran
+            stopped = Interrupted(
+                "interrupted: finished groups are saved; run the same command again to resume"
+            )
+        except BaseException:
+            if sandbox is not None:
+                sandbox.close()
+            raise
+        finally:
+            _defer_stop_signals()
+        if sandbox is not None:
+            sandbox.close()
+        if run is None:
+            reason = f"{NOT_GRADED}: {stopped}"
+            run = partial_run(config, groups, ctx, started_at, recorder.results, reason)
+        fresh = (*unfetched, *run.groups)  # what this run was asked to grade
+        others: tuple[GroupResult, ...] = unfetched
+        if not args.shard:
+            # Every group of groups.yaml is in the report: the ones not graded now keep their
+            # stored results from earlier runs into the same folder, or say they were not graded.
+            selected = {g.name for g in groups} | {g.name for g in unfetched}
+            others = (
+                *others,
+                *(
+                    load_stored(ctx, g) or not_graded(g, NOT_GRADED_YET)
+                    for g in config.groups
+                    if g.name not in selected
+                ),
+            )
+        if others:
+            by_name = {g.name: g for g in (*others, *run.groups)}  # fresh results win
+            order = [g.name for g in config.groups if g.name in by_name]
+            run = dataclasses.replace(run, groups=tuple(by_name[n] for n in order))
+        from repograder.report import write_report
+
+        try:
+            run = with_overrides(run, config, rubric, args.overrides)
+        except ConfigError as exc:
+            # Checked at the start; broken since (edited by hand mid-run): the report of the
+            # graded work is written without overrides, and the run says why.
+            _err(f"overrides NOT applied: {exc}")
+            stopped = stopped or exc
+        write_report(run, ctx.out_dir, ctx.cache_dir / TEMPLATE_CACHE)
+        write_feedback(run, ctx.out_dir, ctx.rubric.grade_scale)
+    graded = sum(g.status == GroupStatus.GRADED for g in run.groups)
+    _say(f"graded {graded} of {len(run.groups)} group(s); report: {ctx.out_dir / 'index.html'}")
+    for g in run.groups:
+        if g.status == GroupStatus.ERROR:
+            _say(f"  {g.name}: could not be graded: {g.error}")
+    if stopped is not None:
+        raise stopped
+    return _exit_code(fresh)
+
+
+def _first_stop(_signum: int, _frame: object) -> None:
+    """The first Ctrl-C or SIGTERM: stop grading (the pipeline turns this into Interrupted)."""
+    _defer_stop_signals()
+    raise KeyboardInterrupt
+
+
+def _still_writing(_signum: int, _frame: object) -> None:
+    _err("stopping: removing containers and writing the report of what was graded; a moment")
+
+
+def _defer_stop_signals() -> None:
+    """From now on Ctrl-C and SIGTERM only say that the report is being written."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _still_writing)
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """Inside the block the first Ctrl-C or SIGTERM raises KeyboardInterrupt and later ones
+    wait (main thread only, as Python requires). Once a stop began, the waiting handlers stay
+    until main() returns; otherwise the previous ones come back at the block's end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _first_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            if signal.getsignal(sig) is _first_stop:
+                signal.signal(sig, old)
+
+
+def default_jobs(limits: Limits) -> int:
+    """One worker per core, fewer when memory cannot hold that many sandboxes."""
+    cores = os.cpu_count() or 1
+    try:
+        mem_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError):
+        mem_mb = limits.memory_mb * cores
+    return max(1, min(cores, mem_mb // max(limits.memory_mb, 1)))
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """Record every group's current commit with the grader's clock."""
+    from repograder import snapshot
+
+    config = load_groups(Path(args.groups))
+    groups = _select(config, args.only)
+    cache = cache_dir()
+    options = git.FetchOptions(cache_dir=cache / "mirrors", token=git.token_from_env())
+
+    def show(entry: snapshot.SnapshotEntry) -> None:
+        what = entry.commit[:12] if entry.commit else (entry.error or "plain folder, no commit")
+        _say(f"  {entry.name}: {what}", flush=True)
+
+    snap = snapshot.take_snapshot(config, groups, options, on_entry=show)
+    snapshot.write_snapshot(snap, Path(args.out))
+    failed = [e for e in snap.entries if e.error is not None]
+    _say(f"snapshot of {len(snap.entries)} group(s) at {snap.taken_at}: {args.out}")
+    return ExitCode.GROUP_ERRORS if failed else ExitCode.OK
