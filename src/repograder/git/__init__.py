@@ -1,10 +1,10 @@
 """Fetch a group's repository: mirror cache, the commit at the deadline, late commits.
 
-GitPython lives only in this package (:mod:`.runner`, and :mod:`.tree` reading blobs). Student repositories are untrusted, so git
-runs with hooks off, only a few transports allowed, no prompts, a timeout, and credentials passed
-as an HTTP header through the environment (never in a URL, on a command line or in a stored
-config). The graded tree is written by reading blobs from our own bare mirror: no checkout, so no
-hooks, filters, LFS smudge or submodules ever run.
+GitPython lives only in this package (:mod:`.runner`; :mod:`.tree` reads blobs). Student
+repositories are untrusted, so git runs with hooks off, only a few transports allowed, no
+prompts, a timeout, and credentials passed as an HTTP header through the environment (never in a
+URL, on a command line or in a stored config). The graded tree is written by reading blobs from
+our own bare mirror: no checkout, so no hooks, filters, LFS smudge or submodules ever run.
 
 :mod:`.source` (transports, token, redaction), :mod:`.runner` (hardened git calls),
 :mod:`.mirror` (mirror cache, deadline commit, late commits), :mod:`.tree` (writing the graded

@@ -1,5 +1,7 @@
-"""Running git through GitPython (with :mod:`.tree`, the package's only GitPython users). Every call is hardened (hooks off, ext/fd transports
-refused, no prompts, LFS filters off), has a timeout, and its errors lose their addresses.
+"""Running git through GitPython (with :mod:`.tree`, the package's only GitPython users).
+
+Every call is hardened (hooks off, ext/fd transports refused, no prompts, LFS filters off), has
+a timeout, and its errors lose their addresses.
 """
 
 from __future__ import annotations
