@@ -33,6 +33,9 @@ PURE = (
     "repograder.fixes",
     "repograder.feedback",
     "repograder.detect",
+    "repograder.detect_files",
+    "repograder.detect_conda",
+    "repograder.detect_projects",
     "repograder.envparse",
     "repograder.envhash",
     "repograder.platpkgs",
@@ -45,10 +48,14 @@ PURE = (
     "repograder.paper",
     "repograder.paper_find",
     "repograder.paper_checks",
+    "repograder.nbrender",
 )
 # What the sandbox must never import: the inspectors, the checks, the stages that drive it.
 INSPECTORS = (
     "repograder.detect",
+    "repograder.detect_files",
+    "repograder.detect_conda",
+    "repograder.detect_projects",
     "repograder.envparse",
     "repograder.readme",
     "repograder.readme_commands",
@@ -58,10 +65,12 @@ INSPECTORS = (
     "repograder.paper_find",
     "repograder.paper_checks",
     "repograder.notebooks",
+    "repograder.nbrender",
     "repograder.runner",
     "repograder.checks",
     "repograder.rubric",
     "repograder.pipeline",
+    "repograder.grading",
     "repograder.stages",
 )
 # Known edges left out of the graph, each with why (like import-linter's ignore_imports).

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from notebook_files import code, markdown, notebook_json
+from repograder import nbrender
 from repograder import notebooks as nbmod
 from repograder.detect import EnvKind, EnvSpec
 from repograder.fsutil import read_bytes
@@ -545,7 +546,9 @@ def test_fallback_when_the_sanitiser_lets_something_through(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The child renders with nbconvert and bleach; here it returns something live.
-    monkeypatch.setattr(nbmod, "_render_in_child", lambda raw: "<p>x</p><script>alert(1)</script>")
+    monkeypatch.setattr(
+        nbrender, "_render_in_child", lambda raw: "<p>x</p><script>alert(1)</script>"
+    )
     page = render_notebook_html(json.dumps(HOSTILE).encode(), title="t")
     assert page is not None
     _assert_inert(page)
