@@ -47,6 +47,7 @@ PURE = (
     "repograder.comments",
     "repograder.paper",
     "repograder.paper_find",
+    "repograder.paper_measure",
     "repograder.paper_checks",
     "repograder.nbrender",
 )
@@ -63,6 +64,7 @@ INSPECTORS = (
     "repograder.comments",
     "repograder.paper",
     "repograder.paper_find",
+    "repograder.paper_measure",
     "repograder.paper_checks",
     "repograder.notebooks",
     "repograder.nbrender",
