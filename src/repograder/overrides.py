@@ -31,7 +31,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, model_validator
 
-from repograder.config import KNOWN_CHECKS, CourseConfig, Rubric, _load_yaml, _raise_validation
+from repograder.config import KNOWN_CHECKS, CourseConfig, Rubric
+from repograder.config_yaml import _load_yaml, _raise_validation
 from repograder.errors import ConfigError
 from repograder.model import (
     Applies,

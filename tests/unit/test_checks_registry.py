@@ -28,8 +28,8 @@ NOT_CHECK_IDS = {
     ("readme.py", '"readme",'): "a README file name in README_NAMES",
     ("report/html.py", 'artifacts.get("notebooks")'): "the group page's notebook section",
     ("report/html.py", '("notebooks", "logs")'): "the group page's notebook section",
-    ("pipeline.py", 'group_dir / "notebooks"'): "the folder of rendered notebooks",
-    ("pipeline.py", 'artifacts["notebooks"]'): "the group page's notebook section",
+    ("grading.py", 'group_dir / "notebooks"'): "the folder of rendered notebooks",
+    ("grading.py", 'artifacts["notebooks"]'): "the group page's notebook section",
     ("stages.py", 'stage(group.name, "notebooks")'): "the progress table's stage name",
     ("stages.py", 'group_dir / "notebooks"'): "the folder of rendered notebooks",
 }
