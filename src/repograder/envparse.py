@@ -1,8 +1,8 @@
 """Pure translation helpers for environment files (no I/O): requirement lines and conda.
 
 Used by :mod:`repograder.detect`; kept apart so the rules can be tested and fuzzed directly.
-Every function here accepts arbitrary (student) input and never raises. Requirement lines and
-conda entries are one module because they call each other (a ``conda export`` line in a
+Every function here accepts arbitrary (student) input and never raises. Kept whole: requirement
+lines and conda entries call each other (a ``conda export`` line in a
 requirements file, a ``pip:`` entry in a conda file). Poetry constraints and the Python
 version are :mod:`repograder.envpython` (re-exported here).
 """

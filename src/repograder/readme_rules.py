@@ -18,6 +18,9 @@ To add a rule: put a :class:`Rule` into :data:`RULES` before the first rule that
 otherwise match the commands it is for, give it a reason a student understands, and add its
 command to ``ORDERED_PAIRS`` in the test when it overrides a later rule.
 
+Kept whole: the rules are one ordered table, read top to bottom; split over modules, which
+rule is tried first would no longer be visible in one place.
+
 Pure, no I/O.
 """
 
