@@ -5,7 +5,7 @@ from __future__ import annotations
 from repograder import model, notebooks, runner
 from repograder.detect import EnvKind, EnvSpec
 from repograder.model import StepResult, StepStatus
-from repograder.sandbox import syslibs
+from repograder import syslibs
 
 SOUNDFILE_ERROR = (
     "Traceback (most recent call last):\n"
