@@ -1,5 +1,5 @@
 """Which system libraries do distributions' wheels link without bundling them? (ldd, as
-auditwheel sees them.) The data behind the "linked" rows of repograder.sandbox.syslibs.TABLE.
+auditwheel sees them.) The data behind the "linked" rows of repograder.syslibs.TABLE.
 
 usage: python benchmarks/syslibs_scan.py DIST [DIST...]
 
@@ -18,7 +18,7 @@ import sys
 
 from repograder.sandbox import docker as sd
 from repograder.sandbox.hostconfig import CONTAINER_CA_PATH, container_env, detect_host_settings
-from repograder.sandbox.syslibs import debian_package_of
+from repograder.syslibs import debian_package_of
 
 SCRIPT = r"""
 set -e

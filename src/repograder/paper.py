@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from repograder import fsutil
-from repograder.model import JSONDict, JSONValue
-from repograder.paper_checks import (
+from repograder.facts import (
     FOUND,
     LFS_POINTER,
     NONE,
@@ -39,6 +38,9 @@ from repograder.paper_checks import (
     Margins,
     PageSize,
     PaperFacts,
+)
+from repograder.model import JSONDict, JSONValue
+from repograder.paper_checks import (
     evaluate_format,
     evaluate_pages,
     facts_to_json,
