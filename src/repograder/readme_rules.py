@@ -55,8 +55,11 @@ class Context:
 
 _PIP_RE = re.compile(r"pip3?(?:\.\d{1,2})?")
 _SHELL_SETTINGS = re.compile(r"(?:^|/)(?:\.bashrc|\.zshrc|\.profile|\.bash_profile|env)$")
-_PIPED_TO_SHELL = re.compile(r"\|\s*(?:sudo\s+)?(?:ba|z)?sh\b|\|\s*python")
-_PIPE_INSTALL = re.compile(r"^\s*(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:(?:ba|z)?sh|python3?)\b")
+# `curl URL | sh` (or `| python3 -`) at the start of the command or after `&&`, `;`, `||`: a tool's
+# installer. Checked on the whole command, since its parts are split at the pipe.
+_PIPE_INSTALL = re.compile(
+    r"(?:^|&&|;|\|\|)\s*(?:sudo\s+)?(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:(?:ba|z)?sh|python3?)\b"
+)
 # A lone `&` (not `&&`, `>&`, `&>` or `2>&1`): what comes before it runs in the background.
 _BACKGROUND = re.compile(r"(?<![&>|])&(?![&>])")
 _LOCAL_URL = re.compile(r"(?:^|[\s\"'/@])(?:localhost|127\.0\.0\.1|0\.0\.0\.0)(?=[:/\s\"']|$)")
@@ -269,12 +272,6 @@ RULES: tuple[Rule, ...] = (
         lambda p: (
             p.lower in ("source", ".") and len(p.words) > 1 and bool(_SHELL_SETTINGS.search(p.sub))
         ),
-    ),
-    Rule(
-        "download-and-install",
-        StepKind.ENV,
-        "installs a tool with a downloaded script: the sandbox image has its tools",
-        lambda p: p.lower in ("curl", "wget") and bool(_PIPED_TO_SHELL.search(p.text)),
     ),
     Rule(
         "local-server-client",
@@ -563,7 +560,7 @@ def clone_info(head: str) -> tuple[bool, bool, str]:
 
 def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
     """Classify one command (compound commands by their most significant part)."""
-    if _PIPE_INSTALL.match(cmd.head):
+    if _PIPE_INSTALL.search(cmd.head):
         return StepKind.ENV, "installs a tool with a downloaded script: the sandbox has its tools"
     results: list[tuple[StepKind, str]] = []
     clone_seen = ctx.clone_seen

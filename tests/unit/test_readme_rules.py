@@ -157,6 +157,23 @@ def test_local_server_clients_and_brace_placeholders(command: str, kind: StepKin
 
 
 @pytest.mark.parametrize(
+    "command",
+    [
+        "curl -LsSf https://astral.sh/uv/install.sh | sh",
+        "cd /tmp && curl -sSL https://install.python-poetry.org | python3 -",
+        "sudo apt-get update; wget -qO- https://example.org/setup.sh | sudo bash",
+    ],
+)
+def test_a_downloaded_installer_piped_to_a_shell_is_set_up_anywhere_in_the_command(
+    command: str,
+) -> None:
+    steps, _ = parse_readme(f"```bash\n{command}\n```\n")
+    assert [(s.kind, s.reason) for s in steps] == [
+        (StepKind.ENV, "installs a tool with a downloaded script: the sandbox has its tools")
+    ]
+
+
+@pytest.mark.parametrize(
     ("command", "kind"),
     [
         # the command starts its own server in the background, then asks it: a run
