@@ -1,4 +1,5 @@
-"""Paper facts as frozen values, their JSON form, and the two rubric checks over them.
+"""The JSON form of the paper facts (:mod:`repograder.facts`) and the two judgements over them
+(``paper-pages``, ``paper-format``; their check modules are under :mod:`repograder.checks`).
 
 Pure: no file access, no PDF library. :mod:`repograder.paper` measures, this module judges.
 """
