@@ -84,6 +84,17 @@ def test_requirements_build_installs_package(session: DockerSession, six_build) 
     assert result.output.startswith("six 1.")
 
 
+def test_build_log_says_when_each_phase_began(six_build) -> None:  # type: ignore[no-untyped-def]
+    build, _, _ = six_build
+    assert build.log_path is not None
+    lines = build.log_path.read_text().splitlines()
+    times = [float(line.split()[2]) for line in lines if line.startswith("[repograder] at ")]
+    # one mark before each of the build script's own phase lines (resolving, installing, ...)
+    assert len(times) >= 3
+    marked = [lines[i + 1] for i, line in enumerate(lines) if line.startswith("[repograder] at ")]
+    assert any(m.startswith("[repograder] installing") for m in marked)
+
+
 def test_identical_spec_reuses_image_without_building(
     sandbox: DockerSandbox, six_build, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]

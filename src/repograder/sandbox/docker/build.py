@@ -318,6 +318,7 @@ class Builder:
         kept: list[str] = []
         size = 0
         done = threading.Event()
+        started = time.monotonic()
 
         def pump() -> None:
             nonlocal size
@@ -325,6 +326,10 @@ class Builder:
                 for _stream, chunk in frames:
                     text = chunk.decode("utf-8", errors="replace")
                     if size < MAX_BUILD_LOG:
+                        if text.startswith("[repograder]"):
+                            # where a build's time goes (resolve, install, compile, warm-up)
+                            took = time.monotonic() - started
+                            log.write(f"[repograder] at {took:.1f} s of this command\n")
                         log.write(text)
                         log.flush()
                     size += len(chunk)
