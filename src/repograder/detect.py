@@ -41,8 +41,6 @@ from repograder.detect_projects import (
     _detect_pyproject,
     _detect_setup,
 )
-from repograder.envhash import MAX_HASHED_FILE_BYTES as MAX_HASHED_FILE_BYTES
-from repograder.envhash import content_hash as content_hash
 from repograder.envparse import (
     choose_python,
     translate_conda,
@@ -62,7 +60,6 @@ __all__ = [
     "EnvKind",
     "EnvSpec",
     "choose_python",
-    "content_hash",
     "detect_env",
     "spec_to_json",
     "translate_conda",

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from repograder import fsutil
-from repograder.model import JSONDict, JSONValue
-from repograder.paper_checks import (
+from repograder.facts import (
     FOUND,
     LFS_POINTER,
     NONE,
@@ -34,6 +33,9 @@ from repograder.paper_checks import (
     Margins,
     PageSize,
     PaperFacts,
+)
+from repograder.model import JSONDict, JSONValue
+from repograder.paper_checks import (
     facts_to_json,
     measured_facts,
 )

@@ -51,12 +51,20 @@ class Context:
     clone_seen: bool = False  # an earlier step cloned the project
     after_clone: bool = False  # the previous step cloned the project
     clone_dir: str = ""  # the folder that clone made ("" when unknown)
+    # an earlier part of the same command started a program in the background
+    # (`python app.py & sleep 5 && curl localhost:5000`): a local server this command starts
+    background: bool = False
 
 
 _PIP_RE = re.compile(r"pip3?(?:\.\d{1,2})?")
 _SHELL_SETTINGS = re.compile(r"(?:^|/)(?:\.bashrc|\.zshrc|\.profile|\.bash_profile|env)$")
-_PIPED_TO_SHELL = re.compile(r"\|\s*(?:sudo\s+)?(?:ba|z)?sh\b|\|\s*python")
-_PIPE_INSTALL = re.compile(r"^\s*(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:(?:ba|z)?sh|python3?)\b")
+# `curl URL | sh` (or `| python3 -`) at the start of the command or after `&&`, `;`, `||`: a tool's
+# installer. Checked on the whole command, since its parts are split at the pipe.
+_PIPE_INSTALL = re.compile(
+    r"(?:^|&&|;|\|\|)\s*(?:sudo\s+)?(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:(?:ba|z)?sh|python3?)\b"
+)
+# A lone `&` (not `&&`, `>&`, `&>` or `2>&1`): what comes before it runs in the background.
+_BACKGROUND = re.compile(r"(?<![&>|])&(?![&>])")
 _LOCAL_URL = re.compile(r"(?:^|[\s\"'/@])(?:localhost|127\.0\.0\.1|0\.0\.0\.0)(?=[:/\s\"']|$)")
 _MAKE_SETUP_TARGETS = wordset("install setup deps dependencies requirements env venv init")
 _ENV_TOOLS = wordset("poetry pipenv pdm hatch uv")
@@ -269,16 +277,14 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
-        "download-and-install",
-        StepKind.ENV,
-        "installs a tool with a downloaded script: the sandbox image has its tools",
-        lambda p: p.lower in ("curl", "wget") and bool(_PIPED_TO_SHELL.search(p.text)),
-    ),
-    Rule(
         "local-server-client",
         StepKind.INTERACTIVE,
         "sends a request to a local server that another step starts: needs that server running",
-        lambda p: p.lower in ("curl", "wget", "http", "https") and bool(_LOCAL_URL.search(p.text)),
+        lambda p: (
+            p.lower in ("curl", "wget", "http", "https")
+            and bool(_LOCAL_URL.search(p.text))
+            and not p.ctx.background
+        ),
     ),
     Rule(
         "activation",
@@ -557,14 +563,15 @@ def clone_info(head: str) -> tuple[bool, bool, str]:
 
 def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
     """Classify one command (compound commands by their most significant part)."""
-    if _PIPE_INSTALL.match(cmd.head):
+    if _PIPE_INSTALL.search(cmd.head):
         return StepKind.ENV, "installs a tool with a downloaded script: the sandbox has its tools"
     results: list[tuple[StepKind, str]] = []
     clone_seen = ctx.clone_seen
     after_clone = ctx.after_clone
     clone_dir = ctx.clone_dir
+    background = False
     for part in split_parts(cmd.head):
-        part_ctx = Context(ctx.windows_block, clone_seen, after_clone, clone_dir)
+        part_ctx = Context(ctx.windows_block, clone_seen, after_clone, clone_dir, background)
         kind, reason = classify_part(part, part_ctx)
         if kind in (StepKind.RUN, StepKind.INTERACTIVE):
             placeholder = placeholder_reason(part)
@@ -573,6 +580,7 @@ def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
         after_clone = _is_clone(part) and not clone_seen
         clone_dir = clone_folder(part) if after_clone else ""
         clone_seen = clone_seen or _is_clone(part)
+        background = background or bool(_BACKGROUND.search(part))
         results.append((kind, reason))
     for wanted in _KIND_PRIORITY:
         for kind, reason in results:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from repograder import model, notebooks, runner
+from repograder import model, notebooks, runner, syslibs
 from repograder.detect import EnvKind, EnvSpec
 from repograder.model import StepResult, StepStatus
-from repograder.sandbox import syslibs
 
 SOUNDFILE_ERROR = (
     "Traceback (most recent call last):\n"
