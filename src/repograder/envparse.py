@@ -2,9 +2,9 @@
 
 Used by :mod:`repograder.detect`; kept apart so the rules can be tested and fuzzed directly.
 Every function here accepts arbitrary (student) input and never raises. Kept whole: requirement
-lines and conda entries call each other (a ``conda export`` line in a
-requirements file, a ``pip:`` entry in a conda file). Poetry constraints and the Python
-version are :mod:`repograder.envpython` (re-exported here).
+lines and conda entries call each other (a ``conda export`` line in a requirements file, a
+``pip:`` entry in a conda file). Poetry constraints and the Python version are
+:mod:`repograder.envpython` (re-exported here).
 """
 
 from __future__ import annotations
