@@ -36,6 +36,7 @@ from repograder.readme_commands import (
     env_program,
     placeholder_reason,
     split_parts,
+    substitutions,
     wordset,
 )
 
@@ -54,7 +55,11 @@ _PIP_RE = re.compile(r"pip3?(?:\.\d{1,2})?")
 _SHELL_SETTINGS = re.compile(r"(?:^|/)(?:\.bashrc|\.zshrc|\.profile|\.bash_profile|env)$")
 _PIPED_TO_SHELL = re.compile(r"\|\s*(?:sudo\s+)?(?:ba|z)?sh\b|\|\s*python")
 _PIPE_INSTALL = re.compile(r"^\s*(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:(?:ba|z)?sh|python3?)\b")
-_LOCAL_URL = re.compile(r"(?:^|[\s\"'/@])(?:localhost|127\.0\.0\.1|0\.0\.0\.0)(?=[:/\s\"']|$)")
+# The URL's host is the local one: at a word's start, after `scheme://` or after `user@` there.
+_LOCAL_URL = re.compile(
+    r"(?:^|[\s\"']|://)(?:[^\s/@\"']{1,100}@)?(?:localhost|127\.0\.0\.1|0\.0\.0\.0)"
+    r"(?=[:/\s\"']|$)"
+)
 _MAKE_SETUP_TARGETS = wordset("install setup deps dependencies requirements env venv init")
 _ENV_TOOLS = wordset("poetry pipenv pdm hatch uv")
 _ENV_TOOL_SUBCOMMANDS = wordset("install sync venv lock add update env init pip python")
@@ -552,8 +557,19 @@ def clone_info(head: str) -> tuple[bool, bool, str]:
     return any(_is_clone(p) for p in parts), last, clone_folder(parts[-1]) if last else ""
 
 
-def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
-    """Classify one command (compound commands by their most significant part)."""
+# Commands that only print a value (a path, a name, a number) for a substitution: $(pwd).
+_QUERY_COMMANDS = wordset(
+    "pwd basename dirname which whoami uname date nproc realpath readlink id hostname echo "
+    "printf cat"
+)
+
+
+def classify(cmd: RawCommand, ctx: Context, _depth: int = 0) -> tuple[StepKind, str]:
+    """Classify one command (compound commands by their most significant part).
+
+    Commands run by a substitution inside a part (``$(...)``, backticks, ``<(...)``) count as
+    parts too: a run hidden in a set-up command is a run.
+    """
     if _PIPE_INSTALL.match(cmd.head):
         return StepKind.ENV, "installs a tool with a downloaded script: the sandbox has its tools"
     results: list[tuple[StepKind, str]] = []
@@ -567,6 +583,17 @@ def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
             placeholder = placeholder_reason(part)
             if placeholder:
                 kind, reason = StepKind.PLACEHOLDER, placeholder
+        if _depth < 3:
+            # `pip install $(python train.py)`: the shell runs the inner command first, so a
+            # set-up word outside cannot hide it (an inner query such as $(pwd) changes nothing).
+            for inner in substitutions(part):
+                words = effective_words(inner)
+                if words and words[0] not in _QUERY_COMMANDS:
+                    inner_kind, inner_reason = classify(
+                        RawCommand(inner, cmd.line, inner), ctx, _depth + 1
+                    )
+                    if inner_kind in (StepKind.RUN, StepKind.INTERACTIVE, StepKind.PLACEHOLDER):
+                        results.append((inner_kind, f"{inner_reason} (inside $(...) or `...`)"))
         after_clone = _is_clone(part) and not clone_seen
         clone_dir = clone_folder(part) if after_clone else ""
         clone_seen = clone_seen or _is_clone(part)

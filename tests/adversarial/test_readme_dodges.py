@@ -1,0 +1,107 @@
+"""A student's README step that runs their code must not be classified as set-up or skipped.
+
+Each command below runs ``python train.py`` when a shell executes it, hidden behind something the
+rule table treats as set-up (``pip install``, ``conda``, a developer step, an activation, an
+interpreter manager). Set-up and not-applicable steps are not run, so a misclassification lets a
+failing program go unnoticed. Pure: no sandbox.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from repograder.readme import parse_readme
+from repograder.readme_commands import StepKind
+from repograder.readme_sources import make_kind
+
+HIDDEN_RUNS = [
+    # a single `&` runs the left side in the background and goes on with the right side
+    "pip install -r requirements.txt & python train.py",
+    "conda install numpy & python train.py",
+    "python -m venv venv & python train.py",
+    "apt-get install -y foo & python train.py",
+    "pre-commit run --all-files & python train.py",
+    "pip install -r requirements.txt > /dev/null 2>&1 & python train.py",
+    # command substitution and process substitution run their command first
+    "pip install -r requirements.txt $(python train.py)",
+    "pip install -r requirements.txt `python train.py`",
+    "pip install -r <(python train.py)",
+    "git commit -m x -- $(python train.py)",
+    "source venv/bin/activate $(python train.py)",
+    'pip install "$(python train.py)"',
+    # interpreter managers that run a command
+    "pyenv exec python train.py",
+    "nvm exec 18 python train.py",
+    "nvm run 18 train.js",
+]
+
+
+@pytest.mark.parametrize("command", HIDDEN_RUNS)
+def test_a_run_hidden_behind_set_up_is_still_run(command: str) -> None:
+    (step,), _ = parse_readme(f"# P\n\n```bash\n{command}\n```\n")
+    assert step.kind == StepKind.RUN, (step.kind, step.reason)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "echo done 2>&1 | tee log.txt",
+        "python train.py &> log.txt",
+        "python train.py >& log.txt",
+        "pip install -r requirements.txt 2>&1",
+        "pip install 'numpy>=1.0' '$(not run: single-quoted)'",
+    ],
+)
+def test_redirections_and_quoted_text_are_not_separators(command: str) -> None:
+    (step,), _ = parse_readme(f"# P\n\n```bash\n{command}\n```\n")
+    if command.startswith("pip"):
+        assert step.kind == StepKind.ENV, step.reason
+    else:
+        assert step.kind == StepKind.RUN, step.reason
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        ("curl -o data.zip https://example.com/localhost/data.zip", StepKind.RUN),
+        ("wget https://localhost.example.com/data.zip", StepKind.RUN),
+        ("curl 'https://api.example.com/?next=localhost:80'", StepKind.RUN),
+        ("curl http://localhost:8000/predict -d @x.json", StepKind.INTERACTIVE),
+        ("curl -X POST 127.0.0.1:5000/predict", StepKind.INTERACTIVE),
+        ("wget http://user@localhost/x", StepKind.INTERACTIVE),
+    ],
+)
+def test_only_a_local_host_makes_a_local_server_client(command: str, kind: StepKind) -> None:
+    (step,), _ = parse_readme(f"# P\n\n```bash\n{command}\n```\n")
+    assert step.kind == kind, step.reason
+
+
+MAKEFILES = {
+    "inline recipe after ;": "install: ; python train.py\n\tpip install -r requirements.txt\n",
+    "a second rule adds a prerequisite": (
+        "install:\n\tpip install -r requirements.txt\n\ntrain:\n\tpython train.py\n\n"
+        "install: train\n"
+    ),
+    "prerequisites deeper than read": (
+        "install: a\n\tpip install -r requirements.txt\na: b\nb: c\nc: d\nd: e\ne: f\n"
+        "f:\n\tpython train.py\n"
+    ),
+    "a recipe longer than read": (
+        "install:\n" + "\tpip install numpy\n" * 60 + "\tpython train.py\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("makefile", MAKEFILES.values(), ids=list(MAKEFILES))
+def test_make_target_with_a_hidden_run_is_run(makefile: str) -> None:
+    judged = make_kind("make install", makefile)
+    assert judged is not None
+    assert judged[0] == StepKind.RUN, judged
+
+
+def test_make_target_that_only_installs_is_still_set_up() -> None:
+    makefile = "install: deps\n\tpip install -e .\ndeps:\n\tpip install -r requirements.txt\n"
+    assert make_kind("make install", makefile) == (
+        StepKind.ENV,
+        "make install installs: installs the requirements file: covered by the environment build",
+    )
