@@ -1,0 +1,77 @@
+"""Hostile lock files and dependency entries: a value with a line break must not smuggle a
+requirements line (``-r /etc/passwd``, ``--index-url``) past the checks a requirements file's
+own lines get; deep or huge documents are a parse error, not a crash. Pure, no sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from repograder import detect
+from repograder.envparse import sanitize_requirement
+
+SMUGGLED = "-r /etc/passwd"
+
+
+def _lock(tmp_path: Path, name: str, text: str) -> detect.EnvSpec:
+    (tmp_path / name).write_text(text)
+    return detect.detect_env(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "poetry.lock",
+            '[[package]]\nname = "torch"\nversion = "2.0"\n'
+            f"markers = \"python_version > '3'\\n{SMUGGLED}\"\n",
+        ),
+        ("uv.lock", f'[[package]]\nname = "numpy\\n{SMUGGLED}"\nversion = "1.26.0"\n'),
+        ("pdm.lock", f'[[package]]\nname = "numpy"\nversion = "1.26.0\\r{SMUGGLED}"\n'),
+        (
+            "Pipfile.lock",
+            json.dumps({"default": {"numpy": {"version": f"==1.26.0\n{SMUGGLED}"}}}),
+        ),
+        (
+            "pyproject.toml",
+            f'[project]\nname = "x"\nversion = "1"\ndependencies = ["numpy\\n{SMUGGLED}"]\n',
+        ),
+    ],
+)
+def test_a_line_break_inside_an_entry_smuggles_no_requirements_line(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    spec = _lock(tmp_path, name, text)
+    assert not any(c in r for r in spec.requirements for c in "\n\r\x00"), spec.requirements
+    assert any("control character" in d for d in spec.dropped), spec.dropped
+
+
+@pytest.mark.parametrize(
+    "bad", ["numpy\n-r x", "numpy\r-r x", "numpy\x00", "numpy\x1b[2J", "a\u2028b"]
+)
+def test_a_requirement_with_a_control_or_line_separator_character_is_dropped(bad: str) -> None:
+    result = sanitize_requirement(bad)
+    assert result.line is None
+    assert result.dropped is not None
+    assert "control character" in result.dropped
+
+
+def test_tabs_and_ordinary_requirements_are_kept() -> None:
+    assert sanitize_requirement("numpy>=1.26\t# pinned").line is not None
+    assert sanitize_requirement("torch==2.0; python_version > '3'").line is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("poetry.lock", "a = " + "[" * 200_000 + "]" * 200_000),
+        ("uv.lock", "a = " + "{x=" * 100_000 + "}" * 100_000),
+        ("Pipfile.lock", "[" * 200_000 + "]" * 200_000),
+    ],
+)
+def test_a_deeply_nested_lock_file_is_a_parse_error(tmp_path: Path, name: str, text: str) -> None:
+    spec = _lock(tmp_path, name, text)
+    assert spec.parse_error is not None
+    assert spec.requirements == ()
