@@ -51,6 +51,7 @@ from repograder.readme_commands import (
     parse_annotation,
     prose_command,
     split_console,
+    split_parts,
     split_script,
     wordset,
 )
@@ -541,6 +542,13 @@ def _same_command(command: str) -> tuple[str, ...]:
     return (words[0].lower(), module or (target[0] if target else "")) if words else ()
 
 
+def _python_targets(command: str) -> set[tuple[str, ...]]:
+    """The Python programs the command's parts run, as :func:`_same_command` names them."""
+    first = command.split("\n", 1)[0]
+    found = {_same_command(part) for part in split_parts(first)}
+    return {own for own in found if own[:1] == ("python",)}
+
+
 def _platform(step: Step, steps: list[Step]) -> Step:
     """Windows-only steps: skipped when a Linux alternative is nearby, else attempted.
 
@@ -558,13 +566,16 @@ def _platform(step: Step, steps: list[Step]) -> Step:
         return step
     own = _same_command(step.command)
     translatable = own[:1] == ("python",) and not is_windows_command(_posix_form(step.command))
+    # What the step runs of the project: a Windows-only part (`set X=1 && python train.py`)
+    # does not make any nearby Linux step (`ls data`) the way to run train.py on Linux.
+    targets = _python_targets(step.command) or ({own} if translatable else set())
     # An alternative does the same kind of thing (a run for a run): a nearby install step is
     # not a Linux way to run the code.
     alternative = any(
         not other.windows
         and other.kind == step.kind
         and (other.heading == step.heading or abs(other.source_line - step.source_line) <= 20)
-        and (not translatable or _same_command(other.command) == own)
+        and (not targets or bool(targets & _python_targets(other.command)))
         for other in steps
     )
     if alternative:

@@ -105,3 +105,29 @@ def test_make_target_that_only_installs_is_still_set_up() -> None:
         StepKind.ENV,
         "make install installs: installs the requirements file: covered by the environment build",
     )
+
+
+@pytest.mark.parametrize(
+    "windows",
+    [
+        "set DATA=C:\\data && python train.py",
+        '$env:DATA="x"; python train.py',
+        "venv\\Scripts\\activate && python train.py --epochs 1",
+    ],
+)
+def test_an_unrelated_linux_step_is_no_alternative_to_a_windows_run_of_the_code(
+    windows: str,
+) -> None:
+    """The Windows step runs train.py; `ls data` nearby is not a Linux way to do that."""
+    text = f"# P\n\nWindows:\n\n```\n{windows}\n```\n\nLinux:\n\n```bash\nls data\n```\n"
+    steps, _ = parse_readme(text)
+    assert steps[0].kind == StepKind.RUN, steps[0].reason
+
+
+def test_the_same_program_run_on_linux_is_the_alternative() -> None:
+    text = (
+        "# P\n\nWindows:\n\n```\nset DATA=C:\\data && python train.py\n```\n\n"
+        "Linux:\n\n```bash\nexport DATA=/data && python3 train.py\n```\n"
+    )
+    steps, _ = parse_readme(text)
+    assert [s.kind for s in steps] == [StepKind.PLATFORM, StepKind.RUN]
