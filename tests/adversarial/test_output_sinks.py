@@ -20,8 +20,9 @@ from gitrepo import commit, init_repo
 from repograder import cli
 from repograder.progress import PlainProgress
 from repograder.report import grades_csv, summary_markdown
+from repograder.report.html import render_group, render_index
 from repograder.termtext import terminal_safe
-from report_factory import good_group, make_run
+from report_factory import good_group, make_hostile_run, make_run
 
 OSC52 = "\x1b]52;c;ZWNobyBwd25lZA==\x07"  # writes "echo pwned" to the clipboard
 TITLE = "\x1b]0;sudo make me a sandwich\x07"
@@ -134,3 +135,15 @@ def test_summary_markdown_neutralises_bidi_and_autolinks() -> None:
     assert "www.evil" not in text
     assert "mail@evil" not in text
     assert "https\\://evil.example/x" in text
+
+
+@pytest.mark.parametrize("payload", ESCAPES)
+def test_html_pages_show_control_and_bidi_characters_as_escapes(payload: str) -> None:
+    """A file name with U+202E reads backwards in a browser (and the report is what a grader
+    trusts); raw C0/C1 controls are not even valid HTML. Both are shown as visible escapes."""
+
+    run = make_hostile_run(payload)
+    pages = [render_index(run)] + [render_group(run, g) for g in run.groups]
+    for page in pages:
+        _assert_no_raw_controls(page)
+    assert any(terminal_safe(payload) in page for page in pages)

@@ -30,6 +30,7 @@ from repograder.model import (
     Status,
 )
 from repograder.report.tables import check_columns, check_points, format_score
+from repograder.termtext import terminal_safe
 
 __all__ = [
     "CSP",
@@ -303,12 +304,22 @@ def _short_sha(sha: str | None) -> str:
     return (sha or "")[:12]
 
 
+def _visible_text(value: object) -> object:
+    """Every ``{{ value }}`` of a template: strings (not our own Markup) via terminal_safe."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return terminal_safe(value)
+    return value
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
         # autoescape=True, not select_autoescape: our templates end in .html.j2.
         autoescape=True,
+        # Control and bidi characters of student text as visible escapes (termtext): U+202E
+        # would make a file name read backwards, and raw C0/C1 controls are not valid HTML.
+        finalize=_visible_text,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
