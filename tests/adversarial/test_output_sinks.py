@@ -19,7 +19,7 @@ import pytest
 from gitrepo import commit, init_repo
 from repograder import cli
 from repograder.progress import PlainProgress
-from repograder.report import grades_csv, summary_markdown
+from repograder.report import grades_csv, junit_xml, summary_markdown
 from repograder.report.html import render_group, render_index
 from repograder.termtext import terminal_safe
 from report_factory import good_group, make_hostile_run, make_run
@@ -147,3 +147,11 @@ def test_html_pages_show_control_and_bidi_characters_as_escapes(payload: str) ->
     for page in pages:
         _assert_no_raw_controls(page)
     assert any(terminal_safe(payload) in page for page in pages)
+
+
+@pytest.mark.parametrize("payload", ESCAPES)
+def test_junit_xml_shows_control_and_bidi_characters_as_escapes(payload: str) -> None:
+    """CI test viewers show junit.xml's names and messages: the same rule as the HTML pages."""
+    text = junit_xml(make_hostile_run(payload))
+    _assert_no_raw_controls(text)
+    assert "\ufffd" not in text  # shown as an escape, not lost
