@@ -570,13 +570,18 @@ def classify(cmd: RawCommand, ctx: Context, _depth: int = 0) -> tuple[StepKind, 
     Commands run by a substitution inside a part (``$(...)``, backticks, ``<(...)``) count as
     parts too: a run hidden in a set-up command is a run.
     """
-    if _PIPE_INSTALL.match(cmd.head):
-        return StepKind.ENV, "installs a tool with a downloaded script: the sandbox has its tools"
     results: list[tuple[StepKind, str]] = []
+    parts = split_parts(cmd.head)
+    if _PIPE_INSTALL.match(cmd.head):
+        # `curl URL | sh` is set-up; what follows it (`&& python train.py`) is classified.
+        results.append(
+            (StepKind.ENV, "installs a tool with a downloaded script: the sandbox has its tools")
+        )
+        parts = parts[2:]
     clone_seen = ctx.clone_seen
     after_clone = ctx.after_clone
     clone_dir = ctx.clone_dir
-    for part in split_parts(cmd.head):
+    for part in parts:
         part_ctx = Context(ctx.windows_block, clone_seen, after_clone, clone_dir)
         kind, reason = classify_part(part, part_ctx)
         if kind in (StepKind.RUN, StepKind.INTERACTIVE):

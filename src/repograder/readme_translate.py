@@ -116,7 +116,7 @@ _NVM_VERSION = re.compile(r"v?\d[\w.]{0,20}|node|stable|iojs|lts/\S{1,30}|--lts(
 
 def runner_inner(words: list[str]) -> list[str] | None:
     """The command behind a tool runner (``poetry run black .`` -> ``["black", "."]``), also
-    ``pyenv exec X`` and ``nvm exec|run [version] X``.
+    ``pyenv exec X``, ``hatch env run [options] -- X`` and ``nvm exec|run [version] X``.
 
     None when ``words`` is not a runner invocation; ``[]`` when the runner has no command.
     """
@@ -125,6 +125,11 @@ def runner_inner(words: list[str]) -> list[str] | None:
     tool = words[0].lower()
     if tool == "pyenv" and words[1] == "exec":
         return words[2:]
+    if tool == "hatch" and words[1:3] == ["env", "run"]:
+        # hatch env run [OPTIONS] -- <command> (hatch's CLI reference); without `--` the
+        # command's start is unknown, so all arguments are classified (a catch-all run).
+        rest = words[3:]
+        return rest[rest.index("--") + 1 :] if "--" in rest else rest
     if tool == "nvm" and words[1] in ("exec", "run"):
         # nvm exec [version] <command>; nvm run [version] <script> (node runs the script)
         rest = words[2:]

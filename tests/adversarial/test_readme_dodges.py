@@ -33,6 +33,10 @@ HIDDEN_RUNS = [
     "pyenv exec python train.py",
     "nvm exec 18 python train.py",
     "nvm run 18 train.js",
+    "hatch env run -e test -- python train.py",
+    # a download piped to a shell is set-up, what follows it is not
+    "curl -sSL https://install.python-poetry.org | python3 - && python train.py",
+    "wget -qO- https://astral.sh/uv/install.sh | sh; python train.py",
 ]
 
 
