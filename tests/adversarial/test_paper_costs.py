@@ -47,3 +47,27 @@ def test_one_slow_pdf_is_stopped_at_the_budget(
     assert "longer than the search's time budget" in reasons["decoy.pdf"]
     # the slow one ranks after the unopened paper, which is measured in the time left
     assert answer["candidates"][0][0] == "paper.pdf"  # type: ignore[index]
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_a_zip_with_a_huge_member_listing_is_not_listed(tmp_path: Path) -> None:
+    """zipfile reads the whole central directory into memory before we could cap the members:
+    a 100 MB archive of empty members costs seconds and ~700 MB per zip. The directory's size is
+    read from the end record first (PKWARE APPNOTE 4.3.16) and a big one is not opened."""
+    from repograder import paper_find
+
+    tex = b"\\documentclass[conference]{IEEEtran}\n"
+    many = {"main.tex": tex} | {f"{i:06d}" + "x" * 200: b"" for i in range(8000)}
+    _zip(tmp_path / "overleaf.zip", many)
+    assert paper_find.find_other_forms(tmp_path) == []
+    _zip(tmp_path / "overleaf.zip", {"main.tex": tex})
+    assert paper_find.find_other_forms(tmp_path) == [
+        "overleaf.zip holds main.tex (IEEEtran, conference) but no PDF"
+    ]
