@@ -59,9 +59,11 @@ from repograder.readme_rules import (
     DEPENDENCY_REASON,
     PROJECT_REASON,
     REQUIREMENTS_REASON,
+    RUN_THEN_SERVE_REASON,
     Context,
     classify,
     clone_info,
+    runs_code_then_serves,
 )
 from repograder.readme_sources import (
     MAKE_CALL,
@@ -473,7 +475,12 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
     clone_dir = ""
     for raw, heading, lang, windows_block, _ann in raws:
         windows = windows_block or is_windows_command(raw.head)
-        kind, reason = classify(raw, Context(windows_block, clone_seen, after_clone, clone_dir))
+        ctx = Context(windows_block, clone_seen, after_clone, clone_dir)
+        kind, reason = classify(raw, ctx)
+        long_running = False
+        if kind == StepKind.INTERACTIVE and runs_code_then_serves(raw, ctx):
+            # `python train.py && tensorboard ...`: skipping it whole would hide train.py.
+            kind, reason, long_running = StepKind.RUN, RUN_THEN_SERVE_REASON, True
         clones, ends_with_clone, folder = clone_info(raw.head)
         if kind == StepKind.ENV:
             # `git clone X && cd X && pip install -e .` installs a dependency from its source:
@@ -483,7 +490,17 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
         clone_dir = folder if after_clone else ""
         clone_seen = clone_seen or clones
         steps.append(
-            Step(0, raw.text, raw.line, heading, kind, reason, block_lang=lang, windows=windows)
+            Step(
+                0,
+                raw.text,
+                raw.line,
+                heading,
+                kind,
+                reason,
+                long_running=long_running,
+                block_lang=lang,
+                windows=windows,
+            )
         )
     steps = _platform_all(_dependencies_from_source(steps))
     result: list[Step] = []
@@ -594,7 +611,7 @@ def _apply_annotation(step: Step, ann: Annotation) -> Step:
         step,
         timeout_s=ann.timeout_s,
         expect_fail=ann.expect_fail,
-        long_running=ann.long_running,
+        long_running=ann.long_running or step.long_running,
         annotations=ann.tokens,
     )
     if ann.skip:

@@ -486,9 +486,16 @@ def is_windows_command(text: str) -> bool:
 
 def split_parts(head: str) -> list[str]:
     """Top-level parts of a compound command (``a && b; c | d & e``), quotes respected roughly."""
+    return [part for _, part in split_compound(head)]
+
+
+def split_compound(head: str) -> list[tuple[str, str]]:
+    """(separator before it, part) for each top-level part: ``a && b; c`` gives
+    ``[("", "a"), ("&&", "b"), (";", "c")]``. Empty parts are left out."""
     first = head.split("\n", 1)[0] if "<<" in head else head.replace("\\\n", " ")
-    parts: list[str] = []
+    parts: list[tuple[str, str]] = []
     current: list[str] = []
+    before = ""
     quote = ""
     i = 0
     while i < len(first):
@@ -501,14 +508,19 @@ def split_parts(head: str) -> list[str]:
         elif _SEPARATORS_RE.match(first, i):
             sep = _SEPARATORS_RE.match(first, i)
             assert sep is not None
-            parts.append("".join(current).strip())
+            text = "".join(current).strip()
+            if text:
+                parts.append((before, text))
+            before = sep.group(0) if text or not parts else before
             current = []
             i += len(sep.group(0))
             continue
         current.append(ch)
         i += 1
-    parts.append("".join(current).strip())
-    return [p for p in parts if p] or [head.strip()]
+    text = "".join(current).strip()
+    if text:
+        parts.append((before, text))
+    return parts or [("", head.strip())]
 
 
 def substitutions(text: str, limit: int = 20) -> list[str]:

@@ -35,6 +35,7 @@ from repograder.readme_commands import (
     effective_words,
     env_program,
     placeholder_reason,
+    split_compound,
     split_parts,
     substitutions,
     wordset,
@@ -611,3 +612,33 @@ def classify(cmd: RawCommand, ctx: Context, _depth: int = 0) -> tuple[StepKind, 
                     reason = f"{reason} (also contains {', '.join(sorted(others))} parts)"
                 return kind, reason
     return StepKind.RUN, "runs a command"
+
+
+# Parts that prepare or look around rather than run the project's code (`cd app && streamlit
+# run app.py` only starts a server).
+_NOT_CODE = wordset(
+    "cd mkdir export set ls echo wget curl chmod unzip tar cp mv rm touch cat git gdown kaggle "
+    "source unset ln which where dir sleep pwd clear"
+)
+RUN_THEN_SERVE_REASON = (
+    "runs the project's code, then starts something long-running: run; a failure before it "
+    "fails the step, still running at the timeout counts as success"
+)
+
+
+def runs_code_then_serves(cmd: RawCommand, ctx: Context) -> bool:
+    """``python train.py && tensorboard --logdir runs``: code runs first, joined by ``&&`` (so its
+    failure ends the command with its exit code), then only interactive parts follow."""
+    parts = split_compound(cmd.head)
+    kinds = [classify_part(part, ctx)[0] for _, part in parts]
+    if StepKind.INTERACTIVE not in kinds:
+        return False
+    first = kinds.index(StepKind.INTERACTIVE)
+    before = parts[:first]
+    runs_code = any(
+        kind == StepKind.RUN and (words := effective_words(part)) and words[0] not in _NOT_CODE
+        for (_, part), kind in zip(before, kinds[:first], strict=True)
+    )
+    joined = all(sep == "&&" for sep, _ in parts[1 : first + 1])
+    rest = all(k in (StepKind.INTERACTIVE, StepKind.NOT_APPLICABLE) for k in kinds[first:])
+    return runs_code and joined and rest

@@ -135,3 +135,45 @@ def test_the_same_program_run_on_linux_is_the_alternative() -> None:
     )
     steps, _ = parse_readme(text)
     assert [s.kind for s in steps] == [StepKind.PLATFORM, StepKind.RUN]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python train.py && tensorboard --logdir runs",
+        "python train.py --epochs 1 && streamlit run app.py",
+        "python -m src.train && jupyter notebook",
+    ],
+)
+def test_code_run_before_a_server_is_run_and_the_server_may_keep_running(command: str) -> None:
+    """`python train.py && tensorboard ...` was interactive as a whole and never ran: a failing
+    train.py went unseen. Now it runs; `&&` stops at a failure (a fail), and a server still
+    running at the timeout is the long-running success the README describes."""
+    (step,), _ = parse_readme(f"# P\n\n```bash\n{command}\n```\n")
+    assert step.kind == StepKind.RUN, step.reason
+    assert step.long_running
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "streamlit run app.py",
+        "cd app && streamlit run app.py",
+        "pip install -r requirements.txt && streamlit run app.py",
+        "tensorboard --logdir runs && python train.py",
+        "python train.py; tensorboard --logdir runs",  # the failure's exit code is lost: as before
+    ],
+)
+def test_other_compounds_with_a_server_stay_interactive(command: str) -> None:
+    (step,), _ = parse_readme(f"# P\n\n```bash\n{command}\n```\n")
+    assert step.kind == StepKind.INTERACTIVE, step.reason
+    assert not step.long_running
+
+
+def test_a_long_running_annotation_and_the_derived_one_agree() -> None:
+    text = (
+        "# P\n\n<!-- repograder: timeout=2m -->\n"
+        "```bash\npython train.py && tensorboard --logdir runs\n```\n"
+    )
+    (step,), _ = parse_readme(text)
+    assert (step.kind, step.long_running, step.timeout_s) == (StepKind.RUN, True, 120.0)
