@@ -589,21 +589,22 @@ def classify(cmd: RawCommand, ctx: Context, _depth: int = 0) -> tuple[StepKind, 
             placeholder = placeholder_reason(part)
             if placeholder:
                 kind, reason = StepKind.PLACEHOLDER, placeholder
+        after_clone = _is_clone(part) and not clone_seen
+        clone_dir = clone_folder(part) if after_clone else ""
+        clone_seen = clone_seen or _is_clone(part)
+        results.append((kind, reason))
         if _depth < 3:
             # `pip install $(python train.py)`: the shell runs the inner command first, so a
             # set-up word outside cannot hide it (an inner query such as $(pwd) changes nothing).
+            # Only a run counts: an inner server or placeholder must not hide the outer run.
             for inner in substitutions(part):
                 words = effective_words(inner)
                 if words and words[0] not in _QUERY_COMMANDS:
                     inner_kind, inner_reason = classify(
                         RawCommand(inner, cmd.line, inner), ctx, _depth + 1
                     )
-                    if inner_kind in (StepKind.RUN, StepKind.INTERACTIVE, StepKind.PLACEHOLDER):
+                    if inner_kind == StepKind.RUN:
                         results.append((inner_kind, f"{inner_reason} (inside $(...) or `...`)"))
-        after_clone = _is_clone(part) and not clone_seen
-        clone_dir = clone_folder(part) if after_clone else ""
-        clone_seen = clone_seen or _is_clone(part)
-        results.append((kind, reason))
     for wanted in _KIND_PRIORITY:
         for kind, reason in results:
             if kind == wanted:

@@ -34,6 +34,8 @@ HIDDEN_RUNS = [
     "nvm exec 18 python train.py",
     "nvm run 18 train.js",
     "hatch env run -e test -- python train.py",
+    # a substitution running a server does not hide the outer run
+    "python train.py --v $(tensorboard --version)",
     # a download piped to a shell is set-up, what follows it is not
     "curl -sSL https://install.python-poetry.org | python3 - && python train.py",
     "wget -qO- https://astral.sh/uv/install.sh | sh; python train.py",
