@@ -45,7 +45,7 @@ def test_a_line_break_inside_an_entry_smuggles_no_requirements_line(
 ) -> None:
     spec = _lock(tmp_path, name, text)
     assert not any(c in r for r in spec.requirements for c in "\n\r\x00"), spec.requirements
-    assert any("control character" in d for d in spec.dropped), spec.dropped
+    assert any("control character" in d or "not a package name" in d for d in spec.dropped)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +75,23 @@ def test_a_deeply_nested_lock_file_is_a_parse_error(tmp_path: Path, name: str, t
     spec = _lock(tmp_path, name, text)
     assert spec.parse_error is not None
     assert spec.requirements == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("Pipfile.lock", json.dumps({"default": {"-r /etc/passwd": {"version": ""}}})),
+        ("Pipfile.lock", json.dumps({"default": {"--index-url https://x.example": {}}})),
+        ("poetry.lock", '[[package]]\nname = "-c /etc/shadow"\nversion = "1"\n'),
+        ("uv.lock", '[[package]]\nname = "numpy"\nversion = "1 -r /etc/passwd"\n'),
+        ("pdm.lock", '[[package]]\nname = "numpy ; -r x"\nversion = "1"\n'),
+    ],
+)
+def test_a_lock_entry_that_is_not_a_package_name_and_version_is_dropped(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    """A lock file's package name became a pip option (``-r /etc/passwd``), past the include
+    checks a requirements file's own ``-r`` lines get."""
+    spec = _lock(tmp_path, name, text)
+    assert spec.requirements == (), spec.requirements
+    assert spec.dropped, "the entry is reported"
