@@ -513,6 +513,14 @@ def _dict_dependency(name: str, spec: dict[str, Any], where: str, acc: _Acc) -> 
 
 
 def _add_line(acc: _Acc, line: str, where: str) -> None:
+    """One dependency of a structured file (pyproject, setup.py/cfg, Pipfile, a lock file).
+
+    Such lists hold PEP 508 strings, never pip options: ``-r /etc/passwd`` there would pass the
+    include checks that only a requirements file's own lines get (:func:`_read_requirements`).
+    """
+    if line.lstrip().startswith("-"):
+        acc.dropped.append(f"{where}: {line.strip()!r}: a pip option, not a package")
+        return
     result = sanitize_requirement(line)
     acc.install_project = acc.install_project or result.install_project
     if result.dropped:

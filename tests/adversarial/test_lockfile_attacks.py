@@ -95,3 +95,32 @@ def test_a_lock_entry_that_is_not_a_package_name_and_version_is_dropped(
     spec = _lock(tmp_path, name, text)
     assert spec.requirements == (), spec.requirements
     assert spec.dropped, "the entry is reported"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "pyproject.toml",
+            '[project]\nname = "x"\nversion = "1"\ndependencies = ["-r /etc/passwd", "numpy"]\n',
+        ),
+        (
+            "pyproject.toml",
+            '[tool.poetry]\nname = "x"\nversion = "1"\n'
+            '[tool.poetry.dependencies]\n"-c /etc/shadow" = "*"\nnumpy = "*"\n',
+        ),
+        (
+            "setup.py",
+            'from setuptools import setup\nsetup(install_requires=["-r /etc/passwd", "numpy"])\n',
+        ),
+        ("Pipfile", '[packages]\n"-r /etc/passwd" = "*"\nnumpy = "*"\n'),
+    ],
+)
+def test_a_dependency_list_holds_packages_not_pip_options(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    """PEP 508 dependency strings are never pip options; only a requirements file may hold
+    ``-r``/``-c`` lines, and there they are checked to stay inside the repository."""
+    spec = _lock(tmp_path, name, text)
+    assert spec.requirements == ("numpy",), spec.requirements
+    assert any("pip option" in d for d in spec.dropped), spec.dropped
