@@ -1,11 +1,12 @@
 """Which system libraries do distributions' wheels link without bundling them? (ldd, as
-auditwheel sees them.) The data behind the "linked" rows of repograder.sandbox.syslibs.TABLE.
+auditwheel sees them.) The data behind the "linked" rows of repograder.syslibs.TABLE.
 
 usage: python benchmarks/syslibs_scan.py DIST [DIST...]
 
-Installs the distributions into a fresh venv in a throw-away container of the sandbox base
-image (with the host's CA bundle and index settings), runs ``ldd`` on every shared object they
-installed and prints, per distribution, the sonames ldd reports as ``not found`` with the
+Installs each distribution into its own fresh venv in a throw-away container of the sandbox
+base image (with the host's CA bundle and index settings; one that does not install is
+reported and the others go on), runs ``ldd`` on every shared object it installed and prints,
+per distribution, how many it scanned and the sonames ldd reports as ``not found`` with the
 Debian package that ships them when syslibs.SONAME_PACKAGES knows it (else: look it up with
 ``apt-file search <soname>`` and add it there, with its source). Libraries loaded with
 dlopen (cffi/ctypes) are invisible to ldd: those rows cite the package's source instead.
@@ -18,17 +19,25 @@ import sys
 
 from repograder.sandbox import docker as sd
 from repograder.sandbox.hostconfig import CONTAINER_CA_PATH, container_env, detect_host_settings
-from repograder.sandbox.syslibs import debian_package_of
+from repograder.syslibs import debian_package_of
 
 SCRIPT = r"""
-set -e
 unset PIP_PREFIX
-python3 -m venv /tmp/v >/dev/null
-/tmp/v/bin/pip install -q --no-cache-dir "$@" >/dev/null
-site=$(/tmp/v/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-for so in $(find "$site" -name '*.so*' -type f); do
-  ldd "$so" 2>/dev/null | awk -v f="${so#$site/}" '/not found/ {print f" "$1}'
-done | sort -u
+for dist in "$@"; do
+  v=/tmp/v-$dist
+  python3 -m venv "$v" >/dev/null
+  if ! "$v/bin/pip" install -q --no-cache-dir "$dist" >/tmp/pip-$dist.log 2>&1; then
+    echo "$dist INSTALL-FAILED $(grep -m1 -E '^ERROR' /tmp/pip-$dist.log | tr ' ' '_')"
+    continue
+  fi
+  site=$("$v/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  n=0
+  for so in $(find "$site" -name '*.so*' -type f); do
+    n=$((n+1))
+    ldd "$so" 2>/dev/null | awk -v d="$dist" -v f="${so#$site/}" '/not found/ {print d" "f" "$1}'
+  done | sort -u
+  echo "$dist SCANNED $(find "$site" -name '*.so*' -type f | wc -l)_shared_objects"
+done
 """
 
 
@@ -51,9 +60,12 @@ def main() -> int:
         print(proc.stderr[-2000:], file=sys.stderr)
         return proc.returncode
     for line in proc.stdout.splitlines():
-        path, soname = line.split(" ", 1)
+        dist, path, soname = line.split(" ", 2)
+        if path in ("SCANNED", "INSTALL-FAILED"):
+            print(f"{dist:24} {path.lower()}: {soname.replace('_', ' ')}")
+            continue
         package = debian_package_of(soname) or "? (apt-file search " + soname + ")"
-        print(f"{path.split('/')[0]:30} {soname:28} {package}")
+        print(f"{dist:24} {path:52} {soname:28} {package}")
     return 0
 
 

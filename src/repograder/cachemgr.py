@@ -16,8 +16,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from repograder import fsutil
+
+if TYPE_CHECKING:  # the Docker side is imported only when it is used
+    from repograder.sandbox.docker import DockerCaches
 
 DAY = 86400.0
 WORK_GRACE_S = 3600.0  # a work folder touched within the last hour may belong to a live run
@@ -101,17 +105,19 @@ def _folder_entry(name: str, paths: list[Path], where: str) -> CacheEntry:
     return CacheEntry(name, where, len(paths), total, newest)
 
 
-def _last_used(cache_dir: Path, content_hash: str, created: float) -> float:
-    from repograder.sandbox.docker import USED_DIR
+def _docker(caches: DockerCaches | None) -> DockerCaches:
+    from repograder.sandbox.docker import DockerCaches
 
-    try:
-        return (cache_dir / USED_DIR / f"{content_hash}.used").stat().st_mtime
-    except OSError:
-        return created
+    return caches if caches is not None else DockerCaches()
 
 
-def cache_info(cache_dir: Path, *, use_docker: bool = True) -> tuple[CacheEntry, ...]:
-    """Sizes of every cache; Docker entries say why they are missing without an engine."""
+def cache_info(
+    cache_dir: Path, *, use_docker: bool = True, docker: DockerCaches | None = None
+) -> tuple[CacheEntry, ...]:
+    """Sizes of every cache; Docker entries say why they are missing without an engine.
+
+    ``docker``: the Docker side (default: the local engine's, see ``DockerCaches``).
+    """
     entries = [
         _folder_entry("git mirrors", _children(cache_dir / "mirrors"), str(cache_dir / "mirrors")),
         _folder_entry(
@@ -128,21 +134,20 @@ def cache_info(cache_dir: Path, *, use_docker: bool = True) -> tuple[CacheEntry,
     ]
     if not use_docker:
         return tuple(entries)
-    from repograder.sandbox import docker as sd
-
-    ok, why = sd.docker_available()
+    sd = _docker(docker)
+    ok, why = sd.available()
     if not ok:
         note = f"Docker not reachable: {why}"
-        entries.append(CacheEntry("docker environment images", sd.ENV_REPO, 0, None, note=note))
+        entries.append(CacheEntry("docker environment images", sd.env_repo, 0, None, note=note))
         return tuple(entries)
     images = sd.list_images()
     for layer, label in (("common", "docker shared layers"), ("group", "docker env images")):
         chosen = [i for i in images if i.layer == layer]
-        last = [_last_used(cache_dir, i.content_hash, i.created) for i in chosen]
+        last = [sd.last_used(cache_dir, i) for i in chosen]
         entries.append(
             CacheEntry(
                 label,
-                sd.ENV_REPO,
+                sd.env_repo,
                 len(chosen),
                 sum(i.unique_size for i in chosen),
                 max(last) if last else None,
@@ -153,7 +158,7 @@ def cache_info(cache_dir: Path, *, use_docker: bool = True) -> tuple[CacheEntry,
     entries.append(
         CacheEntry(
             "docker base images",
-            ", ".join(i.tag for i in base) or sd.BASE_IMAGE,
+            ", ".join(i.tag for i in base) or sd.base_image,
             len(base),
             sum(i.unique_size for i in base)
             + max((i.size - i.unique_size for i in base), default=0),
@@ -164,7 +169,7 @@ def cache_info(cache_dir: Path, *, use_docker: bool = True) -> tuple[CacheEntry,
     entries.append(
         CacheEntry(
             "docker uv cache volume",
-            sd.UV_CACHE_VOLUME,
+            sd.uv_cache_volume,
             0 if volume is None else 1,
             volume or 0,
         )
@@ -220,11 +225,13 @@ def prune(
     dry_run: bool = False,
     use_docker: bool = True,
     now: float | None = None,
+    docker: DockerCaches | None = None,
 ) -> PruneResult:
     """Remove environments unused for ``older_than_s`` and unreferenced work folders.
 
     ``remove_all`` empties every cache, the base images and the uv cache volume included;
-    without it the base images, git mirrors and the uv cache are never touched.
+    without it the base images, git mirrors and the uv cache are never touched. ``docker``:
+    the Docker side (default: the local engine's, see ``DockerCaches``).
     """
     now = time.time() if now is None else now
     cutoff = now - older_than_s
@@ -233,10 +240,9 @@ def prune(
     freed = 0
     live: set[str] = set()
     docker_ok = False
-    if use_docker:
-        from repograder.sandbox import docker as sd
-
-        docker_ok = sd.docker_available()[0]
+    sd = _docker(docker) if use_docker else None
+    if sd is not None:
+        docker_ok = sd.available()[0]
         if docker_ok:
             live = sd.live_run_ids()
     # Work folders: left behind by crashed runs (a finished run removes its own).
@@ -257,14 +263,15 @@ def prune(
             if (cache_dir / name).is_dir():
                 freed += _remove_tree(cache_dir / name, dry_run)
                 removed.append(f"{name} folder {cache_dir / name}")
-    if docker_ok:
-        freed += _prune_images(cache_dir, cutoff, remove_all, dry_run, removed, kept)
+    if sd is not None and docker_ok:
+        freed += _prune_images(sd, cache_dir, cutoff, remove_all, dry_run, removed, kept)
     elif use_docker:
         kept.append("docker images: no Docker engine reachable")
     return PruneResult(tuple(removed), freed, tuple(kept))
 
 
 def _prune_images(
+    sd: DockerCaches,
     cache_dir: Path,
     cutoff: float,
     remove_all: bool,
@@ -272,8 +279,6 @@ def _prune_images(
     removed: list[str],
     kept: list[str],
 ) -> int:
-    from repograder.sandbox import docker as sd
-
     freed = 0
     images = sd.list_images()
     # Group layers first: a shared layer can only go once no group image sits on it.
@@ -281,7 +286,7 @@ def _prune_images(
     for image in sorted(images, key=lambda i: (order.get(i.layer, 0), i.tag)):
         if image.layer == "base" and not remove_all:
             continue
-        last = _last_used(cache_dir, image.content_hash, image.created)
+        last = sd.last_used(cache_dir, image)
         if not remove_all and last >= cutoff:
             continue
         name = f"image {image.tag or image.id[:19]}"
@@ -294,16 +299,15 @@ def _prune_images(
             continue
         freed += image.unique_size
         removed.append(name)
-        if image.content_hash and not dry_run:
-            used = cache_dir / sd.USED_DIR / f"{image.content_hash}.used"
-            used.unlink(missing_ok=True)
+        if not dry_run:
+            sd.forget(cache_dir, image)
     if remove_all:
         size = sd.uv_cache_volume_size()
         if size is not None:
             why = None if dry_run else sd.remove_uv_cache_volume()
             if why:
-                kept.append(f"volume {sd.UV_CACHE_VOLUME}: {why}")
+                kept.append(f"volume {sd.uv_cache_volume}: {why}")
             else:
                 freed += size
-                removed.append(f"volume {sd.UV_CACHE_VOLUME}")
+                removed.append(f"volume {sd.uv_cache_volume}")
     return freed

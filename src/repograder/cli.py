@@ -63,6 +63,9 @@ def _say(*values: object, file: Any = None, end: str = "\n", flush: bool = False
     print(terminal_safe(text), file=file, end=end, flush=flush)
 
 
+TEMPLATE_CACHE = "templates"  # compiled report templates, under the cache folder
+
+
 def cache_dir() -> Path:
     """``REPOGRADER_CACHE`` or the user's cache folder."""
     env = os.environ.get("REPOGRADER_CACHE")
@@ -265,7 +268,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             # graded work is written without overrides, and the run says why.
             _err(f"overrides NOT applied: {exc}")
             stopped = stopped or exc
-        write_report(run, ctx.out_dir)
+        write_report(run, ctx.out_dir, ctx.cache_dir / TEMPLATE_CACHE)
         write_feedback(run, ctx.out_dir, ctx.rubric.grade_scale)
     graded = sum(g.status == GroupStatus.GRADED for g in run.groups)
     _say(f"graded {graded} of {len(run.groups)} group(s); report: {ctx.out_dir / 'index.html'}")
@@ -351,7 +354,7 @@ def _adjust_report(out_dir: Path, config: CourseConfig, args: argparse.Namespace
     run = report_results.read_results(results)
     rubric = load_rubric(Path(args.rubric) if args.rubric else config.rubric_path)
     run = with_overrides(run, config, rubric, args.overrides)
-    write_report(run, out_dir)
+    write_report(run, out_dir, cache_dir() / TEMPLATE_CACHE)
     write_feedback(run, out_dir, rubric.grade_scale)
     _say(f"report updated: {out_dir / 'index.html'}")
 
@@ -609,7 +612,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             if sandbox is not None:
                 sandbox.close()
         selfcheck.write_gitignore(out_dir)
-        write_report(outcome.run, out_dir)
+        write_report(outcome.run, out_dir, cache / TEMPLATE_CACHE)
         write_feedback(outcome.run, out_dir, rubric.grade_scale)  # the group page links it
         report_results.write_text_atomic(
             out_dir / selfcheck.CHECK_SUMMARY, selfcheck.check_markdown(outcome, args.fail_on)

@@ -24,8 +24,6 @@ from typing import Any
 import yaml
 
 from repograder import fsutil, model, textio
-from repograder.envhash import MAX_HASHED_FILE_BYTES as MAX_HASHED_FILE_BYTES
-from repograder.envhash import content_hash as content_hash
 from repograder.envparse import (
     choose_python,
     parse_include,
@@ -49,7 +47,6 @@ __all__ = [
     "EnvKind",
     "EnvSpec",
     "choose_python",
-    "content_hash",
     "detect_env",
     "evaluate_env_file",
     "spec_to_json",

@@ -66,7 +66,7 @@ class StudentRow:
     group: str
     member: Member
     group_result: GroupResult | None  # None when the group is missing from results.json
-    grade: str | None  # on the rubric's scale, when asked for
+    grade: str | None  # on the rubric's grade_scale (None: no scale, or no final total)
     feedback: str  # plain text (students.csv)
     feedback_html: str  # the same for LMS comment fields that take HTML
 

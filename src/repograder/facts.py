@@ -9,8 +9,9 @@ import it: scoring and reports never need the sandbox or an inspector for a type
 sandbox never needs an inspector (tests/unit/test_import_graph.py holds this).
 
 The old homes (``detect.EnvSpec``, ``sandbox.base.BuildResult``, ``readme.Step``,
-``readme_commands.StepKind``, ``paper_checks.PaperFacts``, ``notebooks.NotebookReport``,
-``comments.CommentFacts``) re-export these names.
+``readme_commands.StepKind``, ``paper.PaperFacts``, ``notebooks.NotebookReport``,
+``comments.CommentFacts``) still export these names for the code and tests that import them
+from there; new code imports them from here.
 """
 
 from __future__ import annotations

@@ -516,9 +516,6 @@ def _update_mirror(runner: _Git, mirror: Path, *, update_head: bool) -> None:
 
 def _resolve(runner: _Git, mirror: Path, ref: str | None) -> str:
     git_dir = f"--git-dir={mirror}"
-    has_refs = runner.run([git_dir, "for-each-ref", "--count=1"], "read").strip()
-    if not has_refs:
-        raise FetchError("repository is empty (no commits)")
     if ref is None:
         candidates = ["HEAD"]
     elif ref.startswith("refs/"):
@@ -530,6 +527,9 @@ def _resolve(runner: _Git, mirror: Path, ref: str | None) -> str:
         status, out, _ = runner.try_run([*args, f"{candidate}^{{commit}}"], "read")
         if status == 0 and out.strip():
             return out.decode().strip()
+    # Asked only now: one git process less per group when the ref resolves (the usual case).
+    if not runner.run([git_dir, "for-each-ref", "--count=1"], "read").strip():
+        raise FetchError("repository is empty (no commits)")
     if ref is None:
         raise FetchError(f"the default branch of {runner.source.display} has no commits")
     raise FetchError(f"ref {runner.source.redact(ref)!r} not found in {runner.source.display}")

@@ -34,7 +34,6 @@ from typing import Any
 
 from repograder import fsutil, model
 from repograder.checks.notebooks import evaluate_notebooks as evaluate_notebooks
-from repograder.checks.notebooks import report_to_json as report_to_json
 from repograder.facts import (  # re-exported: their old home
     NotebookReport as NotebookReport,
 )

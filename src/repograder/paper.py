@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from repograder import fsutil
-from repograder.model import JSONDict, JSONValue
-from repograder.paper_checks import (
+from repograder.facts import (
     FOUND,
     LFS_POINTER,
     NONE,
@@ -41,6 +40,9 @@ from repograder.paper_checks import (
     Margins,
     PageSize,
     PaperFacts,
+)
+from repograder.model import JSONDict, JSONValue
+from repograder.paper_checks import (
     evaluate_format,
     evaluate_pages,
     facts_to_json,

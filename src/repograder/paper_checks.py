@@ -1,4 +1,5 @@
-"""Paper facts as frozen values, their JSON form, and the two rubric checks over them.
+"""The JSON form of the paper facts (:mod:`repograder.facts`) and the two judgements over them
+(``paper-pages``, ``paper-format``; their check modules are under :mod:`repograder.checks`).
 
 Pure: no file access, no PDF library. :mod:`repograder.paper` measures, this module judges.
 """
@@ -8,44 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from repograder.facts import (  # re-exported: their old home
-    FOUND as FOUND,
-)
 from repograder.facts import (
-    LFS_POINTER as LFS_POINTER,
-)
-from repograder.facts import (
-    NONE as NONE,
-)
-from repograder.facts import (
-    REFUSED as REFUSED,
-)
-from repograder.facts import (
-    SOURCE_ONLY as SOURCE_ONLY,
-)
-from repograder.facts import (
-    UNREADABLE as UNREADABLE,
-)
-from repograder.facts import (
-    ColumnFacts as ColumnFacts,
-)
-from repograder.facts import (
-    FontFacts as FontFacts,
-)
-from repograder.facts import (
-    FrontMatter as FrontMatter,
-)
-from repograder.facts import (
-    Margins as Margins,
-)
-from repograder.facts import (
-    PageSize as PageSize,
-)
-from repograder.facts import (
-    PaperCandidate as PaperCandidate,
-)
-from repograder.facts import (
-    PaperFacts as PaperFacts,
+    FOUND,
+    LFS_POINTER,
+    ColumnFacts,
+    FontFacts,
+    FrontMatter,
+    Margins,
+    PageSize,
+    PaperFacts,
 )
 from repograder.model import JSONDict, JSONValue, Params, Status, Verdict
 

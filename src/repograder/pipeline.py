@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import repograder.checks.notebooks as notebooks_check
 from repograder import (
@@ -218,11 +218,66 @@ def _make_dir(path: Path) -> None:
 
 def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
     """Grade one group. Never raises for a student's problem; raises RepograderError for ours."""
+    first = fetch_group(group, ctx)
+    return first if isinstance(first, GroupResult) else first.finish()
+
+
+@dataclass(eq=False)
+class FetchedGroup:
+    """A group past its fetch stage (checked out, offered to the course layer, no cached
+    result): :meth:`finish` grades it, :meth:`discard` drops it unfinished. Exactly one of
+    the two must be called; either removes the group's work folder."""
+
+    group: GroupSpec
+    ctx: GradingContext
+    checkout: Checkout
+    repo_shown: str
+    key: str | None
+    fetch_s: float
+    started: float
+    work: Path
+
+    def finish(self) -> GroupResult:
+        """Inspect, build, run and score the checkout; store the result (see grade_group)."""
+        group, ctx = self.group, self.ctx
+        try:
+            result = _grade_checkout(
+                group, ctx, self.checkout, self.repo_shown, self.fetch_s, self.started
+            )
+            result = _with_contributions(result, group, self.checkout)
+            # Tried again next time: a group that could not be graded (its sandbox failed) or
+            # whose grading met a grader problem.
+            trusted = (
+                result.status == GroupStatus.GRADED and "grader_problems" not in result.artifacts
+            )
+            store(ctx, group, result, self.key if trusted else None)
+            ctx.progress.done(group.name, result, cached=False)
+            return result
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Release what the group holds: its course-layer share, its sandbox turn, its work."""
+        _release(self.group, self.ctx, self.work)
+
+
+def _release(group: GroupSpec, ctx: GradingContext, work: Path) -> None:
+    if ctx.course_layer is not None:
+        ctx.course_layer.withdraw(group.name)  # no-op once offered: nobody waits forever
+    if ctx.sandbox_slots is not None:
+        ctx.sandbox_slots.discharge(group.name)
+    fsutil.remove_tree(work)
+
+
+def fetch_group(group: GroupSpec, ctx: GradingContext) -> GroupResult | FetchedGroup:
+    """A group's fetch stage: its final result (fetch error, cached result) or the checkout
+    to finish. Offers the group's environment to ``ctx.course_layer``; never waits for it."""
     started = time.monotonic()
     repo_shown = git.describe_source(group.repo)
     work = ctx.cache_dir / "work" / ctx.run_id / group.slug
     fsutil.remove_tree(work)
     _make_dir(work)
+    handed_on = False
     try:
         ctx.progress.stage(group.name, "fetch")
         try:
@@ -258,21 +313,11 @@ def grade_group(group: GroupSpec, ctx: GradingContext) -> GroupResult:
             cached = _with_contributions(cached, group, checkout)
             ctx.progress.done(group.name, cached, cached=True)
             return cached
-        result = _grade_checkout(group, ctx, checkout, repo_shown, fetch_s, started)
-        result = _with_contributions(result, group, checkout)
-        # A group that could not be graded (its sandbox failed) is tried again next time.
-        # Tried again next time: a group that could not be graded (its sandbox failed) or
-        # whose grading met a grader problem.
-        trusted = result.status == GroupStatus.GRADED and "grader_problems" not in result.artifacts
-        store(ctx, group, result, key if trusted else None)
-        ctx.progress.done(group.name, result, cached=False)
-        return result
+        handed_on = True
+        return FetchedGroup(group, ctx, checkout, repo_shown, key, fetch_s, started, work)
     finally:
-        if ctx.course_layer is not None:
-            ctx.course_layer.withdraw(group.name)  # no-op once offered: nobody waits forever
-        if ctx.sandbox_slots is not None:
-            ctx.sandbox_slots.discharge(group.name)
-        fsutil.remove_tree(work)
+        if not handed_on:
+            _release(group, ctx, work)
 
 
 def _with_contributions(result: GroupResult, group: GroupSpec, checkout: Checkout) -> GroupResult:
@@ -514,11 +559,24 @@ def grade_all(
     ctx.progress.begin([g.name for g in groups])
     lock = threading.Lock()
 
-    def work(group: GroupSpec) -> GroupResult:
-        result = grade_group(group, ctx)
+    def record(result: GroupResult) -> GroupResult:
         with lock:
-            results[group.name] = result
+            results[result.name] = result
         return result
+
+    def fetch(group: GroupSpec) -> GroupResult | FetchedGroup:
+        first = fetch_group(group, ctx)
+        if isinstance(first, GroupResult):
+            return record(first)
+        if ctx.course_layer is None:
+            return finish(first)  # nothing to wait for: grade on in the same task
+        if ctx.cancel.is_set():
+            first.discard()  # the run stopped while this group fetched: nobody will finish it
+            raise Interrupted("interrupted")
+        return first
+
+    def finish(fetched: FetchedGroup) -> GroupResult:
+        return record(fetched.finish())
 
     # More workers than sandbox slots: fetching and static checks (cheap, mostly I/O) never
     # wait behind another group's slow build.
@@ -530,22 +588,47 @@ def grade_all(
     elsewhere = [g for g in config.groups if layer is not None and g.name not in selected]
     if layer is not None:
         ctx = replace(ctx, course_layer=layer)
-        # Every group's static stage must finish before the first build: a worker per group,
-        # or the first workers would wait for groups that never get a thread.
-        workers = max(len(groups) + len(elsewhere), 1)
+    # With an inferred layer each group is two tasks in one FIFO pool: fetch (which offers the
+    # group's environment to the layer and never waits for it), then finish, queued once its
+    # fetch and every earlier group's are done. Every fetch task is queued before any finish
+    # task, so a worker only takes a finish task (which may wait for the layer) once every
+    # fetch has started; and finish tasks run in sandbox-turn order. So a bounded pool cannot
+    # deadlock, whatever the number of groups. Without a layer a group is one task. The
+    # course's groups outside this run (another shard's) only offer their environment files to
+    # the layer: queued with the fetches, before any finish task, and never waiting.
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
-    futures: list[Future[GroupResult | None]] = []
+    futures: list[Future[Any]] = []
+    handed: dict[Future[Any], FetchedGroup] = {}
+    in_order: dict[int, FetchedGroup | None] = {}  # fetched, not yet queued to finish
     try:
         with _interruptible(ctx):
-            futures = [pool.submit(work, g) for g in groups]
+            futures = [pool.submit(fetch, g) for g in groups]
+            position = {future: i for i, future in enumerate(futures)}
             futures += [pool.submit(_offer_from_elsewhere, ctx, g) for g in elsewhere]
             pending = dict.fromkeys(futures)
+            # Finish tasks are queued in groups.yaml order, the order of sandbox turns: a
+            # worker never holds a later group's finish task while an earlier one's waits in
+            # the queue (the later group would wait for that turn with every worker taken).
+            next_up = 0
             knock_on: BaseException | None = None
             while pending:
                 done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
                     pending.pop(future)
                     exc = future.exception()
+                    if future in position:
+                        value = future.result() if exc is None else None
+                        in_order[position[future]] = (
+                            value if isinstance(value, FetchedGroup) else None
+                        )
+                        while next_up in in_order:
+                            ready = in_order.pop(next_up)
+                            next_up += 1
+                            if ready is not None:
+                                follow = pool.submit(finish, ready)
+                                handed[follow] = ready
+                                futures.append(follow)
+                                pending[follow] = None
                     if exc is None:
                         continue
                     if isinstance(exc, Interrupted) and ctx.cancel.is_set():
@@ -561,6 +644,17 @@ def grade_all(
             # Groups past their sandbox work finish scoring and are stored; the others stop
             # at once (their containers are gone). Bounded: a hung fetch cannot hold Ctrl-C.
             wait(futures, timeout=STOP_GRACE_S)
+        for follow, fetched in handed.items():
+            if follow.cancelled():
+                fetched.discard()  # never started: its work folder is ours to remove
+        for future in futures:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                value = future.result()
+                if isinstance(value, FetchedGroup) and value not in handed.values():
+                    value.discard()  # fetched while the run stopped: never handed on
+        for waiting in in_order.values():
+            if waiting is not None and waiting not in handed.values():
+                waiting.discard()  # fetched, but an earlier group's fetch never ended
         ctx.progress.end()
     ordered = tuple(results[g.name] for g in groups if g.name in results)
     return _run_result(config, ctx, started_at, ordered)

@@ -6,15 +6,15 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import TextIO
-
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO
 
 from repograder.model import GroupResult, GroupStatus
 from repograder.termtext import terminal_safe
+
+if TYPE_CHECKING:  # rich is imported when a live table is shown: plain runs skip ~0.1 s
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
 
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim", "error": "magenta"}
 
@@ -65,6 +65,8 @@ class LiveProgress:
     """A table that updates in place: one row per group with its stage and elapsed time."""
 
     def __init__(self, console: Console | None = None) -> None:
+        from rich.console import Console
+
         self._console = console or Console(stderr=True)
         self._lock = threading.Lock()
         # group -> (stage text, style, started at, seconds when finished)
@@ -72,6 +74,9 @@ class LiveProgress:
         self._live: Live | None = None
 
     def _table(self) -> Table:
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
         table.add_column("group")
         table.add_column("stage")
@@ -91,6 +96,8 @@ class LiveProgress:
         now = time.monotonic()
         with self._lock:
             self._rows = {g: ("waiting", "dim", now, None) for g in groups}
+        from rich.live import Live
+
         self._live = Live(get_renderable=self._table, console=self._console, refresh_per_second=4)
         self._live.start()
 

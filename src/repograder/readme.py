@@ -27,8 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from markdown_it import MarkdownIt
-
 from repograder import fsutil, model, readme_translate
 from repograder.facts import (  # re-exported: their old home
     ReadmeFacts as ReadmeFacts,
@@ -310,7 +308,10 @@ def _merge(a: Annotation, b: Annotation) -> Annotation:
 
 def _walk_markdown(text: str, coll: _Collector) -> None:
     # Inline parsing is off: it is the slow part on hostile input; code spans are found with
-    # a bounded regex on the few paragraphs that matter.
+    # a bounded regex on the few paragraphs that matter. Imported here: a run whose groups
+    # are all cached never parses a README.
+    from markdown_it import MarkdownIt
+
     md = MarkdownIt("commonmark", {"maxNesting": 40}).enable("table")
     md.disable(["inline", "text_join"], ignoreInvalid=True)
     tokens = md.parse(normalise_fences(text))

@@ -50,12 +50,18 @@ class Context:
     clone_seen: bool = False  # an earlier step cloned the project
     after_clone: bool = False  # the previous step cloned the project
     clone_dir: str = ""  # the folder that clone made ("" when unknown)
+    # an earlier part of the same command started a program in the background
+    # (`python app.py & sleep 5 && curl localhost:5000`): a local server this command starts
+    background: bool = False
 
 
 _PIP_RE = re.compile(r"pip3?(?:\.\d{1,2})?")
 _SHELL_SETTINGS = re.compile(r"(?:^|/)(?:\.bashrc|\.zshrc|\.profile|\.bash_profile|env)$")
 _PIPED_TO_SHELL = re.compile(r"\|\s*(?:sudo\s+)?(?:ba|z)?sh\b|\|\s*python")
-_PIPE_INSTALL = re.compile(r"^\s*(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:(?:ba|z)?sh|python3?)\b")
+# `curl URL | sh` (or `| python3 -`): a tool's installer. Its two parts are found in the split
+# command (`split_compound` keeps the `|`), so what else the command does is still classified.
+_DOWNLOADERS = frozenset({"curl", "wget"})
+_SHELLS = frozenset({"sh", "bash", "zsh", "python", "python3"})
 # The URL's host is the local one: at a word's start, after `scheme://` or after `user@` there.
 _LOCAL_URL = re.compile(
     r"(?:^|[\s\"']|://)(?:[^\s/@\"']{1,100}@)?(?:localhost|127\.0\.0\.1|0\.0\.0\.0)"
@@ -236,6 +242,10 @@ DEPENDENCY_REASON = (
     "dependency files (list it there)"
 )
 
+LOCAL_CLIENT_REASON = (
+    "sends a request to a local server that another step starts: needs that server running"
+)
+
 RULES: tuple[Rule, ...] = (
     # Developer steps: they change the project, they are not the reader's instructions.
     Rule(
@@ -272,16 +282,14 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(
-        "download-and-install",
-        StepKind.ENV,
-        "installs a tool with a downloaded script: the sandbox image has its tools",
-        lambda p: p.lower in ("curl", "wget") and bool(_PIPED_TO_SHELL.search(p.text)),
-    ),
-    Rule(
         "local-server-client",
         StepKind.INTERACTIVE,
-        "sends a request to a local server that another step starts: needs that server running",
-        lambda p: p.lower in ("curl", "wget", "http", "https") and bool(_LOCAL_URL.search(p.text)),
+        LOCAL_CLIENT_REASON,
+        lambda p: (
+            p.lower in ("curl", "wget", "http", "https")
+            and bool(_LOCAL_URL.search(p.text))
+            and not p.ctx.background
+        ),
     ),
     Rule(
         "activation",
@@ -563,27 +571,53 @@ _QUERY_COMMANDS = wordset(
     "pwd basename dirname which whoami uname date nproc realpath readlink id hostname echo "
     "printf cat"
 )
+INSTALLER_REASON = "installs a tool with a downloaded script: the sandbox has its tools"
+
+
+def _installer_parts(compound: list[tuple[str, str]]) -> set[int]:
+    """Indices of the parts that make up ``curl URL | sh`` pairs (sudo allowed on either)."""
+    found: set[int] = set()
+    for i in range(len(compound) - 1):
+        left = effective_words(compound[i][1])
+        sep, right_text = compound[i + 1]
+        right = effective_words(right_text)
+        if (
+            sep == "|"
+            and left[:1]
+            and left[0] in _DOWNLOADERS
+            and right[:1]
+            and right[0] in _SHELLS
+        ):
+            found |= {i, i + 1}
+    return found
 
 
 def classify(cmd: RawCommand, ctx: Context, _depth: int = 0) -> tuple[StepKind, str]:
     """Classify one command (compound commands by their most significant part).
 
     Commands run by a substitution inside a part (``$(...)``, backticks, ``<(...)``) count as
-    parts too: a run hidden in a set-up command is a run.
+    parts too: a run hidden in a set-up command is a run. A downloaded installer piped to a
+    shell (``curl URL | sh``) is set-up wherever it stands, and the navigation around it
+    (``cd /tmp &&``) with it; any other part is classified as usual.
     """
     results: list[tuple[StepKind, str]] = []
-    parts = split_parts(cmd.head)
-    if _PIPE_INSTALL.match(cmd.head):
-        # `curl URL | sh` is set-up; what follows it (`&& python train.py`) is classified.
-        results.append(
-            (StepKind.ENV, "installs a tool with a downloaded script: the sandbox has its tools")
-        )
-        parts = parts[2:]
+    compound = split_compound(cmd.head)
+    installer = _installer_parts(compound)
+    if installer:
+        results.append((StepKind.ENV, INSTALLER_REASON))
     clone_seen = ctx.clone_seen
     after_clone = ctx.after_clone
     clone_dir = ctx.clone_dir
-    for part in parts:
-        part_ctx = Context(ctx.windows_block, clone_seen, after_clone, clone_dir)
+    background = False
+    for index, (separator, part) in enumerate(compound):
+        # `python app.py & sleep 5 && curl localhost:5000`: started in the background before
+        background = background or separator == "&"
+        if index in installer:
+            continue
+        words = effective_words(part)
+        if installer and words[:1] and words[0] in _NOT_CODE:
+            continue  # `cd /tmp && curl URL | sh`: the navigation belongs to the installer
+        part_ctx = Context(ctx.windows_block, clone_seen, after_clone, clone_dir, background)
         kind, reason = classify_part(part, part_ctx)
         if kind in (StepKind.RUN, StepKind.INTERACTIVE):
             placeholder = placeholder_reason(part)
@@ -631,7 +665,10 @@ def runs_code_then_serves(cmd: RawCommand, ctx: Context) -> bool:
     """``python train.py && tensorboard --logdir runs``: code runs first, joined by ``&&`` (so its
     failure ends the command with its exit code), then only interactive parts follow."""
     parts = split_compound(cmd.head)
-    kinds = [classify_part(part, ctx)[0] for _, part in parts]
+    classified = [classify_part(part, ctx) for _, part in parts]
+    if any(reason.startswith(LOCAL_CLIENT_REASON) for _, reason in classified):
+        return False  # a client of a server another step starts would fail: not run
+    kinds = [kind for kind, _ in classified]
     if StepKind.INTERACTIVE not in kinds:
         return False
     first = kinds.index(StepKind.INTERACTIVE)

@@ -10,14 +10,11 @@ from __future__ import annotations
 import traceback
 from collections.abc import Sequence
 
-from repograder.checks import registry
 from repograder.checks.base import Evidence as Evidence
+from repograder.checks.registry import CHECKS
 from repograder.config import CheckSpec, Rubric
 from repograder.errors import ConfigError
 from repograder.model import Applies, CheckResult, Params, Status, Verdict
-
-# The checks by id: ``checks.registry.CHECKS`` (one module per check under repograder/checks/).
-CHECKS = registry.CHECKS
 
 
 def evaluate(spec: CheckSpec, evidence: Evidence) -> CheckResult:

@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 
 from repograder import model, readme_translate
 from repograder.checks.readme_steps import LFS_HINT as LFS_HINT
-from repograder.checks.readme_steps import ON_TIMEOUT_CHOICES as ON_TIMEOUT_CHOICES
 from repograder.checks.readme_steps import decisive_line as decisive_line
 from repograder.checks.readme_steps import evaluate_steps as evaluate_steps
 from repograder.facts import Step, StepKind

@@ -99,10 +99,12 @@ class SandboxSlots:
 
 
 def rubric_check(rubric: Rubric, check_id: str) -> CheckSpec | None:
+    """The rubric's entry for ``check_id``; None when the rubric does not use that check."""
     return next((c for c in rubric.checks if c.id == check_id), None)
 
 
 def rubric_params(rubric: Rubric, check_id: str) -> Params:
+    """The rubric's parameters of ``check_id`` (empty when the check is not in the rubric)."""
     spec = rubric_check(rubric, check_id)
     return Params(spec.params if spec else {}, where=f"rubric checks[{check_id}].params")
 

@@ -62,25 +62,34 @@ TABLE: dict[str, Need] = {
         "linked: pyaudio/_portaudio.*.so NEEDED libportaudio.so.2 (ldd); libportaudio2",
     ),
     "opencv-python": Need(
-        ("libgl1", "libglib2.0-0"),
+        ("libgl1", "libglib2.0-0", "libxcb1"),
         "import",
-        "linked: cv2/cv2.abi3.so NEEDED libGL.so.1 and libgthread-2.0.so.0, not bundled "
-        "(auditwheel policy); Debian libgl1, libglib2.0-0",
+        "linked: ldd on cv2/cv2.abi3.so in the base image (benchmarks/syslibs_scan.py, "
+        "opencv-python 5.0.0.93, 2026-12): not found libGL.so.1, libglib-2.0.so.0, "
+        "libgthread-2.0.so.0, libxcb.so.1; Debian libgl1, libglib2.0-0, libxcb1. Its Qt "
+        "plugins also lack libSM/libICE/libX11/libXext, loaded only for a highgui window. "
+        "opencv-python-headless: nothing missing (same scan)",
     ),
     "opencv-contrib-python": Need(
-        ("libgl1", "libglib2.0-0"),
+        ("libgl1", "libglib2.0-0", "libxcb1"),
         "import",
-        "linked: same cv2 extension as opencv-python (libGL.so.1, libgthread-2.0.so.0)",
+        "linked: same cv2 extension as opencv-python (libGL.so.1, libgthread-2.0.so.0, "
+        "libxcb.so.1); not scanned itself",
     ),
     "lightgbm": Need(
         ("libgomp1",),
         "import",
-        "linked: lightgbm/lib/lib_lightgbm.so NEEDED libgomp.so.1, not bundled; libgomp1",
+        "linked: ldd on lightgbm/lib/lib_lightgbm.so in the base image (syslibs_scan, "
+        "2026-12): not found libgomp.so.1; libgomp1",
     ),
-    "xgboost": Need(
-        ("libgomp1",),
-        "import",
-        "linked: xgboost/lib/libxgboost.so NEEDED libgomp.so.1, not bundled; libgomp1",
+    # xgboost: no row. Its wheel bundles libgomp (syslibs_scan 2026-12: nothing not found in
+    # 139 shared objects); h5py, scikit-learn and soundfile's manylinux wheel likewise.
+    "pygame": Need(
+        ("libglib2.0-0",),
+        "use",
+        "linked: ldd on pygame/mixer*.so and pygame.libs/libSDL2_mixer in the base image "
+        "(syslibs_scan, 2026-12): not found libglib-2.0.so.0, libgthread-2.0.so.0; "
+        "pygame.mixer is optional at import, so only a group naming pygame gets it",
     ),
     "python-magic": Need(
         ("libmagic1",),
@@ -186,6 +195,9 @@ SONAME_PACKAGES: tuple[tuple[str, str], ...] = (
     ("libSM.so", "libsm6"),
     ("libXext.so", "libxext6"),
     ("libXrender.so", "libxrender1"),
+    ("libxcb.so", "libxcb1"),
+    ("libX11.so", "libx11-6"),
+    ("libICE.so", "libice6"),
     ("libasound.so", "libasound2"),
     ("libavutil.so", "ffmpeg"),
     ("libavcodec.so", "ffmpeg"),

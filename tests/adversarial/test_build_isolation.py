@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import docker.models.containers
 import docker.types
 import pytest
 from attack_repos import base_image_fixture  # noqa: F401
 from build_packages import plant_code, with_find_links, write_sdist, write_wheel
 
+from docker_fake import WrappedEngine
 from repograder.detect import EnvKind, EnvSpec
 from repograder.sandbox import docker as sandbox_docker
 from repograder.sandbox.base import BuildResult, Limits
+from repograder.sandbox.docker import engine as docker_engine
+from repograder.sandbox.docker.engine import ContainerSpec
 
 pytestmark = pytest.mark.docker
 
@@ -49,18 +51,9 @@ def _repo(root: Path, *requirements: str) -> Path:
 
 
 @pytest.fixture(name="spy")
-def spy_fixture(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Keyword arguments of every build container started (the containers still start)."""
-    seen: list[dict[str, Any]] = []
-    real = docker.models.containers.ContainerCollection.run
-
-    def run(self: Any, image: str, command: Any = None, **kwargs: Any) -> Any:
-        if kwargs.get("mem_limit") == sandbox_docker.BUILD_MEMORY:
-            seen.append(kwargs)
-        return real(self, image, command, **kwargs)
-
-    monkeypatch.setattr(docker.models.containers.ContainerCollection, "run", run)
-    return seen
+def spy_fixture() -> list[ContainerSpec]:
+    """Every build container started (they still start) by sandboxes made with ``_sandbox``."""
+    return []
 
 
 @pytest.fixture(name="box_factory")
@@ -75,10 +68,18 @@ def box_factory_fixture(
 
 
 def _sandbox(
-    boxes: list[sandbox_docker.DockerSandbox], links: Path, cache: Path
+    boxes: list[sandbox_docker.DockerSandbox], links: Path, cache: Path, spy: list[ContainerSpec]
 ) -> sandbox_docker.DockerSandbox:
+    def record(method: str, args: tuple[Any, ...], _kwargs: dict[str, Any]) -> None:
+        if method == "run_container" and args[0].mem_limit == sandbox_docker.BUILD_MEMORY:
+            spy.append(args[0])
+
+    engine = WrappedEngine(docker_engine.connect(), record)
     box = sandbox_docker.DockerSandbox(
-        f"iso-{uuid.uuid4().hex[:8]}", cache, host=with_find_links(links)
+        f"iso-{uuid.uuid4().hex[:8]}",
+        cache,
+        host=with_find_links(links),
+        engine=engine,  # type: ignore[arg-type]
     )
     boxes.append(box)
     return box
@@ -115,7 +116,7 @@ def _run(box: sandbox_docker.DockerSandbox, build: BuildResult, repo: Path, cmd:
 
 def test_student_build_code_cannot_write_the_shared_package_cache(
     box_factory: list[sandbox_docker.DockerSandbox],
-    spy: list[dict[str, Any]],
+    spy: list[ContainerSpec],
     tmp_path: Path,
 ) -> None:
     token = uuid.uuid4().hex[:10]
@@ -130,7 +131,7 @@ def test_student_build_code_cannot_write_the_shared_package_cache(
     pth = f"import os; exec(bytes.fromhex({hexed!r}).decode())\n"
     write_wheel(links, wheel, "1.0", {f"{wheel}.pth": pth, f"{wheel}/__init__.py": ""})
     repo = _repo(tmp_path, sdist, wheel)
-    box = _sandbox(box_factory, links, tmp_path / "cache")
+    box = _sandbox(box_factory, links, tmp_path / "cache", spy)
 
     build = box.prepare(_spec(sdist, wheel), repo, tmp_path / "logs")
 
@@ -145,19 +146,19 @@ def test_student_build_code_cannot_write_the_shared_package_cache(
     assert not any(" uid=0 " in line for line in lines), evidence
     # Two containers: wheels only with the cache, then the source build without it.
     assert len(spy) == 2
-    first, second = ([m for m in kw["mounts"] if m["Type"] == "volume"] for kw in spy)
-    assert [m["Target"] for m in first] == [sandbox_docker.UV_CACHE_MOUNT]
+    first, second = ([m for m in spec.mounts if m.type == "volume"] for spec in spy)
+    assert [m.target for m in first] == [sandbox_docker.UV_CACHE_MOUNT]
     assert second == []
-    for kwargs in spy:
-        binds = [m for m in kwargs["mounts"] if m["Type"] == "bind"]
+    for spec in spy:
+        binds = [m for m in spec.mounts if m.type == "bind"]
         assert binds, "the CA bundle and the find-links folder are mounted"
-        assert all(m["ReadOnly"] for m in binds), binds
-        assert str(links) in {m["Target"] for m in binds}
+        assert all(m.read_only for m in binds), binds
+        assert str(links) in {m.target for m in binds}
 
 
 def test_all_wheels_stay_on_the_shared_cache_and_newer_sdists_are_built(
     box_factory: list[sandbox_docker.DockerSandbox],
-    spy: list[dict[str, Any]],
+    spy: list[ContainerSpec],
     tmp_path: Path,
 ) -> None:
     token = uuid.uuid4().hex[:10]
@@ -167,7 +168,7 @@ def test_all_wheels_stay_on_the_shared_cache_and_newer_sdists_are_built(
     # 1.0 has a wheel, 2.0 only an sdist: `--no-build` alone would silently pick 1.0.
     write_wheel(links, name, "1.0", {f"{name}/__init__.py": "VERSION = '1.0'\n"})
     write_sdist(links, name, "2.0", plant_code(token, "setup"))
-    box = _sandbox(box_factory, links, tmp_path / "cache")
+    box = _sandbox(box_factory, links, tmp_path / "cache", spy)
 
     pinned_repo = _repo(tmp_path / "a", f"{name}==1.0")
     pinned = box.prepare(_spec(f"{name}==1.0"), pinned_repo, tmp_path / "logs-a")

@@ -1,8 +1,9 @@
 """Fault tolerance of `repograder run`: Ctrl-C, the engine failing, a bad output folder, a crash.
 
 Ctrl-C is a real SIGINT to a `repograder run` child process during a real build and during a
-real step. The engine "stopping" is simulated inside this process (the real dockerd is shared):
-the docker SDK's exec call fails with the connection error a dead engine gives.
+real step. The engine "stopping" is simulated inside this process (the real dockerd is shared): the
+real engine is wrapped (``docker_fake.WrappedEngine``) and its exec call fails with the
+connection error a dead engine gives.
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-import docker.api.daemon
-import docker.api.exec_api
 import pytest
-import requests.exceptions
 from attack_repos import (
     attack_repo,
     base_image_fixture,  # noqa: F401
@@ -30,10 +28,13 @@ from attack_repos import (
     run_containers,
 )
 
+from docker_fake import WrappedEngine
 from repograder import cli, comments
 from repograder.errors import ExitCode
 from repograder.model import GroupStatus, Status
 from repograder.report import results as report_results
+from repograder.sandbox.docker import engine as docker_engine
+from repograder.sandbox.docker.engine import Engine, EngineError
 
 FAIL_MARK = "engine-dies-here"
 
@@ -83,27 +84,21 @@ def test_engine_failure_mid_run_exits_3_and_the_next_run_resumes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _, args = _three_groups(tmp_path, f"echo {FAIL_MARK}")
-    real = docker.api.exec_api.ExecApiMixin.exec_create
-    real_ping = docker.api.daemon.DaemonApiMixin.ping
+    real_connect = docker_engine.connect
     gone = False
 
-    def dying_engine(
-        self: object, container: object, cmd: object, *a: object, **kw: object
-    ) -> object:
+    def dying_engine(method: str, args: tuple[object, ...], _kwargs: dict[str, object]) -> None:
         # From the marked step on, the engine is gone: every call fails, pings too.
         nonlocal gone
-        gone = gone or FAIL_MARK in json.dumps(cmd)
-        if gone:
-            raise requests.exceptions.ConnectionError(_CONNECTION_LOST)
-        return real(self, container, cmd, *a, **kw)
+        if method == "exec_create":
+            gone = gone or FAIL_MARK in json.dumps(args[1])
+        if gone and method in ("exec_create", "ping"):
+            raise EngineError(_CONNECTION_LOST, transient=True)
 
-    def dead_ping(self: object, *a: object, **kw: object) -> object:
-        if gone:
-            raise requests.exceptions.ConnectionError(_CONNECTION_LOST)
-        return real_ping(self, *a, **kw)  # type: ignore[arg-type]
+    def connect(timeout: int = docker_engine.DEFAULT_TIMEOUT_S) -> Engine:
+        return WrappedEngine(real_connect(timeout), dying_engine)  # type: ignore[return-value]
 
-    monkeypatch.setattr(docker.api.exec_api.ExecApiMixin, "exec_create", dying_engine)
-    monkeypatch.setattr(docker.api.daemon.DaemonApiMixin, "ping", dead_ping)
+    monkeypatch.setattr(docker_engine, "connect", connect)
     with isolated_run(tmp_path) as (run_id, run_tmp):
         code = cli.main(args)
     err = capsys.readouterr().err
@@ -130,8 +125,7 @@ def test_engine_failure_mid_run_exits_3_and_the_next_run_resumes(
     index = (out / "index.html").read_text(encoding="utf-8")
     assert all(name in index for name in ("first", "second", "third"))
 
-    monkeypatch.setattr(docker.api.exec_api.ExecApiMixin, "exec_create", real)
-    monkeypatch.setattr(docker.api.daemon.DaemonApiMixin, "ping", real_ping)
+    monkeypatch.setattr(docker_engine, "connect", real_connect)
     with isolated_run(tmp_path, "run-tmp-2") as (run_id, _):
         code = cli.main(args)
     assert code == ExitCode.OK
@@ -160,21 +154,23 @@ def test_engine_hiccup_is_retried_and_one_groups_failure_stays_its_own(
     groups = groups_file(tmp_path, [("first", first), ("second", second), ("third", third)])
     args = ["run", str(groups), "--rubric", str(rubric_file(tmp_path))]
     args += ["--out", str(tmp_path / "out"), "-q", "-j", "1"]
-    real = docker.api.exec_api.ExecApiMixin.exec_create
+    real_connect = docker_engine.connect
     calls = {hiccup: 0, broken: 0}
 
-    def flaky_engine(
-        self: object, container: object, cmd: object, *a: object, **kw: object
-    ) -> object:
-        text = json.dumps(cmd)
+    def flaky_engine(method: str, args: tuple[object, ...], _kwargs: dict[str, object]) -> None:
+        if method != "exec_create":
+            return
+        text = json.dumps(args[1])
         for mark in calls:
             if mark in text:
                 calls[mark] += 1
                 if mark == broken or calls[mark] == 1:
-                    raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=120)")
-        return real(self, container, cmd, *a, **kw)
+                    raise EngineError("Read timed out. (read timeout=120)", transient=True)
 
-    monkeypatch.setattr(docker.api.exec_api.ExecApiMixin, "exec_create", flaky_engine)
+    def connect(timeout: int = docker_engine.DEFAULT_TIMEOUT_S) -> Engine:
+        return WrappedEngine(real_connect(timeout), flaky_engine)  # type: ignore[return-value]
+
+    monkeypatch.setattr(docker_engine, "connect", connect)
     with isolated_run(tmp_path) as (run_id, _):
         code = cli.main(args)
     capsys.readouterr()

@@ -39,6 +39,7 @@ HIDDEN_RUNS = [
     # a download piped to a shell is set-up, what follows it is not
     "curl -sSL https://install.python-poetry.org | python3 - && python train.py",
     "wget -qO- https://astral.sh/uv/install.sh | sh; python train.py",
+    "python train.py && curl -sSL https://example.org/install.sh | sh",
 ]
 
 

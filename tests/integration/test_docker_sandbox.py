@@ -84,6 +84,17 @@ def test_requirements_build_installs_package(session: DockerSession, six_build) 
     assert result.output.startswith("six 1.")
 
 
+def test_build_log_says_when_each_phase_began(six_build) -> None:  # type: ignore[no-untyped-def]
+    build, _, _ = six_build
+    assert build.log_path is not None
+    lines = build.log_path.read_text().splitlines()
+    times = [float(line.split()[2]) for line in lines if line.startswith("[repograder] at ")]
+    # one mark before each of the build script's own phase lines (resolving, installing, ...)
+    assert len(times) >= 3
+    marked = [lines[i + 1] for i, line in enumerate(lines) if line.startswith("[repograder] at ")]
+    assert any(m.startswith("[repograder] installing") for m in marked)
+
+
 def test_identical_spec_reuses_image_without_building(
     sandbox: DockerSandbox, six_build, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -241,18 +252,39 @@ def test_disk_filler_stops_at_limit(session: DockerSession) -> None:
     session.run("rm -f /work/big")
 
 
+def test_disk_fillers_in_every_folder_stay_within_one_disk_budget(
+    sandbox: DockerSandbox, six_build: tuple[BuildResult, Path, EnvSpec]
+) -> None:
+    """tmpfs pages count against the memory limit: three full folders of disk_mb each (192 MB)
+    would exceed 128 MB and the engine would kill the session; one budget leaves room."""
+    build, repo, _ = six_build
+    limits = Limits(memory_mb=128, pids=128, timeout_s=60, disk_mb=64, output_bytes=4096)
+    s = sandbox.open_session(build, repo, limits)
+    try:
+        fill = "; ".join(f"head -c 100M /dev/zero > {d}/fill" for d in ("/work", "/tmp", "~"))
+        result = s.run(f"{fill}; du -cm /work/fill /tmp/fill ~/fill | tail -1", timeout_s=60)
+        assert result.exit_code == 0, result.output  # the last command's
+        assert result.output.count("No space left on device") == 3, result.output
+        assert int(result.output.strip().splitlines()[-1].split()[0]) <= 64
+        after = s.run("rm -f /work/fill /tmp/fill ~/fill; echo alive")
+        assert after.exit_code == 0
+        assert "alive" in after.output
+    finally:
+        s.close()
+
+
 def test_close_removes_container_and_interrupt_is_safe(sandbox: DockerSandbox, six_build) -> None:  # type: ignore[no-untyped-def]
     build, repo, _ = six_build
     s = sandbox.open_session(build, repo, LIMITS)
     label = f"repograder.run={sandbox.run_id}"
     ids = {c.id for c in _containers(label)}  # type: ignore[attr-defined]
-    assert s._container.id in ids
+    assert s.container_id in ids
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     with pytest.raises(KeyboardInterrupt):
         _run_then_close(s, "sleep 20")
     timer.cancel()
-    assert s._container.id not in {c.id for c in _containers(label)}  # type: ignore[attr-defined]
+    assert s.container_id not in {c.id for c in _containers(label)}  # type: ignore[attr-defined]
     s.close()  # idempotent
 
 
@@ -270,7 +302,7 @@ def test_clean_containers_removes_crashed_run(base_image: str, six_build, tmp_pa
     crashed = DockerSandbox(run_id, tmp_path)
     crashed.open_session(build, repo, LIMITS)
     # The process "died": nobody will close these, and the kernel dropped its run lock.
-    crashed._containers.clear()
+    crashed._tracker._ids.clear()
     crashed._run_lock.release(unlink=False)
     assert len(_containers(f"repograder.run={run_id}")) == 1
     assert sandbox_docker.clean_containers(run_id) == 1
@@ -292,7 +324,7 @@ def test_clean_leaves_live_runs_alone_and_says_what_it_removed(
     try:
         session = live.open_session(build, repo, LIMITS)
         dead.open_session(build, repo, LIMITS)
-        dead._containers.clear()
+        dead._tracker._ids.clear()
         dead._run_lock.release(unlink=False)  # as if that process had been killed
         dead_lock = dead._run_lock.path
         assert dead_lock.exists()

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from gitrepo import commit, init_repo
+from grading import grading_context
 from repograder import contributions, envchain, pipeline
-from repograder.config import load_groups, load_rubric
-from repograder.git import FetchOptions
+from repograder.config import load_groups
 from repograder.model import GroupStatus, Status, StepStatus
 from repograder.sandbox.fake import FakeSandbox
 
@@ -46,13 +46,7 @@ def _grade(tmp_path: Path) -> pipeline.GroupResult:
     groups = tmp_path / "groups.yaml"
     groups.write_text("groups:\n  - {name: g, repo: g, members: [Ada]}\n", encoding="utf-8")
     config = load_groups(groups)
-    ctx = pipeline.GradingContext(
-        rubric=load_rubric(),
-        out_dir=tmp_path / "out",
-        cache_dir=tmp_path / "cache",
-        fetch=FetchOptions(cache_dir=tmp_path / "cache" / "mirrors"),
-        sandbox=FakeSandbox(),
-    )
+    ctx = grading_context(tmp_path, FakeSandbox())
     (group,) = pipeline.grade_all(config, config.groups, ctx).groups
     return group
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from gitrepo import commit, init_repo
 from grading import grading_context
@@ -161,3 +165,57 @@ def test_shards_of_one_course_infer_the_same_layer_as_the_whole_course(tmp_path:
         assert stored["groups"] == 4
     # Shard 1 alone (a, c) would share numpy and scipy only; shard 2 (b, d) torch only.
     assert layers[0] == layers[1] == whole.layers
+
+
+class ThreadsSeen(pipeline.NoProgress):
+    """A progress that notes which worker threads did any group's work."""
+
+    def __init__(self) -> None:
+        self.threads: set[str] = set()
+
+    def stage(self, group: str, stage: str) -> None:
+        self.threads.add(threading.current_thread().name)
+
+
+def test_an_inferred_layer_grades_many_groups_with_a_bounded_pool(tmp_path: Path) -> None:
+    groups = 3 * pipeline.STATIC_WORKERS
+    path = _course(tmp_path, {f"g{i:02d}": "numpy\nscipy\n" for i in range(groups)})
+    config = load_groups(path)
+    sandbox = LayeringFake()
+    seen = ThreadsSeen()
+    ctx = replace(_ctx(tmp_path, sandbox, path), progress=seen)
+    run = pipeline.grade_all(config, config.groups, ctx, jobs=1)
+    assert [g.status for g in run.groups] == [GroupStatus.GRADED] * groups
+    assert sandbox.events == ["layer"] + ["prepare"] * groups
+    # at most max(jobs, STATIC_WORKERS) threads, not one per group
+    assert 1 < len(seen.threads) <= pipeline.STATIC_WORKERS
+    # every work folder was removed, the finished groups' and the cached ones'
+    assert not any((tmp_path / "cache" / "work").rglob("checkout"))
+
+
+class FirstFetchSlow(ThreadsSeen):
+    """The first group's fetch ends last (its fetch stage begins with a pause)."""
+
+    def __init__(self, slow: str) -> None:
+        super().__init__()
+        self.slow = slow
+
+    def stage(self, group: str, stage: str) -> None:
+        super().stage(group, stage)
+        if group == self.slow and stage == "fetch":
+            time.sleep(2.0)
+
+
+@pytest.mark.timeout(180)
+def test_a_bounded_pool_keeps_the_sandbox_order_when_the_first_fetch_is_slowest(
+    tmp_path: Path,
+) -> None:
+    # Sandbox turns go in groups.yaml order: if the later groups' finish tasks took every
+    # worker before the first group's, they would wait for it forever.
+    groups = 3 * pipeline.STATIC_WORKERS
+    path = _course(tmp_path, {f"g{i:02d}": "numpy\nscipy\n" for i in range(groups)})
+    config = load_groups(path)
+    sandbox = LayeringFake()
+    ctx = replace(_ctx(tmp_path, sandbox, path), progress=FirstFetchSlow("g00"))
+    run = pipeline.grade_all(config, config.groups, ctx, jobs=1)
+    assert [g.status for g in run.groups] == [GroupStatus.GRADED] * groups

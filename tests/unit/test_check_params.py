@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from repograder import cli
-from repograder.checks.params import PARAMS
-from repograder.config import KNOWN_CHECKS, load_rubric
+from repograder.checks.base import StrictParams
+from repograder.checks.registry import CHECKS
+from repograder.config import load_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,11 +100,13 @@ def test_validate_names_file_line_and_key(
     assert why in err, err
 
 
-def test_every_check_has_a_params_model_and_the_builtin_rubric_loads() -> None:
-    assert set(PARAMS) == set(KNOWN_CHECKS)
+def test_every_check_has_a_strict_params_model_and_the_builtin_rubric_loads() -> None:
+    for check_id, check in CHECKS.items():
+        assert issubclass(check.Params, StrictParams), check_id
     rubric = load_rubric()
-    for check in rubric.checks:
-        PARAMS[check.id].model_validate(check.params)
+    assert {c.id for c in rubric.checks} == set(CHECKS)
+    for spec in rubric.checks:
+        CHECKS[spec.id].Params.model_validate(spec.params)
 
 
 def _readme_table() -> dict[str, dict[str, str]]:
@@ -118,11 +121,11 @@ def _readme_table() -> dict[str, dict[str, str]]:
 
 def test_readme_parameter_table_matches_the_models() -> None:
     table = _readme_table()
-    assert set(table) == set(PARAMS)
-    for check, model in PARAMS.items():
+    assert set(table) == set(CHECKS)
+    for check, entry in CHECKS.items():
         documented = table[check]
-        assert set(documented) == set(model.model_fields), check
-        defaults = model()
+        assert set(documented) == set(entry.Params.model_fields), check
+        defaults = entry.Params()
         for name, shown in documented.items():
             if shown.strip() in ("[...]",):
                 continue

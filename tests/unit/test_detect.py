@@ -16,12 +16,12 @@ from repograder.detect import (
     EnvKind,
     EnvSpec,
     choose_python,
-    content_hash,
     detect_env,
     evaluate_env_file,
     spec_to_json,
     translate_conda,
 )
+from repograder.envhash import content_hash
 from repograder.envparse import poetry_constraint_to_pip, sanitize_requirement
 
 

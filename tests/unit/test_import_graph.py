@@ -65,11 +65,7 @@ INSPECTORS = (
     "repograder.stages",
 )
 # Known edges left out of the graph, each with why (like import-linter's ignore_imports).
-IGNORED: Mapping[tuple[str, str], str] = {
-    # docker.py is being split by job (issue 12, another branch); it still imports EnvSpec
-    # from detect's re-export. Its parts must import repograder.facts instead.
-    ("repograder.sandbox.docker", "repograder.detect"): "docker.py split pending",
-}
+IGNORED: Mapping[tuple[str, str], str] = {}
 ALLOWED_IN_FACTS = {"__future__", "dataclasses", "enum", "pathlib"}
 
 

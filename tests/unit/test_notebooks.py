@@ -22,6 +22,7 @@ import pytest
 
 from notebook_files import code, markdown, notebook_json
 from repograder import notebooks as nbmod
+from repograder.checks.notebooks import report_to_json
 from repograder.detect import EnvKind, EnvSpec
 from repograder.fsutil import read_bytes
 from repograder.model import ExecResult, Params, Status
@@ -34,7 +35,6 @@ from repograder.notebooks import (
     parse_result,
     render_notebook_html,
     report_artifacts,
-    report_to_json,
     run_notebooks,
 )
 from repograder.sandbox.base import HelperResult, Limits, Session

@@ -156,6 +156,42 @@ def test_local_server_clients_and_brace_placeholders(command: str, kind: StepKin
     assert _kinds(f"```bash\n{command}\n```\n") == [(command, kind)]
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "curl -LsSf https://astral.sh/uv/install.sh | sh",
+        "cd /tmp && curl -sSL https://install.python-poetry.org | python3 -",
+        "sudo apt-get update; wget -qO- https://example.org/setup.sh | sudo bash",
+    ],
+)
+def test_a_downloaded_installer_piped_to_a_shell_is_set_up_anywhere_in_the_command(
+    command: str,
+) -> None:
+    steps, _ = parse_readme(f"```bash\n{command}\n```\n")
+    assert [(s.kind, s.reason) for s in steps] == [
+        (StepKind.ENV, "installs a tool with a downloaded script: the sandbox has its tools")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        # the command starts its own server in the background, then asks it: a run
+        ("python app.py & sleep 5 && curl localhost:5000/health", StepKind.RUN),
+        ("nohup python app.py > log.txt & sleep 5; curl http://127.0.0.1:5000/x", StepKind.RUN),
+        # `&&` and redirections are no background start: the server is another step's
+        ("python app.py --check && curl localhost:5000/health", StepKind.INTERACTIVE),
+        ("python app.py > log.txt 2>&1; curl localhost:5000/health", StepKind.INTERACTIVE),
+        ("python app.py &> log.txt; curl localhost:5000/health", StepKind.INTERACTIVE),
+    ],
+)
+def test_a_local_client_after_a_background_start_in_the_same_command(
+    command: str, kind: StepKind
+) -> None:
+    steps, _ = parse_readme(f"```bash\n{command}\n```\n")
+    assert [s.kind for s in steps] == [kind], [(s.command, s.reason) for s in steps]
+
+
 def test_powershell_backtick_continues_the_command() -> None:
     text = (
         "```powershell\nInvoke-WebRequest `\n  -Uri https://example.org/m.pt `\n"

@@ -216,3 +216,24 @@ def test_atomic_write_unwritable_location(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(InfrastructureError, match="cannot write"):
         write_json_atomic(blocker / "results.json", {})
+
+
+def test_write_text_atomic_leaves_an_identical_file_alone(tmp_path: Path) -> None:
+    from repograder.report.results import write_text_atomic
+
+    path = tmp_path / "page.html"
+    write_text_atomic(path, "one\n")
+    first = path.stat().st_ino
+    write_text_atomic(path, "one\n")
+    assert path.stat().st_ino == first  # not rewritten: same inode
+    write_text_atomic(path, "two\n")
+    assert path.read_text() == "two\n"
+    assert path.stat().st_ino != first
+    # a link holding the same text is replaced by a file of our own
+    target = tmp_path / "elsewhere.html"
+    target.write_text("two\n")
+    path.unlink()
+    path.symlink_to(target)
+    write_text_atomic(path, "two\n")
+    assert not path.is_symlink()
+    assert path.read_text() == "two\n"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from repograder import model, notebooks, runner
+from repograder import model, notebooks, runner, syslibs
 from repograder.detect import EnvKind, EnvSpec
 from repograder.model import StepResult, StepStatus
-from repograder.sandbox import syslibs
 
 SOUNDFILE_ERROR = (
     "Traceback (most recent call last):\n"
@@ -18,7 +17,7 @@ SOUNDFILE_ERROR = (
 
 def test_direct_requirements_get_their_debian_packages() -> None:
     assert syslibs.apt_packages_for(["soundfile>=0.12", "numpy"]) == ("libsndfile1",)
-    assert syslibs.apt_packages_for(["opencv-python"]) == ("libgl1", "libglib2.0-0")
+    assert syslibs.apt_packages_for(["opencv-python"]) == ("libgl1", "libglib2.0-0", "libxcb1")
     assert syslibs.apt_packages_for(["pydub", "SoundDevice==0.5"]) == ("ffmpeg", "libportaudio2")
     assert syslibs.apt_packages_for(["numpy", "-r base.txt", "./pkg", "bad !!"]) == ()
 
@@ -113,8 +112,21 @@ def test_builds_get_the_table_packages_the_parent_layer_lacks() -> None:
         apt_packages=("libgl1",),
     )
     out, note = with_system_libraries(spec, present=("libsndfile1",))
-    assert out.apt_packages == ("libgl1", "libglib2.0-0")
+    assert out.apt_packages == ("libgl1", "libglib2.0-0", "libxcb1")
     assert "libglib2.0-0" in note
-    same, none = with_system_libraries(spec, present=("libsndfile1", "libglib2.0-0"))
+    present = ("libsndfile1", "libglib2.0-0", "libxcb1")
+    same, none = with_system_libraries(spec, present=present)
     assert same == spec
     assert none == ""
+
+
+def test_the_table_follows_the_ldd_scan() -> None:
+    # benchmarks/syslibs_scan.py in the base image, 2026-12 (see each row's source)
+    assert "libxcb1" in syslibs.apt_packages_for(["opencv-python"])
+    assert syslibs.apt_packages_for(["opencv-python-headless"]) == ()
+    assert syslibs.apt_packages_for(["xgboost", "h5py", "scikit-learn"]) == ()
+    assert syslibs.apt_packages_for(["pygame"]) == ("libglib2.0-0",)
+    # an optional back-end: not carried to a dependent that does not name it
+    assert syslibs.TABLE["pygame"].when == "use"
+    xcb = syslibs.missing_library("ImportError: libxcb.so.1: cannot open shared object file")
+    assert xcb == syslibs.MissingLibrary("libxcb.so.1", "libxcb1")

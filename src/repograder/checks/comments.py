@@ -42,10 +42,6 @@ def _density(row: dict[str, JSONValue]) -> float:
     return float(value) if isinstance(value, int | float) else 1.0
 
 
-def _count(row: dict[str, JSONValue], key: str) -> int:
-    return base.integer(row.get(key)) or 0
-
-
 def fix(check: CheckResult, group: GroupResult) -> str:
     rows = check.details.get("files")
     files = [r for r in (rows if isinstance(rows, list) else []) if isinstance(r, dict)]

@@ -17,6 +17,7 @@ from repograder.report.html import (
     render_group,
     render_index,
     safe_artifact_path,
+    use_template_cache,
 )
 from repograder.report.results import (
     dumps_json,
@@ -56,12 +57,14 @@ __all__ = [
 GROUPS_DIR = "groups"
 
 
-def write_report(run: RunResult, out_dir: Path) -> list[Path]:
+def write_report(run: RunResult, out_dir: Path, template_cache: Path | None = None) -> list[Path]:
     """Write the whole output folder and return the written paths (results.json first).
 
-    Raises InfrastructureError when the folder cannot be created or written (full disk,
-    permissions, a file in the way).
+    ``template_cache``: a folder of the grader's cache where compiled page templates are kept
+    between runs (None: compiled in this process). Raises InfrastructureError when the folder
+    cannot be created or written (full disk, permissions, a file in the way).
     """
+    use_template_cache(template_cache)
     # Render everything before touching the disk: a rendering bug must not leave a half report.
     files: list[tuple[Path, str]] = [
         (out_dir / "results.json", dumps_json(result_to_json(run))),

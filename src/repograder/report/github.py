@@ -6,15 +6,14 @@ newline in a README command or an error message can never start a workflow comma
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from repograder.checks.base import Spot
 from repograder.checks.registry import CHECKS
-from repograder.model import CheckResult, GroupResult, JSONValue, Status
+from repograder.model import CheckResult, GroupResult, Status
 
 _MAX_MESSAGE = 1000
-_MAX_PER_CHECK = 10
 
 
 def escape_data(text: str) -> str:
@@ -57,16 +56,6 @@ def _level(status: Status) -> str | None:
     if status is Status.WARN:
         return "warning"
     return None
-
-
-def _str(details: Mapping[str, JSONValue], *keys: str) -> str | None:
-    """The first string found under ``details[k0][k1]…`` (None when absent)."""
-    value: JSONValue = dict(details)
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value if isinstance(value, str) and value else None
 
 
 def _join(prefix: str, rel: str | None) -> str | None:

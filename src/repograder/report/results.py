@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -437,6 +438,21 @@ def read_results(path: Path) -> RunResult:
 # --- writing ---------------------------------------------------------------------------------
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    """True when ``path`` is a regular file (not a link), mode 0644, with exactly ``data``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != len(data):
+            return False
+        if stat.S_IMODE(info.st_mode) != 0o644:
+            return False
+        return fh.read(len(data) + 1) == data
+
+
 def dumps_json(data: JSONDict) -> str:
     """The canonical results.json text: 2-space indent, UTF-8, trailing newline.
 
@@ -451,7 +467,9 @@ def dumps_json(data: JSONDict) -> str:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a file via a temp file in the same folder and os.replace: all or nothing.
 
-    Raises InfrastructureError when the folder is unwritable or the disk is full.
+    A regular file that already holds exactly this text is left as it is (a warm re-run
+    rewrites most of its report unchanged; each write costs an fsync). Raises
+    InfrastructureError when the folder is unwritable or the disk is full.
     """
     try:
         data = text.encode("utf-8")
@@ -459,6 +477,8 @@ def write_text_atomic(path: Path, text: str) -> None:
         # Non-UTF-8 student file names arrive as lone surrogates (os.fsdecode): show U+FFFD.
         data = text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "surrogatepass")
         data = data.decode("utf-8", "replace").encode("utf-8")
+    if _holds(path, data):
+        return
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

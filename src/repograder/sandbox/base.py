@@ -29,7 +29,7 @@ class Limits:
     pids: int = 512
     timeout_s: float = 600.0  # per command
     output_bytes: int = 64 * 1024  # kept per command: head and tail halves
-    disk_mb: int = 1024  # size of the writable copy of the checkout
+    disk_mb: int = 1024  # writable space: 3/4 for the checkout copy, 1/8 each for /tmp and home
     network: bool = False  # network while running student code (always on while installing)
 
 

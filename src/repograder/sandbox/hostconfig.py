@@ -2,15 +2,18 @@
 
 Graders often sit behind a TLS-intercepting proxy or use a local package mirror; a container
 that ignores the host's pip configuration cannot install anything there. This module reads the
-host settings (environment variables and ``pip config list``) into a frozen :class:`HostSettings`
-and renders them for uv inside the container. Local folders (``file://`` indexes, find-links
-folders) become read-only bind mounts at the same path, so relative links in index pages keep
-working. No docker import here: everything is a pure function of its inputs, except
-:func:`detect_host_settings`, which reads the environment and runs ``pip config list``.
+host settings (environment variables and pip's configuration files) into a frozen
+:class:`HostSettings` and renders them for uv inside the container. Local folders
+(``file://`` indexes, find-links folders) become read-only bind mounts at the same path, so
+relative links in index pages keep working. No docker import here: everything is a pure
+function of its inputs, except :func:`read_pip_config` and :func:`detect_host_settings`, which
+read the environment and pip's configuration files.
 """
 
 from __future__ import annotations
 
+import configparser
+import locale
 import os
 import re
 import subprocess
@@ -86,20 +89,91 @@ class HostSettings:
 
 def parse_pip_config(text: str) -> dict[str, str]:
     """Parse ``pip config list`` output into ``{key: value}``; env > site > user > global."""
-    rank = {":env:": 0, "site": 1, "user": 2, "global": 3, "install": 4}
-    best: dict[str, tuple[int, str]] = {}
+    items: dict[str, str] = {}
     for line in text.splitlines():
-        match = re.match(r"^([^.=\s]+)\.([A-Za-z0-9_-]+)\s*=\s*(.*)$", line.strip())
+        match = re.match(r"^([^.=\s]+\.[A-Za-z0-9_-]+)\s*=\s*(.*)$", line.strip())
         if not match:
             continue
-        scope, key, raw = match.groups()
-        value = raw.strip()
+        value = match[2].strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
+        items[match[1]] = value
+    return pip_settings(items)
+
+
+def pip_settings(items: Mapping[str, str]) -> dict[str, str]:
+    """``{"section.key": value}`` (what ``pip config list`` shows) -> ``{key: value}``.
+
+    Where sections disagree, environment variables (``:env:``) win over the ``global``
+    section, which wins over ``install``.
+    """
+    rank = {":env:": 0, "site": 1, "user": 2, "global": 3, "install": 4}
+    best: dict[str, tuple[int, str]] = {}
+    for dotted, value in items.items():
+        scope, _, key = dotted.partition(".")
+        if not scope or not re.fullmatch(r"[A-Za-z0-9_-]+", key):
+            continue
         order = rank.get(scope, 5)
         if key not in best or order < best[key][0]:
             best[key] = (order, value)
     return {key: value for key, (_, value) in best.items()}
+
+
+def pip_config_files(env: Mapping[str, str], prefix: str) -> list[Path] | None:
+    """The configuration files pip reads, lowest precedence first; None: pip reads none.
+
+    Mirrors pip's ``Configuration.iter_config_files`` and ``OVERRIDE_ORDER`` (pip 23-25,
+    ``pip/_internal/configuration.py``; locations in
+    https://pip.pypa.io/en/stable/topics/configuration/#location) on Linux: global
+    (``$XDG_CONFIG_DIRS``, default ``/etc/xdg``, each ``/pip/pip.conf``, then
+    ``/etc/pip.conf``), user (``~/.pip/pip.conf``, then ``$XDG_CONFIG_HOME`` or
+    ``~/.config``, ``/pip/pip.conf``; skipped when ``PIP_CONFIG_FILE`` names an existing
+    file), site (``<prefix>/pip.conf``, ``prefix`` being the interpreter's ``sys.prefix``),
+    then ``$PIP_CONFIG_FILE``. ``PIP_CONFIG_FILE=/dev/null`` turns all files off.
+    """
+    config_file = env.get("PIP_CONFIG_FILE")
+    if config_file == os.devnull:
+        return None
+    dirs = env.get("XDG_CONFIG_DIRS", "")
+    home = Path(env.get("HOME") or os.path.expanduser("~"))
+    user_dir = env.get("XDG_CONFIG_HOME", "")
+    files = [Path(d, "pip", "pip.conf") for d in (dirs if dirs.strip() else "/etc/xdg").split(":")]
+    files.append(Path("/etc/pip.conf"))
+    if not (config_file and os.path.exists(config_file)):
+        files.append(home / ".pip" / "pip.conf")
+        files.append(Path(user_dir if user_dir.strip() else home / ".config", "pip", "pip.conf"))
+    files.append(Path(prefix, "pip.conf"))
+    if config_file:
+        files.append(Path(config_file))
+    return files
+
+
+def read_pip_config(env: Mapping[str, str], prefix: str) -> dict[str, str]:
+    """What ``pip config list`` would show, read without starting pip (about 0.6 s saved).
+
+    ``{"section.key": value}`` from :func:`pip_config_files` (a later file overrides an
+    earlier one) and the ``PIP_*`` environment variables (``":env:.key"``), keys normalised
+    as pip does (lower case, ``_`` -> ``-``). Raises OSError, UnicodeDecodeError or
+    configparser.Error for a file pip could not read either.
+    """
+    merged: dict[str, str] = {}
+    for path in pip_config_files(env, prefix) or ():
+        if not path.is_file():
+            continue
+        parser = configparser.RawConfigParser()
+        parser.read(path, encoding=locale.getpreferredencoding(False))
+        for section in parser.sections():
+            for name, value in parser.items(section):
+                merged[f"{section}.{_pip_name(name)}"] = value
+    for name, value in env.items():
+        if name.startswith("PIP_") and name[4:].lower() not in ("version", "help"):
+            merged[f":env:.{_pip_name(name[4:])}"] = value
+    return merged
+
+
+def _pip_name(name: str) -> str:
+    name = name.lower().replace("_", "-")
+    return name[2:] if name.startswith("--") else name
 
 
 def _split(value: str | None) -> list[str]:
@@ -141,7 +215,10 @@ def detect_ca_bundle(env: Mapping[str, str], pip_config: Mapping[str, str]) -> P
 
 def host_settings_from(env: Mapping[str, str], pip_config_text: str) -> HostSettings:
     """Build :class:`HostSettings` from an environment and ``pip config list`` output."""
-    pip_config = parse_pip_config(pip_config_text)
+    return _host_settings(env, parse_pip_config(pip_config_text))
+
+
+def _host_settings(env: Mapping[str, str], pip_config: Mapping[str, str]) -> HostSettings:
     index_url = (
         env.get("UV_DEFAULT_INDEX")
         or env.get("UV_INDEX_URL")
@@ -192,7 +269,21 @@ def _dedupe(items: Iterable[str]) -> list[str]:
 
 
 def detect_host_settings() -> HostSettings:
-    """Read this machine's pip/uv/TLS settings (environment plus ``pip config list``)."""
+    """Read this machine's pip/uv/TLS settings: the environment plus pip's configuration.
+
+    pip's files are read directly (:func:`read_pip_config`); only when one of them cannot be
+    parsed here does this fall back to running ``pip config list``, so pip's own answer
+    decides.
+    """
+    try:
+        items = read_pip_config(os.environ, sys.prefix)
+    except (OSError, UnicodeDecodeError, configparser.Error):
+        return host_settings_from(os.environ, _pip_config_list())
+    return _host_settings(os.environ, pip_settings(items))
+
+
+def _pip_config_list() -> str:
+    """``pip config list`` of this interpreter; empty when pip fails."""
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "pip", "config", "list"],
@@ -201,10 +292,9 @@ def detect_host_settings() -> HostSettings:
             timeout=30,
             check=False,
         )
-        text = proc.stdout if proc.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
-        text = ""
-    return host_settings_from(os.environ, text)
+        return ""
+    return proc.stdout if proc.returncode == 0 else ""
 
 
 def container_env(settings: HostSettings) -> dict[str, str]:

@@ -1,0 +1,378 @@
+"""Environment builds: a container from the parent image, the install, a commit.
+
+A build container gets only the dependency files (``buildplan.context_tar``), the host's CA
+bundle and local index folders (read-only binds) and, in phase 1 only, the shared uv cache
+volume, made root-only while root installs wheels with ``--no-build``; anything that needs
+building is rebuilt in a new container without that cache (docs/SANDBOX.md, "Builds").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import io
+import shlex
+import tarfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from repograder import syslibs
+from repograder.errors import InfrastructureError
+from repograder.facts import EnvSpec
+from repograder.sandbox import buildplan
+from repograder.sandbox.docker.engine import ContainerSpec, EngineError, Mount, exit_code, retry
+from repograder.sandbox.docker.images import ENV_REPO, UV_CACHE_MOUNT, UV_CACHE_VOLUME
+from repograder.sandbox.docker.runs import ContainerTracker
+from repograder.sandbox.docker.session import STUDENT
+from repograder.sandbox.hostconfig import (
+    CONTAINER_CA_PATH,
+    HostSettings,
+    container_env,
+    uv_index_args,
+)
+
+SOURCE_BUILD_NOTE = (
+    "a requirement needed building from source: built without the shared package cache "
+    "(slower; build code never gets write access to shared state)"
+)
+BUILD_MEMORY = "4g"
+MAX_BUILD_LOG = 20_000_000  # bytes of a build's output written to its log file
+_hash_locks: dict[str, threading.Lock] = {}
+_hash_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def hash_lock(cache_dir: Path, content_hash: str) -> Iterator[None]:
+    """Serialise builds of one hash across threads (lock) and processes (flock)."""
+    with _hash_locks_guard:
+        lock = _hash_locks.setdefault(content_hash, threading.Lock())
+    lock_dir = cache_dir / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with lock, open(lock_dir / f"{content_hash[:32]}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def with_system_libraries(spec: EnvSpec, present: Sequence[str] = ()) -> tuple[EnvSpec, str]:
+    """``spec`` plus the Debian packages its distributions need at run time (``syslibs.TABLE``)
+    that neither it nor the parent layer (``present``) has; and a note naming them ("" if none).
+    """
+    needed = syslibs.apt_packages_for(spec.requirements)
+    extra = tuple(p for p in needed if p not in present and p not in spec.apt_packages)
+    if not extra:
+        return spec, ""
+    note = "system libraries the requirements need at run time (repograder's table): " + " ".join(
+        extra
+    )
+    return dataclasses.replace(spec, apt_packages=(*spec.apt_packages, *extra)), note
+
+
+def wrap_dir(name: str, tar_bytes: bytes) -> bytes:
+    """Re-root a tar under ``name/`` (put_archive extracts into an existing folder)."""
+    src = tarfile.open(fileobj=io.BytesIO(tar_bytes))  # noqa: SIM115
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as dst:
+        top = tarfile.TarInfo(name)
+        top.type = tarfile.DIRTYPE
+        top.mode = 0o755
+        dst.addfile(top)
+        for member in src.getmembers():
+            data = src.extractfile(member) if member.isfile() else None
+            member.name = f"{name}/{member.name}"
+            dst.addfile(member, data)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How one build container ended; ``retry``: build again from source, without the cache."""
+
+    ok: bool
+    summary: str
+    excerpt: str = ""
+    notes: tuple[str, ...] = ()
+    retry: bool = False
+
+
+class Builder:
+    """Runs build containers on ``tracker``'s engine; ``timeout_s`` bounds a whole build."""
+
+    def __init__(self, tracker: ContainerTracker, host: HostSettings, timeout_s: float) -> None:
+        self.tracker = tracker
+        self.engine = tracker.engine
+        self.host = host
+        self.timeout_s = timeout_s
+
+    def build(
+        self,
+        plan: buildplan.BuildPlan,
+        tag: str,
+        log_path: Path,
+        parent: str,
+        layer: str = "group",
+    ) -> tuple[bool, str, str, tuple[str, ...]]:
+        """Build ``tag``: wheels only with the shared cache, else from source without it.
+
+        Returns (ok, summary, log excerpt, notes). A failed or timed-out build is a result;
+        an engine fault raises InfrastructureError.
+        """
+        deadline = time.monotonic() + self.timeout_s
+        with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+            log.write(f"[repograder] building {tag} on {parent}\n")
+            outcome = self.attempt(plan, tag, parent, layer, log, deadline, shared_cache=True)
+            if outcome.retry:
+                log.write(
+                    "[repograder] building from source in a new container, without the shared "
+                    "package cache (student build code never sees it)\n"
+                )
+                outcome = self.attempt(plan, tag, parent, layer, log, deadline, shared_cache=False)
+                outcome = dataclasses.replace(outcome, notes=(*outcome.notes, SOURCE_BUILD_NOTE))
+        if not outcome.ok:
+            return False, outcome.summary, outcome.excerpt, outcome.notes
+        packages = len(plan.requirements) + len(plan.build_requires)
+        return True, f"built {tag} ({packages} requirements)", "", outcome.notes
+
+    def mounts(self, *, shared_cache: bool) -> tuple[Mount, ...]:
+        """Mounts of a build container: host files read-only; the uv cache only when asked."""
+        mounts: list[Mount] = []
+        if shared_cache:
+            mounts.append(Mount(UV_CACHE_MOUNT, UV_CACHE_VOLUME, type="volume"))
+        if self.host.ca_bundle is not None:
+            mounts.append(Mount(CONTAINER_CA_PATH, str(self.host.ca_bundle), read_only=True))
+        for mount in self.host.mounts:
+            mounts.append(Mount(mount.target, str(mount.source), read_only=True))
+        return tuple(mounts)
+
+    @staticmethod
+    def _container(parent: str, pids: int, mounts: tuple[Mount, ...], **caps: Any) -> ContainerSpec:
+        return ContainerSpec(
+            image=parent,
+            command=("sleep", "infinity"),
+            user="0:0",
+            labels={},
+            init=True,
+            mounts=mounts,
+            mem_limit=BUILD_MEMORY,
+            memswap_limit=BUILD_MEMORY,
+            pids_limit=pids,
+            security_opt=("no-new-privileges",),
+            **caps,
+        )
+
+    def attempt(
+        self,
+        plan: buildplan.BuildPlan,
+        tag: str,
+        parent: str,
+        layer: str,
+        log: Any,
+        deadline: float,
+        *,
+        shared_cache: bool,
+    ) -> Attempt:
+        """One build container. With ``shared_cache`` root installs wheels only (``--no-build``)
+        into the venv while the cache belongs to root (0700), then hands the venv to uid 1000;
+        without it everything runs as uid 1000 with a private uv cache."""
+        if plan.apt_packages:
+            caps: dict[str, Any] = {}
+        elif shared_cache:
+            # Root writes the student-owned venv and chowns the cache and the new files.
+            caps = {"cap_drop": ("ALL",), "cap_add": ("CHOWN", "DAC_OVERRIDE", "FOWNER")}
+        else:
+            caps = {"cap_drop": ("ALL",)}
+        spec = self._container(parent, 2048, self.mounts(shared_cache=shared_cache), **caps)
+        try:
+            container = self.tracker.start(spec, plan.content_hash)
+        except EngineError as exc:
+            raise InfrastructureError(f"the Docker engine failed to start a build: {exc}") from exc
+        notes: list[str] = []
+        timeout = Attempt(False, f"the build timed out after {self.timeout_s:.0f} s")
+
+        def failed(code: int | None, text: str) -> Attempt:
+            if code is None:
+                log.write(f"\n[repograder] build timed out after {self.timeout_s:.0f} s\n")
+                return dataclasses.replace(timeout, excerpt=text[-4000:], notes=tuple(notes))
+            summary, excerpt = buildplan.summarize_log(text)
+            return Attempt(False, summary, excerpt, tuple(notes))
+
+        def run(cmd: list[str], user: str, env: dict[str, str]) -> tuple[int | None, str]:
+            return self.stream_exec(container, cmd, user, env, log, deadline)
+
+        try:
+            context = wrap_dir("rg-build", buildplan.context_tar(plan, self.host))
+            self.engine.put_archive(container, "/tmp", context)  # noqa: S108
+            if plan.apt_packages:
+                notes += self._apt(container, plan.apt_packages, log, deadline)
+            env = {
+                **container_env(self.host),
+                # A student's uv.toml / [tool.uv] could redirect installs (target, indexes).
+                "UV_NO_CONFIG": "1",
+                # Bytecode is compiled by layer.py as uid 1000: compiling starts the venv's
+                # python, which runs the new packages' .pth files.
+                "UV_COMPILE_BYTECODE": "0",
+                "UV_LINK_MODE": "copy",
+                "UV_NO_PROGRESS": "1",
+            }
+            student_env = {
+                **env,
+                "UV_CACHE_DIR": buildplan.PRIVATE_UV_CACHE,
+                "HOME": "/home/student",
+            }
+            if shared_cache:
+                lock_cache = f"chown 0:0 {UV_CACHE_MOUNT} && chmod 0700 {UV_CACHE_MOUNT}"
+                code, text = run(["sh", "-c", lock_cache], "0:0", {})
+                if code is None:
+                    return failed(code, text)
+                if code != 0:
+                    # Never hand the cache to a build that could not lock it: go private.
+                    log.write("[repograder] could not make the shared uv cache root-only\n")
+                    return Attempt(False, "", retry=True)
+                code, text = run(
+                    ["bash", f"{buildplan.BUILD_DIR}/{buildplan.WHEELS_SCRIPT}", "install"],
+                    "0:0",
+                    {**env, "UV_CACHE_DIR": UV_CACHE_MOUNT, "HOME": "/root"},
+                )
+                if code == buildplan.NEEDS_BUILD:
+                    return Attempt(False, "", retry=True)
+                if code != 0:
+                    return failed(code, text)
+                handover = (
+                    f"chown -R 1000:1000 {buildplan.STATE_DIR} && "
+                    "find /opt/venv -xdev -uid 0 -exec chown -h 1000:1000 {} +"
+                )
+                code, text = run(["sh", "-c", handover], "0:0", {})
+                if code != 0:
+                    return failed(code, text)
+                command = ["bash", f"{buildplan.BUILD_DIR}/{buildplan.WHEELS_SCRIPT}", "finish"]
+            else:
+                command = ["bash", f"{buildplan.BUILD_DIR}/install.sh"]
+            code, text = run(command, STUDENT, student_env)
+            if code != 0:
+                return failed(code, text)
+            scratch = f"{buildplan.PRIVATE_UV_CACHE} {buildplan.STATE_DIR}"
+            run(["sh", "-c", f"chmod -R u+w {scratch} 2>/dev/null; rm -rf {scratch}"], STUDENT, {})
+            run(["rm", "-rf", buildplan.BUILD_DIR], "0:0", {})
+            self.engine.commit(
+                container,
+                ENV_REPO,
+                tag.split(":", 1)[1],
+                [
+                    "LABEL repograder=1",
+                    f"LABEL repograder.hash={plan.content_hash}",
+                    f"LABEL repograder.install_project={int(plan.install_project)}",
+                    f"LABEL repograder.python={plan.python_version}",
+                    f"LABEL repograder.layer={layer}",
+                    *([f"ENV NUMBA_CACHE_DIR={buildplan.NUMBA_CACHE}"] if plan.warmup else []),
+                ],
+            )
+            log.write(f"[repograder] committed {tag}\n")
+        except EngineError as exc:
+            if time.monotonic() >= deadline:
+                return dataclasses.replace(timeout, notes=tuple(notes))
+            raise InfrastructureError(f"the Docker engine failed during a build: {exc}") from exc
+        finally:
+            self.tracker.remove(container)
+        return Attempt(True, "", notes=tuple(notes))
+
+    def _apt(
+        self, container: str, packages: tuple[str, ...], log: Any, deadline: float
+    ) -> list[str]:
+        safe = [
+            p for p in packages if p.replace("-", "").replace(".", "").replace("+", "").isalnum()
+        ]
+        script = (
+            "export DEBIAN_FRONTEND=noninteractive; apt-get update -q || exit 90; "
+            "apt-get install -y -q --no-install-recommends " + shlex.join(safe) + "; "
+            "rc=$?; rm -rf /var/lib/apt/lists/*; exit $rc"
+        )
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        code, text = self.stream_exec(container, ["bash", "-c", script], "0:0", env, log, deadline)
+        if code == 0:
+            return [f"apt packages installed: {' '.join(safe)}"]
+        if code == 90:
+            return ["apt packages NOT installed (no Debian mirror reachable): " + " ".join(safe)]
+        summary, _ = buildplan.summarize_log(text)
+        return [f"apt packages NOT installed ({summary}): " + " ".join(safe)]
+
+    def stream_exec(
+        self,
+        container: str,
+        cmd: list[str],
+        user: str,
+        env: dict[str, str],
+        log: Any,
+        deadline: float,
+    ) -> tuple[int | None, str]:
+        """Run ``cmd``, copying output to ``log``; (None, text) when the deadline passes."""
+        exec_id = retry(self.engine.exec_create, container, cmd, user=user, environment=env)
+        # No read timeout: a build may be quiet for minutes (compiling); the deadline ends it.
+        frames = self.engine.exec_start(exec_id, read_timeout_s=None)
+        kept: list[str] = []
+        size = 0
+        done = threading.Event()
+        started = time.monotonic()
+
+        def pump() -> None:
+            nonlocal size
+            try:
+                for _stream, chunk in frames:
+                    text = chunk.decode("utf-8", errors="replace")
+                    if size < MAX_BUILD_LOG:
+                        if text.startswith("[repograder]"):
+                            # where a build's time goes (resolve, install, compile, warm-up)
+                            took = time.monotonic() - started
+                            log.write(f"[repograder] at {took:.1f} s of this command\n")
+                        log.write(text)
+                        log.flush()
+                    size += len(chunk)
+                    kept.append(text)
+                    if len(kept) > 400:
+                        del kept[:200]
+            except EngineError:
+                pass
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=pump, daemon=True)
+        thread.start()
+        if not done.wait(max(deadline - time.monotonic(), 0)):
+            with contextlib.suppress(EngineError):
+                self.engine.kill(container)
+            done.wait(10)
+            return None, "".join(kept)
+        code = exit_code(self.engine, exec_id)
+        return (int(code) if code is not None else 1), "".join(kept)
+
+    def nearest(self, parent: str, pins: list[buildplan.Pin], log: Any) -> dict[str, str]:
+        """{pinned line: nearest version with a wheel for this image}, asked of the index."""
+        script = buildplan.nearest_script(pins, uv_index_args(self.host))
+        spec = self._container(parent, 512, self.mounts(shared_cache=False), cap_drop=("ALL",))
+        try:
+            container = self.tracker.start(spec)
+        except EngineError as exc:
+            raise InfrastructureError(f"the Docker engine failed to start a probe: {exc}") from exc
+        env = {
+            **container_env(self.host),
+            "UV_NO_CONFIG": "1",
+            "UV_NO_PROGRESS": "1",
+            "UV_CACHE_DIR": buildplan.PRIVATE_UV_CACHE,
+            "HOME": "/home/student",
+        }
+        try:
+            deadline = time.monotonic() + min(self.timeout_s, 600)
+            code, text = self.stream_exec(
+                container, ["bash", "-c", script], STUDENT, env, log, deadline
+            )
+        finally:
+            self.tracker.remove(container)
+        if code is None:
+            return {}
+        return buildplan.parse_nearest(text, pins)

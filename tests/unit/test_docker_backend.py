@@ -1,0 +1,388 @@
+"""The Docker backend's build, session, run and cache logic against a fake engine (no Docker).
+
+The real engine's behaviour is covered by the docker-marked tests; these pin what the grader
+itself decides: labels, removal, retries, the shared-cache phases, deadlines, who decides an
+exit code, and the order of `cache prune`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from docker_fake import HANG, FakeEngine, FakeExec, capture_line
+from repograder import cachemgr
+from repograder.detect import EnvKind, EnvSpec
+from repograder.errors import InfrastructureError
+from repograder.sandbox import buildplan
+from repograder.sandbox.base import Limits
+from repograder.sandbox.docker import (
+    SOURCE_BUILD_NOTE,
+    UV_CACHE_MOUNT,
+    DockerCaches,
+    DockerSandbox,
+    clean_leftovers,
+    engine,
+)
+from repograder.sandbox.docker.engine import EngineError, ImageUsage
+from repograder.sandbox.docker.runs import RunLock
+from repograder.sandbox.docker.session import tmpfs_sizes
+from repograder.sandbox.hostconfig import HostSettings
+
+LIMITS = Limits(memory_mb=256, pids=64, timeout_s=30, disk_mb=32, output_bytes=4096)
+RUN = "fake-run"
+
+
+@pytest.fixture(autouse=True)
+def _no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "ENGINE_RETRY_S", 0.0)
+
+
+def _repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "requirements.txt").write_text("six\n")
+    (repo / "main.py").write_text("print('hi')\n")
+    return repo
+
+
+def _spec() -> EnvSpec:
+    return EnvSpec(
+        EnvKind.REQUIREMENTS, "requirements.txt", "test", ("requirements.txt",), ("six",)
+    )
+
+
+def _box(fake: FakeEngine, tmp_path: Path, **kwargs: object) -> DockerSandbox:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    box = DockerSandbox(
+        RUN,
+        tmp_path / "cache",
+        host=HostSettings(ca_bundle=ca),
+        engine=fake,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return box
+
+
+def _is_step(fake_exec: FakeExec) -> bool:
+    return (
+        fake_exec.cmd[:4] == (buildplan.VENV_PYTHON, "-I", "-S", "-c") and len(fake_exec.cmd) == 10
+    )
+
+
+def _steps_say(output: str, code: int = 0, **capture: object):  # type: ignore[no-untyped-def]
+    def handler(fake_exec: FakeExec) -> tuple[int, bytes]:
+        if _is_step(fake_exec):
+            return code, capture_line(output, **capture)  # type: ignore[arg-type]
+        return 0, b""
+
+    return handler
+
+
+def test_every_container_carries_the_run_labels_and_is_removed(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    fake.handler = _steps_say("hi\n")
+    box = _box(fake, tmp_path)
+    repo = _repo(tmp_path)
+    build = box.prepare(_spec(), repo, tmp_path / "logs")
+    assert build.ok, build.summary
+    session = box.open_session(build, repo, LIMITS)
+    assert session.run("python main.py").output_head == "hi\n"
+    box.close()
+    assert len(fake.started) == 2  # the build, the session
+    lock = str(tmp_path / "cache" / "runs" / f"{RUN}.lock")
+    for spec in fake.started:
+        assert spec.labels["repograder"] == "1"
+        assert spec.labels["repograder.run"] == RUN
+        assert spec.labels["repograder.lock"] == lock
+        assert spec.labels["repograder.hash"] == build.content_hash
+    assert sorted(fake.removed) == sorted(fake.boxes)
+    # The committed image is labelled too, and found again by the next prepare.
+    (_, repository, tag, changes) = fake.commits[0]
+    assert f"{repository}:{tag}" == build.image
+    assert "LABEL repograder=1" in changes
+    second = _box(fake, tmp_path)
+    assert second.prepare(_spec(), repo, tmp_path / "logs2").reused
+    second.close()
+
+
+def test_the_session_container_is_locked_down(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    box = _box(fake, tmp_path)
+    repo = _repo(tmp_path)
+    build = box.prepare(_spec(), repo, tmp_path / "logs")
+    box.open_session(build, repo, LIMITS).close()
+    spec = fake.started[-1]
+    assert spec.network_mode == "none"
+    assert spec.cap_drop == ("ALL",)
+    assert spec.security_opt == ("no-new-privileges",)
+    assert spec.read_only
+    assert (spec.mem_limit, spec.memswap_limit) == ("256m", "256m")
+    assert spec.pids_limit == 64
+    assert spec.mounts == ()
+    assert sorted(spec.tmpfs) == ["/home/student", "/tmp", "/work"]
+    # One disk budget for all three (their pages count against the memory limit).
+    assert "size=24m" in spec.tmpfs["/work"]
+    assert "size=4m" in spec.tmpfs["/tmp"]
+    assert "size=4m" in spec.tmpfs["/home/student"]
+    # The checkout went in as a tar on stdin, to a tar run as uid 1000.
+    (copy,) = [e for e in fake.execs if e.cmd[0] == "/bin/tar"]
+    assert copy.user == "1000:1000"
+    assert copy.stdin
+    box.close()
+
+
+@pytest.mark.parametrize("disk_mb", [16, 17, 64, 1000, 1024, 2048])
+def test_the_three_tmpfs_folders_share_one_disk_budget(disk_mb: int) -> None:
+    sizes = tmpfs_sizes(disk_mb)
+    assert sum(sizes.values()) <= disk_mb
+    assert sizes["/work"] >= disk_mb * 3 // 4
+    assert min(sizes.values()) >= 1
+
+
+def test_the_checkout_copy_stops_at_the_work_share(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    box = _box(fake, tmp_path)
+    repo = _repo(tmp_path)
+    (repo / "big.bin").write_bytes(b"x" * (30 << 20))
+    session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
+    assert any("limited to 24 MB" in note for note in session.notes), session.notes
+    box.close()
+
+
+def test_wheels_only_with_the_shared_cache_then_source_build_without_it(tmp_path: Path) -> None:
+    fake = FakeEngine()
+
+    def handler(fake_exec: FakeExec) -> tuple[int, bytes]:
+        if buildplan.WHEELS_SCRIPT in " ".join(fake_exec.cmd) and "install" in fake_exec.cmd:
+            return buildplan.NEEDS_BUILD, b"no wheels with a matching platform tag"
+        return 0, b""
+
+    fake.handler = handler
+    box = _box(fake, tmp_path)
+    build = box.prepare(_spec(), _repo(tmp_path), tmp_path / "logs")
+    assert build.ok
+    assert SOURCE_BUILD_NOTE in build.notes
+    first, second = fake.started
+    assert [m.target for m in first.mounts if m.type == "volume"] == [UV_CACHE_MOUNT]
+    assert [m for m in second.mounts if m.type == "volume"] == []
+    for spec in (first, second):
+        binds = [m for m in spec.mounts if m.type == "bind"]
+        assert binds
+        assert all(m.read_only for m in binds)
+    assert "CHOWN" in first.cap_add
+    assert (second.cap_drop, second.cap_add) == (("ALL",), ())
+    # The source build runs as uid 1000, and only its container is committed.
+    installs = [e for e in fake.execs if e.cmd[-1].endswith("/install.sh")]
+    assert [e.user for e in installs] == ["1000:1000"]
+    ids = list(fake.boxes)
+    assert [c[0] for c in fake.commits] == [ids[1]]
+    assert sorted(fake.removed) == sorted(ids)
+    box.close()
+
+
+def test_a_build_past_its_deadline_is_killed_and_a_failed_result(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    fake.handler = lambda e: HANG if "install" in e.cmd else (0, b"")
+    box = _box(fake, tmp_path, build_timeout_s=1.0)
+    began = time.monotonic()
+    build = box.prepare(_spec(), _repo(tmp_path), tmp_path / "logs")
+    assert time.monotonic() - began < 10
+    assert not build.ok
+    assert build.summary == "the build timed out after 1 s"
+    assert fake.calls["kill"] == 1
+    assert fake.removed == list(fake.boxes)
+    assert fake.commits == []
+    box.close()
+
+
+def test_an_engine_fault_in_a_build_raises_and_the_container_is_removed(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    fake.fail("put_archive", EngineError("500 Server Error: Internal Server Error", transient=True))
+    box = _box(fake, tmp_path)
+    with pytest.raises(InfrastructureError, match="engine failed during a build: 500"):
+        box.prepare(_spec(), _repo(tmp_path), tmp_path / "logs")
+    assert fake.removed == list(fake.boxes)
+    assert fake.calls["put_archive"] == 1  # not repeatable: never retried
+    box.close()
+
+
+def test_a_transient_exec_fault_in_a_session_is_retried(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    fake.handler = _steps_say("fine\n")
+    box = _box(fake, tmp_path)
+    repo = _repo(tmp_path)
+    session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
+    before = fake.calls["exec_create"]
+    fake.fail("exec_create", EngineError("Read timed out. (read timeout=120)", transient=True))
+    result = session.run("echo fine")
+    assert result.exit_code == 0
+    assert result.output_head == "fine\n"
+    # The step's exec (tried twice) and the end-of-step kill.
+    assert fake.calls["exec_create"] == before + 3
+    box.close()
+
+
+def test_a_persisting_exec_fault_is_an_infrastructure_error(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    box = _box(fake, tmp_path)
+    repo = _repo(tmp_path)
+    session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
+    fake.fail("exec_create", *[EngineError("Connection aborted.", transient=True)] * 3)
+    with pytest.raises(InfrastructureError, match="engine failed during a session: Connection"):
+        session.run("echo x")
+    box.close()
+    assert fake.removed == list(fake.boxes)
+
+
+def test_a_quiet_exec_past_its_read_timeout_is_an_infrastructure_error(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    box = _box(fake, tmp_path)
+    repo = _repo(tmp_path)
+    session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
+    fake.handler = lambda _e: HANG
+    with pytest.raises(InfrastructureError, match="engine failed during a session: timed out"):
+        session._exec(["/bin/cat"], 100, read_timeout_s=0.2)
+    box.close()
+
+
+def test_the_exit_code_is_the_engines_and_the_timeout_the_hosts(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    # The capture line (student-writable) claims a timeout; the engine says exit code 1, and
+    # the host's clock says the step was quick.
+    fake.handler = _steps_say("forged\n", code=1, timed_out=True)
+    box = _box(fake, tmp_path)
+    repo = _repo(tmp_path)
+    session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
+    result = session.run("false")
+    assert (result.exit_code, result.timed_out) == (1, False)
+    box.close()
+
+
+def test_a_failed_session_start_removes_its_container(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    box = _box(fake, tmp_path)
+    repo = _repo(tmp_path)
+    build = box.prepare(_spec(), repo, tmp_path / "logs")
+    fake.handler = lambda e: (1, b"") if e.cmd[0] == "/bin/mkdir" else (0, b"")
+    with pytest.raises(InfrastructureError, match="could not prepare the session container"):
+        box.open_session(build, repo, LIMITS)
+    assert fake.removed == list(fake.boxes)
+    box.close()
+
+
+def test_a_closed_sandbox_starts_nothing_that_outlives_it(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    box = _box(fake, tmp_path)
+    box.close()
+    with pytest.raises(InfrastructureError, match="the sandbox was closed"):
+        box.prepare(_spec(), _repo(tmp_path), tmp_path / "logs")
+    assert len(fake.boxes) == 1
+    assert fake.removed == list(fake.boxes)
+
+
+def test_alive_survives_a_hiccup_not_a_dead_engine(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    box = _box(fake, tmp_path)
+    fake.fail("ping", EngineError("Read timed out.", transient=True))
+    assert box.alive()
+    fake.fail("ping", *[EngineError("Connection aborted.", transient=True)] * 3)
+    assert not box.alive()
+    box.close()
+
+
+def test_a_missing_base_image_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InfrastructureError, match="repograder sandbox build"):
+        DockerSandbox(RUN, tmp_path / "cache", base_image="nope:1", engine=FakeEngine())
+
+
+def test_clean_removes_ended_runs_and_keeps_live_ones(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    live = RunLock(tmp_path / "cache", "live")
+    dead = RunLock(tmp_path / "cache", "dead")
+    dead_path = dead.path
+    dead.release(unlink=False)  # the process "died": the file stays, the lock is gone
+    for run, lock in (("live", live.path), ("dead", dead_path)):
+        fake.run_container(
+            engine.ContainerSpec(
+                "img",
+                ("sleep", "infinity"),
+                "0:0",
+                {"repograder": "1", "repograder.run": run, **RunLock.labels(lock)},
+            )
+        )
+    outcome = clean_leftovers(engine=fake)
+    assert outcome.removed == ("fake_2 (run dead)",)
+    assert outcome.kept_live == ("fake_1 (run live)",)
+    assert not dead_path.exists()  # a killed run's lock file goes with its containers
+    live.release()
+
+
+def _image(tag: str, layer: str, digest: str, *, containers: int = 0) -> ImageUsage:
+    labels = {"repograder.hash": digest, "repograder.layer": layer} if digest else {}
+    return ImageUsage(
+        id=f"sha256:{digest or tag}",
+        tags=(tag,),
+        labels=labels,
+        size=1000,
+        shared_size=400,
+        created=time.time() - 90 * cachemgr.DAY,
+        parent_id="",
+        containers=containers,
+    )
+
+
+def test_prune_removes_group_images_before_their_layer_and_keeps_used_ones(
+    tmp_path: Path,
+) -> None:
+    fake = FakeEngine()
+    fake.usage = [
+        _image("repograder-env:common-aaa", "common", "aaa"),
+        _image("repograder-env:old", "group", "old"),
+        _image("repograder-env:busy", "group", "busy", containers=1),
+        _image("repograder-env:recent", "group", "recent"),
+        _image("repograder-base:py3.11", "", ""),
+        _image("python:3.11-slim", "", ""),
+    ]
+    fake.volumes["repograder-uv-cache"] = 5000
+    fake.refuse_removal["repograder-env:common-aaa"] = "conflict: image has dependent child images"
+    cache = tmp_path / "cache"
+    stamps = cache / "images"
+    stamps.mkdir(parents=True)
+    for digest in ("old", "recent"):
+        (stamps / f"{digest}.used").touch()
+    past = time.time() - 40 * cachemgr.DAY
+    os.utime(stamps / "old.used", (past, past))
+    caches = DockerCaches(fake)
+
+    info = {e.name: e for e in cachemgr.cache_info(cache, docker=caches)}
+    assert info["docker env images"].count == 3
+    assert info["docker env images"].size == 3 * 600
+    assert info["docker shared layers"].count == 1
+    assert info["docker uv cache volume"].size == 5000
+
+    result = cachemgr.prune(cache, older_than_s=30 * cachemgr.DAY, docker=caches)
+    assert result.removed == ("image repograder-env:old",)
+    assert "image repograder-env:busy: used by 1 container(s)" in result.kept
+    assert "image repograder-env:common-aaa: conflict: image has dependent child images" in (
+        result.kept
+    )
+    assert not (stamps / "old.used").exists()
+    assert (stamps / "recent.used").exists()
+    assert "repograder-uv-cache" in fake.volumes  # only --all removes it
+    all_result = cachemgr.prune(cache, remove_all=True, docker=caches)
+    # Group images are asked before the shared layer they sit on, the base images last.
+    assert fake.image_removals == [
+        "repograder-env:old",
+        "repograder-env:common-aaa",
+        "repograder-env:recent",
+        "repograder-env:common-aaa",
+        "repograder-base:py3.11",
+    ]
+    assert "image repograder-base:py3.11" in all_result.removed
+    assert "volume repograder-uv-cache" in all_result.removed
+    assert "image python:3.11-slim" not in all_result.removed
