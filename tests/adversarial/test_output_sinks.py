@@ -155,3 +155,25 @@ def test_junit_xml_shows_control_and_bidi_characters_as_escapes(payload: str) ->
     text = junit_xml(make_hostile_run(payload))
     _assert_no_raw_controls(text)
     assert "\ufffd" not in text  # shown as an escape, not lost
+
+
+def test_templates_compiled_by_an_older_grader_do_not_drop_the_escapes(tmp_path: Path) -> None:
+    """jinja2 compiles ``finalize`` into the template code and keys its bytecode cache by the
+    source alone: a cache left by a grader without the escaping must not be reused."""
+    import jinja2
+
+    from repograder.report import html
+
+    html.use_template_cache(None)
+    old = html._environment().overlay(
+        bytecode_cache=jinja2.FileSystemBytecodeCache(str(tmp_path)), finalize=None
+    )
+    old.get_template("group.html.j2")  # writes the older compiled code into the cache folder
+    assert list(tmp_path.iterdir())
+    run = make_hostile_run(BIDI)
+    try:
+        html.use_template_cache(tmp_path)
+        page = render_group(run, run.groups[0])
+    finally:
+        html.use_template_cache(None)
+    _assert_no_raw_controls(page)
