@@ -54,6 +54,10 @@ __all__ = [
 ]
 
 MAX_ENV_FILE_BYTES = 1_000_000
+# Lock files list every file of every locked version with its hash: a uv.lock or poetry.lock
+# of an ML project with torch runs to a few MB (real ones seen: 0.06-2.4 MB), so they get a cap
+# of their own; tomllib/json parse 16 MB in about a second.
+MAX_LOCK_FILE_BYTES = 16_000_000
 MAX_INCLUDES = 50
 
 
@@ -875,7 +879,12 @@ def _detect_lockfile(root: Path, base: str) -> EnvSpec | None:
     project = "Pipfile" if name == "Pipfile.lock" else "pyproject.toml"
     state = "declares no dependencies" if _is_file(root, _join(base, project)) else "is missing"
     reason = f"{name} {_where(rel)} (its {project} {state}; the locked versions are used)"
-    text = _read(root, rel)
+    size = fsutil.file_size(root, rel) or 0
+    if size > MAX_LOCK_FILE_BYTES:
+        too_big = f"{rel}: too large to read ({size / 1e6:.1f} MB; at most "
+        too_big += f"{MAX_LOCK_FILE_BYTES // 1_000_000} MB)"
+        return _unparseable(EnvKind.REQUIREMENTS, rel, reason, too_big)
+    text = fsutil.read_text(root, rel, MAX_LOCK_FILE_BYTES)
     if text is None:
         return _unparseable(EnvKind.REQUIREMENTS, rel, reason, f"{rel}: cannot be read")
     lines, dropped, error = _locked_packages(name, text)
