@@ -431,7 +431,7 @@ def test_a_lock_file_of_several_megabytes_is_read_whole(tmp_path: Path) -> None:
     """A real ML project's uv.lock/poetry.lock (every wheel of torch with its hash) passes the
     1 MB cap of hand-written env files: it is read whole, not cut off into "invalid TOML"."""
     wheels = ",\n".join(
-        f'    {{file = "torch-2.3.0-cp311-cp311-manylinux_{i}_x86_64.whl", hash = "sha256:{i:064x}"}}'
+        f'    {{file = "torch-2.3.0-cp311-manylinux_{i}_x86_64.whl", hash = "sha256:{i:064x}"}}'
         for i in range(20_000)
     )
     big = envrepos.POETRY_LOCK.replace("files = []", f"files = [\n{wheels}\n]", 1)
