@@ -35,6 +35,7 @@ from repograder.detect_files import (
     _with,
 )
 from repograder.detect_projects import LOCK_FILES as LOCK_FILES
+from repograder.detect_projects import MAX_LOCK_FILE_BYTES as MAX_LOCK_FILE_BYTES
 from repograder.detect_projects import (
     _detect_lockfile,
     _detect_pipfile,

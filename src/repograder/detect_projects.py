@@ -16,6 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from repograder import fsutil
 from repograder.detect_files import (
     _Acc,
     _is_file,
@@ -87,6 +88,14 @@ def _dict_dependency(name: str, spec: dict[str, Any], where: str, acc: _Acc) -> 
 
 
 def _add_line(acc: _Acc, line: str, where: str) -> None:
+    """One dependency of a structured file (pyproject, setup.py/cfg, Pipfile, a lock file).
+
+    Such lists hold PEP 508 strings, never pip options: ``-r /etc/passwd`` there would pass the
+    include checks that only a requirements file's own lines get (:func:`_read_requirements`).
+    """
+    if line.lstrip().startswith("-"):
+        acc.dropped.append(f"{where}: {line.strip()!r}: a pip option, not a package")
+        return
     result = sanitize_requirement(line)
     acc.install_project = acc.install_project or result.install_project
     if result.dropped:
@@ -343,10 +352,31 @@ def _detect_pipfile(root: Path, base: str) -> EnvSpec | None:
 
 # Lock files whose project file (pyproject.toml, Pipfile) was not committed; the first found wins.
 LOCK_FILES = ("poetry.lock", "uv.lock", "pdm.lock", "Pipfile.lock")
+# Lock files list every file of every locked version with its hash: a uv.lock or poetry.lock
+# of an ML project with torch runs to a few MB (real ones seen: 0.06-2.4 MB), so they get a cap
+# of their own; tomllib/json parse 16 MB in about a second.
+MAX_LOCK_FILE_BYTES = 16_000_000
 
 
-def _locked_packages(name: str, text: str) -> tuple[list[str], str | None]:
-    """(``name==version`` lines of the packages a project needs at run time, error).
+# A lock entry's name (PEP 508 "names") and version (PEP 440 characters; Pipfile.lock writes
+# "==1.2" or "*"): anything else, e.g. a name "-r /etc/passwd", would become a pip option line
+# that the include checks of requirements files never saw.
+_LOCKED_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,200}[A-Za-z0-9])?")
+_LOCKED_VERSION = re.compile(r"(?:===?|~=|!=|<=|>=|<|>)?[A-Za-z0-9.*+!_-]{0,100}")
+
+
+def _locked_entry(name: object, version: object) -> bool:
+    return (
+        isinstance(name, str)
+        and isinstance(version, str)
+        and bool(_LOCKED_NAME.fullmatch(name))
+        and bool(_LOCKED_VERSION.fullmatch(version))
+    )
+
+
+def _locked_packages(name: str, text: str) -> tuple[list[str], list[str], str | None]:
+    """(``name==version`` lines of the packages a project needs at run time, entries dropped
+    because their name or version is not one, error).
 
     poetry.lock/pdm.lock/uv.lock: ``[[package]]`` tables; optional (extra) and Poetry 1.x
     ``category = "dev"`` packages, packages outside the run-time group (Poetry 2's ``groups``
@@ -355,29 +385,37 @@ def _locked_packages(name: str, text: str) -> tuple[list[str], str | None]:
     marker. Pipfile.lock: its ``default`` section (``develop`` holds the dev tools).
     """
     lines: list[str] = []
+    dropped: list[str] = []
     if name == "Pipfile.lock":
         try:
             doc = json.loads(text)
         except (ValueError, RecursionError) as exc:
-            return [], f"invalid JSON: {exc}"
+            return [], [], f"invalid JSON: {exc}"
         for pkg, value in list(_table(_table(doc).get("default")).items())[:5000]:
             fields = _table(value)
             version = fields.get("version")
+            version = version if isinstance(version, str) else ""
+            if not _locked_entry(pkg, version):
+                dropped.append(f"{pkg!r} {version!r}: not a package name and version")
+                continue
             marker = fields.get("markers")
             lines.append(
-                f"{pkg}{version if isinstance(version, str) else ''}"
+                f"{pkg}{'' if version == '*' else version}"
                 + (f"; {marker}" if isinstance(marker, str) and marker else "")
             )
-        return lines, None
+        return lines, dropped, None
     try:
         doc = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError, ValueError) as exc:
-        return [], f"invalid TOML: {exc}"
+        return [], [], f"invalid TOML: {exc}"
     packages = doc.get("package")
     for raw in (packages if isinstance(packages, list) else [])[:5000]:
         entry = _table(raw)
         locked, version = entry.get("name"), entry.get("version")
         if not isinstance(locked, str) or not isinstance(version, str):
+            continue
+        if not _locked_entry(locked, version):
+            dropped.append(f"{locked!r} {version!r}: not a package name and version")
             continue
         groups = entry.get("groups")
         source = _table(entry.get("source"))
@@ -391,7 +429,7 @@ def _locked_packages(name: str, text: str) -> tuple[list[str], str | None]:
             continue
         marker = entry.get("markers") if isinstance(entry.get("markers"), str) else ""
         lines.append(f"{locked}=={version}" + (f"; {marker}" if marker else ""))
-    return lines, None
+    return lines, dropped, None
 
 
 def _lock_python(name: str, text: str) -> str | None:
@@ -419,13 +457,19 @@ def _detect_lockfile(root: Path, base: str) -> EnvSpec | None:
     project = "Pipfile" if name == "Pipfile.lock" else "pyproject.toml"
     state = "declares no dependencies" if _is_file(root, _join(base, project)) else "is missing"
     reason = f"{name} {_where(rel)} (its {project} {state}; the locked versions are used)"
-    text = _read(root, rel)
+    size = fsutil.file_size(root, rel) or 0
+    if size > MAX_LOCK_FILE_BYTES:
+        too_big = f"{rel}: too large to read ({size / 1e6:.1f} MB; at most "
+        too_big += f"{MAX_LOCK_FILE_BYTES // 1_000_000} MB)"
+        return _unparseable(EnvKind.REQUIREMENTS, rel, reason, too_big)
+    text = fsutil.read_text(root, rel, MAX_LOCK_FILE_BYTES)
     if text is None:
         return _unparseable(EnvKind.REQUIREMENTS, rel, reason, f"{rel}: cannot be read")
-    lines, error = _locked_packages(name, text)
+    lines, dropped, error = _locked_packages(name, text)
     if error is not None:
         return _unparseable(EnvKind.REQUIREMENTS, rel, reason, f"{rel}: {error}")
     acc = _Acc(files=[rel])
+    acc.dropped += [f"{rel}: {d}" for d in dropped]
     for line in lines:
         _add_line(acc, line, rel)
     python = _lock_python(name, text)

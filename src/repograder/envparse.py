@@ -18,8 +18,12 @@ from packaging.markers import InvalidMarker, Marker, UndefinedComparison, Undefi
 from repograder import condanames, platpkgs
 from repograder.envpython import choose_python as choose_python
 from repograder.envpython import poetry_constraint_to_pip as poetry_constraint_to_pip
+from repograder.termtext import terminal_safe
 
 # A PEP 508 project name at the start of a line (extras/specifiers/markers may follow).
+# C0 controls but tab, DEL, C1 controls and Unicode line/paragraph separators (str.splitlines
+# breaks lines at those too).
+_CONTROL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _NAME_RE = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 _VERSION_RE = re.compile(r"^\d+(?:\.\d+)*(?:\.\*)?(?:(?:a|b|rc|\.post|\.dev|post|dev)\d*)*$")
 # Local version tags that only exist on CUDA/ROCm wheel indexes.
@@ -60,6 +64,11 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
     text = line.strip()
     if not text:
         return LineResult(None)
+    if _CONTROL_RE.search(text):
+        # A line break inside one entry (a lock file's version, a pyproject string) would become
+        # a second requirements line (`-r /etc/passwd`) that the include checks never saw.
+        shown = terminal_safe(text.replace("\n", "\\n"))
+        return LineResult(None, dropped=f"{shown}: contains a control character")
     low = text.lower()
     if low.startswith(("--extra-index-url", "--index-url", "-i ", "-i=", "--find-links", "-f ")):
         value = (

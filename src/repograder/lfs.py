@@ -18,7 +18,9 @@ headers the server hands out). Sources, per the Git LFS spec (git-lfs/docs/api/b
   grader's own ``ssh`` runs (``GIT_SSH_COMMAND`` or ``ssh``, BatchMode, no prompt, a timeout),
   host, user and path are checked to be plain names first (the remote end joins the words into
   a shell command), and a header from ``git-lfs-authenticate`` goes only to an https endpoint
-  (or http on the loopback interface, where nothing leaves the machine).
+  (or http on the loopback interface, where nothing leaves the machine). The clone's own
+  credentials go only to the remote's host: an endpoint on another host named without a header
+  gets none.
 
 Whatever cannot be fetched stays a pointer and is reported (the steps that read it get a hint
 and a human decides, see runner.lfs_hint).
@@ -190,12 +192,13 @@ def _auth_headers(auth_header: str | None) -> dict[str, str]:
 
 _SSH_URL = re.compile(
     r"^(?:ssh|git\+ssh|ssh\+git)://(?:(?P<user>[^@/]+)@)?(?P<host>[^/:]+|\[[0-9a-fA-F:]+\])"
-    r"(?::(?P<port>\d{1,5}))?(?P<path>/.*)$"
+    r"(?::(?P<port>[0-9]{1,5}))?(?P<path>/.*)\Z"
 )
-_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^/:]+):(?P<path>(?!/).*|/.*)$")
-_PLAIN_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})$")
-_PLAIN_USER = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_PLAIN_PATH = re.compile(r"^/?[A-Za-z0-9._~-][A-Za-z0-9._~/-]{0,400}$")
+# \Z, not $: `$` also matches before a final newline, which would reach the remote shell.
+_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^/:]+):(?P<path>(?!/).*|/.*)\Z")
+_PLAIN_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})\Z")
+_PLAIN_USER = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z")
+_PLAIN_PATH = re.compile(r"^/?[A-Za-z0-9._~-][A-Za-z0-9._~/-]{0,400}\Z")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 MAX_AUTH_OUTPUT = 65_536
 
@@ -231,7 +234,9 @@ def parse_ssh_remote(url: str) -> SshRemote | None:
     port = int(port_text) if port_text else None
     if not _PLAIN_HOST.match(host) or (user is not None and not _PLAIN_USER.match(user)):
         return None
-    if not _PLAIN_PATH.match(path) or ".." in path.split("/") or (port is not None and port < 1):
+    if not _PLAIN_PATH.match(path) or ".." in path.split("/"):
+        return None
+    if port is not None and not 1 <= port <= 65535:
         return None
     if path.startswith("/") and match.re is _SSH_URL:
         path = path[1:]  # ssh://host/org/x.git -> org/x.git, as git-lfs sends it
@@ -347,7 +352,26 @@ def ssh_endpoint(
     if not _safe_for_headers(endpoint):
         notes.append("Git LFS: git-lfs-authenticate named an endpoint that is not https: ignored")
         return derived + "/objects/batch", _auth_headers(auth_header)
-    return endpoint + "/objects/batch", headers or _auth_headers(auth_header)
+    if headers:
+        return endpoint + "/objects/batch", headers
+    if not _same_origin(endpoint, derived):
+        # The clone's credentials are for the remote's host; the remote end must not be able
+        # to send them elsewhere by naming another endpoint without a header of its own.
+        notes.append(
+            "Git LFS: git-lfs-authenticate named an endpoint on another host without "
+            "credentials: the clone's credentials are not sent there"
+        )
+        return endpoint + "/objects/batch", {}
+    return endpoint + "/objects/batch", _auth_headers(auth_header)
+
+
+def _same_origin(url: str, other: str) -> bool:
+    """Same scheme, host and port (RFC 6454 origin), user-info ignored."""
+    try:
+        a, b = urllib.parse.urlsplit(url), urllib.parse.urlsplit(other)
+        return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+    except ValueError:
+        return False
 
 
 def _remote(

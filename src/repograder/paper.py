@@ -9,13 +9,15 @@ and short strings comes back. This module ranks the candidates and runs the chil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,8 @@ def _num(value: JSONValue) -> float:
 
 def _content_score(probe: Mapping[str, JSONValue]) -> tuple[float, str]:
     """Score a PDF's look: slides are landscape, figures are one page with little text."""
+    if probe.get("error_kind") == OVERTIME:
+        return 0.0, OVERTIME_NOTE
     if "error_kind" in probe:
         return 0.0, f"could not be read ({probe.get('error_kind')})"
     width, height = _num(probe.get("width")), _num(probe.get("height"))
@@ -144,7 +148,9 @@ def _rank(
 
     def group(c: PaperCandidate) -> int:
         if c.score < 0:
-            return 2
+            return 3
+        if probes.get(c.path, {}).get("error_kind") == OVERTIME:
+            return 2  # after the unopened ones: it would not be measured in time either
         return 1 if c.kind == "file" and c.path not in probes else 0
 
     ranked.sort(key=lambda c: (group(c), -c.score, c.path))
@@ -214,6 +220,33 @@ def _guarded(work: Any) -> JSONDict:
         return {"error_kind": "damaged", "error": f"damaged PDF: {_short(exc)}"}
 
 
+OVERTIME = "overtime"
+OVERTIME_NOTE = "opening took longer than the search's time budget"
+
+
+class _Overtime(BaseException):
+    """The probe budget ended; a BaseException so pypdf's ``except Exception`` cannot eat it."""
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Raise :class:`_Overtime` in this (main) thread after ``seconds`` of wall-clock time."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only; the child's time limit still holds
+        return
+
+    def ring(signum: int, frame: object) -> None:
+        raise _Overtime
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _child(request: Mapping[str, Any]) -> JSONDict:
     """Serve one request inside the child: probe, inspect or render."""
     root = Path(str(request["root"]))
@@ -242,9 +275,19 @@ def _child(request: Mapping[str, Any]) -> JSONDict:
     started = time.monotonic()
     probes: dict[str, JSONDict] = {}
     for c in readable:
-        if time.monotonic() - started >= budget:
+        remaining = budget - (time.monotonic() - started)
+        if remaining <= 0:
             break
-        probes[c.path] = _guarded(lambda c=c: _probe(_child_read(root, c.path, max_bytes), titles))
+        try:
+            # One PDF that is slow to open (a hostile content stream) is stopped at the end of
+            # the budget, not at the child's time limit, which would lose the whole search.
+            with _alarm(remaining):
+                probes[c.path] = _guarded(
+                    lambda c=c: _probe(_child_read(root, c.path, max_bytes), titles)
+                )
+        except _Overtime:
+            probes[c.path] = {"error_kind": OVERTIME, "error": OVERTIME_NOTE}
+            break
     ranked = _rank(candidates, probes)
     answer: JSONDict = {"candidates": [[c.path, c.score, c.reason, c.kind] for c in ranked]}
     if op == "inspect" and ranked and ranked[0].score >= 0 and ranked[0].kind == "file":

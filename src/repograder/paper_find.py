@@ -277,10 +277,12 @@ def find_other_forms(root: Path, limit: int = 5) -> list[str]:
     """Sentences naming paper-like files that are not PDFs (Word documents, Overleaf zips).
 
     ``["paper.docx is a Word document; the course asks for a PDF", "overleaf.zip holds
-    main.tex (IEEEtran, conference) but no PDF"]``. Zip archives are read by their listing and
+    main.tex (IEEEtran, conference) but no PDF"]``. Zip archives (the first ``MAX_ZIPS``, with
+    a central directory of at most ``MAX_ZIP_DIRECTORY_BYTES``) are read by their listing and
     at most ``MAX_ZIP_TEX_BYTES`` of one ``.tex`` member: never extracted.
     """
     found: list[str] = []
+    zips = 0
     for rel, is_link in walk(root, (*_WORD_SUFFIXES, ".zip")):
         if is_link or len(found) >= limit:
             continue
@@ -292,13 +294,45 @@ def find_other_forms(root: Path, limit: int = 5) -> list[str]:
                     kind = "a word-processor document"
                 found.append(f"{rel} is {kind}; the course asks for a PDF")
             continue
+        zips += 1
+        if zips > MAX_ZIPS:
+            continue
         described = _describe_zip(root, rel)
         if described:
             found.append(described)
     return found
 
 
+# zipfile reads the whole central directory before the member cap applies; 2,000 members with
+# long names fit in 1 MB (46 bytes + name + extra per member, APPNOTE 4.3.12).
+MAX_ZIP_DIRECTORY_BYTES = 1_000_000
+MAX_ZIPS = 20
+_EOCD = b"PK\x05\x06"
+
+
+def _directory_fits(path: Path) -> bool:
+    """The archive's central directory is at most MAX_ZIP_DIRECTORY_BYTES (read from the
+    end-of-central-directory record, PKWARE APPNOTE 4.3.16: total entries at offset 10, the
+    directory's size at 12). A Zip64 archive (0xFFFF/0xFFFFFFFF markers) does not fit."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            tail = min(size, 65_535 + 22)
+            handle.seek(size - tail)
+            data = handle.read(tail)
+    except OSError:
+        return False
+    at = data.rfind(_EOCD)
+    if at < 0 or len(data) - at < 22:
+        return False
+    entries = int.from_bytes(data[at + 10 : at + 12], "little")
+    directory = int.from_bytes(data[at + 12 : at + 16], "little")
+    return entries != 0xFFFF and directory <= MAX_ZIP_DIRECTORY_BYTES
+
+
 def _describe_zip(root: Path, rel: str) -> str | None:
+    if not _directory_fits(root / rel):
+        return None
     try:
         with zipfile.ZipFile(root / rel) as archive:
             infos = archive.infolist()[:MAX_ZIP_MEMBERS]

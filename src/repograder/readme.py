@@ -39,14 +39,17 @@ from repograder.readme_commands import (
     StepKind,
     effective_words,
     is_windows_command,
+    split_parts,
 )
 from repograder.readme_rules import (
     DEPENDENCY_REASON,
     PROJECT_REASON,
     REQUIREMENTS_REASON,
+    RUN_THEN_SERVE_REASON,
     Context,
     classify,
     clone_info,
+    runs_code_then_serves,
 )
 from repograder.readme_sources import (
     MAKE_CALL,
@@ -157,7 +160,12 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
     clone_dir = ""
     for raw, heading, lang, windows_block, _ann in raws:
         windows = windows_block or is_windows_command(raw.head)
-        kind, reason = classify(raw, Context(windows_block, clone_seen, after_clone, clone_dir))
+        ctx = Context(windows_block, clone_seen, after_clone, clone_dir)
+        kind, reason = classify(raw, ctx)
+        long_running = False
+        if kind == StepKind.INTERACTIVE and runs_code_then_serves(raw, ctx):
+            # `python train.py && tensorboard ...`: skipping it whole would hide train.py.
+            kind, reason, long_running = StepKind.RUN, RUN_THEN_SERVE_REASON, True
         clones, ends_with_clone, folder = clone_info(raw.head)
         if kind == StepKind.ENV:
             # `git clone X && cd X && pip install -e .` installs a dependency from its source:
@@ -167,7 +175,17 @@ def _classify_all(coll: _Collector) -> tuple[Step, ...]:
         clone_dir = folder if after_clone else ""
         clone_seen = clone_seen or clones
         steps.append(
-            Step(0, raw.text, raw.line, heading, kind, reason, block_lang=lang, windows=windows)
+            Step(
+                0,
+                raw.text,
+                raw.line,
+                heading,
+                kind,
+                reason,
+                long_running=long_running,
+                block_lang=lang,
+                windows=windows,
+            )
         )
     steps = _platform_all(_dependencies_from_source(steps))
     result: list[Step] = []
@@ -218,6 +236,13 @@ def _same_command(command: str) -> tuple[str, ...]:
     return (words[0].lower(), module or (target[0] if target else "")) if words else ()
 
 
+def _python_targets(command: str) -> set[tuple[str, ...]]:
+    """The Python programs the command's parts run, as :func:`_same_command` names them."""
+    first = command.split("\n", 1)[0]
+    found = {_same_command(part) for part in split_parts(first)}
+    return {own for own in found if own[:1] == ("python",)}
+
+
 def _platform(step: Step, steps: list[Step]) -> Step:
     """Windows-only steps: skipped when a Linux alternative is nearby, else attempted.
 
@@ -235,13 +260,16 @@ def _platform(step: Step, steps: list[Step]) -> Step:
         return step
     own = _same_command(step.command)
     translatable = own[:1] == ("python",) and not is_windows_command(_posix_form(step.command))
+    # What the step runs of the project: a Windows-only part (`set X=1 && python train.py`)
+    # does not make any nearby Linux step (`ls data`) the way to run train.py on Linux.
+    targets = _python_targets(step.command) or ({own} if translatable else set())
     # An alternative does the same kind of thing (a run for a run): a nearby install step is
     # not a Linux way to run the code.
     alternative = any(
         not other.windows
         and other.kind == step.kind
         and (other.heading == step.heading or abs(other.source_line - step.source_line) <= 20)
-        and (not translatable or _same_command(other.command) == own)
+        and (not targets or bool(targets & _python_targets(other.command)))
         for other in steps
     )
     if alternative:
@@ -260,7 +288,7 @@ def _apply_annotation(step: Step, ann: Annotation) -> Step:
         step,
         timeout_s=ann.timeout_s,
         expect_fail=ann.expect_fail,
-        long_running=ann.long_running,
+        long_running=ann.long_running or step.long_running,
         annotations=ann.tokens,
     )
     if ann.skip:

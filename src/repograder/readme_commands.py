@@ -450,7 +450,9 @@ _WINDOWS_WORDS = wordset(
     "dir cls copy del where start ren move xcopy rmdir setx choco winget "
     "set-executionpolicy pwsh powershell cmd"
 )
-_SEPARATORS_RE = re.compile(r"&&|\|\||;|\|")
+# `a & b` runs a in the background and goes on with b; `|&` pipes both streams. A `&` that is
+# part of a redirection (`2>&1`, `&>`, `>&`, `<&`) separates nothing.
+_SEPARATORS_RE = re.compile(r"&&|\|\||\|&|;|\||(?<![<>&])&(?![>&])")
 
 
 def placeholder_reason(text: str) -> str | None:
@@ -483,10 +485,17 @@ def is_windows_command(text: str) -> bool:
 
 
 def split_parts(head: str) -> list[str]:
-    """Top-level parts of a compound command (``a && b; c | d``), quotes respected roughly."""
+    """Top-level parts of a compound command (``a && b; c | d & e``), quotes respected roughly."""
+    return [part for _, part in split_compound(head)]
+
+
+def split_compound(head: str) -> list[tuple[str, str]]:
+    """(separator before it, part) for each top-level part: ``a && b; c`` gives
+    ``[("", "a"), ("&&", "b"), (";", "c")]``. Empty parts are left out."""
     first = head.split("\n", 1)[0] if "<<" in head else head.replace("\\\n", " ")
-    parts: list[str] = []
+    parts: list[tuple[str, str]] = []
     current: list[str] = []
+    before = ""
     quote = ""
     i = 0
     while i < len(first):
@@ -499,11 +508,54 @@ def split_parts(head: str) -> list[str]:
         elif _SEPARATORS_RE.match(first, i):
             sep = _SEPARATORS_RE.match(first, i)
             assert sep is not None
-            parts.append("".join(current).strip())
+            text = "".join(current).strip()
+            if text:
+                parts.append((before, text))
+            before = sep.group(0) if text or not parts else before
             current = []
             i += len(sep.group(0))
             continue
         current.append(ch)
         i += 1
-    parts.append("".join(current).strip())
-    return [p for p in parts if p] or [head.strip()]
+    text = "".join(current).strip()
+    if text:
+        parts.append((before, text))
+    return parts or [("", head.strip())]
+
+
+def substitutions(text: str, limit: int = 20) -> list[str]:
+    """The commands a shell runs *inside* ``text`` before running it (bash(1), "Command
+    Substitution", "Process Substitution"): ``$(cmd)``, ``\\`cmd\\```, ``<(cmd)``, ``>(cmd)``.
+
+    Single-quoted text is literal and skipped; nesting is followed by counting parentheses (the
+    inner text is returned whole, its own substitutions are found when it is classified). At
+    most ``limit`` commands; linear in ``len(text)``.
+    """
+    found: list[str] = []
+    i, n = 0, len(text)
+    in_single = False
+    while i < n and len(found) < limit:
+        ch = text[i]
+        if in_single:
+            in_single = ch != "'"
+            i += 1
+            continue
+        if ch == "'":
+            in_single = True
+        elif ch == "`":
+            end = text.find("`", i + 1)
+            if end < 0:
+                break
+            found.append(text[i + 1 : end])
+            i = end + 1
+            continue
+        elif ch in "$<>" and text.startswith("(", i + 1) and not text.startswith("((", i + 1):
+            depth, j = 1, i + 2
+            while j < n and depth:
+                depth += {"(": 1, ")": -1}.get(text[j], 0)
+                j += 1
+            found.append(text[i + 2 : j - 1] if depth == 0 else text[i + 2 :])
+            i = j
+            continue
+        i += 1
+    return [f.strip() for f in found if f.strip()]

@@ -38,7 +38,9 @@ from repograder.readme_commands import (
     effective_words,
     env_program,
     placeholder_reason,
+    split_compound,
     split_parts,
+    substitutions,
     wordset,
 )
 
@@ -58,14 +60,16 @@ class Context:
 
 _PIP_RE = re.compile(r"pip3?(?:\.\d{1,2})?")
 _SHELL_SETTINGS = re.compile(r"(?:^|/)(?:\.bashrc|\.zshrc|\.profile|\.bash_profile|env)$")
-# `curl URL | sh` (or `| python3 -`) at the start of the command or after `&&`, `;`, `||`: a tool's
-# installer. Checked on the whole command, since its parts are split at the pipe.
-_PIPE_INSTALL = re.compile(
-    r"(?:^|&&|;|\|\|)\s*(?:sudo\s+)?(?:curl|wget)\s[^|\n]*\|\s*(?:sudo\s+)?(?:(?:ba|z)?sh|python3?)\b"
+_PIPED_TO_SHELL = re.compile(r"\|\s*(?:sudo\s+)?(?:ba|z)?sh\b|\|\s*python")
+# `curl URL | sh` (or `| python3 -`): a tool's installer. Its two parts are found in the split
+# command (`split_compound` keeps the `|`), so what else the command does is still classified.
+_DOWNLOADERS = frozenset({"curl", "wget"})
+_SHELLS = frozenset({"sh", "bash", "zsh", "python", "python3"})
+# The URL's host is the local one: at a word's start, after `scheme://` or after `user@` there.
+_LOCAL_URL = re.compile(
+    r"(?:^|[\s\"']|://)(?:[^\s/@\"']{1,100}@)?(?:localhost|127\.0\.0\.1|0\.0\.0\.0)"
+    r"(?=[:/\s\"']|$)"
 )
-# A lone `&` (not `&&`, `>&`, `&>` or `2>&1`): what comes before it runs in the background.
-_BACKGROUND = re.compile(r"(?<![&>|])&(?![&>])")
-_LOCAL_URL = re.compile(r"(?:^|[\s\"'/@])(?:localhost|127\.0\.0\.1|0\.0\.0\.0)(?=[:/\s\"']|$)")
 _MAKE_SETUP_TARGETS = wordset("install setup deps dependencies requirements env venv init")
 _ENV_TOOLS = wordset("poetry pipenv pdm hatch uv")
 _ENV_TOOL_SUBCOMMANDS = wordset("install sync venv lock add update env init pip python")
@@ -241,6 +245,10 @@ DEPENDENCY_REASON = (
     "dependency files (list it there)"
 )
 
+LOCAL_CLIENT_REASON = (
+    "sends a request to a local server that another step starts: needs that server running"
+)
+
 RULES: tuple[Rule, ...] = (
     # Developer steps: they change the project, they are not the reader's instructions.
     Rule(
@@ -279,7 +287,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "local-server-client",
         StepKind.INTERACTIVE,
-        "sends a request to a local server that another step starts: needs that server running",
+        LOCAL_CLIENT_REASON,
         lambda p: (
             p.lower in ("curl", "wget", "http", "https")
             and bool(_LOCAL_URL.search(p.text))
@@ -561,16 +569,57 @@ def clone_info(head: str) -> tuple[bool, bool, str]:
     return any(_is_clone(p) for p in parts), last, clone_folder(parts[-1]) if last else ""
 
 
-def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
-    """Classify one command (compound commands by their most significant part)."""
-    if _PIPE_INSTALL.search(cmd.head):
-        return StepKind.ENV, "installs a tool with a downloaded script: the sandbox has its tools"
+# Commands that only print a value (a path, a name, a number) for a substitution: $(pwd).
+_QUERY_COMMANDS = wordset(
+    "pwd basename dirname which whoami uname date nproc realpath readlink id hostname echo "
+    "printf cat"
+)
+INSTALLER_REASON = "installs a tool with a downloaded script: the sandbox has its tools"
+
+
+def _installer_parts(compound: list[tuple[str, str]]) -> set[int]:
+    """Indices of the parts that make up ``curl URL | sh`` pairs (sudo allowed on either)."""
+    found: set[int] = set()
+    for i in range(len(compound) - 1):
+        left = effective_words(compound[i][1])
+        sep, right_text = compound[i + 1]
+        right = effective_words(right_text)
+        if (
+            sep == "|"
+            and left[:1]
+            and left[0] in _DOWNLOADERS
+            and right[:1]
+            and right[0] in _SHELLS
+        ):
+            found |= {i, i + 1}
+    return found
+
+
+def classify(cmd: RawCommand, ctx: Context, _depth: int = 0) -> tuple[StepKind, str]:
+    """Classify one command (compound commands by their most significant part).
+
+    Commands run by a substitution inside a part (``$(...)``, backticks, ``<(...)``) count as
+    parts too: a run hidden in a set-up command is a run. A downloaded installer piped to a
+    shell (``curl URL | sh``) is set-up wherever it stands, and the navigation around it
+    (``cd /tmp &&``) with it; any other part is classified as usual.
+    """
     results: list[tuple[StepKind, str]] = []
+    compound = split_compound(cmd.head)
+    installer = _installer_parts(compound)
+    if installer:
+        results.append((StepKind.ENV, INSTALLER_REASON))
     clone_seen = ctx.clone_seen
     after_clone = ctx.after_clone
     clone_dir = ctx.clone_dir
     background = False
-    for part in split_parts(cmd.head):
+    for index, (separator, part) in enumerate(compound):
+        # `python app.py & sleep 5 && curl localhost:5000`: started in the background before
+        background = background or separator == "&"
+        if index in installer:
+            continue
+        words = effective_words(part)
+        if installer and words[:1] and words[0] in _NOT_CODE:
+            continue  # `cd /tmp && curl URL | sh`: the navigation belongs to the installer
         part_ctx = Context(ctx.windows_block, clone_seen, after_clone, clone_dir, background)
         kind, reason = classify_part(part, part_ctx)
         if kind in (StepKind.RUN, StepKind.INTERACTIVE):
@@ -580,8 +629,19 @@ def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
         after_clone = _is_clone(part) and not clone_seen
         clone_dir = clone_folder(part) if after_clone else ""
         clone_seen = clone_seen or _is_clone(part)
-        background = background or bool(_BACKGROUND.search(part))
         results.append((kind, reason))
+        if _depth < 3:
+            # `pip install $(python train.py)`: the shell runs the inner command first, so a
+            # set-up word outside cannot hide it (an inner query such as $(pwd) changes nothing).
+            # Only a run counts: an inner server or placeholder must not hide the outer run.
+            for inner in substitutions(part):
+                words = effective_words(inner)
+                if words and words[0] not in _QUERY_COMMANDS:
+                    inner_kind, inner_reason = classify(
+                        RawCommand(inner, cmd.line, inner), ctx, _depth + 1
+                    )
+                    if inner_kind == StepKind.RUN:
+                        results.append((inner_kind, f"{inner_reason} (inside $(...) or `...`)"))
     for wanted in _KIND_PRIORITY:
         for kind, reason in results:
             if kind == wanted:
@@ -590,3 +650,36 @@ def classify(cmd: RawCommand, ctx: Context) -> tuple[StepKind, str]:
                     reason = f"{reason} (also contains {', '.join(sorted(others))} parts)"
                 return kind, reason
     return StepKind.RUN, "runs a command"
+
+
+# Parts that prepare or look around rather than run the project's code (`cd app && streamlit
+# run app.py` only starts a server).
+_NOT_CODE = wordset(
+    "cd mkdir export set ls echo wget curl chmod unzip tar cp mv rm touch cat git gdown kaggle "
+    "source unset ln which where dir sleep pwd clear"
+)
+RUN_THEN_SERVE_REASON = (
+    "runs the project's code, then starts something long-running: run; a failure before it "
+    "fails the step, still running at the timeout counts as success"
+)
+
+
+def runs_code_then_serves(cmd: RawCommand, ctx: Context) -> bool:
+    """``python train.py && tensorboard --logdir runs``: code runs first, joined by ``&&`` (so its
+    failure ends the command with its exit code), then only interactive parts follow."""
+    parts = split_compound(cmd.head)
+    classified = [classify_part(part, ctx) for _, part in parts]
+    if any(reason.startswith(LOCAL_CLIENT_REASON) for _, reason in classified):
+        return False  # a client of a server another step starts would fail: not run
+    kinds = [kind for kind, _ in classified]
+    if StepKind.INTERACTIVE not in kinds:
+        return False
+    first = kinds.index(StepKind.INTERACTIVE)
+    before = parts[:first]
+    runs_code = any(
+        kind == StepKind.RUN and (words := effective_words(part)) and words[0] not in _NOT_CODE
+        for (_, part), kind in zip(before, kinds[:first], strict=True)
+    )
+    joined = all(sep == "&&" for sep, _ in parts[1 : first + 1])
+    rest = all(k in (StepKind.INTERACTIVE, StepKind.NOT_APPLICABLE) for k in kinds[first:])
+    return runs_code and joined and rest

@@ -60,46 +60,93 @@ def normalise_fences(text: str) -> str:
 
 MAKE_CALL = re.compile(r"^make(?:\s+-[a-zA-Z]+)*\s+([\w.-]+)\s*$")
 _MAKE_RULE = re.compile(r"^([\w.-]+(?:\s+[\w.-]+)*)\s*:(?!=)")
+MAX_MAKE_DEPTH = 3
+MAX_MAKE_PREREQUISITES = 10
+MAX_MAKE_LINES = 50
 
 
 def make_recipe(makefile: str, target: str, depth: int = 0) -> list[str]:
     """The recipe lines of ``target`` with its prerequisites' recipes first (3 levels deep)."""
-    lines = makefile.replace("\\\n", " ").split("\n")
+    return _make_recipe(makefile.replace("\\\n", " ").split("\n"), target, depth)[0]
+
+
+def _rule_index(lines: list[str]) -> dict[str, list[int]]:
+    """Target name -> the indices of the rule lines naming it (one pass over the Makefile)."""
+    index: dict[str, list[int]] = {}
     for i, line in enumerate(lines):
         rule = _MAKE_RULE.match(line)
-        if rule is None or target not in rule.group(1).split():
-            continue
-        recipe: list[str] = []
-        if depth < 3:
-            for prerequisite in line[rule.end() :].split(";")[0].split()[:10]:
-                recipe += make_recipe(makefile, prerequisite, depth + 1)
-        for body in lines[i + 1 : i + 200]:
-            if not body.startswith("\t"):
-                if body.strip() and not body.lstrip().startswith("#"):
+        for name in rule.group(1).split() if rule else ():
+            index.setdefault(name, []).append(i)
+    return index
+
+
+def _make_recipe(
+    lines: list[str], target: str, depth: int, index: dict[str, list[int]] | None = None
+) -> tuple[list[str], bool]:
+    """(recipe lines, complete): complete is False when something was left unread (deeper
+    prerequisites, more of them than read, an over-long recipe), so the caller cannot rely on
+    what it did not see. Every rule naming ``target`` counts: make merges their prerequisites
+    (GNU make manual, 4.11 "Multiple Rules for One Target"), and a recipe may start on the rule's
+    own line after ``;`` (5.1 "Recipe Syntax")."""
+    prerequisites: list[str] = []
+    recipe: list[str] = []
+    index = _rule_index(lines) if index is None else index
+    found = False
+    complete = True
+    for i in index.get(target, [])[:MAX_MAKE_PREREQUISITES]:
+        line = lines[i]
+        rule = _MAKE_RULE.match(line)
+        assert rule is not None  # the index holds rule lines only
+        found = True
+        deps, semicolon, inline = line[rule.end() :].partition(";")
+        prerequisites += deps.split()
+        body = [inline.strip()] if semicolon else []
+        for text in lines[i + 1 : i + 1 + 4 * MAX_MAKE_LINES]:
+            if not text.startswith("\t"):
+                if text.strip() and not text.lstrip().startswith("#"):
                     break
                 continue
-            recipe.append(body.strip().lstrip("@-+").strip())
-        return [r for r in recipe if r]
-    return []
+            body.append(text.strip().lstrip("@-+").strip())
+        recipe += body
+    if not found:
+        return [], True
+    before: list[str] = []
+    for prerequisite in prerequisites[:MAX_MAKE_PREREQUISITES]:
+        if depth >= MAX_MAKE_DEPTH:
+            complete = False
+            break
+        lines_of, whole = _make_recipe(lines, prerequisite, depth + 1, index)
+        before += lines_of
+        complete = complete and whole
+    if len(prerequisites) > MAX_MAKE_PREREQUISITES or len(index[target]) > MAX_MAKE_PREREQUISITES:
+        complete = False
+    out = [r for r in before + recipe if r]
+    return out, complete and len(out) <= MAX_MAKE_LINES
 
 
 def make_kind(command: str, makefile: str) -> tuple[StepKind, str] | None:
     """The kind of a ``make <target>`` step by the target's recipe in the Makefile.
 
     A recipe that starts a server or a shell is interactive, one that only installs is
-    set-up; otherwise the step runs. None: not a make call, or the target is not there.
+    set-up; otherwise the step runs, also when part of the recipe was not read (too deep or
+    too long: what was not read may run the project). None: not a make call, or the target is
+    not there.
     """
     call = MAKE_CALL.match(command)
-    recipe = make_recipe(makefile, call.group(1)) if call else []
-    if call is None or not recipe:
+    if call is None:
         return None
-    kinds = [classify(RawCommand(r, 1, r), Context()) for r in recipe[:50]]
+    recipe, complete = _make_recipe(makefile.replace("\\\n", " ").split("\n"), call.group(1), 0)
+    if not recipe:
+        return None
+    kinds = [classify(RawCommand(r, 1, r), Context()) for r in recipe[:MAX_MAKE_LINES]]
     target = call.group(1)
     interactive = next((why for k, why in kinds if k == StepKind.INTERACTIVE), None)
     if interactive:
         return StepKind.INTERACTIVE, f"make {target}: {interactive}"
-    if all(k in (StepKind.ENV, StepKind.NOT_APPLICABLE) for k, _ in kinds):
+    if complete and all(k in (StepKind.ENV, StepKind.NOT_APPLICABLE) for k, _ in kinds):
         return StepKind.ENV, f"make {target} installs: {kinds[0][1]}"
+    if not complete:
+        return StepKind.RUN, f"make {target} runs its recipe (too deep or long to read in full)"
     return StepKind.RUN, f"make {target} runs its recipe ({recipe[0][:60]})"
 
 

@@ -110,14 +110,34 @@ def translate(command: str, repo_files: Iterable[str] | None = None) -> Translat
     return Translation(text + sep + rest, tuple(dict.fromkeys(notes)))
 
 
+# nvm's version argument (nvm's README, "Usage"): 18, v18.1.0, node, stable, lts/*, --lts.
+_NVM_VERSION = re.compile(r"v?\d[\w.]{0,20}|node|stable|iojs|lts/\S{1,30}|--lts(?:=\S{1,30})?")
+
+
 def runner_inner(words: list[str]) -> list[str] | None:
-    """The command behind a tool runner (``poetry run black .`` -> ``["black", "."]``).
+    """The command behind a tool runner (``poetry run black .`` -> ``["black", "."]``), also
+    ``pyenv exec X``, ``hatch env run [options] -- X`` and ``nvm exec|run [version] X``.
 
     None when ``words`` is not a runner invocation; ``[]`` when the runner has no command.
     """
-    if len(words) < 2 or words[1] != "run":
+    if len(words) < 2:
         return None
     tool = words[0].lower()
+    if tool == "pyenv" and words[1] == "exec":
+        return words[2:]
+    if tool == "hatch" and words[1:3] == ["env", "run"]:
+        # hatch env run [OPTIONS] -- <command> (hatch's CLI reference); without `--` the
+        # command's start is unknown, so all arguments are classified (a catch-all run).
+        rest = words[3:]
+        return rest[rest.index("--") + 1 :] if "--" in rest else rest
+    if tool == "nvm" and words[1] in ("exec", "run"):
+        # nvm exec [version] <command>; nvm run [version] <script> (node runs the script)
+        rest = words[2:]
+        if rest and _NVM_VERSION.fullmatch(rest[0]):
+            rest = rest[1:]
+        return rest if words[1] == "exec" or not rest else ["node", *rest]
+    if words[1] != "run":
+        return None
     if tool in ("uv", "poetry", "pipenv", "pdm", "hatch"):
         return words[2:]
     if tool in ("conda", "mamba", "micromamba"):

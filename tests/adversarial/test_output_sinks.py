@@ -19,9 +19,10 @@ import pytest
 from gitrepo import commit, init_repo
 from repograder import cli
 from repograder.progress import PlainProgress
-from repograder.report import grades_csv, summary_markdown
+from repograder.report import grades_csv, junit_xml, summary_markdown
+from repograder.report.html import render_group, render_index
 from repograder.termtext import terminal_safe
-from report_factory import good_group, make_run
+from report_factory import good_group, make_hostile_run, make_run
 
 OSC52 = "\x1b]52;c;ZWNobyBwd25lZA==\x07"  # writes "echo pwned" to the clipboard
 TITLE = "\x1b]0;sudo make me a sandwich\x07"
@@ -134,3 +135,45 @@ def test_summary_markdown_neutralises_bidi_and_autolinks() -> None:
     assert "www.evil" not in text
     assert "mail@evil" not in text
     assert "https\\://evil.example/x" in text
+
+
+@pytest.mark.parametrize("payload", ESCAPES)
+def test_html_pages_show_control_and_bidi_characters_as_escapes(payload: str) -> None:
+    """A file name with U+202E reads backwards in a browser (and the report is what a grader
+    trusts); raw C0/C1 controls are not even valid HTML. Both are shown as visible escapes."""
+
+    run = make_hostile_run(payload)
+    pages = [render_index(run)] + [render_group(run, g) for g in run.groups]
+    for page in pages:
+        _assert_no_raw_controls(page)
+    assert any(terminal_safe(payload) in page for page in pages)
+
+
+@pytest.mark.parametrize("payload", ESCAPES)
+def test_junit_xml_shows_control_and_bidi_characters_as_escapes(payload: str) -> None:
+    """CI test viewers show junit.xml's names and messages: the same rule as the HTML pages."""
+    text = junit_xml(make_hostile_run(payload))
+    _assert_no_raw_controls(text)
+    assert "\ufffd" not in text  # shown as an escape, not lost
+
+
+def test_templates_compiled_by_an_older_grader_do_not_drop_the_escapes(tmp_path: Path) -> None:
+    """jinja2 compiles ``finalize`` into the template code and keys its bytecode cache by the
+    source alone: a cache left by a grader without the escaping must not be reused."""
+    import jinja2
+
+    from repograder.report import html
+
+    html.use_template_cache(None)
+    old = html._environment().overlay(
+        bytecode_cache=jinja2.FileSystemBytecodeCache(str(tmp_path)), finalize=None
+    )
+    old.get_template("group.html.j2")  # writes the older compiled code into the cache folder
+    assert list(tmp_path.iterdir())
+    run = make_hostile_run(BIDI)
+    try:
+        html.use_template_cache(tmp_path)
+        page = render_group(run, run.groups[0])
+    finally:
+        html.use_template_cache(None)
+    _assert_no_raw_controls(page)

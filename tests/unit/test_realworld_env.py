@@ -428,6 +428,29 @@ def test_lock_files_of_poetry2_uv_pdm_and_pipenv_without_their_project_file(tmp_
         assert verdict(spec).status is model.Status.WARN
 
 
+def test_a_lock_file_of_several_megabytes_is_read_whole(tmp_path: Path) -> None:
+    """A real ML project's uv.lock/poetry.lock (every wheel of torch with its hash) passes the
+    1 MB cap of hand-written env files: it is read whole, not cut off into "invalid TOML"."""
+    wheels = ",\n".join(
+        f'    {{file = "torch-2.3.0-cp311-manylinux_{i}_x86_64.whl", hash = "sha256:{i:064x}"}}'
+        for i in range(20_000)
+    )
+    big = envrepos.POETRY_LOCK.replace("files = []", f"files = [\n{wheels}\n]", 1)
+    assert len(big) > 2 * detect.MAX_ENV_FILE_BYTES
+    (tmp_path / "poetry.lock").write_text(big)
+    spec = detect.detect_env(tmp_path)
+    assert spec.path == "poetry.lock"
+    assert spec.requirements == ("colorama==0.4.6", "six==1.16.0")
+    assert verdict(spec).status is model.Status.WARN
+
+
+def test_a_lock_file_over_its_cap_says_so(tmp_path: Path) -> None:
+    (tmp_path / "uv.lock").write_bytes(b"#" * (detect.MAX_LOCK_FILE_BYTES + 1))
+    spec = detect.detect_env(tmp_path)
+    assert spec.path == "uv.lock"
+    assert spec.parse_error == "uv.lock: too large to read (16.0 MB; at most 16 MB)"
+
+
 def test_lock_next_to_a_tool_only_pyproject(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
     (tmp_path / "poetry.lock").write_text(envrepos.POETRY_LOCK)

@@ -31,6 +31,7 @@ from repograder.model import (
     Status,
 )
 from repograder.report.tables import check_columns, check_points, format_score
+from repograder.termtext import terminal_safe
 
 __all__ = [
     "CSP",
@@ -304,6 +305,13 @@ def _short_sha(sha: str | None) -> str:
     return (sha or "")[:12]
 
 
+def _visible_text(value: object) -> object:
+    """Every ``{{ value }}`` of a template: strings (not our own Markup) via terminal_safe."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return terminal_safe(value)
+    return value
+
+
 class _TemplateCache(jinja2.FileSystemBytecodeCache):
     """jinja2's compiled templates kept between runs (compiling the four templates costs
     0.15-0.5 s of every run). Keyed by template name and checked against the source's
@@ -336,12 +344,21 @@ def use_template_cache(folder: Path | None) -> None:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    cache = _TemplateCache(str(_template_cache)) if _template_cache is not None else None
+    # The compiled code depends on the environment's options (finalize is compiled in), which
+    # jinja2's cache key (name + source checksum) does not cover: the pattern names them.
+    cache = (
+        _TemplateCache(str(_template_cache), "__jinja2_visible-text_%s.cache")
+        if _template_cache is not None
+        else None
+    )
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
         bytecode_cache=cache,
         # autoescape=True, not select_autoescape: our templates end in .html.j2.
         autoescape=True,
+        # Control and bidi characters of student text as visible escapes (termtext): U+202E
+        # would make a file name read backwards, and raw C0/C1 controls are not valid HTML.
+        finalize=_visible_text,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

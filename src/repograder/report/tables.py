@@ -187,7 +187,8 @@ def grades_csv(run: RunResult) -> str:
 
 
 def _xml_text(value: str) -> str:
-    return _XML_INVALID.sub("\ufffd", value)
+    """Controls and bidi marks as visible escapes (termtext), then what XML cannot hold."""
+    return _XML_INVALID.sub("\ufffd", terminal_safe(value))
 
 
 def _testcase(suite: ET.Element, classname: str, name: str, time: float = 0.0) -> ET.Element:
