@@ -16,7 +16,7 @@ def grading_context(
 ) -> pipeline.GradingContext:
     """Output in ``root/out``, caches and mirrors in ``root/cache``; ``rubric`` defaults to
     the built-in one; ``kw`` sets any other field (deadline, force, ...)."""
-    return pipeline.GradingContext(
+    return pipeline.GradingContext.build(
         rubric=rubric or load_rubric(),
         out_dir=root / "out",
         cache_dir=root / "cache",

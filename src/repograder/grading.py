@@ -23,8 +23,9 @@ from repograder import (
     notebooks,
 )
 from repograder.config import GroupSpec, Member
-from repograder.context import GradingContext
+from repograder.context import GradingContext, GradingPlan, RunControl
 from repograder.errors import FetchError, InfrastructureError, Interrupted
+from repograder.layerplan import CourseLayer
 from repograder.model import (
     Checkout,
     GroupResult,
@@ -32,7 +33,7 @@ from repograder.model import (
     JSONDict,
     Timings,
 )
-from repograder.resultstore import cache_key, load_cached, store
+from repograder.resultstore import cache_key
 from repograder.rubric import Evidence, score, total
 from repograder.stages import (
     RunEvidence,
@@ -45,15 +46,15 @@ from repograder.stages import (
 
 
 @contextmanager
-def _fetch_slot(ctx: GradingContext) -> Iterator[None]:
+def _fetch_slot(control: RunControl) -> Iterator[None]:
     """One of the STATIC_WORKERS fetch slots; Interrupted when the run stops while waiting."""
-    while not ctx.fetch_slots.acquire(timeout=0.5):
-        if ctx.cancel.is_set():
+    while not control.fetch_slots.acquire(timeout=0.5):
+        if control.cancel.is_set():
             raise Interrupted("interrupted")
     try:
         yield
     finally:
-        ctx.fetch_slots.release()
+        control.fetch_slots.release()
 
 
 def _make_dir(path: Path) -> None:
@@ -98,74 +99,75 @@ class FetchedGroup:
             trusted = (
                 result.status == GroupStatus.GRADED and "grader_problems" not in result.artifacts
             )
-            store(ctx, group, result, self.key if trusted else None)
-            ctx.progress.done(group.name, result, cached=False)
+            ctx.effects.results.store(group, result, self.key if trusted else None)
+            ctx.effects.progress.done(group.name, result, cached=False)
             return result
         finally:
             self.discard()
 
     def discard(self) -> None:
         """Release what the group holds: its course-layer share, its sandbox turn, its work."""
-        _release(self.group, self.ctx, self.work)
+        _release(self.group, self.ctx.control, self.work)
 
 
-def _release(group: GroupSpec, ctx: GradingContext, work: Path) -> None:
-    if ctx.course_layer is not None:
-        ctx.course_layer.withdraw(group.name)  # no-op once offered: nobody waits forever
-    if ctx.sandbox_slots is not None:
-        ctx.sandbox_slots.discharge(group.name)
+def _release(group: GroupSpec, control: RunControl, work: Path) -> None:
+    if control.course_layer is not None:
+        control.course_layer.withdraw(group.name)  # no-op once offered: nobody waits forever
+    if control.sandbox_slots is not None:
+        control.sandbox_slots.discharge(group.name)
     fsutil.remove_tree(work)
 
 
 def fetch_group(group: GroupSpec, ctx: GradingContext) -> GroupResult | FetchedGroup:
     """A group's fetch stage: its final result (fetch error, cached result) or the checkout
-    to finish. Offers the group's environment to ``ctx.course_layer``; never waits for it."""
+    to finish. Offers the group's environment to ``ctx.control.course_layer``; never waits."""
+    plan, effects, control = ctx.plan, ctx.effects, ctx.control
     started = time.monotonic()
     repo_shown = git.describe_source(group.repo)
-    work = ctx.cache_dir / "work" / ctx.run_id / group.slug
+    work = plan.cache_dir / "work" / plan.run_id / group.slug
     fsutil.remove_tree(work)
     _make_dir(work)
     handed_on = False
     try:
-        ctx.progress.stage(group.name, "fetch")
+        effects.progress.stage(group.name, "fetch")
         try:
-            with _fetch_slot(ctx):
+            with _fetch_slot(control):
                 checkout = git.fetch(
-                    group.repo, group.ref, ctx.deadline, work / "checkout", ctx.fetch
+                    group.repo, group.ref, plan.deadline, work / "checkout", plan.fetch
                 )
         except FetchError as exc:
-            if ctx.cancel.is_set():
+            if control.cancel.is_set():
                 # Ctrl-C reaches git too (same process group): not the students' failure.
                 raise Interrupted("interrupted") from None
             result = GroupResult(
                 name=group.name,
                 repo=repo_shown,
                 status=GroupStatus.ERROR,
-                error=git.redact(str(exc), ctx.fetch.token),
+                error=git.redact(str(exc), plan.fetch.token),
                 members=group.members,
                 timings=Timings(total_s=round(time.monotonic() - started, 2)),
             )
             # Stored (never as a cache hit) so a later `--only` run still shows this group.
-            store(ctx, group, result, None)
-            ctx.progress.done(group.name, result, cached=False)
+            effects.results.store(group, result, None)
+            effects.progress.done(group.name, result, cached=False)
             return result
         fetch_s = time.monotonic() - started
-        if ctx.cancel.is_set():
+        if control.cancel.is_set():
             raise Interrupted("interrupted")
-        if ctx.course_layer is not None:
-            _offer_layer_inputs(ctx, group, checkout.path)
+        if control.course_layer is not None:
+            _offer_layer_inputs(control.course_layer, group, checkout.path)
         key = cache_key(group, checkout.commit, ctx, checkout.lfs_pointers)
-        cached = load_cached(ctx, group, key)
+        cached = None if plan.force else effects.results.load_cached(group, key)
         if cached is not None:
             # Recounted: groups.yaml aliases and e-mails may have changed since.
             cached = _with_contributions(cached, group, checkout)
-            ctx.progress.done(group.name, cached, cached=True)
+            effects.progress.done(group.name, cached, cached=True)
             return cached
         handed_on = True
         return FetchedGroup(group, ctx, checkout, repo_shown, key, fetch_s, started, work)
     finally:
         if not handed_on:
-            _release(group, ctx, work)
+            _release(group, control, work)
 
 
 def _with_contributions(result: GroupResult, group: GroupSpec, checkout: Checkout) -> GroupResult:
@@ -184,44 +186,44 @@ def _with_contributions(result: GroupResult, group: GroupSpec, checkout: Checkou
     return replace(result, contributions=figures) if figures else result
 
 
-def _offer_layer_inputs(ctx: GradingContext, group: GroupSpec, root: Path) -> None:
+def _offer_layer_inputs(layer: CourseLayer, group: GroupSpec, root: Path) -> None:
     """Tell the course layer what this group installs (cached groups too: the layer must not
     depend on which groups happen to be re-graded)."""
-    assert ctx.course_layer is not None
     try:
         env = detect.detect_env(root)
     except Exception:  # a detection bug costs this group's share in the layer only
         env = None
     if env is None:
-        ctx.course_layer.withdraw(group.name)
+        layer.withdraw(group.name)
         return
-    ctx.course_layer.offer(group.name, env.requirements)
+    layer.offer(group.name, env.requirements)
 
 
-def _offer_from_elsewhere(ctx: GradingContext, group: GroupSpec) -> None:
+def _offer_from_elsewhere(plan: GradingPlan, control: RunControl, group: GroupSpec) -> None:
     """Tell the course layer what a group outside this run installs (another shard's, or one
     left out by ``--only``): its files at the graded commit are fetched (no LFS content) and
     read, nothing is graded or stored. A fetch failure withdraws it, as in a whole run."""
-    assert ctx.course_layer is not None
-    work = ctx.cache_dir / "work" / ctx.run_id / group.slug
+    layer = control.course_layer
+    assert layer is not None
+    work = plan.cache_dir / "work" / plan.run_id / group.slug
     try:
-        if ctx.cancel.is_set():
+        if control.cancel.is_set():
             return
         fsutil.remove_tree(work)
         _make_dir(work)
-        with _fetch_slot(ctx):
+        with _fetch_slot(control):
             checkout = git.fetch(
                 group.repo,
                 group.ref,
-                ctx.deadline,
+                plan.deadline,
                 work / "checkout",
-                replace(ctx.fetch, fetch_lfs=False),
+                replace(plan.fetch, fetch_lfs=False),
             )
-        _offer_layer_inputs(ctx, group, checkout.path)
+        _offer_layer_inputs(layer, group, checkout.path)
     except (FetchError, Interrupted):
         pass
     finally:
-        ctx.course_layer.withdraw(group.name)  # no-op once offered
+        layer.withdraw(group.name)  # no-op once offered
         fsutil.remove_tree(work)
 
 
@@ -234,10 +236,10 @@ def _grade_checkout(
     started: float,
 ) -> GroupResult:
     """inspect -> StaticEvidence, sandbox -> RunEvidence, judge, assemble the GroupResult."""
-    group_dir = ctx.out_dir / "groups" / group.slug
+    group_dir = ctx.plan.out_dir / "groups" / group.slug
     fsutil.remove_tree(group_dir)
     _make_dir(group_dir)
-    static = inspect_checkout(ctx, group, checkout, group_dir)
+    static = inspect_checkout(ctx.plan, ctx.effects.progress, group, checkout, group_dir)
     try:
         sandboxed = _run_stage(ctx, group, static, checkout)
     except _GroupSandboxFailed as failed:
@@ -253,9 +255,9 @@ def _grade_checkout(
             members=group.members,
             timings=Timings(total_s=round(time.monotonic() - started, 2)),
         )
-    ctx.progress.stage(group.name, "score")
+    ctx.effects.progress.stage(group.name, "score")
     evidence, artifacts = _evidence(ctx, checkout, static, sandboxed, group_dir)
-    checks = score(ctx.rubric, evidence)
+    checks = score(ctx.plan.rubric, evidence)
     group_score, group_max = total(checks)
     return GroupResult(
         name=group.name,
@@ -295,23 +297,23 @@ def _run_stage(
     Raises _GroupSandboxFailed when only this group's sandbox failed; InfrastructureError when
     the engine is gone (the run stops); Interrupted when the run is stopping.
     """
-    env = static.env
-    wants_build = any(c.stage in ("build", "run") for c in ctx.rubric.checks)
-    if ctx.sandbox is not None and not ctx.static_only and wants_build and env is not None:
+    env, sandbox, static_only = static.env, ctx.effects.sandbox, ctx.plan.static_only
+    wants_build = any(c.stage in ("build", "run") for c in ctx.plan.rubric.checks)
+    if sandbox is not None and not static_only and wants_build and env is not None:
         try:
             return sandbox_stage(ctx, group, env, static, checkout)
         except InfrastructureError as exc:
-            if ctx.cancel.is_set():
+            if ctx.control.cancel.is_set():
                 raise Interrupted("interrupted") from None
-            if not sandbox_alive(ctx.sandbox):
+            if not sandbox_alive(sandbox):
                 # The engine is really gone: the run stops (and writes its report).
-                if ctx.sandbox_slots is not None:
-                    ctx.sandbox_slots.cancel()
+                if ctx.control.sandbox_slots is not None:
+                    ctx.control.sandbox_slots.cancel()
                 raise
             raise _GroupSandboxFailed(exc) from exc
-    if ctx.sandbox is None and not ctx.static_only:
+    if sandbox is None and not static_only:
         return RunEvidence(not_run="not run: no sandbox available")
-    if env is None and not ctx.static_only and wants_build:
+    if env is None and not static_only and wants_build:
         # Detection itself failed (a grader bug, in grader_problems): nothing was built, but
         # not by choice, so these checks must not quietly leave the total as "not run".
         return RunEvidence(
@@ -332,8 +334,9 @@ def _evidence(
     env = static.env
     build, steps, nb_report = sandboxed.build, sandboxed.steps, sandboxed.notebooks
     log_path = build.log_path if build is not None else None
-    if log_path is not None and log_path.is_relative_to(ctx.out_dir):
-        artifacts["logs"] = {"build log": log_path.relative_to(ctx.out_dir).as_posix()}
+    out_dir = ctx.plan.out_dir
+    if log_path is not None and log_path.is_relative_to(out_dir):
+        artifacts["logs"] = {"build log": log_path.relative_to(out_dir).as_posix()}
 
     if steps is not None and env is not None:
         # a crash here keeps the steps as they ran (noted among the grader problems)
@@ -346,7 +349,7 @@ def _evidence(
         # No notebooks is known without running anything: not applicable, even with --static.
         nb_report = notebooks.NotebookReport()
     elif nb_report is not None:
-        prefix = (group_dir / "notebooks").relative_to(ctx.out_dir).as_posix() + "/"
+        prefix = (group_dir / "notebooks").relative_to(out_dir).as_posix() + "/"
         artifacts["notebooks"] = notebooks.report_artifacts(nb_report, prefix)
     if problems:
         artifacts["grader_problems"] = list(problems)
@@ -364,6 +367,6 @@ def _evidence(
         # A failed build is the students'; no build by our choice (--static, no sandbox) is
         # "not run"; no build because of a grader problem is neither (skip, 0 points, shown).
         grader_skipped_run=build is None
-        and (env is not None or ctx.static_only or ctx.sandbox is None),
+        and (env is not None or ctx.plan.static_only or ctx.effects.sandbox is None),
     )
     return evidence, artifacts

@@ -32,9 +32,12 @@ from repograder.config import CourseConfig, GroupSpec
 from repograder.context import STATIC_WORKERS as STATIC_WORKERS
 from repograder.context import STOP_GRACE_S
 from repograder.context import Clock as Clock
+from repograder.context import Effects as Effects
 from repograder.context import GradingContext as GradingContext
+from repograder.context import GradingPlan as GradingPlan
 from repograder.context import NoProgress as NoProgress
 from repograder.context import Progress as Progress
+from repograder.context import RunControl as RunControl
 from repograder.context import utc_now as utc_now
 from repograder.errors import Interrupted
 from repograder.grading import FetchedGroup as FetchedGroup
@@ -50,10 +53,9 @@ from repograder.model import (
     ToolInfo,
 )
 from repograder.report import results as report_results
+from repograder.resultstore import ResultStore as ResultStore
 from repograder.resultstore import cache_key as cache_key
-from repograder.resultstore import load_cached as load_cached
-from repograder.resultstore import load_stored as load_stored
-from repograder.resultstore import store as store
+from repograder.sandbox.base import Sandbox
 from repograder.stages import (
     SandboxSlots,
 )
@@ -63,16 +65,16 @@ from repograder.stages import (
 
 
 @contextmanager
-def _interruptible(ctx: GradingContext) -> Iterator[None]:
+def _interruptible(control: RunControl, sandbox: Sandbox | None) -> Iterator[None]:
     """On Ctrl-C or an infrastructure error, stop the workers and remove every container."""
     try:
         yield
     except BaseException as exc:
-        ctx.cancel.set()
-        if ctx.sandbox_slots is not None:
-            ctx.sandbox_slots.cancel()
-        if ctx.sandbox is not None:
-            ctx.sandbox.close()
+        control.cancel.set()
+        if control.sandbox_slots is not None:
+            control.sandbox_slots.cancel()
+        if sandbox is not None:
+            sandbox.close()
         if isinstance(exc, KeyboardInterrupt):
             raise Interrupted(
                 "interrupted: finished groups are saved; run the same command again to resume"
@@ -92,12 +94,12 @@ def grade_all(
     them, also when ``groups`` is only a part (a shard, ``--only``).
 
     Raises Interrupted on Ctrl-C and InfrastructureError when the sandbox engine is gone; the
-    groups finished before that were stored and handed to ``ctx.progress.done``.
+    groups finished before that were stored and handed to ``ctx.effects.progress.done``.
     """
-    started_at = ctx.clock()
-    _make_dir(ctx.out_dir / "groups")
+    started_at = ctx.effects.clock()
+    _make_dir(ctx.plan.out_dir / "groups")
     results: dict[str, GroupResult] = {}
-    ctx.progress.begin([g.name for g in groups])
+    ctx.effects.progress.begin([g.name for g in groups])
     lock = threading.Lock()
 
     def record(result: GroupResult) -> GroupResult:
@@ -109,9 +111,9 @@ def grade_all(
         first = fetch_group(group, ctx)
         if isinstance(first, GroupResult):
             return record(first)
-        if ctx.course_layer is None:
+        if ctx.control.course_layer is None:
             return finish(first)  # nothing to wait for: grade on in the same task
-        if ctx.cancel.is_set():
+        if ctx.control.cancel.is_set():
             first.discard()  # the run stopped while this group fetched: nobody will finish it
             raise Interrupted("interrupted")
         return first
@@ -121,14 +123,15 @@ def grade_all(
 
     # More workers than sandbox slots: fetching and static checks (cheap, mostly I/O) never
     # wait behind another group's slow build.
-    ctx = replace(ctx, sandbox_slots=SandboxSlots(jobs, [g.name for g in groups], ctx.cancel))
+    slots = SandboxSlots(jobs, [g.name for g in groups], ctx.control.cancel)
+    ctx = replace(ctx, control=replace(ctx.control, sandbox_slots=slots))
     workers = min(max(len(groups), 1), max(jobs, STATIC_WORKERS))
     layer = course_layer(ctx, groups, config.groups)
     # The groups of the course outside this run still count for the layer (shards agree).
     selected = {g.name for g in groups}
     elsewhere = [g for g in config.groups if layer is not None and g.name not in selected]
     if layer is not None:
-        ctx = replace(ctx, course_layer=layer)
+        ctx = replace(ctx, control=replace(ctx.control, course_layer=layer))
     # With an inferred layer each group is two tasks in one FIFO pool: fetch (which offers the
     # group's environment to the layer and never waits for it), then finish, queued once its
     # fetch and every earlier group's are done. Every fetch task is queued before any finish
@@ -142,10 +145,12 @@ def grade_all(
     handed: dict[Future[Any], FetchedGroup] = {}
     in_order: dict[int, FetchedGroup | None] = {}  # fetched, not yet queued to finish
     try:
-        with _interruptible(ctx):
+        with _interruptible(ctx.control, ctx.effects.sandbox):
             futures = [pool.submit(fetch, g) for g in groups]
             position = {future: i for i, future in enumerate(futures)}
-            futures += [pool.submit(_offer_from_elsewhere, ctx, g) for g in elsewhere]
+            futures += [
+                pool.submit(_offer_from_elsewhere, ctx.plan, ctx.control, g) for g in elsewhere
+            ]
             pending = dict.fromkeys(futures)
             # Finish tasks are queued in groups.yaml order, the order of sandbox turns: a
             # worker never holds a later group's finish task while an earlier one's waits in
@@ -172,7 +177,7 @@ def grade_all(
                                 pending[follow] = None
                     if exc is None:
                         continue
-                    if isinstance(exc, Interrupted) and ctx.cancel.is_set():
+                    if isinstance(exc, Interrupted) and ctx.control.cancel.is_set():
                         # A group stopped because another one failed: report the cause.
                         knock_on = knock_on or exc
                         continue
@@ -181,7 +186,7 @@ def grade_all(
                 raise knock_on
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-        if ctx.cancel.is_set():
+        if ctx.control.cancel.is_set():
             # Groups past their sandbox work finish scoring and are stored; the others stop
             # at once (their containers are gone). Bounded: a hung fetch cannot hold Ctrl-C.
             wait(futures, timeout=STOP_GRACE_S)
@@ -196,7 +201,7 @@ def grade_all(
         for waiting in in_order.values():
             if waiting is not None and waiting not in handed.values():
                 waiting.discard()  # fetched, but an earlier group's fetch never ended
-        ctx.progress.end()
+        ctx.effects.progress.end()
     ordered = tuple(results[g.name] for g in groups if g.name in results)
     return _run_result(config, ctx, started_at, ordered)
 
@@ -216,19 +221,19 @@ def course_layer(
     outside this run), so the layer is a function of the course's data: shards of one course
     agree with each other and with an unsharded run.
     """
-    sandbox = ctx.sandbox
+    sandbox, rubric = ctx.effects.sandbox, ctx.plan.rubric
     adopt = getattr(sandbox, "use_inferred_layer", None)
     if (
         sandbox is None
-        or ctx.static_only
+        or ctx.plan.static_only
         or adopt is None
-        or not ctx.rubric.infer_layer
+        or not rubric.infer_layer
         or getattr(sandbox, "layer_declared", False)
-        or not any(c.stage in ("build", "run") for c in ctx.rubric.checks)
+        or not any(c.stage in ("build", "run") for c in rubric.checks)
     ):
         return None
-    tooling = notebooks.NOTEBOOK_TOOLING if _check(ctx.rubric, notebooks_check.ID) else ()
-    out_dir = ctx.out_dir
+    tooling = notebooks.NOTEBOOK_TOOLING if _check(rubric, notebooks_check.ID) else ()
+    out_dir = ctx.plan.out_dir
     selected = {g.name for g in groups}
     if selected < {g.name for g in course}:
         stored = _stored_layer(out_dir / "shared-layer.json")
@@ -244,8 +249,8 @@ def course_layer(
     return layerplan.CourseLayer(
         [g.name for g in (*groups, *(g for g in course if g.name not in selected))],
         ready,
-        min_share=ctx.rubric.layer_min_share,
-        min_groups=ctx.rubric.layer_min_groups,
+        min_share=rubric.layer_min_share,
+        min_groups=rubric.layer_min_groups,
         extra=tooling,
     )
 
@@ -273,9 +278,9 @@ def _run_result(
         tool=ToolInfo("repograder", __version__),
         course=config.course,
         deadline=config.deadline.isoformat() if config.deadline else None,
-        rubric=RubricInfo(ctx.rubric.name, ctx.rubric.sha256),
+        rubric=RubricInfo(ctx.plan.rubric.name, ctx.plan.rubric.sha256),
         started_at=started_at.isoformat(),
-        finished_at=ctx.clock().isoformat(),
+        finished_at=ctx.effects.clock().isoformat(),
         groups=tuple(groups),
     )
 

@@ -8,18 +8,21 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from repograder import (
     __version__,
 )
 from repograder.config import GroupSpec
-from repograder.context import GradingContext
 from repograder.errors import RepograderError
 from repograder.model import (
     GroupResult,
     JSONDict,
 )
 from repograder.report import results as report_results
+
+if TYPE_CHECKING:
+    from repograder.context import GradingContext
 
 
 def cache_key(
@@ -37,10 +40,10 @@ def cache_key(
             group.repo,
             group.ref,
             commit,
-            ctx.rubric.sha256,
+            ctx.plan.rubric.sha256,
             __version__,
             ctx.sandbox_id,
-            ctx.deadline.isoformat() if ctx.deadline else None,
+            ctx.plan.deadline.isoformat() if ctx.plan.deadline else None,
             list(group.members),
             sorted(lfs_missing),
         ]
@@ -48,34 +51,37 @@ def cache_key(
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def _state_path(ctx: GradingContext, group: GroupSpec) -> Path:
-    return ctx.out_dir / "groups" / f"{group.slug}.json"
+class ResultStore:
+    """The finished groups of one output folder: ``<out_dir>/groups/<slug>.json``, each
+    ``{"cache_key": str | null, "group": <GroupResult JSON>}``."""
 
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
 
-def load_stored(
-    ctx: GradingContext, group: GroupSpec, key: str | None = None
-) -> GroupResult | None:
-    """The group's stored result; with ``key``, only if it was graded under that key."""
-    path = _state_path(ctx, group)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or (key is not None and data.get("cache_key") != key):
-        return None
-    try:
-        return report_results.group_from_json(data.get("group"))
-    except RepograderError:
-        return None
+    def _path(self, group: GroupSpec) -> Path:
+        return self.out_dir / "groups" / f"{group.slug}.json"
 
+    def load_stored(self, group: GroupSpec, key: str | None = None) -> GroupResult | None:
+        """The group's stored result; with ``key``, only if it was graded under that key."""
+        try:
+            data = json.loads(self._path(group).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or (key is not None and data.get("cache_key") != key):
+            return None
+        try:
+            return report_results.group_from_json(data.get("group"))
+        except RepograderError:
+            return None
 
-def load_cached(ctx: GradingContext, group: GroupSpec, key: str | None) -> GroupResult | None:
-    """The stored result of an earlier identical grading, if any."""
-    if key is None or ctx.force:
-        return None
-    return load_stored(ctx, group, key)
+    def load_cached(self, group: GroupSpec, key: str | None) -> GroupResult | None:
+        """The stored result of an earlier identical grading (same ``key``), if any; never
+        for ``key=None`` (a grading that is not to be reused)."""
+        if key is None:
+            return None
+        return self.load_stored(group, key)
 
-
-def store(ctx: GradingContext, group: GroupSpec, result: GroupResult, key: str | None) -> None:
-    data: JSONDict = {"cache_key": key, "group": report_results.group_to_json(result)}
-    report_results.write_json_atomic(_state_path(ctx, group), data)
+    def store(self, group: GroupSpec, result: GroupResult, key: str | None) -> None:
+        """Writes the group's result atomically (a reader sees the old file or the new)."""
+        data: JSONDict = {"cache_key": key, "group": report_results.group_to_json(result)}
+        report_results.write_json_atomic(self._path(group), data)

@@ -122,14 +122,14 @@ def grade_local(source: Source, ctx: GradingContext) -> CheckOutcome:
         path=source.path,
         course=f"repograder check: {source.group.name}",
         deadline=None,
-        rubric_path=ctx.rubric.path,
+        rubric_path=ctx.plan.rubric.path,
         groups=(source.group,),
     )
     run = grade_all(config, config.groups, ctx, jobs=1)
     # Show the student's folder, not the staging copy the worktree was graded from.
     group = replace(run.groups[0], repo=str(source.path))
     run = replace(run, groups=(group,))
-    return CheckOutcome(run=run, group=group, source=source, out_dir=ctx.out_dir)
+    return CheckOutcome(run=run, group=group, source=source, out_dir=ctx.plan.out_dir)
 
 
 def write_gitignore(out_dir: Path) -> None:

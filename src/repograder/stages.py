@@ -39,7 +39,7 @@ from repograder.model import Checkout, JSONDict, Params, StepResult
 from repograder.sandbox.base import Sandbox
 
 if TYPE_CHECKING:
-    from repograder.pipeline import GradingContext
+    from repograder.context import GradingContext, GradingPlan, Progress
 
 T = TypeVar("T")
 
@@ -135,13 +135,13 @@ class StaticEvidence:
 
 
 def inspect_checkout(
-    ctx: GradingContext, group: GroupSpec, checkout: Checkout, group_dir: Path
+    plan: GradingPlan, progress: Progress, group: GroupSpec, checkout: Checkout, group_dir: Path
 ) -> StaticEvidence:
     """Static facts of the checkout; thumbnails of the paper go to ``group_dir / "paper"``."""
     root = checkout.path
     problems: list[str] = []
     artifacts: JSONDict = {}
-    ctx.progress.stage(group.name, "inspect")
+    progress.stage(group.name, "inspect")
     readme_facts = guard(lambda: readme.inspect_readme(root), problems, readme_check.ID)
     env = guard(lambda: detect.detect_env(root), problems, "environment detection")
     if env is not None and readme_facts is not None:
@@ -156,7 +156,7 @@ def inspect_checkout(
             or detected
         )
     comment_facts = guard(lambda: comments.measure_comments(root), problems, comments_check.ID)
-    paper_params = rubric_params(ctx.rubric, paper_pages_check.ID)
+    paper_params = rubric_params(plan.rubric, paper_pages_check.ID)
     globs = paper_params.get_str_list("globs", []) or None
     paper_facts = guard(
         lambda: paper.inspect_paper(root, globs, lfs_pointers=checkout.lfs_pointers),
@@ -171,7 +171,7 @@ def inspect_checkout(
         )
         if thumbs:
             artifacts["paper"] = {
-                "thumbnails": [p.relative_to(ctx.out_dir).as_posix() for p in thumbs]
+                "thumbnails": [p.relative_to(plan.out_dir).as_posix() for p in thumbs]
             }
     owned_notebooks = (
         guard(lambda: notebooks.find_notebooks(root), problems, notebooks_check.ID) or ()
@@ -222,28 +222,34 @@ def sandbox_stage(
     Raises InfrastructureError when the sandbox fails (the caller decides whether that is this
     group's problem or the engine's), Interrupted when the run is stopping.
     """
-    assert ctx.sandbox is not None
+    plan, progress, control, sandbox = (
+        ctx.plan,
+        ctx.effects.progress,
+        ctx.control,
+        ctx.effects.sandbox,
+    )
+    assert sandbox is not None
     root, owned_notebooks = checkout.path, static.notebooks_found
-    group_dir = ctx.out_dir / "groups" / group.slug
+    group_dir = plan.out_dir / "groups" / group.slug
     layer_note = ""
-    if ctx.course_layer is not None:
-        ctx.progress.stage(group.name, "waiting for the other groups (shared layer)")
-        choice = ctx.course_layer.wait(ctx.cancel)
+    if control.course_layer is not None:
+        progress.stage(group.name, "waiting for the other groups (shared layer)")
+        choice = control.course_layer.wait(control.cancel)
         if choice is None:
             raise Interrupted("interrupted")
         layer_note = choice.group_note(group.name)
-    ctx.progress.stage(group.name, "waiting for a sandbox")
+    progress.stage(group.name, "waiting for a sandbox")
     # Only `jobs` groups build or run at once; the others' fetch and static checks go on.
-    slots = ctx.sandbox_slots or SandboxSlots(1, [group.name], ctx.cancel)
+    slots = control.sandbox_slots or SandboxSlots(1, [group.name], control.cancel)
     with slots.slot(group.name):
-        if ctx.cancel.is_set():
+        if control.cancel.is_set():
             raise Interrupted("interrupted")
-        ctx.progress.stage(group.name, "build")
+        progress.stage(group.name, "build")
         spec = env
-        if owned_notebooks and rubric_check(ctx.rubric, notebooks_check.ID):
+        if owned_notebooks and rubric_check(plan.rubric, notebooks_check.ID):
             spec = replace(spec, requirements=(*spec.requirements, *notebooks.NOTEBOOK_TOOLING))
         t = time.monotonic()
-        build = ctx.sandbox.prepare(spec, root, group_dir / "logs")
+        build = sandbox.prepare(spec, root, group_dir / "logs")
         build_s = time.monotonic() - t
         if layer_note:
             build = replace(build, notes=(*build.notes, layer_note))
@@ -253,7 +259,9 @@ def sandbox_stage(
             )
         t = time.monotonic()
         steps, nb_report, project_install = _run_in_sandbox(
-            ctx,
+            plan,
+            sandbox,
+            progress,
             group,
             build,
             root,
@@ -263,7 +271,7 @@ def sandbox_stage(
             checkout.lfs_pointers,
         )
         run_s = time.monotonic() - t
-        if ctx.cancel.is_set():
+        if control.cancel.is_set():
             # The run stopped while this group was in the sandbox: its containers were
             # removed under its feet, so its result is not trustworthy and is not stored.
             raise Interrupted("interrupted")
@@ -271,7 +279,9 @@ def sandbox_stage(
 
 
 def _run_in_sandbox(
-    ctx: GradingContext,
+    plan: GradingPlan,
+    sandbox: Sandbox,
+    progress: Progress,
     group: GroupSpec,
     build: BuildResult,
     root: Path,
@@ -281,36 +291,35 @@ def _run_in_sandbox(
     lfs_pointers: Sequence[str] = (),
 ) -> tuple[tuple[StepResult, ...] | None, NotebookReport | None, str | None]:
     """Steps, notebooks, and why the project's own install failed in the session (or None)."""
-    assert ctx.sandbox is not None
-    steps_params = rubric_params(ctx.rubric, readme_steps_check.ID)
+    steps_params = rubric_params(plan.rubric, readme_steps_check.ID)
     options = runner.RunOptions(
-        default_timeout_s=ctx.limits.timeout_s,
+        default_timeout_s=plan.limits.timeout_s,
         stop_on_failure=steps_params.get_bool("stop_on_failure", False),
         on_timeout=steps_params.get_str("on_timeout", "warn"),
         total_budget_s=steps_params.get_float("total_budget_s", 3600.0),
-        network=ctx.limits.network,
-        memory_mb=ctx.limits.memory_mb,
+        network=plan.limits.network,
+        memory_mb=plan.limits.memory_mb,
         repo_files=frozenset(fsutil.walk_files(root, skip_vendored=False)),
         lfs_pointers=frozenset(lfs_pointers),
     )
-    session = ctx.sandbox.open_session(build, root, ctx.limits)
+    session = sandbox.open_session(build, root, plan.limits)
     try:
         # The README's steps may `cd` away; notebooks run from the checkout's root again.
         start_dir = session.run("pwd", timeout_s=30).output_head.strip()
         steps: tuple[StepResult, ...] | None = None
         install_failure = runner.project_install_failure(session)
-        if rubric_check(ctx.rubric, readme_steps_check.ID) and readme_facts is not None:
-            ctx.progress.stage(group.name, "steps")
+        if rubric_check(plan.rubric, readme_steps_check.ID) and readme_facts is not None:
+            progress.stage(group.name, "steps")
             steps = runner.run_steps(session, readme_facts.steps, options)
             steps = runner.blame_project_install(steps, install_failure)
         nb_report = None
-        if rubric_check(ctx.rubric, notebooks_check.ID):
-            ctx.progress.stage(group.name, "notebooks")
+        if rubric_check(plan.rubric, notebooks_check.ID):
+            progress.stage(group.name, "notebooks")
             session.run(f"cd {shlex.quote(start_dir)}", timeout_s=30)
             nb_report = notebooks.run_notebooks(
                 session,
                 owned_notebooks,
-                rubric_params(ctx.rubric, notebooks_check.ID),
+                rubric_params(plan.rubric, notebooks_check.ID),
                 group_dir / "notebooks",
             )
         return steps, nb_report, install_failure

@@ -8,8 +8,8 @@ import textwrap
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,8 +65,11 @@ def _course(tmp_path: Path, requirements: dict[str, str], rubric_extra: str = ""
     return path
 
 
-def _ctx(tmp_path: Path, sandbox: FakeSandbox, config_path: Path) -> pipeline.GradingContext:
-    return grading_context(tmp_path, sandbox, load_rubric(load_groups(config_path).rubric_path))
+def _ctx(
+    tmp_path: Path, sandbox: FakeSandbox, config_path: Path, **kw: Any
+) -> pipeline.GradingContext:
+    rubric = load_rubric(load_groups(config_path).rubric_path)
+    return grading_context(tmp_path, sandbox, rubric, **kw)
 
 
 def test_the_layer_is_decided_once_before_any_build_and_reported(tmp_path: Path) -> None:
@@ -133,7 +136,7 @@ def test_regrading_some_groups_keeps_the_whole_course_layer(tmp_path: Path) -> N
     pipeline.grade_all(config, config.groups, _ctx(tmp_path, full, path))
     # --only c: the layer is the course's (numpy, scipy), not one inferred from c alone.
     only = LayeringFake()
-    ctx = replace(_ctx(tmp_path, only, path), force=True)
+    ctx = _ctx(tmp_path, only, path, force=True)
     pipeline.grade_all(config, config.groups[2:], ctx)
     assert [layer[0] for layer in only.layers] == [full.layers[0][0]]
     assert only.events == ["layer", "prepare"]
@@ -183,7 +186,7 @@ def test_an_inferred_layer_grades_many_groups_with_a_bounded_pool(tmp_path: Path
     config = load_groups(path)
     sandbox = LayeringFake()
     seen = ThreadsSeen()
-    ctx = replace(_ctx(tmp_path, sandbox, path), progress=seen)
+    ctx = _ctx(tmp_path, sandbox, path, progress=seen)
     run = pipeline.grade_all(config, config.groups, ctx, jobs=1)
     assert [g.status for g in run.groups] == [GroupStatus.GRADED] * groups
     assert sandbox.events == ["layer"] + ["prepare"] * groups
@@ -216,6 +219,6 @@ def test_a_bounded_pool_keeps_the_sandbox_order_when_the_first_fetch_is_slowest(
     path = _course(tmp_path, {f"g{i:02d}": "numpy\nscipy\n" for i in range(groups)})
     config = load_groups(path)
     sandbox = LayeringFake()
-    ctx = replace(_ctx(tmp_path, sandbox, path), progress=FirstFetchSlow("g00"))
+    ctx = _ctx(tmp_path, sandbox, path, progress=FirstFetchSlow("g00"))
     run = pipeline.grade_all(config, config.groups, ctx, jobs=1)
     assert [g.status for g in run.groups] == [GroupStatus.GRADED] * groups

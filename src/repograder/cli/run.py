@@ -48,7 +48,6 @@ from repograder.pipeline import (
     GradingContext,
     NoProgress,
     grade_all,
-    load_stored,
     not_graded,
     partial_run,
 )
@@ -184,7 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         sandbox = make_sandbox(args.sandbox, run_id, cache, rubric)
     jobs = args.jobs or default_jobs(limits)
     recorder = FinishedGroups(NoProgress() if args.quiet else make_progress())
-    ctx = GradingContext(
+    ctx = GradingContext.build(
         rubric=rubric,
         out_dir=out_dir.resolve(),
         cache_dir=cache,
@@ -198,7 +197,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         run_id=run_id,
         progress=recorder,
     )
-    started_at = ctx.clock()
+    started_at = ctx.effects.clock()
     stopped: RepograderError | None = None
     run: RunResult | None = None
     # Ctrl-C and SIGTERM (a cancelled CI job, `timeout`, `kill`) stop the run; the ones after
@@ -232,7 +231,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             others = (
                 *others,
                 *(
-                    load_stored(ctx, g) or not_graded(g, NOT_GRADED_YET)
+                    ctx.effects.results.load_stored(g) or not_graded(g, NOT_GRADED_YET)
                     for g in config.groups
                     if g.name not in selected
                 ),
@@ -250,10 +249,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             # graded work is written without overrides, and the run says why.
             _err(f"overrides NOT applied: {exc}")
             stopped = stopped or exc
-        write_report(run, ctx.out_dir, ctx.cache_dir / TEMPLATE_CACHE)
-        write_feedback(run, ctx.out_dir, ctx.rubric.grade_scale)
+        write_report(run, ctx.plan.out_dir, ctx.plan.cache_dir / TEMPLATE_CACHE)
+        write_feedback(run, ctx.plan.out_dir, ctx.plan.rubric.grade_scale)
     graded = sum(g.status == GroupStatus.GRADED for g in run.groups)
-    _say(f"graded {graded} of {len(run.groups)} group(s); report: {ctx.out_dir / 'index.html'}")
+    _say(
+        f"graded {graded} of {len(run.groups)} group(s); report: {ctx.plan.out_dir / 'index.html'}"
+    )
     for g in run.groups:
         if g.status == GroupStatus.ERROR:
             _say(f"  {g.name}: could not be graded: {g.error}")

@@ -145,7 +145,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         sandbox = None
         if not args.static:
             sandbox = make_sandbox(args.sandbox, run_id, cache, rubric)
-        ctx = GradingContext(
+        ctx = GradingContext.build(
             rubric=rubric,
             out_dir=out_dir,
             cache_dir=cache,
