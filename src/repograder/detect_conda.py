@@ -31,7 +31,6 @@ from repograder.detect_files import (
 )
 from repograder.envparse import (
     parse_include,
-    sanitize_requirement,
     translate_conda,
 )
 from repograder.facts import (
@@ -199,14 +198,7 @@ def _conda_spec(root: Path, rel: str, reason: str) -> EnvSpec:
             else:
                 _read_requirements(root, resolved, acc, constraint=include[0] == "c")
             continue
-        result = sanitize_requirement(line)
-        acc.install_project = acc.install_project or result.install_project
-        if result.dropped:
-            acc.dropped.append(f"{rel}: pip: {result.dropped}")
-        if result.warning:
-            acc.warnings.append(f"{rel}: pip: {result.warning}")
-        if result.line and result.line not in acc.requirements:
-            acc.requirements.append(result.line)
+        acc.add_requirement(line, f"{rel}: pip")
     parse_error = None if isinstance(doc, dict) else f"{rel}: not a conda environment mapping"
     return EnvSpec(
         kind=EnvKind.CONDA,

@@ -46,6 +46,19 @@ class _Acc:
         if rel not in self.files:
             self.files.append(rel)
 
+    def add_requirement(self, line: str, where: str, *, constraint: bool = False) -> None:
+        """One requirement line, sanitized (:func:`sanitize_requirement`): kept once, or dropped
+        or warned about with ``where`` ("file:line", "file: pip") in front of the reason."""
+        result = sanitize_requirement(line)
+        self.install_project = self.install_project or result.install_project
+        if result.dropped:
+            self.dropped.append(f"{where}: {result.dropped}")
+        if result.warning:
+            self.warnings.append(f"{where}: {result.warning}")
+        target = self.constraints if constraint else self.requirements
+        if result.line and result.line not in target:
+            target.append(result.line)
+
 
 def _read(root: Path, rel: str) -> str | None:
     return fsutil.read_text(root, rel, MAX_ENV_FILE_BYTES)
@@ -127,17 +140,7 @@ def _read_requirements(
                     root, resolved, acc, constraint=constraint or kind == "c", depth=depth + 1
                 )
             continue
-        result = sanitize_requirement(line)
-        if result.install_project:
-            acc.install_project = True
-        if result.dropped:
-            acc.dropped.append(f"{rel}:{number}: {result.dropped}")
-        if result.warning:
-            acc.warnings.append(f"{rel}:{number}: {result.warning}")
-        if result.line:
-            target_list = acc.constraints if constraint else acc.requirements
-            if result.line not in target_list:
-                target_list.append(result.line)
+        acc.add_requirement(line, f"{rel}:{number}", constraint=constraint)
 
 
 _REQ_FOLDER_NAMES = ("base.txt", "requirements.txt", "main.txt", "common.txt", "prod.txt")

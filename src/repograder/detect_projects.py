@@ -29,7 +29,6 @@ from repograder.detect_files import (
 )
 from repograder.envparse import (
     poetry_constraint_to_pip,
-    sanitize_requirement,
 )
 from repograder.facts import (
     EnvKind,
@@ -96,14 +95,7 @@ def _add_line(acc: _Acc, line: str, where: str) -> None:
     if line.lstrip().startswith("-"):
         acc.dropped.append(f"{where}: {line.strip()!r}: a pip option, not a package")
         return
-    result = sanitize_requirement(line)
-    acc.install_project = acc.install_project or result.install_project
-    if result.dropped:
-        acc.dropped.append(f"{where}: {result.dropped}")
-    if result.warning:
-        acc.warnings.append(f"{where}: {result.warning}")
-    if result.line and result.line not in acc.requirements:
-        acc.requirements.append(result.line)
+    acc.add_requirement(line, where)
 
 
 def _detect_pyproject(root: Path, base: str) -> EnvSpec | None:
