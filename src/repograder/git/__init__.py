@@ -13,6 +13,8 @@ tree), :mod:`.worktree` (a student's own checkout); ``fetch`` and ``resolve_comm
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -35,7 +37,7 @@ from repograder.git.source import ALLOWED_SCHEMES as ALLOWED_SCHEMES
 from repograder.git.source import MAX_CHECKOUT_BYTES as MAX_CHECKOUT_BYTES
 from repograder.git.source import MAX_CHECKOUT_FILES as MAX_CHECKOUT_FILES
 from repograder.git.source import FetchOptions as FetchOptions
-from repograder.git.source import _parse_source
+from repograder.git.source import _parse_source, _Source
 from repograder.git.source import describe_source as describe_source
 from repograder.git.source import redact as redact
 from repograder.git.source import token_from_env as token_from_env
@@ -44,6 +46,31 @@ from repograder.git.tree import LFS_POINTER_PREFIX as LFS_POINTER_PREFIX
 from repograder.git.tree import _capped, _fetch_lfs, _materialise
 from repograder.git.worktree import uncommitted_changes as uncommitted_changes
 from repograder.git.worktree import worktree_files as worktree_files
+
+
+@contextlib.contextmanager
+def _updated_mirror(
+    source: _Source, ref: str | None, options: FetchOptions, notes: list[str]
+) -> Iterator[tuple[_Git, Path]]:
+    """The mirror of ``source`` cloned or updated (offline: as cached, with a note), held under
+    its lock for the block. Raises FetchError for a bad ``ref`` or an offline miss."""
+    if ref is not None and (not ref or ref.startswith("-") or any(ord(c) < 32 for c in ref)):
+        raise FetchError(f"invalid ref {source.redact(ref)!r}")
+    options.cache_dir.mkdir(parents=True, exist_ok=True)
+    name = _mirror_name(source.display)
+    mirror = options.cache_dir / f"{name}.git"
+    runner = _Git(source, options.timeout_s)
+    with _locked(options.cache_dir / f"{name}.lock"):
+        if _is_mirror(mirror):
+            if options.offline:
+                notes.append("offline: graded the cached mirror without fetching")
+            else:
+                _update_mirror(runner, mirror, update_head=ref is None)
+        elif options.offline and not source.local:
+            raise FetchError(f"offline and no cached mirror of {source.display}")
+        else:
+            _clone_mirror(runner, mirror)
+        yield runner, mirror
 
 
 def fetch(
@@ -59,23 +86,8 @@ def fetch(
             commit_date=None,
             notes=("plain folder: no commit and no deadline",),
         )
-    if ref is not None and (not ref or ref.startswith("-") or any(ord(c) < 32 for c in ref)):
-        raise FetchError(f"invalid ref {source.redact(ref)!r}")
-    options.cache_dir.mkdir(parents=True, exist_ok=True)
-    name = _mirror_name(source.display)
-    mirror = options.cache_dir / f"{name}.git"
-    runner = _Git(source, options.timeout_s)
     notes: list[str] = []
-    with _locked(options.cache_dir / f"{name}.lock"):
-        if _is_mirror(mirror):
-            if options.offline:
-                notes.append("offline: graded the cached mirror without fetching")
-            else:
-                _update_mirror(runner, mirror, update_head=ref is None)
-        elif options.offline and not source.local:
-            raise FetchError(f"offline and no cached mirror of {source.display}")
-        else:
-            _clone_mirror(runner, mirror)
+    with _updated_mirror(source, ref, options, notes) as (runner, mirror):
         tip = _resolve(runner, mirror, ref)
         chosen, late = _select(_history(runner, mirror, tip), deadline, source.display)
         lfs = _materialise(runner, mirror, chosen.sha, dest, notes, options.max_checkout_bytes)
@@ -104,20 +116,7 @@ def resolve_commit(repo: str, ref: str | None, options: FetchOptions) -> tuple[s
     source = _parse_source(repo, options.token)
     if isinstance(source, Path):
         return None
-    if ref is not None and (not ref or ref.startswith("-") or any(ord(c) < 32 for c in ref)):
-        raise FetchError(f"invalid ref {source.redact(ref)!r}")
-    options.cache_dir.mkdir(parents=True, exist_ok=True)
-    name = _mirror_name(source.display)
-    mirror = options.cache_dir / f"{name}.git"
-    runner = _Git(source, options.timeout_s)
-    with _locked(options.cache_dir / f"{name}.lock"):
-        if _is_mirror(mirror):
-            if not options.offline:
-                _update_mirror(runner, mirror, update_head=ref is None)
-        elif options.offline and not source.local:
-            raise FetchError(f"offline and no cached mirror of {source.display}")
-        else:
-            _clone_mirror(runner, mirror)
+    with _updated_mirror(source, ref, options, []) as (runner, mirror):
         tip = _resolve(runner, mirror, ref)
         date = runner.run([f"--git-dir={mirror}", "log", "-1", "--format=%cI", tip, "--"], "read")
     return tip, date.decode("utf-8", "replace").strip()
