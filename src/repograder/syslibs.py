@@ -32,6 +32,8 @@ from typing import Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from repograder.model import JSONDict
+
 
 @dataclass(frozen=True)
 class Need:
@@ -239,6 +241,11 @@ class MissingLibrary:
             f"find the Debian package that ships {self.library} (`apt-file search "
             f"{self.library}`) and add it as `apt: [<package>]` under `environment:` in the rubric"
         )
+
+    def details(self, **where: str | int) -> JSONDict:
+        """The verdict details ``missing_system_library``: library, package, ``where`` it
+        happened (``step=3`` or ``notebook="a.ipynb"``) and the lecturer's fix."""
+        return {"library": self.library, "debian_package": self.debian, **where, "fix": self.fix}
 
     def describe(self) -> str:
         """One line naming the gap, for a verdict's summary."""

@@ -67,12 +67,7 @@ def evaluate_notebooks(report: NotebookReport, params: model.Params) -> model.Ve
         missing = syslibs.missing_library(result.error + "\n" + result.traceback_tail)
         if missing is not None:
             # The grader's environment lacks a system library: the lecturer's gap to fix.
-            details["missing_system_library"] = {
-                "library": missing.library,
-                "debian_package": missing.debian,
-                "notebook": result.path,
-                "fix": missing.fix,
-            }
+            details["missing_system_library"] = missing.details(notebook=result.path)
             return model.Verdict.error(
                 f"{result.path} could not run: {missing.describe()}", details
             )

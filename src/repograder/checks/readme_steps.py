@@ -91,12 +91,7 @@ def evaluate_steps(steps: Sequence[StepResult], params: model.Params) -> model.V
     gap = _environment_gap(problems)
     if gap is not None:
         step, missing = gap
-        details["missing_system_library"] = {
-            "library": missing.library,
-            "debian_package": missing.debian,
-            "step": step.index,
-            "fix": missing.fix,
-        }
+        details["missing_system_library"] = missing.details(step=step.index)
         return model.Verdict.error(
             f"step {step.index} could not run: {missing.describe()}", details
         )
