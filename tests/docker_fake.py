@@ -180,7 +180,15 @@ class FakeEngine:
         self._enter("put_archive")
         self._container(container_id).archives.append((path, data))
 
-    def commit(self, container_id: str, repository: str, tag: str, changes: Sequence[str]) -> None:
+    def commit(
+        self,
+        container_id: str,
+        repository: str,
+        tag: str,
+        changes: Sequence[str],
+        *,
+        pause: bool = True,
+    ) -> None:
         self._enter("commit")
         self._container(container_id)
         self.commits.append((container_id, repository, tag, tuple(changes)))

@@ -149,3 +149,48 @@ def test_warmup_caches_reach_every_session(base_image: str, tmp_path: Path) -> N
         assert result.output_head.strip() == "compiled"
     finally:
         box.close()
+
+
+def test_warm_home_stays_out_of_the_image_and_is_redone_for_another_cache(
+    base_image: str, tmp_path: Path
+) -> None:
+    # The warm-up runs while the layer is committed: what it leaves in HOME is kept beside the
+    # layer (a tar in the cache folder), never in the image; a cache folder without that tar
+    # (another user, a cleaned cache) warms the existing layer up again instead of rebuilding.
+    warm = (
+        "mkdir -p $HOME/.cache/numba && echo compiled > $HOME/.cache/numba/marker && "
+        "echo $TMPDIR > $HOME/tmpdir"
+    )
+    common = ("six", f"# {uuid.uuid4().hex}")
+    repo, spec = _repo(tmp_path, "w", "six", f"# {uuid.uuid4().hex}")
+    seen: list[str] = []
+    for cache in ("c1", "c2"):
+        box = DockerSandbox(
+            f"test-{uuid.uuid4().hex[:10]}", tmp_path / cache, common=common, warmup=(warm,)
+        )
+        try:
+            build = box.prepare(spec, repo, tmp_path / f"logs-{cache}")
+            assert build.ok, build.log_excerpt
+            layer_tag = box.common_tag
+            assert layer_tag is not None
+            layer_hash = layer_tag.rsplit("-", 1)[1]
+            kept = list((tmp_path / cache / "warm").glob(f"{layer_hash}*.tar"))
+            assert len(kept) == 1, "the warm home is kept beside the layer"
+            session = box.open_session(build, repo, LIMITS)
+            try:
+                result = session.run('cat "$NUMBA_CACHE_DIR/marker" "$HOME/tmpdir"')
+            finally:
+                session.close()
+            seen.append(result.output_head)
+            if cache == "c2":
+                assert box.builds_run == 0, "the layer and the group image were reused"
+        finally:
+            box.close()
+    for text in seen:
+        marker, tmpdir = text.split()
+        assert marker == "compiled"
+        assert tmpdir.startswith("/home/student/")  # TMPDIR was inside the warm home
+    client = docker.from_env()
+    home = client.containers.run(layer_tag, ["ls", "-A", "/home/student"], remove=True)
+    assert not {".cache", "tmpdir"} & set(home.decode().split()), "no warm-up file in the image"
+    assert client.containers.run(layer_tag, ["ls", "-A", "/tmp"], remove=True).strip() == b""

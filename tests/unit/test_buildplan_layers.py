@@ -46,9 +46,15 @@ def test_common_spec_and_warmup(tmp_path: Path) -> None:
     )
     bare = buildplan.make_plan(spec, tmp_path, base_image_id="b", python_version="3.11", host=HOST)
     assert plan.content_hash != bare.content_hash
-    script = buildplan.install_script(plan, HOST)
-    assert "warm-up" in script
-    assert buildplan.WARM_HOME in script
+    # The warm-up is not part of the install: it runs while the layer is committed.
+    assert "warm-up" not in buildplan.install_script(plan, HOST)
+    warm = buildplan.warmup_script(plan)
+    assert "bash -c true ||" in warm
+    assert f"HOME={buildplan.WARM_HOME}" in warm
+    assert f"NUMBA_CACHE_DIR={buildplan.NUMBA_CACHE}" in warm
+    # Nothing may be written into the image while it is being committed.
+    assert "PYTHONDONTWRITEBYTECODE=1" in warm
+    assert f"TMPDIR={buildplan.WARM_HOME}/" in warm
     assert b"layer.py" in buildplan.context_tar(plan, HOST)
 
 

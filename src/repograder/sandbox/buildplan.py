@@ -43,7 +43,7 @@ from repograder.sandbox.pins import offending_pins as offending_pins
 from repograder.sandbox.pins import parse_nearest as parse_nearest
 from repograder.sandbox.pins import relax_line as relax_line
 
-TEMPLATE_VERSION = "4"  # bump when the install script or image layout changes
+TEMPLATE_VERSION = "5"  # bump when the install script or image layout changes
 WHEELS_SCRIPT = "install-wheels.sh"  # phase 1: wheels only, run by root with the shared cache
 NEEDS_BUILD = 75  # exit code of the wheels-only phase: something must be built from source
 _NEEDS_BUILD_PATTERN = (
@@ -278,17 +278,32 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
         lines.append(shlex.join([*helper, "COMPILE", before]))
     lines.append("echo '[repograder] installed packages:'")
     lines.append(f"uv pip list --python {VENV_PYTHON} 2>/dev/null | tail -n +3 | wc -l")
-    if plan.warmup:
-        # A failing warm-up only costs speed later: report it, keep the layer.
-        lines.append(f'mkdir -p {WARM_HOME}/.cache && cd "$(mktemp -d)"')
-        env = f"HOME={WARM_HOME} NUMBA_CACHE_DIR={WARM_HOME}/.cache/numba MPLBACKEND=Agg"
-        for command in plan.warmup:
-            lines.append("echo '[repograder] warm-up:' " + shlex.quote(command))
-            lines.append(
-                f"env {env} bash -c {shlex.quote(command)} "
-                "|| echo '[repograder] the warm-up command failed (the layer is kept)'"
-            )
     lines.append("fi")
+    return "\n".join(lines) + "\n"
+
+
+def warmup_script(plan: BuildPlan) -> str:
+    """The warm-up of a shared layer: ``plan.warmup``'s commands, one after the other, in bash.
+
+    Run as the student user while the layer is committed (so it may write nothing the commit
+    could catch half-written): HOME, NUMBA_CACHE_DIR, MPLCONFIGDIR's default and TMPDIR lie in
+    the :data:`WARM_HOME` tmpfs and Python writes no bytecode. A failing command only costs
+    speed later: it is reported and the layer is kept. What HOME holds afterwards is the warm
+    home every session starts with (``Builder.warm_home``).
+    """
+    tmp = f"{WARM_HOME}/.repograder-tmp"
+    lines = [
+        f"export HOME={WARM_HOME} NUMBA_CACHE_DIR={NUMBA_CACHE} MPLBACKEND=Agg",
+        f"export PYTHONDONTWRITEBYTECODE=1 TMPDIR={tmp}",
+        f"mkdir -p {WARM_HOME}/.cache {tmp} && cd {tmp} || exit 1",
+    ]
+    for command in plan.warmup:
+        lines.append("echo '[repograder] warm-up:' " + shlex.quote(command))
+        lines.append(
+            f"bash -c {shlex.quote(command)} "
+            "|| echo '[repograder] the warm-up command failed (the layer is kept)'"
+        )
+    lines.append(f"cd / && rm -rf {tmp}")
     return "\n".join(lines) + "\n"
 
 

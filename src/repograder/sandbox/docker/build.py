@@ -17,6 +17,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,10 @@ SOURCE_BUILD_NOTE = (
 )
 BUILD_MEMORY = "4g"
 MAX_BUILD_LOG = 20_000_000  # bytes of a build's output written to its log file
+# The warm-up's tmpfs HOME, and the most of it kept: a session's home is disk_mb / 8
+# (256 MB with the built-in rubric's 2048 MB), so a larger warm home could not be unpacked.
+WARM_HOME_MB = 256
+WARM_LABEL = "repograder.warm"  # image label: the content hash of the layer's warm home
 _hash_locks: dict[str, threading.Lock] = {}
 _hash_locks_guard = threading.Lock()
 
@@ -102,6 +107,50 @@ class Attempt:
     retry: bool = False
 
 
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{threading.get_ident()}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
+class AptJob:
+    """A build's apt install, running in its own exec beside the Python install.
+
+    Its output is kept apart and written to the build log by :meth:`finish`, which waits for
+    it and returns its notes. An engine fault in the job is raised by ``finish``.
+    """
+
+    def __init__(
+        self, builder: Builder, container: str, packages: tuple[str, ...], deadline: float
+    ) -> None:
+        self._buffer = io.StringIO()
+        self._notes: list[str] = []
+        self._error: BaseException | None = None
+        self._done = False
+
+        def work() -> None:
+            try:
+                self._notes = builder.apt(container, packages, self._buffer, deadline)
+            except BaseException as exc:  # handed to finish()
+                self._error = exc
+
+        self._thread = threading.Thread(target=work, name="apt", daemon=True)
+        self._thread.start()
+
+    def finish(self, log: Any) -> list[str]:
+        """Wait for the job, copy its output to ``log``; its notes (once; then [])."""
+        if self._done:
+            return []
+        self._done = True
+        self._thread.join()
+        log.write("[repograder] apt (alongside the Python install):\n")
+        log.write(self._buffer.getvalue())
+        if self._error is not None:
+            raise self._error
+        return self._notes
+
+
 class Builder:
     """Runs build containers on ``tracker``'s engine; ``timeout_s`` bounds a whole build."""
 
@@ -118,22 +167,36 @@ class Builder:
         log_path: Path,
         parent: str,
         layer: str = "group",
+        warm_path: Path | None = None,
     ) -> tuple[bool, str, str, tuple[str, ...]]:
         """Build ``tag``: wheels only with the shared cache, else from source without it.
 
-        Returns (ok, summary, log excerpt, notes). A failed or timed-out build is a result;
-        an engine fault raises InfrastructureError.
+        With ``plan.warmup`` the warm-up runs while the image is committed and the warm home
+        it leaves is written to ``warm_path`` (:meth:`warm_home`). Returns (ok, summary, log
+        excerpt, notes). A failed or timed-out build is a result; an engine fault raises
+        InfrastructureError.
         """
         deadline = time.monotonic() + self.timeout_s
         with open(log_path, "w", encoding="utf-8", errors="replace") as log:
             log.write(f"[repograder] building {tag} on {parent}\n")
-            outcome = self.attempt(plan, tag, parent, layer, log, deadline, shared_cache=True)
+            outcome = self.attempt(
+                plan, tag, parent, layer, log, deadline, shared_cache=True, warm_path=warm_path
+            )
             if outcome.retry:
                 log.write(
                     "[repograder] building from source in a new container, without the shared "
                     "package cache (student build code never sees it)\n"
                 )
-                outcome = self.attempt(plan, tag, parent, layer, log, deadline, shared_cache=False)
+                outcome = self.attempt(
+                    plan,
+                    tag,
+                    parent,
+                    layer,
+                    log,
+                    deadline,
+                    shared_cache=False,
+                    warm_path=warm_path,
+                )
                 outcome = dataclasses.replace(outcome, notes=(*outcome.notes, SOURCE_BUILD_NOTE))
         if not outcome.ok:
             return False, outcome.summary, outcome.excerpt, outcome.notes
@@ -152,8 +215,14 @@ class Builder:
         return tuple(mounts)
 
     @staticmethod
-    def _container(parent: str, pids: int, mounts: tuple[Mount, ...], **caps: Any) -> ContainerSpec:
+    def _container(
+        parent: str, pids: int, mounts: tuple[Mount, ...], *, warm: bool = False, **caps: Any
+    ) -> ContainerSpec:
+        # A warm-up's HOME is a tmpfs, as in sessions: its caches get their sessions' paths
+        # and stay out of the committed image (they are filled while it is committed).
+        home = f"rw,nosuid,nodev,exec,size={WARM_HOME_MB}m,uid=1000,gid=1000,mode=0755"
         return ContainerSpec(
+            tmpfs={buildplan.WARM_HOME: home} if warm else {},
             image=parent,
             command=("sleep", "infinity"),
             user="0:0",
@@ -177,10 +246,14 @@ class Builder:
         deadline: float,
         *,
         shared_cache: bool,
+        warm_path: Path | None = None,
     ) -> Attempt:
         """One build container. With ``shared_cache`` root installs wheels only (``--no-build``)
         into the venv while the cache belongs to root (0700), then hands the venv to uid 1000;
-        without it everything runs as uid 1000 with a private uv cache."""
+        without it everything runs as uid 1000 with a private uv cache. Apt packages install
+        alongside (another exec: they touch /usr, the install /opt/venv). A warm-up runs while
+        the image is committed; the container is removed in the background (deleting a large
+        layer's files takes seconds that nothing waits for)."""
         if plan.apt_packages:
             caps: dict[str, Any] = {}
         elif shared_cache:
@@ -188,7 +261,8 @@ class Builder:
             caps = {"cap_drop": ("ALL",), "cap_add": ("CHOWN", "DAC_OVERRIDE", "FOWNER")}
         else:
             caps = {"cap_drop": ("ALL",)}
-        spec = self._container(parent, 2048, self.mounts(shared_cache=shared_cache), **caps)
+        mounts = self.mounts(shared_cache=shared_cache)
+        spec = self._container(parent, 2048, mounts, warm=bool(plan.warmup), **caps)
         try:
             container = self.tracker.start(spec, plan.content_hash)
         except EngineError as exc:
@@ -196,7 +270,11 @@ class Builder:
         notes: list[str] = []
         timeout = Attempt(False, f"the build timed out after {self.timeout_s:.0f} s")
 
+        apt: AptJob | None = None
+
         def failed(code: int | None, text: str) -> Attempt:
+            if apt is not None:
+                notes.extend(apt.finish(log))
             if code is None:
                 log.write(f"\n[repograder] build timed out after {self.timeout_s:.0f} s\n")
                 return dataclasses.replace(timeout, excerpt=text[-4000:], notes=tuple(notes))
@@ -210,7 +288,7 @@ class Builder:
             context = wrap_dir("rg-build", buildplan.context_tar(plan, self.host))
             self.engine.put_archive(container, "/tmp", context)  # noqa: S108
             if plan.apt_packages:
-                notes += self._apt(container, plan.apt_packages, log, deadline)
+                apt = AptJob(self, container, plan.apt_packages, deadline)
             env = {
                 **container_env(self.host),
                 # A student's uv.toml / [tool.uv] could redirect installs (target, indexes).
@@ -244,6 +322,10 @@ class Builder:
                     return Attempt(False, "", retry=True)
                 if code != 0:
                     return failed(code, text)
+            # Apt's maintainer scripts run as root: done before any uid-1000 process starts.
+            if apt is not None:
+                notes += apt.finish(log)
+            if shared_cache:
                 handover = (
                     f"chown -R 1000:1000 {buildplan.STATE_DIR} && "
                     "find /opt/venv -xdev -uid 0 -exec chown -h 1000:1000 {} +"
@@ -260,31 +342,111 @@ class Builder:
             scratch = f"{buildplan.PRIVATE_UV_CACHE} {buildplan.STATE_DIR}"
             run(["sh", "-c", f"chmod -R u+w {scratch} 2>/dev/null; rm -rf {scratch}"], STUDENT, {})
             run(["rm", "-rf", buildplan.BUILD_DIR], "0:0", {})
-            self.engine.commit(
-                container,
-                ENV_REPO,
-                tag.split(":", 1)[1],
-                [
-                    "LABEL repograder=1",
-                    f"LABEL repograder.hash={plan.content_hash}",
-                    f"LABEL repograder.install_project={int(plan.install_project)}",
-                    f"LABEL repograder.python={plan.python_version}",
-                    f"LABEL repograder.layer={layer}",
-                    *([f"ENV NUMBA_CACHE_DIR={buildplan.NUMBA_CACHE}"] if plan.warmup else []),
-                ],
-            )
-            log.write(f"[repograder] committed {tag}\n")
+            changes = [
+                "LABEL repograder=1",
+                f"LABEL repograder.hash={plan.content_hash}",
+                f"LABEL repograder.install_project={int(plan.install_project)}",
+                f"LABEL repograder.python={plan.python_version}",
+                f"LABEL repograder.layer={layer}",
+            ]
+            if plan.warmup:
+                # Inherited by the group images built on this layer: their sessions unpack
+                # this layer's warm home (DockerSandbox.open_session).
+                changes += [
+                    f"LABEL {WARM_LABEL}={plan.content_hash}",
+                    f"ENV NUMBA_CACHE_DIR={buildplan.NUMBA_CACHE}",
+                ]
+            with ThreadPoolExecutor(1, thread_name_prefix="warm-up") as pool:
+                warming = (
+                    pool.submit(self.warm_home, container, plan, log, deadline)
+                    if plan.warmup
+                    else None
+                )
+                # Unpaused: the warm-up writes only to its tmpfs home while the commit reads.
+                self.engine.commit(container, ENV_REPO, tag.split(":", 1)[1], changes, pause=False)
+                log.write(f"[repograder] committed {tag}\n")
+                if warming is not None:
+                    data, note = warming.result()
+                    if note:
+                        notes.append(note)
+                    if data is not None and warm_path is not None:
+                        _write_atomic(warm_path, data)
         except EngineError as exc:
             if time.monotonic() >= deadline:
                 return dataclasses.replace(timeout, notes=tuple(notes))
             raise InfrastructureError(f"the Docker engine failed during a build: {exc}") from exc
         finally:
-            self.tracker.remove(container)
+            if apt is not None:
+                apt.finish(log)
+            self.tracker.remove_later(container)
         return Attempt(True, "", notes=tuple(notes))
 
-    def _apt(
+    def warm_home(
+        self, container: str, plan: buildplan.BuildPlan, log: Any, deadline: float
+    ) -> tuple[bytes | None, str]:
+        """Run ``plan``'s warm-up in ``container`` and archive the home it leaves.
+
+        Returns (tar of :data:`buildplan.WARM_HOME`, "") or (None, why not): a warm-up that
+        fails or leaves more than ``WARM_HOME_MB`` only costs speed later, never the layer.
+        """
+        env = {**container_env(self.host), "HOME": buildplan.WARM_HOME}
+        script = buildplan.warmup_script(plan)
+        code, _text = self.stream_exec(
+            container, ["bash", "-c", script], STUDENT, env, log, deadline
+        )
+        if code is None:
+            return None, "the warm-up timed out: sessions start without its caches"
+        pack = ["tar", "-C", buildplan.WARM_HOME, "-cf", "-", "."]
+        code, data = self.read_exec(container, pack, STUDENT, WARM_HOME_MB << 20)
+        if code != 0 or data is None:
+            why = "too large" if data is None else f"tar exit code {code}"
+            return None, f"the warm-up's caches were not kept ({why})"
+        log.write(f"[repograder] kept the warm-up's home ({len(data) >> 10} KiB)\n")
+        return data, ""
+
+    def warm_only(
+        self, image: str, plan: buildplan.BuildPlan, log_path: Path, warm_path: Path
+    ) -> str:
+        """Redo ``plan``'s warm-up on the built ``image`` (its warm home is missing from this
+        cache folder) and write it to ``warm_path``; a note ("" when kept)."""
+        deadline = time.monotonic() + self.timeout_s
+        spec = self._container(image, 2048, self.mounts(shared_cache=False), warm=True)
+        try:
+            container = self.tracker.start(spec, plan.content_hash)
+        except EngineError as exc:
+            raise InfrastructureError(
+                f"the Docker engine failed to start a warm-up: {exc}"
+            ) from exc
+        try:
+            with open(log_path, "a", encoding="utf-8", errors="replace") as log:
+                log.write(f"[repograder] warming up {image} again (no warm home on record)\n")
+                data, note = self.warm_home(container, plan, log, deadline)
+        except EngineError as exc:
+            raise InfrastructureError(f"the Docker engine failed during a warm-up: {exc}") from exc
+        finally:
+            self.tracker.remove_later(container)
+        if data is not None:
+            _write_atomic(warm_path, data)
+        return note
+
+    def read_exec(
+        self, container: str, cmd: list[str], user: str, max_bytes: int
+    ) -> tuple[int | None, bytes | None]:
+        """Run ``cmd`` and return (exit code, stdout); stdout None when over ``max_bytes``."""
+        exec_id = retry(self.engine.exec_create, container, cmd, user=user, stderr=False)
+        out = bytearray()
+        over = False
+        for stream, payload in self.engine.exec_start(exec_id, read_timeout_s=300):
+            if stream == 1 and not over:
+                out += payload
+                over = len(out) > max_bytes
+        code = exit_code(self.engine, exec_id)
+        return code, None if over else bytes(out)
+
+    def apt(
         self, container: str, packages: tuple[str, ...], log: Any, deadline: float
     ) -> list[str]:
+        """Install Debian ``packages`` in ``container`` as root; notes saying what happened."""
         safe = [
             p for p in packages if p.replace("-", "").replace(".", "").replace("+", "").isalnum()
         ]

@@ -154,8 +154,20 @@ class Engine(Protocol):
     def put_archive(self, container_id: str, path: str, data: bytes) -> None:
         """Extract the tar ``data`` into the existing folder ``path`` of the container."""
 
-    def commit(self, container_id: str, repository: str, tag: str, changes: Sequence[str]) -> None:
-        """Commit the container as ``repository:tag`` with Dockerfile ``changes``."""
+    def commit(
+        self,
+        container_id: str,
+        repository: str,
+        tag: str,
+        changes: Sequence[str],
+        *,
+        pause: bool = True,
+    ) -> None:
+        """Commit the container as ``repository:tag`` with Dockerfile ``changes``.
+
+        ``pause``: freeze the container's processes meanwhile (Docker's default); False lets
+        them run on (they must write nothing the commit could catch half-written).
+        """
 
     def exec_create(
         self,
@@ -390,10 +402,18 @@ class DockerEngine:
         with _translated():
             self._slow_client().api.put_archive(container_id, path, data)
 
-    def commit(self, container_id: str, repository: str, tag: str, changes: Sequence[str]) -> None:
+    def commit(
+        self,
+        container_id: str,
+        repository: str,
+        tag: str,
+        changes: Sequence[str],
+        *,
+        pause: bool = True,
+    ) -> None:
         with _translated():
             self._slow_client().api.commit(
-                container_id, repository=repository, tag=tag, changes=list(changes)
+                container_id, repository=repository, tag=tag, changes=list(changes), pause=pause
             )
 
     def exec_create(

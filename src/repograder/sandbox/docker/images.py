@@ -24,6 +24,7 @@ from repograder.sandbox.docker.engine import (
 ENV_REPO = "repograder-env"
 COMMON_PREFIX = "common-"  # tag prefix of shared layers
 USED_DIR = "images"  # <cache_dir>/images/<hash>.used: mtime = last use of that env image
+WARM_DIR = "warm"  # <cache_dir>/warm/<hash>.tar: the warm home of that shared layer
 UV_CACHE_VOLUME = "repograder-uv-cache"
 UV_CACHE_MOUNT = "/uv-cache"
 
@@ -126,9 +127,10 @@ class DockerCaches:
 
     @staticmethod
     def forget(cache_dir: Path, image: ImageInfo) -> None:
-        """Drop the last-use stamp of a removed image."""
+        """Drop the last-use stamp (and a shared layer's warm home) of a removed image."""
         if image.content_hash:
             (cache_dir / USED_DIR / f"{image.content_hash}.used").unlink(missing_ok=True)
+            (cache_dir / WARM_DIR / f"{image.content_hash}.tar").unlink(missing_ok=True)
 
     def uv_cache_volume_size(self) -> int | None:
         """Bytes in the shared uv cache volume; None when it does not exist."""

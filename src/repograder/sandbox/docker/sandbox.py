@@ -21,8 +21,8 @@ from repograder.sandbox import buildplan
 from repograder.sandbox.base import BuildResult, Limits
 from repograder.sandbox.docker import engine as eng
 from repograder.sandbox.docker.baseimage import BASE_IMAGE
-from repograder.sandbox.docker.build import Builder, hash_lock, with_system_libraries
-from repograder.sandbox.docker.images import COMMON_PREFIX, ENV_REPO, touch_used
+from repograder.sandbox.docker.build import WARM_LABEL, Builder, hash_lock, with_system_libraries
+from repograder.sandbox.docker.images import COMMON_PREFIX, ENV_REPO, WARM_DIR, touch_used
 from repograder.sandbox.docker.runs import ContainerTracker, RunLock
 from repograder.sandbox.docker.session import DockerSession, session_spec
 from repograder.sandbox.hostconfig import HostSettings, detect_host_settings, local_cpu_wheels
@@ -168,12 +168,13 @@ class DockerSandbox:
             log_dir = self.cache_dir / "logs"
             log_dir.mkdir(parents=True, exist_ok=True)
             log_path = log_dir / f"common-{plan.content_hash[:24]}.log"
+            warm_path = self.warm_path(plan.content_hash) if plan.warmup else None
             if self._image(tag) is None:
                 self._log(f"building the shared layer {tag} ({len(plan.requirements)} packages)")
                 began = time.monotonic()
                 self.builds_run += 1
                 ok, summary, _excerpt, _notes = self._builder.build(
-                    plan, tag, log_path, self.base_image, layer="common"
+                    plan, tag, log_path, self.base_image, layer="common", warm_path=warm_path
                 )
                 if not ok:
                     self._common_error = f"{summary} (log: {log_path})"
@@ -181,12 +182,22 @@ class DockerSandbox:
                     return None
                 # benchmarks/grade_bench.py reads this line for its per-phase breakdown.
                 self._log(f"built the shared layer {tag} in {time.monotonic() - began:.1f} s")
+            elif warm_path is not None and not warm_path.exists():
+                # Built by another cache folder (or its warm home was cleaned): warm up again.
+                self._log(f"warming up the shared layer {tag} (no warm-up caches on record)")
+                note = self._builder.warm_only(tag, plan, log_path, warm_path)
+                if note:
+                    self._log(note)
             image = self._image(tag)
             if image is None:
                 raise InfrastructureError(f"the shared layer {tag} vanished after its build")
             self._common = (tag, image.id)
             touch_used(self.cache_dir, plan.content_hash)
             return self._common
+
+    def warm_path(self, layer_hash: str) -> Path:
+        """Where the warm home of the shared layer ``layer_hash`` is kept (a tar)."""
+        return self.cache_dir / WARM_DIR / f"{layer_hash}.tar"
 
     def alive(self) -> bool:
         """True when the engine still answers (after retries): a failed call was a hiccup."""
@@ -330,8 +341,16 @@ class DockerSandbox:
             ) from exc
         session = DockerSession(self._tracker, container, limits)
         labels: dict[str, str] = dict(image.labels) if image is not None else {}
+        # The layer's warm-up caches (numba JIT, matplotlib fonts), named by a label that the
+        # group images built on the layer inherit.
+        warm = labels.get(WARM_LABEL, "")
+        warm_home = self.warm_path(warm) if warm.isalnum() else None
         try:
-            session.start(checkout, install_project=labels.get("repograder.install_project") == "1")
+            session.start(
+                checkout,
+                install_project=labels.get("repograder.install_project") == "1",
+                warm_home=warm_home if warm_home is not None and warm_home.is_file() else None,
+            )
         except BaseException:
             session.close()
             raise

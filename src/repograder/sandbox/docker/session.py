@@ -107,20 +107,26 @@ class DockerSession:
         """The engine's id of the session container."""
         return self._container_id
 
-    def start(self, checkout: Path, *, install_project: bool) -> None:
-        """Copy the checkout into /work and install the project when the build asked for it."""
+    def start(
+        self, checkout: Path, *, install_project: bool, warm_home: Path | None = None
+    ) -> None:
+        """Copy the checkout into /work and install the project when the build asked for it.
+
+        ``warm_home``: a tar of the shared layer's warm home (``Builder.warm_home``: the numba
+        JIT and matplotlib font caches its warm-up filled), unpacked into the tmpfs home.
+        """
         code, _ = self._exec(["/bin/mkdir", "-p", "-m", "700", STATE_DIR], 4096)
         if code != 0:
             raise InfrastructureError("could not prepare the session container")
-        # Caches the shared layer's warm-up filled (numba JIT, matplotlib fonts) need a
-        # writable home: copy them into the tmpfs one (a few MB).
-        warm = buildplan.WARM_HOME
-        self._exec(
-            ["/bin/sh", "-c", f"[ -d {warm} ] && /bin/cp -a {warm}/. /home/student/ || true"], 4096
-        )
+        if warm_home is not None:
+            unpack = ["/bin/tar", "-x", "--no-same-owner", "-C", "/home/student", "-f", "-"]
+            with open(warm_home, "rb") as warm:
+                code, out = self._exec_stdin(unpack, warm)
+            if code != 0:
+                self.notes += (f"the warm-up caches were not unpacked: {out.strip()[:300]}",)
         with tempfile.TemporaryFile() as tar_file:
             work_mb = tmpfs_sizes(self.limits.disk_mb)["/work"]
-            self.notes = tuple(buildplan.checkout_tar(checkout, tar_file, work_mb << 20))
+            self.notes += tuple(buildplan.checkout_tar(checkout, tar_file, work_mb << 20))
             tar_file.seek(0)
             code, out = self._exec_stdin(
                 ["/bin/tar", "-x", "--no-same-owner", "-C", "/work", "-f", "-"], tar_file
