@@ -3,7 +3,7 @@
 HTML renders keep text, tracebacks and PNG/JPEG images; student HTML, JavaScript, SVG and widget
 outputs are replaced by a note, the whole body goes through an allowlist sanitiser, and the page
 carries a Content-Security-Policy that forbids scripts and remote loads. nbconvert and bleach run
-in a limited child process (``python -m repograder.nbrender``).
+in a limited process of its own per page (``nbzygote``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import html
 import importlib
 import json
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -47,7 +45,7 @@ def _nonneg_int(value: object) -> int | None:
 def render_notebook_html(raw: bytes, title: str) -> str | None:
     """Render an executed notebook (untrusted bytes) to a self-contained, script-free page.
 
-    The rendering (nbconvert, bleach) runs in a child process limited to
+    The rendering (nbconvert, bleach) runs in a process of its own (``nbzygote``) limited to
     :data:`RENDER_MEMORY_BYTES` of address space and :data:`RENDER_TIMEOUT_S`; what it renders
     is already bounded by :func:`_safe_cells` (cells, outputs, characters). When the child
     fails, the page shows the same bounded cells as escaped plain text. Returns None when
@@ -84,35 +82,46 @@ def _render_body(raw: bytes) -> str | None:
 
 
 def _render_in_child(raw: bytes) -> str | None:
-    # -P: the current folder must not shadow nbconvert or repograder with a planted module.
-    command = [sys.executable, "-P", "-m", "repograder.nbrender", str(RENDER_MEMORY_BYTES)]
-    try:
-        proc = subprocess.run(
-            command, input=raw, capture_output=True, timeout=RENDER_TIMEOUT_S, check=False
-        )
-    except (subprocess.TimeoutExpired, OSError):
-        return None
-    if proc.returncode != 0 or not proc.stdout:
-        return None
-    return proc.stdout.decode("utf-8", "replace")
+    # A process of its own per page, forked from a child that imported the renderer once.
+    from repograder import nbzygote
+
+    return nbzygote.render(raw, RENDER_MEMORY_BYTES, RENDER_TIMEOUT_S)
 
 
-def _render_child_main(argv: list[str]) -> int:
-    """Child entry point: limits first, then the notebook from stdin, the body to stdout."""
+def render_body_limited(raw: bytes, memory_bytes: int, cpu_s: int) -> str | None:
+    """In a page's own process (``nbzygote``): limit its address space to ``memory_bytes`` and
+    its CPU time to ``cpu_s`` seconds, then :func:`_render_body`."""
     import resource
 
-    memory = int(argv[1]) if len(argv) > 1 else RENDER_MEMORY_BYTES
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu = int(RENDER_TIMEOUT_S) + 5
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-    raw = sys.stdin.buffer.read(EXECUTED_MAX_BYTES + 1)
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
     if len(raw) > EXECUTED_MAX_BYTES:
-        return 1
-    body = _render_body(raw)
-    if body is None:
-        return 1
-    sys.stdout.buffer.write(body.encode("utf-8"))
-    return 0
+        return None
+    return _render_body(raw)
+
+
+_WARM_UP_NOTEBOOK = json.dumps(
+    {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": "# *warm-up*"},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": 1,
+                "source": "print(1)",
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": "1\n"}],
+            },
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+).encode()
+
+
+def warm_up() -> None:
+    """Import everything a render needs by rendering a tiny notebook (the zygote, once)."""
+    _render_body(_WARM_UP_NOTEBOOK)
 
 
 @dataclass(frozen=True)
@@ -444,7 +453,3 @@ def _page(title: str, body: str) -> str:
         f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
         f"<body>\n<h1>{html.escape(title)}</h1>\n{body}\n</body>\n</html>\n"
     )
-
-
-if __name__ == "__main__":
-    sys.exit(_render_child_main(sys.argv))

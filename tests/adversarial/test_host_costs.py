@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from attack_repos import attack_repo, groups_file, isolated_run, rubric_file
 
-from repograder import cli, fsutil, notebooks
+from repograder import cli, fsutil, nbrender
 from repograder.detect import detect_env, load_student_yaml
 from repograder.envparse import translate_conda
 from repograder.errors import ExitCode
@@ -174,8 +174,10 @@ def test_large_notebook_renders_in_bounded_time_and_size() -> None:
 def test_a_render_that_fails_in_the_child_still_gives_a_plain_page(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(notebooks, "RENDER_MEMORY_BYTES", 64 << 20)  # nbconvert cannot start
-    raw = _notebook([_code([{"output_type": "stream", "name": "stdout", "text": "<i>hi</i>"}])])
-    page = render_notebook_html(raw, "tiny")
+    # 64 MB: the page's own process cannot grow enough to render eight outputs of markup.
+    monkeypatch.setattr(nbrender, "RENDER_MEMORY_BYTES", 64 << 20)
+    out = {"output_type": "stream", "name": "stdout", "text": "<i>hi</i> " * 3000}
+    page = render_notebook_html(_notebook([_code([out] * 8)]), "tiny")
     assert page is not None
     assert "&lt;i&gt;hi&lt;/i&gt;" in page
+    assert "code_cell rendered" not in page  # the plain fallback, not nbconvert's page
