@@ -357,6 +357,10 @@ def test_prune_removes_group_images_before_their_layer_and_keeps_used_ones(
         (stamps / f"{digest}.used").touch()
     past = time.time() - 40 * cachemgr.DAY
     os.utime(stamps / "old.used", (past, past))
+    warm = cache / "warm"  # a shared layer's warm home goes with its image
+    warm.mkdir()
+    for digest in ("old", "recent"):
+        (warm / f"{digest}.tar").write_bytes(b"tar")
     caches = DockerCaches(fake)
 
     info = {e.name: e for e in cachemgr.cache_info(cache, docker=caches)}
@@ -373,6 +377,8 @@ def test_prune_removes_group_images_before_their_layer_and_keeps_used_ones(
     )
     assert not (stamps / "old.used").exists()
     assert (stamps / "recent.used").exists()
+    assert not (warm / "old.tar").exists()
+    assert (warm / "recent.tar").exists()
     assert "repograder-uv-cache" in fake.volumes  # only --all removes it
     all_result = cachemgr.prune(cache, remove_all=True, docker=caches)
     # Group images are asked before the shared layer they sit on, the base images last.
