@@ -27,8 +27,9 @@ Prints wall time, the grader's peak RSS and the ratio against (d), how many grou
 steps and notebooks passed, and a per-phase breakdown of (a) and (c): shared layer, group
 layers, session start, steps, notebooks, fetch, static checks + waiting, start-up + report
 (sums over groups of the times in results.json; the shared layer's from the grader's log line).
-Needs the base image (`repograder sandbox build`) and PyPI. The images the benchmark built are
-removed at the end (--keep-images keeps them).
+The cold run's progress lines, each with its time, go to `cold-progress.log` in the work folder
+(`--workdir` keeps it). Needs the base image (`repograder sandbox build`) and PyPI. The images
+the benchmark built are removed at the end (--keep-images keeps them).
 """
 
 from __future__ import annotations
@@ -205,20 +206,31 @@ def write_config(root: Path, repos: list[Path], salt: str, rubric_kind: str = "d
     return groups
 
 
-def run_grader(groups: Path, out: Path, cache: Path, jobs: int | None, label: str) -> Timing:
-    """One `repograder run` in its own process: wall time and that process's peak RSS."""
-    cmd = [sys.executable, "-m", "repograder.cli", "run", str(groups), "--out", str(out), "-q"]
+def run_grader(
+    groups: Path, out: Path, cache: Path, jobs: int | None, label: str, log: Path | None = None
+) -> Timing:
+    """One `repograder run` in its own process: wall time and that process's peak RSS.
+
+    ``log``: where its progress lines go, each with the seconds since the start (to see
+    where a run waits)."""
+    cmd = [sys.executable, "-m", "repograder.cli", "run", str(groups), "--out", str(out)]
     if jobs:
         cmd += ["--jobs", str(jobs)]
     env = {**os.environ, "REPOGRADER_CACHE": str(cache)}
     start = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
-    output = proc.stdout.read().decode("utf-8", errors="replace")
+    lines: list[str] = []
+    for raw in proc.stdout:
+        lines.append(f"{time.monotonic() - start:7.1f} {raw.decode('utf-8', 'replace')}")
+    output = "".join(lines)
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    print(f"  [{label}] {wall:.1f} s, exit {proc.returncode}: {output.strip()[-300:]}", flush=True)
+    if log is not None:
+        log.write_text(output, encoding="utf-8")
+    last = [line for line in lines if "[group-" not in line and "grading " not in line]
+    print(f"  [{label}] {wall:.1f} s, exit {proc.returncode}: {''.join(last)[-300:]}", flush=True)
     return Timing(label, wall, usage.ru_maxrss / 1024, output=output)
 
 
@@ -361,7 +373,8 @@ def main() -> None:
     breakdown: dict[str, dict[str, float]] = {}
     try:
         out = root / "report"
-        results.append(run_grader(groups, out, cache, args.jobs, "(a) cold"))
+        cold_log = root / "cold-progress.log"
+        results.append(run_grader(groups, out, cache, args.jobs, "(a) cold", cold_log))
         print("  scores:", summary(out))
         print("  outcomes:", outcomes(out))
         breakdown["(a) cold"] = phases(out, results[-1])
