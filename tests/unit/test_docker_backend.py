@@ -386,3 +386,46 @@ def test_prune_removes_group_images_before_their_layer_and_keeps_used_ones(
     assert "image repograder-base:py3.11" in all_result.removed
     assert "volume repograder-uv-cache" in all_result.removed
     assert "image python:3.11-slim" not in all_result.removed
+
+
+def _warm_box(fake: FakeEngine, tmp_path: Path, warm_bytes: int, unpack_code: int) -> DockerSandbox:
+    """A sandbox whose shared layer's warm-up leaves ``warm_bytes``; unpacking exits so."""
+
+    def handler(fake_exec: FakeExec) -> tuple[int, bytes]:
+        cmd = fake_exec.cmd
+        if cmd[:3] == ("tar", "-C", buildplan.WARM_HOME):
+            return 0, b"w" * warm_bytes
+        if cmd[0] == "/bin/tar" and "/home/student" in cmd:
+            return unpack_code, b"tar: No space left on device\n"
+        return 0, b""
+
+    fake.handler = handler
+    return _box(fake, tmp_path, common=("six",), warmup=("true",))
+
+
+def _home_unpacks(fake: FakeEngine) -> list[FakeExec]:
+    return [e for e in fake.execs if e.cmd[0] == "/bin/tar" and "/home/student" in e.cmd]
+
+
+def test_a_warm_home_too_large_for_the_session_home_is_not_unpacked(tmp_path: Path) -> None:
+    # LIMITS.disk_mb 32: a 4 MB home; a 3 MB warm home would leave the group 1 MB of it.
+    fake = FakeEngine()
+    box = _warm_box(fake, tmp_path, 3 << 20, 0)
+    repo = _repo(tmp_path)
+    session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
+    assert not _home_unpacks(fake), "nothing may fill the student's home"
+    assert any("home folder holds 4 MB" in note for note in session.notes), session.notes
+    box.close()
+
+
+def test_a_failed_warm_home_unpack_leaves_an_empty_home(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    box = _warm_box(fake, tmp_path, 1 << 20, 2)
+    repo = _repo(tmp_path)
+    session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
+    assert len(_home_unpacks(fake)) == 1
+    after = fake.execs[fake.execs.index(_home_unpacks(fake)[0]) + 1]
+    assert after.cmd[-4:] == ("/home/student", "-mindepth", "1", "-delete")
+    assert after.user == "1000:1000"
+    assert any("No space left" in note for note in session.notes), session.notes
+    box.close()
