@@ -429,3 +429,21 @@ def test_a_failed_warm_home_unpack_leaves_an_empty_home(tmp_path: Path) -> None:
     assert after.user == "1000:1000"
     assert any("No space left" in note for note in session.notes), session.notes
     box.close()
+
+
+def test_the_warm_up_runs_as_a_user_owning_nothing_in_the_image(tmp_path: Path) -> None:
+    # It runs while an unpaused commit reads the container: as uid 1000, the venv's owner, it
+    # could rewrite venv files under the commit (a half-written module in every group's image).
+    fake = FakeEngine()
+    box = _warm_box(fake, tmp_path, 1 << 10, 0)
+    repo = _repo(tmp_path)
+    assert box.prepare(_spec(), repo, tmp_path / "logs").ok
+    warm = [e for e in fake.execs if "[repograder] warm-up:" in " ".join(e.cmd)]
+    pack = [e for e in fake.execs if e.cmd[:3] == ("tar", "-C", buildplan.WARM_HOME)]
+    assert warm
+    assert pack
+    assert {e.user for e in warm + pack} == {"65534:65534"}
+    homes = [s.tmpfs[buildplan.WARM_HOME] for s in fake.started if buildplan.WARM_HOME in s.tmpfs]
+    assert homes
+    assert all("uid=65534,gid=65534" in home for home in homes)
+    box.close()

@@ -47,6 +47,10 @@ MAX_BUILD_LOG = 20_000_000  # bytes of a build's output written to its log file
 # (256 MB with the built-in rubric's 2048 MB), so a larger warm home could not be unpacked.
 WARM_HOME_MB = 256
 WARM_LABEL = "repograder.warm"  # image label: the content hash of the layer's warm home
+# The warm-up's user: owns nothing in the image. It runs while an unpaused commit reads the
+# container, and as uid 1000 (the venv's owner) it could change the venv under the commit,
+# which would catch whatever state it found (a half-written module in every group's image).
+WARM_USER = "65534:65534"
 _hash_locks: dict[str, threading.Lock] = {}
 _hash_locks_guard = threading.Lock()
 
@@ -220,7 +224,8 @@ class Builder:
     ) -> ContainerSpec:
         # A warm-up's HOME is a tmpfs, as in sessions: its caches get their sessions' paths
         # and stay out of the committed image (they are filled while it is committed).
-        home = f"rw,nosuid,nodev,exec,size={WARM_HOME_MB}m,uid=1000,gid=1000,mode=0755"
+        uid, gid = WARM_USER.split(":")
+        home = f"rw,nosuid,nodev,exec,size={WARM_HOME_MB}m,uid={uid},gid={gid},mode=0755"
         return ContainerSpec(
             tmpfs={buildplan.WARM_HOME: home} if warm else {},
             image=parent,
@@ -392,12 +397,12 @@ class Builder:
         env = {**container_env(self.host), "HOME": buildplan.WARM_HOME}
         script = buildplan.warmup_script(plan)
         code, _text = self.stream_exec(
-            container, ["bash", "-c", script], STUDENT, env, log, deadline
+            container, ["bash", "-c", script], WARM_USER, env, log, deadline
         )
         if code is None:
             return None, "the warm-up timed out: sessions start without its caches"
         pack = ["tar", "-C", buildplan.WARM_HOME, "-cf", "-", "."]
-        code, data = self.read_exec(container, pack, STUDENT, WARM_HOME_MB << 20)
+        code, data = self.read_exec(container, pack, WARM_USER, WARM_HOME_MB << 20)
         if code != 0 or data is None:
             why = "too large" if data is None else f"tar exit code {code}"
             return None, f"the warm-up's caches were not kept ({why})"
