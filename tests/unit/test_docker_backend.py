@@ -24,6 +24,7 @@ from repograder.sandbox.docker import (
     UV_CACHE_MOUNT,
     DockerCaches,
     DockerSandbox,
+    build,
     clean_leftovers,
     engine,
 )
@@ -447,3 +448,27 @@ def test_the_warm_up_runs_as_a_user_owning_nothing_in_the_image(tmp_path: Path) 
     assert homes
     assert all("uid=65534,gid=65534" in home for home in homes)
     box.close()
+
+
+def test_a_hanging_warm_up_is_cut_short_and_not_redone_by_each_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A warm-up that never ends held the layer (and so every group) for the whole build
+    # timeout, and left no warm home: the next run on the cache folder waited again.
+    monkeypatch.setattr(build, "WARMUP_TIMEOUT_S", 0.3)
+
+    def handler(fake_exec: FakeExec) -> tuple[int, bytes] | str:
+        return HANG if "[repograder] warm-up:" in " ".join(fake_exec.cmd) else (0, b"")
+
+    repo = _repo(tmp_path)
+    fake = FakeEngine()
+    fake.handler = handler
+    warm_ups: list[int] = []
+    for _ in range(2):
+        box = _box(fake, tmp_path, common=("six",), warmup=("sleep infinity",), build_timeout_s=8)
+        began = time.monotonic()
+        assert box.prepare(_spec(), repo, tmp_path / "logs").ok
+        assert time.monotonic() - began < 5, "the warm-up has a budget of its own"
+        warm_ups.append(sum("[repograder] warm-up:" in " ".join(e.cmd) for e in fake.execs))
+        box.close()
+    assert warm_ups == [1, 1], "the second run finds the (empty) warm home on record"

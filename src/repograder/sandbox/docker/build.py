@@ -51,6 +51,9 @@ WARM_LABEL = "repograder.warm"  # image label: the content hash of the layer's w
 # container, and as uid 1000 (the venv's owner) it could change the venv under the commit,
 # which would catch whatever state it found (a half-written module in every group's image).
 WARM_USER = "65534:65534"
+# The longest a warm-up may run (librosa's numba JIT took 137 s on a loaded machine): it holds
+# up the layer, so every group, and a cache folder without its warm home redoes it.
+WARMUP_TIMEOUT_S = 600
 _hash_locks: dict[str, threading.Lock] = {}
 _hash_locks_guard = threading.Lock()
 
@@ -109,6 +112,15 @@ class Attempt:
     excerpt: str = ""
     notes: tuple[str, ...] = ()
     retry: bool = False
+
+
+def _empty_tar() -> bytes:
+    buf = io.BytesIO()
+    tarfile.open(fileobj=buf, mode="w").close()
+    return buf.getvalue()
+
+
+_EMPTY_TAR = _empty_tar()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -374,7 +386,7 @@ class Builder:
                     data, note = warming.result()
                     if note:
                         notes.append(note)
-                    if data is not None and warm_path is not None:
+                    if warm_path is not None:
                         _write_atomic(warm_path, data)
         except EngineError as exc:
             if time.monotonic() >= deadline:
@@ -388,24 +400,27 @@ class Builder:
 
     def warm_home(
         self, container: str, plan: buildplan.BuildPlan, log: Any, deadline: float
-    ) -> tuple[bytes | None, str]:
+    ) -> tuple[bytes, str]:
         """Run ``plan``'s warm-up in ``container`` and archive the home it leaves.
 
-        Returns (tar of :data:`buildplan.WARM_HOME`, "") or (None, why not): a warm-up that
-        fails or leaves more than ``WARM_HOME_MB`` only costs speed later, never the layer.
+        Returns (tar of :data:`buildplan.WARM_HOME`, "") or (an empty tar, why not): a warm-up
+        that times out (``WARMUP_TIMEOUT_S``) or leaves more than ``WARM_HOME_MB`` only costs
+        speed later, never the layer, and is recorded as done (the empty tar): a cache folder
+        without a warm home would redo it on every run. An engine fault raises EngineError.
         """
         env = {**container_env(self.host), "HOME": buildplan.WARM_HOME}
         script = buildplan.warmup_script(plan)
+        deadline = min(deadline, time.monotonic() + WARMUP_TIMEOUT_S)
         code, _text = self.stream_exec(
             container, ["bash", "-c", script], WARM_USER, env, log, deadline
         )
         if code is None:
-            return None, "the warm-up timed out: sessions start without its caches"
+            return _EMPTY_TAR, "the warm-up timed out: sessions start without its caches"
         pack = ["tar", "-C", buildplan.WARM_HOME, "-cf", "-", "."]
         code, data = self.read_exec(container, pack, WARM_USER, WARM_HOME_MB << 20)
         if code != 0 or data is None:
             why = "too large" if data is None else f"tar exit code {code}"
-            return None, f"the warm-up's caches were not kept ({why})"
+            return _EMPTY_TAR, f"the warm-up's caches were not kept ({why})"
         log.write(f"[repograder] kept the warm-up's home ({len(data) >> 10} KiB)\n")
         return data, ""
 
@@ -430,8 +445,7 @@ class Builder:
             raise InfrastructureError(f"the Docker engine failed during a warm-up: {exc}") from exc
         finally:
             self.tracker.remove_later(container)
-        if data is not None:
-            _write_atomic(warm_path, data)
+        _write_atomic(warm_path, data)
         return note
 
     def read_exec(
