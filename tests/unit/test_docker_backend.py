@@ -472,3 +472,17 @@ def test_a_hanging_warm_up_is_cut_short_and_not_redone_by_each_run(
         warm_ups.append(sum("[repograder] warm-up:" in " ".join(e.cmd) for e in fake.execs))
         box.close()
     assert warm_ups == [1, 1], "the second run finds the (empty) warm home on record"
+
+
+def test_warm_homes_written_by_two_runs_on_one_cache_folder_do_not_mix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Thread ids repeat across processes: a partial file named by it is another run's too. Here
+    # the other run's partial is in the way; each write must have its own.
+    monkeypatch.setattr(build.threading, "get_ident", lambda: 7)
+    target = tmp_path / "warm" / "abc.tar"
+    target.parent.mkdir()
+    (target.parent / ".abc.tar.7.partial").mkdir()  # the other run, half-way
+    build._write_atomic(target, b"mine")
+    assert target.read_bytes() == b"mine"
+    assert sorted(p.name for p in target.parent.iterdir()) == [".abc.tar.7.partial", "abc.tar"]

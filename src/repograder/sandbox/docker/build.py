@@ -12,8 +12,10 @@ import contextlib
 import dataclasses
 import fcntl
 import io
+import os
 import shlex
 import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -124,10 +126,20 @@ _EMPTY_TAR = _empty_tar()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    # A partial file of its own (O_EXCL): two runs may share the cache folder, and thread ids
+    # repeat across processes; a shared partial name would let one run rename the other's
+    # half-written tar into place, then fail its own rename.
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{threading.get_ident()}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    partial = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        partial.chmod(0o644)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 class AptJob:
