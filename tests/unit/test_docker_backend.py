@@ -486,3 +486,30 @@ def test_warm_homes_written_by_two_runs_on_one_cache_folder_do_not_mix(
     build._write_atomic(target, b"mine")
     assert target.read_bytes() == b"mine"
     assert sorted(p.name for p in target.parent.iterdir()) == [".abc.tar.7.partial", "abc.tar"]
+
+
+def test_a_warm_up_that_leaves_a_file_in_the_committed_layer_fails_the_layer(
+    tmp_path: Path,
+) -> None:
+    # Measured on the real engine: a warm-up writing /tmp/rg-uv-private during the unpaused
+    # commit left it (owned by nobody) in the layer, and every group build on it then failed
+    # ("Could not acquire lock": that is their private uv cache).
+    fake = FakeEngine()
+
+    def handler(fake_exec: FakeExec) -> tuple[int, bytes]:
+        if fake_exec.cmd[:2] == ("find", "/") and "-user" in fake_exec.cmd:
+            return 0, b"/tmp/rg-uv-private\n"
+        return 0, b""
+
+    fake.handler = handler
+    box = _box(fake, tmp_path, common=("six",), warmup=("true",))
+    repo = _repo(tmp_path)
+    build_result = box.prepare(_spec(), repo, tmp_path / "logs")
+    assert build_result.ok  # on the base image, without the layer
+    assert box.common_tag is not None
+    assert box.common_tag in fake.image_removals
+    assert not list((tmp_path / "cache" / "warm").glob("*.tar"))
+    layer_commits = [c for c in fake.commits if c[2] == box.common_tag.split(":", 1)[1]]
+    assert len(layer_commits) == 1
+    assert fake.started[-1].image == "repograder-base:py3.11", "the group builds on the base"
+    box.close()

@@ -398,6 +398,16 @@ class Builder:
                     data, note = warming.result()
                     if note:
                         notes.append(note)
+                    stray = self.stray_file(tag)
+                    if stray:
+                        # It ran during the commit: the image may hold anything it wrote in
+                        # /tmp or /var/tmp (e.g. /tmp/rg-uv-private, every group build's uv
+                        # cache), whatever it removed since.
+                        with contextlib.suppress(EngineError):
+                            self.engine.remove_image(tag)
+                        log.write(f"[repograder] the warm-up left {stray} in the image\n")
+                        summary = f"the warm-up wrote outside its home ({stray[:200]})"
+                        return Attempt(False, summary, notes=tuple(notes))
                     if warm_path is not None:
                         _write_atomic(warm_path, data)
         except EngineError as exc:
@@ -435,6 +445,24 @@ class Builder:
             return _EMPTY_TAR, f"the warm-up's caches were not kept ({why})"
         log.write(f"[repograder] kept the warm-up's home ({len(data) >> 10} KiB)\n")
         return data, ""
+
+    def stray_file(self, image: str) -> str:
+        """A file of the warm-up's user in ``image`` ("" when none): it can create files only
+        in the world-writable folders (/tmp, /var/tmp), and an unpaused commit keeps them."""
+        uid = WARM_USER.split(":")[0]
+        spec = self._container(image, 64, ())
+        try:
+            container = self.tracker.start(spec)
+        except EngineError as exc:
+            raise InfrastructureError(f"the Docker engine failed to start a check: {exc}") from exc
+        try:
+            find = ["find", "/", "-xdev", "(", "-user", uid, "-o", "-group", uid, ")"]
+            code, out = self.read_exec(container, [*find, "-print", "-quit"], "0:0", 4096)
+        finally:
+            self.tracker.remove(container)
+        if code != 0 or out is None:
+            return f"(the image could not be checked: find exit code {code})"
+        return out.decode("utf-8", errors="replace").strip()
 
     def warm_only(
         self, image: str, plan: buildplan.BuildPlan, log_path: Path, warm_path: Path
