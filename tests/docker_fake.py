@@ -190,9 +190,12 @@ class FakeEngine:
         pause: bool = True,
     ) -> None:
         self._enter("commit")
-        self._container(container_id)
+        box = self._container(container_id)
         self.commits.append((container_id, repository, tag, tuple(changes)))
-        labels = {
+        parent = self.images.get(box.spec.image)
+        # As Docker: the image inherits its parent's labels, the changes' win.
+        labels = dict(parent.labels) if parent is not None else {}
+        labels |= {
             c.split(" ", 1)[1].split("=", 1)[0]: c.split("=", 1)[1]
             for c in changes
             if c.startswith("LABEL ")

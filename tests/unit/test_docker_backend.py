@@ -24,6 +24,7 @@ from repograder.sandbox.docker import (
     UV_CACHE_MOUNT,
     DockerCaches,
     DockerSandbox,
+    build,
     clean_leftovers,
     engine,
 )
@@ -392,3 +393,129 @@ def test_prune_removes_group_images_before_their_layer_and_keeps_used_ones(
     assert "image repograder-base:py3.11" in all_result.removed
     assert "volume repograder-uv-cache" in all_result.removed
     assert "image python:3.11-slim" not in all_result.removed
+
+
+def _warm_box(fake: FakeEngine, tmp_path: Path, warm_bytes: int, unpack_code: int) -> DockerSandbox:
+    """A sandbox whose shared layer's warm-up leaves ``warm_bytes``; unpacking exits so."""
+
+    def handler(fake_exec: FakeExec) -> tuple[int, bytes]:
+        cmd = fake_exec.cmd
+        if cmd[:3] == ("tar", "-C", buildplan.WARM_HOME):
+            return 0, b"w" * warm_bytes
+        if cmd[0] == "/bin/tar" and "/home/student" in cmd:
+            return unpack_code, b"tar: No space left on device\n"
+        return 0, b""
+
+    fake.handler = handler
+    return _box(fake, tmp_path, common=("six",), warmup=("true",))
+
+
+def _home_unpacks(fake: FakeEngine) -> list[FakeExec]:
+    return [e for e in fake.execs if e.cmd[0] == "/bin/tar" and "/home/student" in e.cmd]
+
+
+def test_a_warm_home_too_large_for_the_session_home_is_not_unpacked(tmp_path: Path) -> None:
+    # LIMITS.disk_mb 32: a 4 MB home; a 3 MB warm home would leave the group 1 MB of it.
+    fake = FakeEngine()
+    box = _warm_box(fake, tmp_path, 3 << 20, 0)
+    repo = _repo(tmp_path)
+    session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
+    assert not _home_unpacks(fake), "nothing may fill the student's home"
+    assert any("home folder holds 4 MB" in note for note in session.notes), session.notes
+    box.close()
+
+
+def test_a_failed_warm_home_unpack_leaves_an_empty_home(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    box = _warm_box(fake, tmp_path, 1 << 20, 2)
+    repo = _repo(tmp_path)
+    session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
+    assert len(_home_unpacks(fake)) == 1
+    after = fake.execs[fake.execs.index(_home_unpacks(fake)[0]) + 1]
+    assert after.cmd[-4:] == ("/home/student", "-mindepth", "1", "-delete")
+    assert after.user == "1000:1000"
+    assert any("No space left" in note for note in session.notes), session.notes
+    box.close()
+
+
+def test_the_warm_up_runs_as_a_user_owning_nothing_in_the_image(tmp_path: Path) -> None:
+    # It runs while an unpaused commit reads the container: as uid 1000, the venv's owner, it
+    # could rewrite venv files under the commit (a half-written module in every group's image).
+    fake = FakeEngine()
+    box = _warm_box(fake, tmp_path, 1 << 10, 0)
+    repo = _repo(tmp_path)
+    assert box.prepare(_spec(), repo, tmp_path / "logs").ok
+    warm = [e for e in fake.execs if "[repograder] warm-up:" in " ".join(e.cmd)]
+    pack = [e for e in fake.execs if e.cmd[:3] == ("tar", "-C", buildplan.WARM_HOME)]
+    assert warm
+    assert pack
+    assert {e.user for e in warm + pack} == {"65534:65534"}
+    homes = [s.tmpfs[buildplan.WARM_HOME] for s in fake.started if buildplan.WARM_HOME in s.tmpfs]
+    assert homes
+    assert all("uid=65534,gid=65534" in home for home in homes)
+    box.close()
+
+
+def test_a_hanging_warm_up_is_cut_short_and_not_redone_by_each_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A warm-up that never ends held the layer (and so every group) for the whole build
+    # timeout, and left no warm home: the next run on the cache folder waited again.
+    monkeypatch.setattr(build, "WARMUP_TIMEOUT_S", 0.3)
+
+    def handler(fake_exec: FakeExec) -> tuple[int, bytes] | str:
+        return HANG if "[repograder] warm-up:" in " ".join(fake_exec.cmd) else (0, b"")
+
+    repo = _repo(tmp_path)
+    fake = FakeEngine()
+    fake.handler = handler
+    warm_ups: list[int] = []
+    for _ in range(2):
+        box = _box(fake, tmp_path, common=("six",), warmup=("sleep infinity",), build_timeout_s=8)
+        began = time.monotonic()
+        assert box.prepare(_spec(), repo, tmp_path / "logs").ok
+        assert time.monotonic() - began < 5, "the warm-up has a budget of its own"
+        warm_ups.append(sum("[repograder] warm-up:" in " ".join(e.cmd) for e in fake.execs))
+        box.close()
+    assert warm_ups == [1, 1], "the second run finds the (empty) warm home on record"
+
+
+def test_warm_homes_written_by_two_runs_on_one_cache_folder_do_not_mix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Thread ids repeat across processes: a partial file named by it is another run's too. Here
+    # the other run's partial is in the way; each write must have its own.
+    monkeypatch.setattr(build.threading, "get_ident", lambda: 7)
+    target = tmp_path / "warm" / "abc.tar"
+    target.parent.mkdir()
+    (target.parent / ".abc.tar.7.partial").mkdir()  # the other run, half-way
+    build._write_atomic(target, b"mine")
+    assert target.read_bytes() == b"mine"
+    assert sorted(p.name for p in target.parent.iterdir()) == [".abc.tar.7.partial", "abc.tar"]
+
+
+def test_a_warm_up_that_leaves_a_file_in_the_committed_layer_fails_the_layer(
+    tmp_path: Path,
+) -> None:
+    # Measured on the real engine: a warm-up writing /tmp/rg-uv-private during the unpaused
+    # commit left it (owned by nobody) in the layer, and every group build on it then failed
+    # ("Could not acquire lock": that is their private uv cache).
+    fake = FakeEngine()
+
+    def handler(fake_exec: FakeExec) -> tuple[int, bytes]:
+        if fake_exec.cmd[:2] == ("find", "/") and "-user" in fake_exec.cmd:
+            return 0, b"/tmp/rg-uv-private\n"
+        return 0, b""
+
+    fake.handler = handler
+    box = _box(fake, tmp_path, common=("six",), warmup=("true",))
+    repo = _repo(tmp_path)
+    build_result = box.prepare(_spec(), repo, tmp_path / "logs")
+    assert build_result.ok  # on the base image, without the layer
+    assert box.common_tag is not None
+    assert box.common_tag in fake.image_removals
+    assert not list((tmp_path / "cache" / "warm").glob("*.tar"))
+    layer_commits = [c for c in fake.commits if c[2] == box.common_tag.split(":", 1)[1]]
+    assert len(layer_commits) == 1
+    assert fake.started[-1].image == "repograder-base:py3.11", "the group builds on the base"
+    box.close()

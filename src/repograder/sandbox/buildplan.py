@@ -285,10 +285,11 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
 def warmup_script(plan: BuildPlan) -> str:
     """The warm-up of a shared layer: ``plan.warmup``'s commands, one after the other, in bash.
 
-    Run as the student user while the layer is committed (so it may write nothing the commit
-    could catch half-written): HOME, NUMBA_CACHE_DIR, MPLCONFIGDIR's default and TMPDIR lie in
-    the :data:`WARM_HOME` tmpfs and Python writes no bytecode. A failing command only costs
-    speed later: it is reported and the layer is kept. What HOME holds afterwards is the warm
+    Run as ``nobody`` (``build.WARM_USER``, owner of nothing in the image) while the layer is
+    committed, so it can write no venv file the commit could catch half-written: HOME,
+    NUMBA_CACHE_DIR, MPLCONFIGDIR's default and TMPDIR lie in the :data:`WARM_HOME` tmpfs and
+    Python writes no bytecode (it could still write /tmp or /var/tmp). A failing command only
+    costs speed later: it is reported and the layer is kept. What HOME holds afterwards is the warm
     home every session starts with (``Builder.warm_home``).
     """
     tmp = f"{WARM_HOME}/.repograder-tmp"

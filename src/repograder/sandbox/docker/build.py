@@ -12,8 +12,10 @@ import contextlib
 import dataclasses
 import fcntl
 import io
+import os
 import shlex
 import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -47,6 +49,13 @@ MAX_BUILD_LOG = 20_000_000  # bytes of a build's output written to its log file
 # (256 MB with the built-in rubric's 2048 MB), so a larger warm home could not be unpacked.
 WARM_HOME_MB = 256
 WARM_LABEL = "repograder.warm"  # image label: the content hash of the layer's warm home
+# The warm-up's user: owns nothing in the image. It runs while an unpaused commit reads the
+# container, and as uid 1000 (the venv's owner) it could change the venv under the commit,
+# which would catch whatever state it found (a half-written module in every group's image).
+WARM_USER = "65534:65534"
+# The longest a warm-up may run (librosa's numba JIT took 137 s on a loaded machine): it holds
+# up the layer, so every group, and a cache folder without its warm home redoes it.
+WARMUP_TIMEOUT_S = 600
 _hash_locks: dict[str, threading.Lock] = {}
 _hash_locks_guard = threading.Lock()
 
@@ -107,11 +116,30 @@ class Attempt:
     retry: bool = False
 
 
+def _empty_tar() -> bytes:
+    buf = io.BytesIO()
+    tarfile.open(fileobj=buf, mode="w").close()
+    return buf.getvalue()
+
+
+_EMPTY_TAR = _empty_tar()
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
+    # A partial file of its own (O_EXCL): two runs may share the cache folder, and thread ids
+    # repeat across processes; a shared partial name would let one run rename the other's
+    # half-written tar into place, then fail its own rename.
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{threading.get_ident()}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    partial = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        partial.chmod(0o644)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 class AptJob:
@@ -220,7 +248,8 @@ class Builder:
     ) -> ContainerSpec:
         # A warm-up's HOME is a tmpfs, as in sessions: its caches get their sessions' paths
         # and stay out of the committed image (they are filled while it is committed).
-        home = f"rw,nosuid,nodev,exec,size={WARM_HOME_MB}m,uid=1000,gid=1000,mode=0755"
+        uid, gid = WARM_USER.split(":")
+        home = f"rw,nosuid,nodev,exec,size={WARM_HOME_MB}m,uid={uid},gid={gid},mode=0755"
         return ContainerSpec(
             tmpfs={buildplan.WARM_HOME: home} if warm else {},
             image=parent,
@@ -369,7 +398,17 @@ class Builder:
                     data, note = warming.result()
                     if note:
                         notes.append(note)
-                    if data is not None and warm_path is not None:
+                    stray = self.stray_file(tag)
+                    if stray:
+                        # It ran during the commit: the image may hold anything it wrote in
+                        # /tmp or /var/tmp (e.g. /tmp/rg-uv-private, every group build's uv
+                        # cache), whatever it removed since.
+                        with contextlib.suppress(EngineError):
+                            self.engine.remove_image(tag)
+                        log.write(f"[repograder] the warm-up left {stray} in the image\n")
+                        summary = f"the warm-up wrote outside its home ({stray[:200]})"
+                        return Attempt(False, summary, notes=tuple(notes))
+                    if warm_path is not None:
                         _write_atomic(warm_path, data)
         except EngineError as exc:
             if time.monotonic() >= deadline:
@@ -383,26 +422,47 @@ class Builder:
 
     def warm_home(
         self, container: str, plan: buildplan.BuildPlan, log: Any, deadline: float
-    ) -> tuple[bytes | None, str]:
+    ) -> tuple[bytes, str]:
         """Run ``plan``'s warm-up in ``container`` and archive the home it leaves.
 
-        Returns (tar of :data:`buildplan.WARM_HOME`, "") or (None, why not): a warm-up that
-        fails or leaves more than ``WARM_HOME_MB`` only costs speed later, never the layer.
+        Returns (tar of :data:`buildplan.WARM_HOME`, "") or (an empty tar, why not): a warm-up
+        that times out (``WARMUP_TIMEOUT_S``) or leaves more than ``WARM_HOME_MB`` only costs
+        speed later, never the layer, and is recorded as done (the empty tar): a cache folder
+        without a warm home would redo it on every run. An engine fault raises EngineError.
         """
         env = {**container_env(self.host), "HOME": buildplan.WARM_HOME}
         script = buildplan.warmup_script(plan)
+        deadline = min(deadline, time.monotonic() + WARMUP_TIMEOUT_S)
         code, _text = self.stream_exec(
-            container, ["bash", "-c", script], STUDENT, env, log, deadline
+            container, ["bash", "-c", script], WARM_USER, env, log, deadline
         )
         if code is None:
-            return None, "the warm-up timed out: sessions start without its caches"
+            return _EMPTY_TAR, "the warm-up timed out: sessions start without its caches"
         pack = ["tar", "-C", buildplan.WARM_HOME, "-cf", "-", "."]
-        code, data = self.read_exec(container, pack, STUDENT, WARM_HOME_MB << 20)
+        code, data = self.read_exec(container, pack, WARM_USER, WARM_HOME_MB << 20)
         if code != 0 or data is None:
             why = "too large" if data is None else f"tar exit code {code}"
-            return None, f"the warm-up's caches were not kept ({why})"
+            return _EMPTY_TAR, f"the warm-up's caches were not kept ({why})"
         log.write(f"[repograder] kept the warm-up's home ({len(data) >> 10} KiB)\n")
         return data, ""
+
+    def stray_file(self, image: str) -> str:
+        """A file of the warm-up's user in ``image`` ("" when none): it can create files only
+        in the world-writable folders (/tmp, /var/tmp), and an unpaused commit keeps them."""
+        uid = WARM_USER.split(":")[0]
+        spec = self._container(image, 64, ())
+        try:
+            container = self.tracker.start(spec)
+        except EngineError as exc:
+            raise InfrastructureError(f"the Docker engine failed to start a check: {exc}") from exc
+        try:
+            find = ["find", "/", "-xdev", "(", "-user", uid, "-o", "-group", uid, ")"]
+            code, out = self.read_exec(container, [*find, "-print", "-quit"], "0:0", 4096)
+        finally:
+            self.tracker.remove(container)
+        if code != 0 or out is None:
+            return f"(the image could not be checked: find exit code {code})"
+        return out.decode("utf-8", errors="replace").strip()
 
     def warm_only(
         self, image: str, plan: buildplan.BuildPlan, log_path: Path, warm_path: Path
@@ -425,8 +485,7 @@ class Builder:
             raise InfrastructureError(f"the Docker engine failed during a warm-up: {exc}") from exc
         finally:
             self.tracker.remove_later(container)
-        if data is not None:
-            _write_atomic(warm_path, data)
+        _write_atomic(warm_path, data)
         return note
 
     def read_exec(

@@ -40,6 +40,7 @@ END_PAUSE_S = 1.0  # ... this far apart
 HOST_GUARD_S = 30.0  # the host ends a step itself this long after its timeout
 SHORT_EXEC_TIMEOUT_S = 300  # the grader's own short commands (mkdir, reading a file)
 COPY_TIMEOUT_S = 3600  # copying the checkout in: how long its answer may stay quiet
+WARM_HOME_SHARE = 2  # a warm home is unpacked when it takes at most 1/2 of the home tmpfs
 
 
 def tmpfs_sizes(disk_mb: int) -> dict[str, int]:
@@ -119,11 +120,7 @@ class DockerSession:
         if code != 0:
             raise InfrastructureError("could not prepare the session container")
         if warm_home is not None:
-            unpack = ["/bin/tar", "-x", "--no-same-owner", "-C", "/home/student", "-f", "-"]
-            with open(warm_home, "rb") as warm:
-                code, out = self._exec_stdin(unpack, warm)
-            if code != 0:
-                self.notes += (f"the warm-up caches were not unpacked: {out.strip()[:300]}",)
+            self._unpack_warm_home(warm_home)
         with tempfile.TemporaryFile() as tar_file:
             work_mb = tmpfs_sizes(self.limits.disk_mb)["/work"]
             self.notes += tuple(buildplan.checkout_tar(checkout, tar_file, work_mb << 20))
@@ -139,6 +136,30 @@ class DockerSession:
                 f"--no-build-isolation --prefix {buildplan.SESSION_PREFIX} -e /work",
                 timeout_s=min(self.limits.timeout_s, 300),
             )
+
+    def _unpack_warm_home(self, warm_home: Path) -> None:
+        # The warm home shares the student's home tmpfs (disk_mb / 8): unpacked only when it
+        # leaves at least half of it free, and a failed unpack is undone. A home left full
+        # (measured: 100 % of an 8 MB home) fails every step that writes to HOME, so the
+        # group's verdict would depend on the size of the course's warm-up caches.
+        home_mb = tmpfs_sizes(self.limits.disk_mb)["/home/student"]
+        size = warm_home.stat().st_size
+        if size > (home_mb << 20) // WARM_HOME_SHARE:
+            self.notes += (
+                f"the warm-up caches ({size >> 20} MB) were not unpacked: the home folder "
+                f"holds {home_mb} MB (raise disk_mb or shrink the warm-up)",
+            )
+            return
+        unpack = ["/bin/tar", "-x", "--no-same-owner", "-C", "/home/student", "-f", "-"]
+        with open(warm_home, "rb") as warm:
+            code, out = self._exec_stdin(unpack, warm)
+        if code != 0:
+            self.notes += (f"the warm-up caches were not unpacked: {out.strip()[:300]}",)
+            code, _ = self._exec(
+                ["/usr/bin/find", "/home/student", "-mindepth", "1", "-delete"], 4096
+            )
+            if code != 0:
+                raise InfrastructureError("could not empty the home folder after a failed unpack")
 
     def _exec(
         self,
