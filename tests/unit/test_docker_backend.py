@@ -7,9 +7,12 @@ exit code, and the order of `cache prune`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -518,4 +521,36 @@ def test_a_warm_up_that_leaves_a_file_in_the_committed_layer_fails_the_layer(
     layer_commits = [c for c in fake.commits if c[2] == box.common_tag.split(":", 1)[1]]
     assert len(layer_commits) == 1
     assert fake.started[-1].image == "repograder-base:py3.11", "the group builds on the base"
+    box.close()
+
+
+def test_an_apt_engine_fault_on_an_attempt_that_is_retried_does_not_hide_the_retry(
+    tmp_path: Path,
+) -> None:
+    # The first attempt's apt job meets an engine fault while the wheels-only install asks for
+    # a source build: the attempt's outcome (build again, without the shared cache) stands;
+    # the second attempt's apt and install succeed.
+    class FaultyApt(FakeEngine):
+        apt_calls = 0
+
+        def exec_create(self, container_id: str, cmd: Sequence[str], **kwargs: Any) -> str:
+            if "apt-get" in " ".join(cmd):
+                FaultyApt.apt_calls += 1
+                if FaultyApt.apt_calls == 1:
+                    raise EngineError("500 Server Error: the engine hiccuped")
+            return super().exec_create(container_id, cmd, **kwargs)
+
+    def handler(fake_exec: FakeExec) -> tuple[int, bytes]:
+        if fake_exec.cmd[-1:] == ("install",) and "install-wheels.sh" in " ".join(fake_exec.cmd):
+            return buildplan.NEEDS_BUILD, b"no usable wheels\n"
+        return 0, b""
+
+    fake = FaultyApt()
+    fake.handler = handler
+    box = _box(fake, tmp_path)
+    spec = dataclasses.replace(_spec(), apt_packages=("libsndfile1",))
+    result = box.prepare(spec, _repo(tmp_path), tmp_path / "logs")
+    assert result.ok, result.summary
+    assert FaultyApt.apt_calls == 2
+    assert build.SOURCE_BUILD_NOTE in result.notes
     box.close()

@@ -43,7 +43,7 @@ from repograder.sandbox.pins import offending_pins as offending_pins
 from repograder.sandbox.pins import parse_nearest as parse_nearest
 from repograder.sandbox.pins import relax_line as relax_line
 
-TEMPLATE_VERSION = "5"  # bump when the install script or image layout changes
+TEMPLATE_VERSION = "6"  # bump when the install script or image layout changes
 WHEELS_SCRIPT = "install-wheels.sh"  # phase 1: wheels only, run by root with the shared cache
 NEEDS_BUILD = 75  # exit code of the wheels-only phase: something must be built from source
 _NEEDS_BUILD_PATTERN = (

@@ -416,7 +416,10 @@ class Builder:
             raise InfrastructureError(f"the Docker engine failed during a build: {exc}") from exc
         finally:
             if apt is not None:
-                apt.finish(log)
+                # The outcome is decided (a retry, a failure): an engine fault of the apt
+                # job must not replace it; on the success path it was raised above.
+                with contextlib.suppress(EngineError):
+                    apt.finish(log)
             self.tracker.remove_later(container)
         return Attempt(True, "", notes=tuple(notes))
 

@@ -173,9 +173,11 @@ class DockerSandbox:
                 self._log(f"building the shared layer {tag} ({len(plan.requirements)} packages)")
                 began = time.monotonic()
                 self.builds_run += 1
-                ok, summary, _excerpt, _notes = self._builder.build(
+                ok, summary, _excerpt, notes = self._builder.build(
                     plan, tag, log_path, self.base_image, layer="common", warm_path=warm_path
                 )
+                for note in notes:  # e.g. the warm-up timed out: sessions start cold
+                    self._log(f"shared layer: {note}")
                 if not ok:
                     self._common_error = f"{summary} (log: {log_path})"
                     self._log(f"the shared layer failed to build: {self._common_error}")
