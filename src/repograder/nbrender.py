@@ -3,7 +3,7 @@
 HTML renders keep text, tracebacks and PNG/JPEG images; student HTML, JavaScript, SVG and widget
 outputs are replaced by a note, the whole body goes through an allowlist sanitiser, and the page
 carries a Content-Security-Policy that forbids scripts and remote loads. nbconvert and bleach run
-in a limited process of its own per page (``nbzygote``).
+in a limited process of its own per page (``childproc``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import html
 import importlib
 import json
 import re
+import struct
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -45,7 +46,7 @@ def _nonneg_int(value: object) -> int | None:
 def render_notebook_html(raw: bytes, title: str) -> str | None:
     """Render an executed notebook (untrusted bytes) to a self-contained, script-free page.
 
-    The rendering (nbconvert, bleach) runs in a process of its own (``nbzygote``) limited to
+    The rendering (nbconvert, bleach) runs in a process of its own (``childproc``) limited to
     :data:`RENDER_MEMORY_BYTES` of address space and :data:`RENDER_TIMEOUT_S`; what it renders
     is already bounded by :func:`_safe_cells` (cells, outputs, characters). When the child
     fails, the page shows the same bounded cells as escaped plain text. Returns None when
@@ -82,22 +83,36 @@ def _render_body(raw: bytes) -> str | None:
 
 
 def _render_in_child(raw: bytes) -> str | None:
-    # A process of its own per page, forked from a child that imported the renderer once.
-    from repograder import nbzygote
+    # A process of its own per page, forked from a zygote that imported the renderer once.
+    from repograder import childproc
 
-    return nbzygote.render(raw, RENDER_MEMORY_BYTES, RENDER_TIMEOUT_S)
+    request = _MEMORY.pack(RENDER_MEMORY_BYTES) + raw
+    try:
+        done = childproc.run(__name__, request, RENDER_TIMEOUT_S)
+    except (childproc.Late, OSError):
+        return None
+    if done.returncode != 0 or not done.stdout:
+        return None
+    return done.stdout.decode("utf-8", "replace")
 
 
-def render_body_limited(raw: bytes, memory_bytes: int, cpu_s: int) -> str | None:
-    """In a page's own process (``nbzygote``): limit its address space to ``memory_bytes`` and
-    its CPU time to ``cpu_s`` seconds, then :func:`_render_body`."""
+_MEMORY = struct.Struct("!Q")
+
+
+def child_serve(request: bytes) -> bytes:
+    """In a page's own process (``childproc``): the request is ``!Q`` address-space limit +
+    the notebook; limits first, then :func:`_render_body`; the body, or b"" when none."""
     import resource
 
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
+    (memory,) = _MEMORY.unpack(request[: _MEMORY.size])
+    raw = request[_MEMORY.size :]
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = int(RENDER_TIMEOUT_S) + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     if len(raw) > EXECUTED_MAX_BYTES:
-        return None
-    return _render_body(raw)
+        return b""
+    body = _render_body(raw)
+    return b"" if body is None else body.encode("utf-8")
 
 
 _WARM_UP_NOTEBOOK = json.dumps(
@@ -119,7 +134,7 @@ _WARM_UP_NOTEBOOK = json.dumps(
 ).encode()
 
 
-def warm_up() -> None:
+def child_preload() -> None:
     """Import everything a render needs by rendering a tiny notebook (the zygote, once)."""
     _render_body(_WARM_UP_NOTEBOOK)
 

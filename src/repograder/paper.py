@@ -1,19 +1,20 @@
 """Find the group's IEEE paper, measure it, and render thumbnails.
 
 With :mod:`repograder.paper_measure` (the measuring itself), the only modules that touch pypdf
-and pypdfium2. Student PDFs are untrusted: every parse runs in a child process (``python -m
-repograder.paper``) with a wall-clock timeout and a memory rlimit, so a PDF bomb or a parser
-crash becomes an "unreadable" status instead of a hung or dead grader. Only JSON with numbers
-and short strings comes back. This module ranks the candidates and runs the child.
+and pypdfium2. Student PDFs are untrusted: every parse runs in a process of its own
+(``childproc``: forked from a zygote that imported pypdf once) with a wall-clock timeout and a
+memory rlimit, so a PDF bomb or a parser crash becomes an "unreadable" status instead of a hung
+or dead grader. Only JSON with numbers and short strings comes back. This module ranks the
+candidates and runs the child.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -161,18 +162,13 @@ def _rank(
 
 
 def _run_child(request: JSONDict, timeout_s: float) -> JSONDict:
-    """Run one request in ``python -m repograder.paper``; grader-side failures become data."""
-    # -P: the current folder must not shadow pypdf or repograder with a planted module.
-    command = [sys.executable, "-P", "-m", "repograder.paper"]
+    """Run one request in a process of its own (``childproc``: forked from a zygote that
+    imported pypdf once); grader-side failures become data."""
+    from repograder import childproc
+
     try:
-        proc = subprocess.run(
-            command,
-            input=json.dumps(request).encode(),
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+        proc = childproc.run(__name__, json.dumps(request).encode(), timeout_s)
+    except childproc.Late:
         return {"error_kind": "timeout", "error": f"reading took longer than {timeout_s:g} s"}
     except OSError as exc:
         return {"error_kind": "crash", "error": f"could not start the PDF reader: {exc}"}
@@ -300,13 +296,19 @@ def _child(request: Mapping[str, Any]) -> JSONDict:
     return answer
 
 
-def _child_main() -> int:
-    """Entry point of the child: limits first, then one JSON request from stdin."""
+def child_preload() -> None:
+    """The zygote's imports (``childproc``): pypdf, the slow one; pypdfium2 initialises its
+    native library on import, so each request's process imports it itself."""
+    importlib.import_module("pypdf")
+
+
+def child_serve(raw: bytes) -> bytes:
+    """In a request's own process (``childproc``): limits first, then the JSON request."""
     import logging
     import resource
     import warnings
 
-    request = json.loads(sys.stdin.buffer.read(1_000_000))
+    request = json.loads(raw[:1_000_000])
     memory = int(request.get("memory_bytes", MEMORY_BYTES))
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     cpu = int(request.get("cpu_s", 120))
@@ -314,9 +316,7 @@ def _child_main() -> int:
     logging.disable(logging.CRITICAL)  # pypdf logs every repaired object
     warnings.simplefilter("ignore")
     sys.setrecursionlimit(2000)
-    answer = _child(request)
-    sys.stdout.write(json.dumps(answer))
-    return 0
+    return json.dumps(_child(request)).encode()
 
 
 # ---------------------------------------------------------------- public API
@@ -497,7 +497,3 @@ def render_thumbnails(
         return []
     names = [f for f in files if isinstance(f, str) and re.fullmatch(r"page-\d+\.png", f)]
     return [out_dir / n for n in names if (out_dir / n).is_file()]
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main())

@@ -53,7 +53,7 @@ PURE = (
     "repograder.paper_measure",
     "repograder.paper_checks",
     "repograder.nbrender",
-    "repograder.nbzygote",
+    "repograder.childproc",
 )
 # What the sandbox must never import: the inspectors, the checks, the stages that drive it.
 INSPECTORS = (
@@ -75,7 +75,7 @@ INSPECTORS = (
     "repograder.paper_checks",
     "repograder.notebooks",
     "repograder.nbrender",
-    "repograder.nbzygote",
+    "repograder.childproc",
     "repograder.runner",
     "repograder.checks",
     "repograder.rubric",

@@ -1,0 +1,129 @@
+"""Limited child processes forked from a zygote: one import, a process per request, restarts."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from notebook_files import code, notebook_json
+from repograder import childproc, nbrender
+
+GB = 1 << 30
+EXAMPLE_PAPER = Path(__file__).parents[2] / "examples" / "good-group" / "paper" / "paper.pdf"
+
+
+def _page(text: str, outputs: int = 1) -> bytes:
+    stream = {"output_type": "stream", "name": "stdout", "text": text}
+    return notebook_json([code("print(1)", [stream] * outputs)]).encode()
+
+
+def _render(zygote: childproc.Zygote, page: bytes, memory: int = GB, timeout_s: float = 60) -> str:
+    done = zygote.run(struct.pack("!Q", memory) + page, timeout_s)
+    return done.stdout.decode() if done.returncode == 0 else f"<failed {done.returncode}>"
+
+
+def _without_cell_ids(body: str) -> str:
+    return re.sub(r'id="cell-id=[0-9a-f]+"', "", body)
+
+
+@pytest.fixture
+def zygote() -> object:
+    made = childproc.Zygote("repograder.nbrender")
+    yield made
+    made.close()
+
+
+def test_requests_run_in_one_zygote_each_as_the_module_would_in_process(
+    zygote: childproc.Zygote,
+) -> None:
+    bodies = [_render(zygote, _page(f"<b>page {i}</b>")) for i in range(3)]
+    assert zygote.started == 1  # the import is paid once, not per request
+    for i, body in enumerate(bodies):
+        alone = nbrender._render_body(_page(f"<b>page {i}</b>"))
+        assert alone is not None
+        assert _without_cell_ids(body) == _without_cell_ids(alone)
+        assert f"&lt;b&gt;page {i}&lt;/b&gt;" in body
+
+
+def test_a_request_over_its_memory_limit_fails_alone(zygote: childproc.Zygote) -> None:
+    # 64 MB of address space, less than the zygote's own: the request's process cannot grow
+    # (this page needs about 100 MB more to render).
+    done = zygote.run(struct.pack("!Q", 64 << 20) + _page("<b>w</b> " * 3000, 8), 60)
+    assert done.stdout == b""
+    # The request's own process ended; the zygote answers the next one as before.
+    assert "page two" in _render(zygote, _page("page two"))
+    assert zygote.started == 1
+
+
+def test_a_crash_is_reported_with_its_signal_and_error_output(zygote: childproc.Zygote) -> None:
+    # Not a notebook request at all: the module's code raises, the traceback is the stderr.
+    done = zygote.run(b"short", 60)
+    assert done.returncode == 1
+    assert b"Traceback" in done.stderr
+    assert b"struct.error" in done.stderr
+
+
+def test_a_late_request_ends_the_zygote_and_the_next_starts_a_new_one(
+    zygote: childproc.Zygote,
+) -> None:
+    assert "warm" in _render(zygote, _page("warm"))
+    with pytest.raises(childproc.Late):
+        zygote.run(struct.pack("!Q", GB) + _page("late"), 0.0)
+    assert "next" in _render(zygote, _page("next"))
+    assert zygote.started == 2
+
+
+def test_a_zygote_that_died_between_requests_is_started_again(zygote: childproc.Zygote) -> None:
+    assert "one" in _render(zygote, _page("one"))
+    proc = zygote._proc
+    assert proc is not None
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(5)
+    assert "two" in _render(zygote, _page("two"))
+    assert zygote.started == 2
+    zygote.close()
+    assert zygote._proc is None
+
+
+def test_only_the_parsers_modules_are_served() -> None:
+    with pytest.raises(ValueError, match="no zygote serves"):
+        childproc.Zygote("os")
+
+
+def test_papers_are_read_in_requests_of_the_paper_zygote(tmp_path: Path) -> None:
+    from repograder import paper
+
+    shutil.copy(EXAMPLE_PAPER, tmp_path / "paper.pdf")
+    before = childproc.pool("repograder.paper")
+    started = before.started if before is not None else 0
+    for _ in range(2):
+        facts = paper.inspect_paper(tmp_path, None)
+        assert facts is not None
+        assert facts.pages == 4
+    # Two groups' papers (each a search and a measure): one zygote imported pypdf.
+    after = childproc.pool("repograder.paper")
+    assert after is not None
+    assert after.started - started <= 1
+
+
+def test_requests_of_groups_inspected_at_once_run_side_by_side() -> None:
+    # A pool per module: a slow request (a PDF near its time limit) does not queue the others.
+    pool = childproc.Pool("repograder.nbrender")
+    try:
+        with ThreadPoolExecutor(3) as threads:
+            done = list(
+                threads.map(
+                    lambda i: pool.run(struct.pack("!Q", GB) + _page(f"p{i}"), 60), range(3)
+                )
+            )
+        assert all(d.returncode == 0 for d in done)
+        assert pool.started == 3
+    finally:
+        pool.close()
