@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from repograder.sandbox.docker import (
     build,
     clean_leftovers,
     engine,
+    warmup,
 )
 from repograder.sandbox.docker.engine import EngineError, ImageUsage
 from repograder.sandbox.docker.runs import RunLock
@@ -464,7 +466,7 @@ def test_a_hanging_warm_up_is_cut_short_and_not_redone_by_each_run(
 ) -> None:
     # A warm-up that never ends held the layer (and so every group) for the whole build
     # timeout, and left no warm home: the next run on the cache folder waited again.
-    monkeypatch.setattr(build, "WARMUP_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(warmup, "WARMUP_TIMEOUT_S", 0.3)
 
     def handler(fake_exec: FakeExec) -> tuple[int, bytes] | str:
         return HANG if "[repograder] warm-up:" in " ".join(fake_exec.cmd) else (0, b"")
@@ -488,11 +490,11 @@ def test_warm_homes_written_by_two_runs_on_one_cache_folder_do_not_mix(
 ) -> None:
     # Thread ids repeat across processes: a partial file named by it is another run's too. Here
     # the other run's partial is in the way; each write must have its own.
-    monkeypatch.setattr(build.threading, "get_ident", lambda: 7)
+    monkeypatch.setattr(threading, "get_ident", lambda: 7)
     target = tmp_path / "warm" / "abc.tar"
     target.parent.mkdir()
     (target.parent / ".abc.tar.7.partial").mkdir()  # the other run, half-way
-    build._write_atomic(target, b"mine")
+    warmup.write_atomic(target, b"mine")
     assert target.read_bytes() == b"mine"
     assert sorted(p.name for p in target.parent.iterdir()) == [".abc.tar.7.partial", "abc.tar"]
 

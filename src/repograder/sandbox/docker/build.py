@@ -12,10 +12,8 @@ import contextlib
 import dataclasses
 import fcntl
 import io
-import os
 import shlex
 import tarfile
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -28,6 +26,7 @@ from repograder import syslibs
 from repograder.errors import InfrastructureError
 from repograder.facts import EnvSpec
 from repograder.sandbox import buildplan
+from repograder.sandbox.docker import warmup
 from repograder.sandbox.docker.engine import ContainerSpec, EngineError, Mount, exit_code, retry
 from repograder.sandbox.docker.images import ENV_REPO, UV_CACHE_MOUNT, UV_CACHE_VOLUME
 from repograder.sandbox.docker.runs import ContainerTracker
@@ -45,17 +44,6 @@ SOURCE_BUILD_NOTE = (
 )
 BUILD_MEMORY = "4g"
 MAX_BUILD_LOG = 20_000_000  # bytes of a build's output written to its log file
-# The warm-up's tmpfs HOME, and the most of it kept: a session's home is disk_mb / 8
-# (256 MB with the built-in rubric's 2048 MB), so a larger warm home could not be unpacked.
-WARM_HOME_MB = 256
-WARM_LABEL = "repograder.warm"  # image label: the content hash of the layer's warm home
-# The warm-up's user: owns nothing in the image. It runs while an unpaused commit reads the
-# container, and as uid 1000 (the venv's owner) it could change the venv under the commit,
-# which would catch whatever state it found (a half-written module in every group's image).
-WARM_USER = "65534:65534"
-# The longest a warm-up may run (librosa's numba JIT took 137 s on a loaded machine): it holds
-# up the layer, so every group, and a cache folder without its warm home redoes it.
-WARMUP_TIMEOUT_S = 600
 _hash_locks: dict[str, threading.Lock] = {}
 _hash_locks_guard = threading.Lock()
 
@@ -114,32 +102,6 @@ class Attempt:
     excerpt: str = ""
     notes: tuple[str, ...] = ()
     retry: bool = False
-
-
-def _empty_tar() -> bytes:
-    buf = io.BytesIO()
-    tarfile.open(fileobj=buf, mode="w").close()
-    return buf.getvalue()
-
-
-_EMPTY_TAR = _empty_tar()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    # A partial file of its own (O_EXCL): two runs may share the cache folder, and thread ids
-    # repeat across processes; a shared partial name would let one run rename the other's
-    # half-written tar into place, then fail its own rename.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    partial = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        partial.chmod(0o644)
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 class AptJob:
@@ -243,15 +205,14 @@ class Builder:
         return tuple(mounts)
 
     @staticmethod
-    def _container(
+    def container_spec(
         parent: str, pids: int, mounts: tuple[Mount, ...], *, warm: bool = False, **caps: Any
     ) -> ContainerSpec:
+        """A build container of ``parent`` (root, no new privileges, the build limits)."""
         # A warm-up's HOME is a tmpfs, as in sessions: its caches get their sessions' paths
         # and stay out of the committed image (they are filled while it is committed).
-        uid, gid = WARM_USER.split(":")
-        home = f"rw,nosuid,nodev,exec,size={WARM_HOME_MB}m,uid={uid},gid={gid},mode=0755"
         return ContainerSpec(
-            tmpfs={buildplan.WARM_HOME: home} if warm else {},
+            tmpfs=warmup.home_tmpfs() if warm else {},
             image=parent,
             command=("sleep", "infinity"),
             user="0:0",
@@ -291,7 +252,7 @@ class Builder:
         else:
             caps = {"cap_drop": ("ALL",)}
         mounts = self.mounts(shared_cache=shared_cache)
-        spec = self._container(parent, 2048, mounts, warm=bool(plan.warmup), **caps)
+        spec = self.container_spec(parent, 2048, mounts, warm=bool(plan.warmup), **caps)
         try:
             container = self.tracker.start(spec, plan.content_hash)
         except EngineError as exc:
@@ -382,12 +343,12 @@ class Builder:
                 # Inherited by the group images built on this layer: their sessions unpack
                 # this layer's warm home (DockerSandbox.open_session).
                 changes += [
-                    f"LABEL {WARM_LABEL}={plan.content_hash}",
+                    f"LABEL {warmup.WARM_LABEL}={plan.content_hash}",
                     f"ENV NUMBA_CACHE_DIR={buildplan.NUMBA_CACHE}",
                 ]
             with ThreadPoolExecutor(1, thread_name_prefix="warm-up") as pool:
                 warming = (
-                    pool.submit(self.warm_home, container, plan, log, deadline)
+                    pool.submit(warmup.warm_home, self, container, plan, log, deadline)
                     if plan.warmup
                     else None
                 )
@@ -398,7 +359,7 @@ class Builder:
                     data, note = warming.result()
                     if note:
                         notes.append(note)
-                    stray = self.stray_file(tag)
+                    stray = warmup.stray_file(self, tag)
                     if stray:
                         # It ran during the commit: the image may hold anything it wrote in
                         # /tmp or /var/tmp (e.g. /tmp/rg-uv-private, every group build's uv
@@ -409,7 +370,7 @@ class Builder:
                         summary = f"the warm-up wrote outside its home ({stray[:200]})"
                         return Attempt(False, summary, notes=tuple(notes))
                     if warm_path is not None:
-                        _write_atomic(warm_path, data)
+                        warmup.write_atomic(warm_path, data)
         except EngineError as exc:
             if time.monotonic() >= deadline:
                 return dataclasses.replace(timeout, notes=tuple(notes))
@@ -422,74 +383,6 @@ class Builder:
                     apt.finish(log)
             self.tracker.remove_later(container)
         return Attempt(True, "", notes=tuple(notes))
-
-    def warm_home(
-        self, container: str, plan: buildplan.BuildPlan, log: Any, deadline: float
-    ) -> tuple[bytes, str]:
-        """Run ``plan``'s warm-up in ``container`` and archive the home it leaves.
-
-        Returns (tar of :data:`buildplan.WARM_HOME`, "") or (an empty tar, why not): a warm-up
-        that times out (``WARMUP_TIMEOUT_S``) or leaves more than ``WARM_HOME_MB`` only costs
-        speed later, never the layer, and is recorded as done (the empty tar): a cache folder
-        without a warm home would redo it on every run. An engine fault raises EngineError.
-        """
-        env = {**container_env(self.host), "HOME": buildplan.WARM_HOME}
-        script = buildplan.warmup_script(plan)
-        deadline = min(deadline, time.monotonic() + WARMUP_TIMEOUT_S)
-        code, _text = self.stream_exec(
-            container, ["bash", "-c", script], WARM_USER, env, log, deadline
-        )
-        if code is None:
-            return _EMPTY_TAR, "the warm-up timed out: sessions start without its caches"
-        pack = ["tar", "-C", buildplan.WARM_HOME, "-cf", "-", "."]
-        code, data = self.read_exec(container, pack, WARM_USER, WARM_HOME_MB << 20)
-        if code != 0 or data is None:
-            why = "too large" if data is None else f"tar exit code {code}"
-            return _EMPTY_TAR, f"the warm-up's caches were not kept ({why})"
-        log.write(f"[repograder] kept the warm-up's home ({len(data) >> 10} KiB)\n")
-        return data, ""
-
-    def stray_file(self, image: str) -> str:
-        """A file of the warm-up's user in ``image`` ("" when none): it can create files only
-        in the world-writable folders (/tmp, /var/tmp), and an unpaused commit keeps them."""
-        uid = WARM_USER.split(":")[0]
-        spec = self._container(image, 64, ())
-        try:
-            container = self.tracker.start(spec)
-        except EngineError as exc:
-            raise InfrastructureError(f"the Docker engine failed to start a check: {exc}") from exc
-        try:
-            find = ["find", "/", "-xdev", "(", "-user", uid, "-o", "-group", uid, ")"]
-            code, out = self.read_exec(container, [*find, "-print", "-quit"], "0:0", 4096)
-        finally:
-            self.tracker.remove(container)
-        if code != 0 or out is None:
-            return f"(the image could not be checked: find exit code {code})"
-        return out.decode("utf-8", errors="replace").strip()
-
-    def warm_only(
-        self, image: str, plan: buildplan.BuildPlan, log_path: Path, warm_path: Path
-    ) -> str:
-        """Redo ``plan``'s warm-up on the built ``image`` (its warm home is missing from this
-        cache folder) and write it to ``warm_path``; a note ("" when kept)."""
-        deadline = time.monotonic() + self.timeout_s
-        spec = self._container(image, 2048, self.mounts(shared_cache=False), warm=True)
-        try:
-            container = self.tracker.start(spec, plan.content_hash)
-        except EngineError as exc:
-            raise InfrastructureError(
-                f"the Docker engine failed to start a warm-up: {exc}"
-            ) from exc
-        try:
-            with open(log_path, "a", encoding="utf-8", errors="replace") as log:
-                log.write(f"[repograder] warming up {image} again (no warm home on record)\n")
-                data, note = self.warm_home(container, plan, log, deadline)
-        except EngineError as exc:
-            raise InfrastructureError(f"the Docker engine failed during a warm-up: {exc}") from exc
-        finally:
-            self.tracker.remove_later(container)
-        _write_atomic(warm_path, data)
-        return note
 
     def read_exec(
         self, container: str, cmd: list[str], user: str, max_bytes: int
@@ -578,7 +471,7 @@ class Builder:
     def nearest(self, parent: str, pins: list[buildplan.Pin], log: Any) -> dict[str, str]:
         """{pinned line: nearest version with a wheel for this image}, asked of the index."""
         script = buildplan.nearest_script(pins, uv_index_args(self.host))
-        spec = self._container(parent, 512, self.mounts(shared_cache=False), cap_drop=("ALL",))
+        spec = self.container_spec(parent, 512, self.mounts(shared_cache=False), cap_drop=("ALL",))
         try:
             container = self.tracker.start(spec)
         except EngineError as exc:

@@ -20,8 +20,9 @@ from repograder.facts import EnvSpec
 from repograder.sandbox import buildplan
 from repograder.sandbox.base import BuildResult, Limits
 from repograder.sandbox.docker import engine as eng
+from repograder.sandbox.docker import warmup
 from repograder.sandbox.docker.baseimage import BASE_IMAGE
-from repograder.sandbox.docker.build import WARM_LABEL, Builder, hash_lock, with_system_libraries
+from repograder.sandbox.docker.build import Builder, hash_lock, with_system_libraries
 from repograder.sandbox.docker.images import COMMON_PREFIX, ENV_REPO, WARM_DIR, touch_used
 from repograder.sandbox.docker.runs import ContainerTracker, RunLock
 from repograder.sandbox.docker.session import DockerSession, session_spec
@@ -187,7 +188,7 @@ class DockerSandbox:
             elif warm_path is not None and not warm_path.exists():
                 # Built by another cache folder (or its warm home was cleaned): warm up again.
                 self._log(f"warming up the shared layer {tag} (no warm-up caches on record)")
-                note = self._builder.warm_only(tag, plan, log_path, warm_path)
+                note = warmup.warm_only(self._builder, tag, plan, log_path, warm_path)
                 if note:
                     self._log(note)
             image = self._image(tag)
@@ -345,7 +346,7 @@ class DockerSandbox:
         labels: dict[str, str] = dict(image.labels) if image is not None else {}
         # The layer's warm-up caches (numba JIT, matplotlib fonts), named by a label that the
         # group images built on the layer inherit.
-        warm = labels.get(WARM_LABEL, "")
+        warm = labels.get(warmup.WARM_LABEL, "")
         warm_home = self.warm_path(warm) if warm.isalnum() else None
         try:
             session.start(
