@@ -10,8 +10,8 @@ one plus `environment: {common: [numpy, scipy, librosa, soundfile, matplotlib, t
 apt: [libsndfile1]}` (the local index has only soundfile's pure wheel, which needs the system
 library; the naive baseline installs it with apt too). With `--rubric builtin` the rubric is
 the built-in one as shipped: no declared layer, no apt, no warm-up; the grader infers the shared
-layer, its system libraries and warm-ups from the groups itself. Then
-times `repograder run` (a separate process, so its peak memory is measured alone):
+layer, its system libraries and warm-ups from the groups itself (their numpy line reads
+`numpy>=1.0.<random>`: the same install, but a layer no earlier run built). Then times `repograder run` (a separate process, so its peak memory is measured alone):
 
   (a) cold: no environment image, git mirror or result of these groups exists (the shared
       layer gets a fresh hash, so nothing of earlier runs is reused; the uv download cache is
@@ -165,8 +165,12 @@ def _notebook() -> str:
     return str(writes(nb))
 
 
-def make_groups(root: Path, n: int) -> list[Path]:
-    """N synthetic group repositories, each with one dated commit."""
+def make_groups(root: Path, n: int, salt: int = 0) -> list[Path]:
+    """N synthetic group repositories, each with one dated commit.
+
+    ``salt`` > 0 writes ``numpy>=1.0.<salt>`` for ``numpy``: the same install (the newest
+    numpy), but another requirement line, so a shared layer inferred from the groups gets a
+    hash no earlier run built (the cold run must build it)."""
     repos = []
     for i in range(n):
         name = f"group-{i:02d}"
@@ -175,6 +179,8 @@ def make_groups(root: Path, n: int) -> list[Path]:
         extra = VARIATIONS[i % len(VARIATIONS)]
         pinned = [r for r in extra if "<" in r]
         reqs = [r for r in COMMON if not any(p.startswith(r) for p in pinned)] + extra
+        if salt:
+            reqs = [f"numpy>=1.0.{salt}" if r == "numpy" else r for r in reqs]
         (repo / "requirements.txt").write_text("\n".join(reqs) + "\n")
         (repo / "README.md").write_text(README.format(name=name))
         (repo / "run.py").write_text(RUN_PY.replace("{name}", name))
@@ -365,7 +371,8 @@ def main() -> None:
     root = args.workdir or Path(tempfile.mkdtemp(prefix="grade-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     cache = root / "cache"
-    repos = make_groups(root, args.groups)
+    salt = uuid.uuid4().int % 1_000_000 + 1
+    repos = make_groups(root, args.groups, salt if args.rubric == "builtin" else 0)
     groups = write_config(root, repos, uuid.uuid4().hex[:12], args.rubric)
     if args.cold_uv_cache:
         subprocess.run(["docker", "volume", "rm", "-f", sd.UV_CACHE_VOLUME], check=False)
