@@ -11,7 +11,8 @@ apt: [libsndfile1]}` (the local index has only soundfile's pure wheel, which nee
 library; the naive baseline installs it with apt too). With `--rubric builtin` the rubric is
 the built-in one as shipped: no declared layer, no apt, no warm-up; the grader infers the shared
 layer, its system libraries and warm-ups from the groups itself (their numpy line reads
-`numpy>=1.0.<random>`: the same install, but a layer no earlier run built). Then times `repograder run` (a separate process, so its peak memory is measured alone):
+`numpy>=1.0.<random>`: the same install, but a layer no earlier run built). Then times
+`repograder run` (a separate process, so its peak memory is measured alone):
 
   (a) cold: no environment image, git mirror or result of these groups exists (the shared
       layer gets a fresh hash, so nothing of earlier runs is reused; the uv download cache is
