@@ -78,8 +78,9 @@ class Zygote:
                     stdin, stdout = proc.stdin, proc.stdout
                     assert stdin is not None
                     assert stdout is not None
-                    stdin.write(_SIZE.pack(len(request)) + request)
-                    stdin.flush()
+                    # Written within the deadline too: a zygote that does not read (stuck in
+                    # its imports, stopped) must not hold the grader past its time limit.
+                    _write_all(stdin.fileno(), _SIZE.pack(len(request)) + request, deadline)
                     code, out_size, err_size = _ANSWER.unpack(
                         _read_exact(stdout, _ANSWER.size, deadline)
                     )
@@ -95,6 +96,12 @@ class Zygote:
                     if attempt:
                         raise
                     continue
+                except BaseException:
+                    # Ctrl-C (KeyboardInterrupt) or any other exception between the request and
+                    # the end of its answer: the answer still on its way would be read as the
+                    # next request's (another group's page or paper), so the zygote goes.
+                    self._stop()
+                    raise
                 return Outcome(code, out, err)
             raise OSError("unreachable")  # pragma: no cover
 
@@ -111,6 +118,8 @@ class Zygote:
                 bufsize=0,
                 start_new_session=True,
             )
+            assert self._proc.stdin is not None
+            os.set_blocking(self._proc.stdin.fileno(), False)  # writes wait in _write_all
             self.started += 1
         return self._proc
 
@@ -133,13 +142,24 @@ class Zygote:
             self._stop()
 
 
+def _write_all(fd: int, data: bytes, deadline: float) -> None:
+    """Write ``data`` to the non-blocking ``fd`` before ``deadline`` (else :class:`Late`)."""
+    view = memoryview(data)
+    while view:
+        wait = deadline - time.monotonic()
+        if wait <= 0 or not _ready(fd, selectors.EVENT_WRITE, wait):
+            raise Late("the zygote did not take the request in time")
+        with contextlib.suppress(BlockingIOError):
+            view = view[os.write(fd, view) :]
+
+
 def _read_exact(pipe: IO[bytes], size: int, deadline: float) -> bytes:
     fd = pipe.fileno()
     chunks: list[bytes] = []
     left = size
     while left:
         wait = deadline - time.monotonic()
-        if wait <= 0 or not _readable(fd, wait):
+        if wait <= 0 or not _ready(fd, selectors.EVENT_READ, wait):
             raise Late("no answer in time")
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
@@ -149,9 +169,9 @@ def _read_exact(pipe: IO[bytes], size: int, deadline: float) -> bytes:
     return b"".join(chunks)
 
 
-def _readable(fd: int, wait: float) -> bool:
+def _ready(fd: int, events: int, wait: float) -> bool:
     with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
+        selector.register(fd, events)
         return bool(selector.select(wait))
 
 

@@ -7,6 +7,8 @@ import re
 import shutil
 import signal
 import struct
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -127,3 +129,54 @@ def test_requests_of_groups_inspected_at_once_run_side_by_side() -> None:
         assert pool.started == 3
     finally:
         pool.close()
+
+
+def test_a_zygote_that_does_not_read_cannot_hold_the_grader_past_its_time_limit(
+    zygote: childproc.Zygote,
+) -> None:
+    # A zygote stuck before reading (here: stopped) while a request larger than the pipe
+    # buffer is sent: the write waited forever, outside the deadline.
+    assert "warm" in _render(zygote, _page("warm"))
+    proc = zygote._proc
+    assert proc is not None
+    os.kill(proc.pid, signal.SIGSTOP)
+    outcome: list[float] = []
+
+    def send() -> None:
+        started = time.monotonic()
+        try:
+            zygote.run(struct.pack("!Q", GB) + _page("x" * (1 << 20)), 1.0)
+        except childproc.Late:
+            outcome.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    thread.join(20)
+    if thread.is_alive():  # let the blocked write finish so that the test ends
+        os.kill(proc.pid, signal.SIGCONT)
+        thread.join(20)
+        pytest.fail("the grader waited on the stopped zygote past the time limit")
+    assert outcome
+    assert outcome[0] < 10
+    assert "next" in _render(zygote, _page("next"))
+    assert zygote.started == 2
+
+
+def test_an_interrupted_request_does_not_leave_its_answer_to_the_next(
+    zygote: childproc.Zygote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C (KeyboardInterrupt) after the request was sent, before its answer was read: the
+    # zygote stayed in use and the next request read the first one's answer.
+    assert "warm" in _render(zygote, _page("warm"))
+    read_exact = childproc._read_exact
+
+    def interrupted(*args: object) -> bytes:
+        monkeypatch.setattr(childproc, "_read_exact", read_exact)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(childproc, "_read_exact", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _render(zygote, _page("first group"))
+    body = _render(zygote, _page("second group"))
+    assert "second group" in body
+    assert "first group" not in body
