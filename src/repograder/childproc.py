@@ -257,16 +257,28 @@ def _read_stream(stream: IO[bytes], size: int) -> bytes | None:
     return data if data is not None and len(data) == size else None
 
 
-def _collect(out_fd: int, err_fd: int) -> tuple[bytes, bytes]:
-    """Everything on ``out_fd`` (up to MAX_STDOUT + 1 bytes) and the tail of ``err_fd``."""
+class _GraderGone(Exception):
+    """The grader's end of the requests pipe closed while a request ran."""
+
+
+def _collect(out_fd: int, err_fd: int, requests_fd: int) -> tuple[bytes, bytes]:
+    """Everything on ``out_fd`` (up to MAX_STDOUT + 1 bytes) and the tail of ``err_fd``.
+
+    The grader sends nothing while a request runs, so ``requests_fd`` turns readable only when
+    the grader is gone (killed, a second Ctrl-C: no atexit call ended this zygote): then the
+    request's process, whatever it left behind, and this zygote end at once instead of when the
+    request does (a hung one: never)."""
     out = bytearray()
     err = bytearray()
     with selectors.DefaultSelector() as selector:
         selector.register(out_fd, selectors.EVENT_READ, out)
         selector.register(err_fd, selectors.EVENT_READ, err)
+        selector.register(requests_fd, selectors.EVENT_READ, None)
         open_fds = 2
         while open_fds:
             for key, _events in selector.select():
+                if key.fd == requests_fd:
+                    raise _GraderGone
                 chunk = os.read(key.fd, 1 << 20)
                 if not chunk:
                     selector.unregister(key.fd)
@@ -281,7 +293,7 @@ def _collect(out_fd: int, err_fd: int) -> tuple[bytes, bytes]:
     return bytes(out), bytes(err)
 
 
-def _serve_one(serve: object, request: bytes) -> tuple[int, bytes, bytes]:
+def _serve_one(serve: object, request: bytes, requests_fd: int) -> tuple[int, bytes, bytes]:
     """Fork a process that answers ``request``; (return code, stdout, stderr tail)."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -311,7 +323,12 @@ def _serve_one(serve: object, request: bytes) -> tuple[int, bytes, bytes]:
     os.close(out_w)
     os.close(err_w)
     try:
-        out, err = _collect(out_r, err_r)
+        out, err = _collect(out_r, err_r, requests_fd)
+    except _GraderGone:
+        if os.getpgrp() == os.getpid():  # its own session (Zygote): all it started, and itself
+            os.killpg(0, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
+        os._exit(1)
     finally:
         os.close(out_r)
         os.close(err_r)
@@ -334,7 +351,7 @@ def main(argv: list[str]) -> int:
         request = _read_stream(requests, size)
         if request is None:
             return 1
-        code, out, err = _serve_one(module.child_serve, request)
+        code, out, err = _serve_one(module.child_serve, request, requests.fileno())
         if len(out) > MAX_STDOUT:
             code, out, err = 1, b"", b"the answer was larger than the grader accepts"
         answers.write(_ANSWER.pack(code, len(out), len(err)) + out + err)

@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import struct
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -131,6 +132,22 @@ def test_requests_of_groups_inspected_at_once_run_side_by_side() -> None:
         pool.close()
 
 
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
+def _slow_page() -> bytes:
+    # Seconds of rendering: long enough to catch the request's process before it ends.
+    return _page("<b>x</b> " * 3000, 8)
+
+
 def test_a_zygote_that_does_not_read_cannot_hold_the_grader_past_its_time_limit(
     zygote: childproc.Zygote,
 ) -> None:
@@ -180,3 +197,30 @@ def test_an_interrupted_request_does_not_leave_its_answer_to_the_next(
     body = _render(zygote, _page("second group"))
     assert "second group" in body
     assert "first group" not in body
+
+
+def test_a_zygote_whose_grader_is_gone_ends_its_request_and_itself(
+    zygote: childproc.Zygote,
+) -> None:
+    # The grader killed (or ended by a second Ctrl-C, without its atexit call) while a request
+    # hangs: the zygote waited for the request forever, and the request with it.
+    assert "warm" in _render(zygote, _page("warm"))
+    proc = zygote._proc
+    assert proc is not None
+    assert proc.stdin is not None
+    request = struct.pack("!Q", GB) + _slow_page()
+    os.set_blocking(proc.stdin.fileno(), True)  # the zygote is reading: a plain write
+    proc.stdin.write(struct.pack("!Q", len(request)) + request)
+    deadline = time.monotonic() + 20
+    while not (kids := _children(proc.pid)):
+        assert time.monotonic() < deadline
+    os.kill(kids[0], signal.SIGSTOP)  # hangs without using CPU: no rlimit ends it
+    proc.stdin.close()  # what the grader's death does to the pipe
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the zygote outlived its grader")
+    deadline = time.monotonic() + 10
+    while not _gone(kids[0]):
+        assert time.monotonic() < deadline, "the request's process outlived its grader"
+        time.sleep(0.05)
