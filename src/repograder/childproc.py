@@ -71,9 +71,11 @@ class Zygote:
         """Serve ``request`` in a process of its own. Raises :class:`Late` after ``timeout_s``,
         OSError when no zygote can be started."""
         with self._lock:
+            # One deadline for both attempts: a zygote that died during the request (killed,
+            # the request's doing) must not give the same request a second full time limit.
+            deadline = time.monotonic() + timeout_s
             for attempt in range(2):  # a zygote that died since the last request: once more
                 proc = self._ensure()
-                deadline = time.monotonic() + timeout_s
                 try:
                     stdin, stdout = proc.stdin, proc.stdout
                     assert stdin is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -224,3 +225,44 @@ def test_a_zygote_whose_grader_is_gone_ends_its_request_and_itself(
     while not _gone(kids[0]):
         assert time.monotonic() < deadline, "the request's process outlived its grader"
         time.sleep(0.05)
+
+
+def test_a_zygote_that_dies_during_a_request_does_not_give_it_a_second_time_limit(
+    zygote: childproc.Zygote,
+) -> None:
+    # The request is sent once more to a new zygote (as for one that died between requests),
+    # but within what is left of its time limit, not a new one.
+    assert "warm" in _render(zygote, _page("warm"))
+    outcome: list[float] = []
+
+    def send() -> None:
+        started = time.monotonic()
+        with contextlib.suppress(childproc.Late):
+            zygote.run(struct.pack("!Q", GB) + _slow_page(), 3.0)
+        outcome.append(time.monotonic() - started)
+
+    def stop_the_request_of(proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + 20
+        while not (kids := _children(proc.pid)):
+            if not thread.is_alive():  # Late while the new zygote still imported
+                return
+            assert time.monotonic() < deadline
+        os.kill(kids[0], signal.SIGSTOP)  # the request hangs
+
+    first = zygote._proc
+    assert first is not None
+    thread = threading.Thread(target=send)
+    thread.start()
+    stop_the_request_of(first)
+    time.sleep(2)
+    os.killpg(first.pid, signal.SIGKILL)  # the zygote dies (and its request with it)
+    deadline = time.monotonic() + 20
+    while ((second := zygote._proc) is first or second is None) and thread.is_alive():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    if second is not None and second is not first:
+        with contextlib.suppress(FileNotFoundError):
+            stop_the_request_of(second)
+    thread.join(30)
+    assert outcome
+    assert outcome[0] < 4  # 5 s and more: 2 s on the first zygote, 3 s on the second
