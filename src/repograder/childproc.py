@@ -295,7 +295,9 @@ def _collect(out_fd: int, err_fd: int, requests_fd: int) -> tuple[bytes, bytes]:
     return bytes(out), bytes(err)
 
 
-def _serve_one(serve: object, request: bytes, requests_fd: int) -> tuple[int, bytes, bytes]:
+def _serve_one(
+    serve: object, request: bytes, requests_fd: int, answers_fd: int
+) -> tuple[int, bytes, bytes]:
     """Fork a process that answers ``request``; (return code, stdout, stderr tail)."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -306,6 +308,12 @@ def _serve_one(serve: object, request: bytes, requests_fd: int) -> tuple[int, by
         try:
             os.close(out_r)
             os.close(err_r)
+            # The zygote's protocol is not the request's: a parser bug exploited here must
+            # not write answers to later requests (other groups') into it, nor keep it open.
+            os.close(answers_fd)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, requests_fd)
+            os.close(null)
             # What the libraries print goes to stderr; only the answer reaches out_w.
             os.dup2(err_w, 1)
             os.dup2(err_w, 2)
@@ -353,7 +361,9 @@ def main(argv: list[str]) -> int:
         request = _read_stream(requests, size)
         if request is None:
             return 1
-        code, out, err = _serve_one(module.child_serve, request, requests.fileno())
+        code, out, err = _serve_one(
+            module.child_serve, request, requests.fileno(), answers.fileno()
+        )
         if len(out) > MAX_STDOUT:
             code, out, err = 1, b"", b"the answer was larger than the grader accepts"
         answers.write(_ANSWER.pack(code, len(out), len(err)) + out + err)

@@ -266,3 +266,28 @@ def test_a_zygote_that_dies_during_a_request_does_not_give_it_a_second_time_limi
     thread.join(30)
     assert outcome
     assert outcome[0] < 4  # 5 s and more: 2 s on the first zygote, 3 s on the second
+
+
+def test_the_requests_process_does_not_hold_the_zygotes_protocol_pipes(
+    zygote: childproc.Zygote,
+) -> None:
+    # An exploited parser could write answer frames of its own for the requests after it
+    # (other groups'), and it kept the zygote's end of the answers pipe open.
+    assert "warm" in _render(zygote, _page("warm"))
+    proc = zygote._proc
+    assert proc is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    protocol = {os.fstat(proc.stdin.fileno()).st_ino, os.fstat(proc.stdout.fileno()).st_ino}
+    request = struct.pack("!Q", GB) + _slow_page()
+    os.set_blocking(proc.stdin.fileno(), True)  # the zygote is reading: a plain write
+    proc.stdin.write(struct.pack("!Q", len(request)) + request)
+    deadline = time.monotonic() + 20
+    while not (kids := _children(proc.pid)):
+        assert time.monotonic() < deadline
+    fds = Path(f"/proc/{kids[0]}/fd")
+    while not os.readlink(fds / "1").startswith("pipe:"):  # its own set-up is done
+        assert time.monotonic() < deadline
+    os.kill(kids[0], signal.SIGSTOP)
+    held = {os.stat(fd).st_ino for fd in fds.iterdir()}
+    assert not held & protocol
