@@ -71,15 +71,18 @@ class Zygote:
         """Serve ``request`` in a process of its own. Raises :class:`Late` after ``timeout_s``,
         OSError when no zygote can be started."""
         with self._lock:
+            # One deadline for both attempts: a zygote that died during the request (killed,
+            # the request's doing) must not give the same request a second full time limit.
+            deadline = time.monotonic() + timeout_s
             for attempt in range(2):  # a zygote that died since the last request: once more
                 proc = self._ensure()
-                deadline = time.monotonic() + timeout_s
                 try:
                     stdin, stdout = proc.stdin, proc.stdout
                     assert stdin is not None
                     assert stdout is not None
-                    stdin.write(_SIZE.pack(len(request)) + request)
-                    stdin.flush()
+                    # Written within the deadline too: a zygote that does not read (stuck in
+                    # its imports, stopped) must not hold the grader past its time limit.
+                    _write_all(stdin.fileno(), _SIZE.pack(len(request)) + request, deadline)
                     code, out_size, err_size = _ANSWER.unpack(
                         _read_exact(stdout, _ANSWER.size, deadline)
                     )
@@ -95,6 +98,12 @@ class Zygote:
                     if attempt:
                         raise
                     continue
+                except BaseException:
+                    # Ctrl-C (KeyboardInterrupt) or any other exception between the request and
+                    # the end of its answer: the answer still on its way would be read as the
+                    # next request's (another group's page or paper), so the zygote goes.
+                    self._stop()
+                    raise
                 return Outcome(code, out, err)
             raise OSError("unreachable")  # pragma: no cover
 
@@ -111,6 +120,8 @@ class Zygote:
                 bufsize=0,
                 start_new_session=True,
             )
+            assert self._proc.stdin is not None
+            os.set_blocking(self._proc.stdin.fileno(), False)  # writes wait in _write_all
             self.started += 1
         return self._proc
 
@@ -133,13 +144,24 @@ class Zygote:
             self._stop()
 
 
+def _write_all(fd: int, data: bytes, deadline: float) -> None:
+    """Write ``data`` to the non-blocking ``fd`` before ``deadline`` (else :class:`Late`)."""
+    view = memoryview(data)
+    while view:
+        wait = deadline - time.monotonic()
+        if wait <= 0 or not _ready(fd, selectors.EVENT_WRITE, wait):
+            raise Late("the zygote did not take the request in time")
+        with contextlib.suppress(BlockingIOError):
+            view = view[os.write(fd, view) :]
+
+
 def _read_exact(pipe: IO[bytes], size: int, deadline: float) -> bytes:
     fd = pipe.fileno()
     chunks: list[bytes] = []
     left = size
     while left:
         wait = deadline - time.monotonic()
-        if wait <= 0 or not _readable(fd, wait):
+        if wait <= 0 or not _ready(fd, selectors.EVENT_READ, wait):
             raise Late("no answer in time")
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
@@ -149,9 +171,9 @@ def _read_exact(pipe: IO[bytes], size: int, deadline: float) -> bytes:
     return b"".join(chunks)
 
 
-def _readable(fd: int, wait: float) -> bool:
+def _ready(fd: int, events: int, wait: float) -> bool:
     with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
+        selector.register(fd, events)
         return bool(selector.select(wait))
 
 
@@ -237,16 +259,28 @@ def _read_stream(stream: IO[bytes], size: int) -> bytes | None:
     return data if data is not None and len(data) == size else None
 
 
-def _collect(out_fd: int, err_fd: int) -> tuple[bytes, bytes]:
-    """Everything on ``out_fd`` (up to MAX_STDOUT + 1 bytes) and the tail of ``err_fd``."""
+class _GraderGone(Exception):
+    """The grader's end of the requests pipe closed while a request ran."""
+
+
+def _collect(out_fd: int, err_fd: int, requests_fd: int) -> tuple[bytes, bytes]:
+    """Everything on ``out_fd`` (up to MAX_STDOUT + 1 bytes) and the tail of ``err_fd``.
+
+    The grader sends nothing while a request runs, so ``requests_fd`` turns readable only when
+    the grader is gone (killed, a second Ctrl-C: no atexit call ended this zygote): then the
+    request's process, whatever it left behind, and this zygote end at once instead of when the
+    request does (a hung one: never)."""
     out = bytearray()
     err = bytearray()
     with selectors.DefaultSelector() as selector:
         selector.register(out_fd, selectors.EVENT_READ, out)
         selector.register(err_fd, selectors.EVENT_READ, err)
+        selector.register(requests_fd, selectors.EVENT_READ, None)
         open_fds = 2
         while open_fds:
             for key, _events in selector.select():
+                if key.fd == requests_fd:
+                    raise _GraderGone
                 chunk = os.read(key.fd, 1 << 20)
                 if not chunk:
                     selector.unregister(key.fd)
@@ -261,7 +295,9 @@ def _collect(out_fd: int, err_fd: int) -> tuple[bytes, bytes]:
     return bytes(out), bytes(err)
 
 
-def _serve_one(serve: object, request: bytes) -> tuple[int, bytes, bytes]:
+def _serve_one(
+    serve: object, request: bytes, requests_fd: int, answers_fd: int
+) -> tuple[int, bytes, bytes]:
     """Fork a process that answers ``request``; (return code, stdout, stderr tail)."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -272,6 +308,12 @@ def _serve_one(serve: object, request: bytes) -> tuple[int, bytes, bytes]:
         try:
             os.close(out_r)
             os.close(err_r)
+            # The zygote's protocol is not the request's: a parser bug exploited here must
+            # not write answers to later requests (other groups') into it, nor keep it open.
+            os.close(answers_fd)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, requests_fd)
+            os.close(null)
             # What the libraries print goes to stderr; only the answer reaches out_w.
             os.dup2(err_w, 1)
             os.dup2(err_w, 2)
@@ -291,7 +333,12 @@ def _serve_one(serve: object, request: bytes) -> tuple[int, bytes, bytes]:
     os.close(out_w)
     os.close(err_w)
     try:
-        out, err = _collect(out_r, err_r)
+        out, err = _collect(out_r, err_r, requests_fd)
+    except _GraderGone:
+        if os.getpgrp() == os.getpid():  # its own session (Zygote): all it started, and itself
+            os.killpg(0, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
+        os._exit(1)
     finally:
         os.close(out_r)
         os.close(err_r)
@@ -314,7 +361,9 @@ def main(argv: list[str]) -> int:
         request = _read_stream(requests, size)
         if request is None:
             return 1
-        code, out, err = _serve_one(module.child_serve, request)
+        code, out, err = _serve_one(
+            module.child_serve, request, requests.fileno(), answers.fileno()
+        )
         if len(out) > MAX_STDOUT:
             code, out, err = 1, b"", b"the answer was larger than the grader accepts"
         answers.write(_ANSWER.pack(code, len(out), len(err)) + out + err)

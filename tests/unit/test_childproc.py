@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import signal
 import struct
+import subprocess
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -127,3 +131,163 @@ def test_requests_of_groups_inspected_at_once_run_side_by_side() -> None:
         assert pool.started == 3
     finally:
         pool.close()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
+def _slow_page() -> bytes:
+    # Seconds of rendering: long enough to catch the request's process before it ends.
+    return _page("<b>x</b> " * 3000, 8)
+
+
+def test_a_zygote_that_does_not_read_cannot_hold_the_grader_past_its_time_limit(
+    zygote: childproc.Zygote,
+) -> None:
+    # A zygote stuck before reading (here: stopped) while a request larger than the pipe
+    # buffer is sent: the write waited forever, outside the deadline.
+    assert "warm" in _render(zygote, _page("warm"))
+    proc = zygote._proc
+    assert proc is not None
+    os.kill(proc.pid, signal.SIGSTOP)
+    outcome: list[float] = []
+
+    def send() -> None:
+        started = time.monotonic()
+        try:
+            zygote.run(struct.pack("!Q", GB) + _page("x" * (1 << 20)), 1.0)
+        except childproc.Late:
+            outcome.append(time.monotonic() - started)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    thread.join(20)
+    if thread.is_alive():  # let the blocked write finish so that the test ends
+        os.kill(proc.pid, signal.SIGCONT)
+        thread.join(20)
+        pytest.fail("the grader waited on the stopped zygote past the time limit")
+    assert outcome
+    assert outcome[0] < 10
+    assert "next" in _render(zygote, _page("next"))
+    assert zygote.started == 2
+
+
+def test_an_interrupted_request_does_not_leave_its_answer_to_the_next(
+    zygote: childproc.Zygote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C (KeyboardInterrupt) after the request was sent, before its answer was read: the
+    # zygote stayed in use and the next request read the first one's answer.
+    assert "warm" in _render(zygote, _page("warm"))
+    read_exact = childproc._read_exact
+
+    def interrupted(*args: object) -> bytes:
+        monkeypatch.setattr(childproc, "_read_exact", read_exact)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(childproc, "_read_exact", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _render(zygote, _page("first group"))
+    body = _render(zygote, _page("second group"))
+    assert "second group" in body
+    assert "first group" not in body
+
+
+def test_a_zygote_whose_grader_is_gone_ends_its_request_and_itself(
+    zygote: childproc.Zygote,
+) -> None:
+    # The grader killed (or ended by a second Ctrl-C, without its atexit call) while a request
+    # hangs: the zygote waited for the request forever, and the request with it.
+    assert "warm" in _render(zygote, _page("warm"))
+    proc = zygote._proc
+    assert proc is not None
+    assert proc.stdin is not None
+    request = struct.pack("!Q", GB) + _slow_page()
+    os.set_blocking(proc.stdin.fileno(), True)  # the zygote is reading: a plain write
+    proc.stdin.write(struct.pack("!Q", len(request)) + request)
+    deadline = time.monotonic() + 20
+    while not (kids := _children(proc.pid)):
+        assert time.monotonic() < deadline
+    os.kill(kids[0], signal.SIGSTOP)  # hangs without using CPU: no rlimit ends it
+    proc.stdin.close()  # what the grader's death does to the pipe
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the zygote outlived its grader")
+    deadline = time.monotonic() + 10
+    while not _gone(kids[0]):
+        assert time.monotonic() < deadline, "the request's process outlived its grader"
+        time.sleep(0.05)
+
+
+def test_a_zygote_that_dies_during_a_request_does_not_give_it_a_second_time_limit(
+    zygote: childproc.Zygote,
+) -> None:
+    # The request is sent once more to a new zygote (as for one that died between requests),
+    # but within what is left of its time limit, not a new one.
+    assert "warm" in _render(zygote, _page("warm"))
+    outcome: list[float] = []
+
+    def send() -> None:
+        started = time.monotonic()
+        with contextlib.suppress(childproc.Late):
+            zygote.run(struct.pack("!Q", GB) + _slow_page(), 3.0)
+        outcome.append(time.monotonic() - started)
+
+    def stop_the_request_of(proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + 20
+        while not (kids := _children(proc.pid)):
+            if not thread.is_alive():  # Late while the new zygote still imported
+                return
+            assert time.monotonic() < deadline
+        os.kill(kids[0], signal.SIGSTOP)  # the request hangs
+
+    first = zygote._proc
+    assert first is not None
+    thread = threading.Thread(target=send)
+    thread.start()
+    stop_the_request_of(first)
+    time.sleep(2)
+    os.killpg(first.pid, signal.SIGKILL)  # the zygote dies (and its request with it)
+    deadline = time.monotonic() + 20
+    while ((second := zygote._proc) is first or second is None) and thread.is_alive():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    if second is not None and second is not first:
+        with contextlib.suppress(FileNotFoundError):
+            stop_the_request_of(second)
+    thread.join(30)
+    assert outcome
+    assert outcome[0] < 4  # 5 s and more: 2 s on the first zygote, 3 s on the second
+
+
+def test_the_requests_process_does_not_hold_the_zygotes_protocol_pipes(
+    zygote: childproc.Zygote,
+) -> None:
+    # An exploited parser could write answer frames of its own for the requests after it
+    # (other groups'), and it kept the zygote's end of the answers pipe open.
+    assert "warm" in _render(zygote, _page("warm"))
+    proc = zygote._proc
+    assert proc is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    protocol = {os.fstat(proc.stdin.fileno()).st_ino, os.fstat(proc.stdout.fileno()).st_ino}
+    request = struct.pack("!Q", GB) + _slow_page()
+    os.set_blocking(proc.stdin.fileno(), True)  # the zygote is reading: a plain write
+    proc.stdin.write(struct.pack("!Q", len(request)) + request)
+    deadline = time.monotonic() + 20
+    while not (kids := _children(proc.pid)):
+        assert time.monotonic() < deadline
+    fds = Path(f"/proc/{kids[0]}/fd")
+    while not os.readlink(fds / "1").startswith("pipe:"):  # its own set-up is done
+        assert time.monotonic() < deadline
+    os.kill(kids[0], signal.SIGSTOP)
+    held = {os.stat(fd).st_ino for fd in fds.iterdir()}
+    assert not held & protocol
