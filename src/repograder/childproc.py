@@ -243,7 +243,9 @@ def pool(module: str) -> Pool | None:
 
 
 @atexit.register
-def _close_all() -> None:
+def close_all() -> None:
+    """End every zygote of this process (at exit, and when a CLI command returns: an
+    in-process caller must not keep helper processes). A later request starts new ones."""
     with _POOLS_GUARD:
         pools = list(_POOLS.values())
     for each in pools:

@@ -291,3 +291,20 @@ def test_the_requests_process_does_not_hold_the_zygotes_protocol_pipes(
     os.kill(kids[0], signal.SIGSTOP)
     held = {os.stat(fd).st_ino for fd in fds.iterdir()}
     assert not held & protocol
+
+
+def test_a_cli_command_leaves_no_zygote_behind(tmp_path: Path) -> None:
+    # In-process callers (tests, a Python wrapper) run many commands in one process: the
+    # zygotes a command started end with it, and the next request starts new ones.
+    from repograder import cli, paper
+
+    shutil.copy(EXAMPLE_PAPER, tmp_path / "paper.pdf")
+    assert paper.inspect_paper(tmp_path, None) is not None
+    pool = childproc.pool("repograder.paper")
+    assert pool is not None
+    procs = [z._proc for z in pool._all if z._proc is not None]
+    assert procs, "the paper zygote is running"
+    groups = Path(__file__).parents[2] / "examples" / "groups.yaml"
+    cli.main(["validate", str(groups)])
+    assert all(p.poll() is not None for p in procs), "every zygote ended with the command"
+    assert paper.inspect_paper(tmp_path, None) is not None  # a new one on the next request

@@ -36,6 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             _err("interrupted")
             return int(ExitCode.INTERRUPTED)
+        finally:
+            # The PDF and notebook zygotes end with the command, also for in-process callers.
+            started = sys.modules.get("repograder.childproc")
+            if started is not None:
+                started.close_all()
 
 
 @contextlib.contextmanager

@@ -290,7 +290,7 @@ def warmup_script(plan: BuildPlan) -> str:
     NUMBA_CACHE_DIR, MPLCONFIGDIR's default and TMPDIR lie in the :data:`WARM_HOME` tmpfs and
     Python writes no bytecode (it could still write /tmp or /var/tmp). A failing command only
     costs speed later: it is reported and the layer is kept. What HOME holds afterwards is the warm
-    home every session starts with (``Builder.warm_home``).
+    home every session starts with (``docker.warmup.warm_home``).
     """
     tmp = f"{WARM_HOME}/.repograder-tmp"
     lines = [

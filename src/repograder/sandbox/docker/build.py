@@ -162,7 +162,7 @@ class Builder:
         """Build ``tag``: wheels only with the shared cache, else from source without it.
 
         With ``plan.warmup`` the warm-up runs while the image is committed and the warm home
-        it leaves is written to ``warm_path`` (:meth:`warm_home`). Returns (ok, summary, log
+        it leaves is written to ``warm_path`` (``warmup.warm_home``). Returns (ok, summary, log
         excerpt, notes). A failed or timed-out build is a result; an engine fault raises
         InfrastructureError.
         """

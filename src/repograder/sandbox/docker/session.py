@@ -113,7 +113,7 @@ class DockerSession:
     ) -> None:
         """Copy the checkout into /work and install the project when the build asked for it.
 
-        ``warm_home``: a tar of the shared layer's warm home (``Builder.warm_home``: the numba
+        ``warm_home``: a tar of the shared layer's warm home (``warmup.warm_home``: the numba
         JIT and matplotlib font caches its warm-up filled), unpacked into the tmpfs home.
         """
         code, _ = self._exec(["/bin/mkdir", "-p", "-m", "700", STATE_DIR], 4096)
