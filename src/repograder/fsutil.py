@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -327,3 +328,21 @@ def remove_tree(path: Path) -> None:
 
 def _suppress_os() -> contextlib.suppress:
     return contextlib.suppress(OSError)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` all or nothing: a temp file of its own (``mkstemp``, so two
+    processes writing one path never share it) in the same folder, fsync'ed, mode 0644, then
+    ``os.replace``. The temp file is removed on failure; raises OSError."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

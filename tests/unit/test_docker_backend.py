@@ -494,7 +494,7 @@ def test_warm_homes_written_by_two_runs_on_one_cache_folder_do_not_mix(
     target = tmp_path / "warm" / "abc.tar"
     target.parent.mkdir()
     (target.parent / ".abc.tar.7.partial").mkdir()  # the other run, half-way
-    warmup.write_atomic(target, b"mine")
+    warmup.keep(target, b"mine")
     assert target.read_bytes() == b"mine"
     assert sorted(p.name for p in target.parent.iterdir()) == [".abc.tar.7.partial", "abc.tar"]
 

@@ -7,16 +7,15 @@ truncated results.json must produce a clear message, not a traceback.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from repograder import fsutil
 from repograder.errors import ConfigError, InfrastructureError
 from repograder.model import (
     SCHEMA_VERSION,
@@ -479,22 +478,10 @@ def write_text_atomic(path: Path, text: str) -> None:
         data = data.decode("utf-8", "replace").encode("utf-8")
     if _holds(path, data):
         return
-    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        tmp = None
+        fsutil.write_bytes_atomic(path, data)
     except OSError as exc:
         raise InfrastructureError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 def _only_escapes(text: str) -> bool:

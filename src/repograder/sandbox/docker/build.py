@@ -370,7 +370,7 @@ class Builder:
                         summary = f"the warm-up wrote outside its home ({stray[:200]})"
                         return Attempt(False, summary, notes=tuple(notes))
                     if warm_path is not None:
-                        warmup.write_atomic(warm_path, data)
+                        warmup.keep(warm_path, data)
         except EngineError as exc:
             if time.monotonic() >= deadline:
                 return dataclasses.replace(timeout, notes=tuple(notes))

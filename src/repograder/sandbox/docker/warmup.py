@@ -11,13 +11,12 @@ redoes it for a cache folder that has the layer image but not its warm home.
 from __future__ import annotations
 
 import io
-import os
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from repograder import fsutil
 from repograder.errors import InfrastructureError
 from repograder.sandbox import buildplan
 from repograder.sandbox.docker.engine import EngineError
@@ -55,22 +54,11 @@ def _empty_tar() -> bytes:
 EMPTY_TAR = _empty_tar()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a partial file of its own, then rename it."""
-    # A partial file of its own (O_EXCL): two runs may share the cache folder, and thread ids
-    # repeat across processes; a shared partial name would let one run rename the other's
-    # half-written tar into place, then fail its own rename.
+def keep(path: Path, data: bytes) -> None:
+    """Keep a warm home at ``path`` (``fsutil.write_bytes_atomic``: two runs may share the
+    cache folder)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    partial = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        partial.chmod(0o644)
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    fsutil.write_bytes_atomic(path, data)
 
 
 def warm_home(
@@ -138,5 +126,5 @@ def warm_only(
         raise InfrastructureError(f"the Docker engine failed during a warm-up: {exc}") from exc
     finally:
         builder.tracker.remove_later(container)
-    write_atomic(warm_path, data)
+    keep(warm_path, data)
     return note
