@@ -149,6 +149,22 @@ def _slow_page() -> bytes:
     return _page("<b>x</b> " * 3000, 8)
 
 
+def _send_slow_request(zygote: childproc.Zygote) -> tuple[subprocess.Popen[bytes], int]:
+    """Warm ``zygote`` up, then write a slow request to it directly (no answer is read);
+    the zygote's process and the pid of the request's own process once it is forked."""
+    assert "warm" in _render(zygote, _page("warm"))
+    proc = zygote._proc
+    assert proc is not None
+    assert proc.stdin is not None
+    request = struct.pack("!Q", GB) + _slow_page()
+    os.set_blocking(proc.stdin.fileno(), True)  # the zygote is reading: a plain write
+    proc.stdin.write(struct.pack("!Q", len(request)) + request)
+    deadline = time.monotonic() + 20
+    while not (kids := _children(proc.pid)):
+        assert time.monotonic() < deadline
+    return proc, kids[0]
+
+
 def test_a_zygote_that_does_not_read_cannot_hold_the_grader_past_its_time_limit(
     zygote: childproc.Zygote,
 ) -> None:
@@ -205,24 +221,16 @@ def test_a_zygote_whose_grader_is_gone_ends_its_request_and_itself(
 ) -> None:
     # The grader killed (or ended by a second Ctrl-C, without its atexit call) while a request
     # hangs: the zygote waited for the request forever, and the request with it.
-    assert "warm" in _render(zygote, _page("warm"))
-    proc = zygote._proc
-    assert proc is not None
+    proc, kid = _send_slow_request(zygote)
     assert proc.stdin is not None
-    request = struct.pack("!Q", GB) + _slow_page()
-    os.set_blocking(proc.stdin.fileno(), True)  # the zygote is reading: a plain write
-    proc.stdin.write(struct.pack("!Q", len(request)) + request)
-    deadline = time.monotonic() + 20
-    while not (kids := _children(proc.pid)):
-        assert time.monotonic() < deadline
-    os.kill(kids[0], signal.SIGSTOP)  # hangs without using CPU: no rlimit ends it
+    os.kill(kid, signal.SIGSTOP)  # hangs without using CPU: no rlimit ends it
     proc.stdin.close()  # what the grader's death does to the pipe
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         pytest.fail("the zygote outlived its grader")
     deadline = time.monotonic() + 10
-    while not _gone(kids[0]):
+    while not _gone(kid):
         assert time.monotonic() < deadline, "the request's process outlived its grader"
         time.sleep(0.05)
 
@@ -273,22 +281,15 @@ def test_the_requests_process_does_not_hold_the_zygotes_protocol_pipes(
 ) -> None:
     # An exploited parser could write answer frames of its own for the requests after it
     # (other groups'), and it kept the zygote's end of the answers pipe open.
-    assert "warm" in _render(zygote, _page("warm"))
-    proc = zygote._proc
-    assert proc is not None
+    proc, kid = _send_slow_request(zygote)
     assert proc.stdin is not None
     assert proc.stdout is not None
     protocol = {os.fstat(proc.stdin.fileno()).st_ino, os.fstat(proc.stdout.fileno()).st_ino}
-    request = struct.pack("!Q", GB) + _slow_page()
-    os.set_blocking(proc.stdin.fileno(), True)  # the zygote is reading: a plain write
-    proc.stdin.write(struct.pack("!Q", len(request)) + request)
     deadline = time.monotonic() + 20
-    while not (kids := _children(proc.pid)):
-        assert time.monotonic() < deadline
-    fds = Path(f"/proc/{kids[0]}/fd")
+    fds = Path(f"/proc/{kid}/fd")
     while not os.readlink(fds / "1").startswith("pipe:"):  # its own set-up is done
         assert time.monotonic() < deadline
-    os.kill(kids[0], signal.SIGSTOP)
+    os.kill(kid, signal.SIGSTOP)
     held = {os.stat(fd).st_ino for fd in fds.iterdir()}
     assert not held & protocol
 
