@@ -67,6 +67,9 @@ class SandboxSlots:
                 raise Interrupted("interrupted")
             if name in self._queue:
                 self._queue.remove(name)
+                # The next group in line may have checked its turn while this one was still
+                # first: wake it, or a free slot idles until some group finishes.
+                self._cond.notify_all()
             self._free -= 1
         try:
             yield
