@@ -160,6 +160,16 @@ class GradingContext:
         return cls(plan, effects, control)
 
     @property
+    def builds(self) -> bool:
+        """True when this run builds environments: a sandbox, not static-only, and the rubric
+        has build or run checks."""
+        return (
+            self.effects.sandbox is not None
+            and not self.plan.static_only
+            and any(c.stage in ("build", "run") for c in self.plan.rubric.checks)
+        )
+
+    @property
     def sandbox_id(self) -> str:
         """The sandbox's part of the result-cache identity: ``"static"`` without builds."""
         sandbox = self.effects.sandbox

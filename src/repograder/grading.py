@@ -164,6 +164,11 @@ def fetch_group(group: GroupSpec, ctx: GradingContext) -> GroupResult | FetchedG
             effects.progress.done(group.name, cached, cached=True)
             return cached
         handed_on = True
+        if ctx.builds:
+            # This group will build: the shared layer, if any, need not wait for its inspection.
+            start_layer = getattr(effects.sandbox, "start_layer", None)
+            if start_layer is not None:
+                start_layer()
         return FetchedGroup(group, ctx, checkout, repo_shown, key, fetch_s, started, work)
     finally:
         if not handed_on:
@@ -299,7 +304,7 @@ def _run_stage(
     """
     env, sandbox, static_only = static.env, ctx.effects.sandbox, ctx.plan.static_only
     wants_build = any(c.stage in ("build", "run") for c in ctx.plan.rubric.checks)
-    if sandbox is not None and not static_only and wants_build and env is not None:
+    if sandbox is not None and ctx.builds and env is not None:
         try:
             return sandbox_stage(ctx, group, env, static, checkout)
         except InfrastructureError as exc:

@@ -224,12 +224,10 @@ def course_layer(
     sandbox, rubric = ctx.effects.sandbox, ctx.plan.rubric
     adopt = getattr(sandbox, "use_inferred_layer", None)
     if (
-        sandbox is None
-        or ctx.plan.static_only
-        or adopt is None
+        adopt is None
+        or not ctx.builds
         or not rubric.infer_layer
         or getattr(sandbox, "layer_declared", False)
-        or not any(c.stage in ("build", "run") for c in rubric.checks)
     ):
         return None
     tooling = notebooks.NOTEBOOK_TOOLING if _check(rubric, notebooks_check.ID) else ()

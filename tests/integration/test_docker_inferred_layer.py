@@ -3,6 +3,8 @@ the result-cache identity (it is decided while groups already look up their resu
 
 from __future__ import annotations
 
+import contextlib
+import time
 import uuid
 from pathlib import Path
 
@@ -39,3 +41,32 @@ def test_an_inferred_layer_keeps_the_identity_and_a_declared_one_wins(
     finally:
         box.close()
         declared.close()
+
+
+@pytest.mark.timeout(600)
+def test_start_layer_builds_an_inferred_layer_once_in_the_background(
+    base_image: str, tmp_path: Path
+) -> None:
+    # The pipeline asks for the layer when the first group turns out to need a build, which
+    # may be before the layer is inferred: the build begins the moment it is adopted.
+    box = DockerSandbox(f"test-{uuid.uuid4().hex[:10]}", tmp_path / "cache")
+    salt = uuid.uuid4().hex[:8]  # a layer no earlier run built
+    tag: str | None = None
+    try:
+        box.start_layer()  # nothing inferred yet: nothing to build
+        assert box.builds_run == 0
+        tag = box.use_inferred_layer(("six",), (), (f"true {salt}",))
+        assert tag is not None
+        box.start_layer()  # a second call starts nothing more
+        deadline = time.monotonic() + 540
+        while box._image(tag) is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert box._image(tag) is not None, "the layer was not built without any group build"
+        assert box.builds_run == 1
+        # Too late to change a layer under way or built.
+        assert box.use_inferred_layer(("numpy",)) == tag
+    finally:
+        box.close()
+        if tag is not None:
+            with contextlib.suppress(Exception):
+                box.engine.remove_image(tag)

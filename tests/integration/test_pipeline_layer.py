@@ -222,3 +222,41 @@ def test_a_bounded_pool_keeps_the_sandbox_order_when_the_first_fetch_is_slowest(
     ctx = _ctx(tmp_path, sandbox, path, progress=FirstFetchSlow("g00"))
     run = pipeline.grade_all(config, config.groups, ctx, jobs=1)
     assert [g.status for g in run.groups] == [GroupStatus.GRADED] * groups
+
+
+class StartingFake(LayeringFake):
+    """A LayeringFake whose shared layer can be started early; inspections are events too."""
+
+    def start_layer(self) -> None:
+        self.events.append("start")
+
+
+class InspectionsSeen(pipeline.NoProgress):
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def stage(self, group: str, stage: str) -> None:
+        if stage == "inspect":
+            self.events.append(f"inspect {group}")
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_the_layer_starts_before_the_first_inspection_and_not_when_nothing_builds(
+    tmp_path: Path, declared: bool
+) -> None:
+    path = _course(tmp_path, {"a": "numpy\nscipy\n", "b": "numpy\nscipy\n"})
+    config = load_groups(path)
+    sandbox = StartingFake()
+    sandbox.layer_declared = declared
+    ctx = _ctx(tmp_path, sandbox, path, progress=InspectionsSeen(sandbox.events))
+    pipeline.grade_all(config, config.groups, ctx, jobs=1)
+    first_inspection = next(i for i, e in enumerate(sandbox.events) if e.startswith("inspect"))
+    assert "start" in sandbox.events[:first_inspection]
+    assert sandbox.events.index("start") < sandbox.events.index("prepare")
+    # Nothing changed: every result is reused, so no layer is built for nobody.
+    again = StartingFake()
+    again.layer_declared = declared
+    ctx = _ctx(tmp_path, again, path, progress=InspectionsSeen(again.events))
+    pipeline.grade_all(config, config.groups, ctx, jobs=1)
+    assert "start" not in again.events
+    assert "prepare" not in again.events

@@ -87,6 +87,8 @@ class DockerSandbox:
             self._common_plan = self._plan_layer(common, common_apt, warmup, trusted=True)
         self._common: tuple[str, str] | None = None  # (tag, image id) once built
         self._common_error: str | None = None
+        self._layer_wanted = False  # start_layer was called (maybe before a layer was inferred)
+        self._layer_started = False
         atexit.register(self.close)
 
     def _plan_layer(
@@ -132,13 +134,17 @@ class DockerSandbox:
         if self.layer_declared:
             return self.common_tag
         with self._lock:
-            if self._common is not None or self._common_error is not None:
-                return self.common_tag  # already built: too late to change
+            if self._common is not None or self._common_error is not None or self._layer_started:
+                return self.common_tag  # built or being built: too late to change
             if not any(r.strip() for r in (*common, *apt)):
                 self._common_plan = None
                 return None
             self._common_plan = self._plan_layer(common, apt, warmup, trusted=True)
             self._layer_inferred = True
+            start = self._layer_wanted and not self._layer_started
+            self._layer_started |= start
+        if start:
+            self._build_layer_in_background()
         return self.common_tag
 
     @property
@@ -197,6 +203,30 @@ class DockerSandbox:
             self._common = (tag, image.id)
             touch_used(self.cache_dir, plan.content_hash)
             return self._common
+
+    def start_layer(self) -> None:
+        """Start building the shared layer in a daemon thread: now when it is declared, or as
+        soon as an inferred one is adopted (``use_inferred_layer``). Idempotent.
+
+        The pipeline calls this when the first group turns out to need a build. The layer
+        takes a minute or more and every group's build waits for it; started here it no
+        longer waits for the first group's inspection and sandbox turn (measured: 2.1 s of
+        the 16-group benchmark). Errors are not raised here: the first group's build meets
+        the same layer (built, failed with a note, or tried again) and raises there.
+        """
+        with self._lock:
+            self._layer_wanted = True
+            start = self._common_plan is not None and not self._layer_started
+            self._layer_started |= start
+        if start:
+            self._build_layer_in_background()
+
+    def _build_layer_in_background(self) -> None:
+        def build() -> None:
+            with contextlib.suppress(Exception):
+                self._ensure_common()
+
+        threading.Thread(target=build, name="shared-layer", daemon=True).start()
 
     def warm_path(self, layer_hash: str) -> Path:
         """Where the warm home of the shared layer ``layer_hash`` is kept (a tar)."""
