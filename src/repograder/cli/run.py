@@ -305,18 +305,61 @@ def default_jobs(limits: Limits) -> int:
     The extra sandbox keeps the cores busy while another group's container starts, its files
     are copied in or its build is committed. Measured with ``benchmarks/grade_bench.py`` (16
     groups, 2 cores, 1 CPU per sandbox, cold run): 194.7 s with 2 sandboxes, 178.9 s with 3,
-    181.6 s with 4.
+    181.6 s with 4. "Usable" is the smallest of the cores this process may run on
+    (sched_getaffinity) and its cgroup's CPU quota; memory likewise is the smaller of RAM and
+    the cgroup's limit (a container started with ``--cpus 2 --memory 8g`` on a large host
+    sees the host's cores and RAM everywhere else).
     """
     try:
-        cores = len(os.sched_getaffinity(0))
+        cores: float = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    by_cpu = max(1, int(cores / max(limits.cpus, 0.01))) + 1
+    quota, mem_limit = _cgroup_limits()
+    if quota is not None:
+        cores = min(cores, max(quota, 1.0))
+    # The epsilon: 33 cores / 1.1 CPU is 29.999999999999996 in floating point, not 30.
+    by_cpu = max(1, int(cores / max(limits.cpus, 0.01) + 1e-9)) + 1
     try:
         mem_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
     except (ValueError, OSError):
         mem_mb = limits.memory_mb * by_cpu
+    if mem_limit is not None:
+        mem_mb = min(mem_mb, mem_limit // (1024 * 1024))
     return max(1, min(by_cpu, mem_mb // max(limits.memory_mb, 1)))
+
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _cgroup_limits() -> tuple[float | None, int | None]:
+    """(CPU quota in cores, memory limit in bytes) of this process's cgroup; None where there
+    is none or it cannot be read. cgroup v2 (``cpu.max``, ``memory.max`` at the root the
+    container sees) first, then v1 (``cpu/cpu.cfs_quota_us``, ``memory/memory.limit_in_bytes``).
+    """
+
+    def read(*parts: str) -> list[str] | None:
+        try:
+            return CGROUP_ROOT.joinpath(*parts).read_text(encoding="ascii").split()
+        except (OSError, ValueError):
+            return None
+
+    def number(text: str) -> int | None:
+        return int(text) if text.isdigit() else None  # "max", "-1": no limit
+
+    cpus: float | None = None
+    v2 = read("cpu.max")
+    if v2 is not None and len(v2) == 2:
+        quota, period = number(v2[0]), number(v2[1])
+    else:
+        q, p = read("cpu", "cpu.cfs_quota_us"), read("cpu", "cpu.cfs_period_us")
+        quota = number(q[0]) if q else None
+        period = number(p[0]) if p else None
+    if quota and period:
+        cpus = quota / period
+    mem = read("memory.max") or read("memory", "memory.limit_in_bytes")
+    memory = number(mem[0]) if mem else None
+    # v1 reports "no limit" as a huge number (PAGE_COUNTER_MAX pages): leave that to RAM.
+    return cpus, memory if memory and memory < 1 << 60 else None
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
