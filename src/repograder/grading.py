@@ -163,12 +163,13 @@ def fetch_group(group: GroupSpec, ctx: GradingContext) -> GroupResult | FetchedG
             cached = _with_contributions(cached, group, checkout)
             effects.progress.done(group.name, cached, cached=True)
             return cached
-        handed_on = True
         if ctx.builds:
             # This group will build: the shared layer, if any, need not wait for its inspection.
+            # Before handing on: if starting it fails, this group's turn and work are released.
             start_layer = getattr(effects.sandbox, "start_layer", None)
             if start_layer is not None:
                 start_layer()
+        handed_on = True
         return FetchedGroup(group, ctx, checkout, repo_shown, key, fetch_s, started, work)
     finally:
         if not handed_on:

@@ -260,3 +260,20 @@ def test_the_layer_starts_before_the_first_inspection_and_not_when_nothing_build
     pipeline.grade_all(config, config.groups, ctx, jobs=1)
     assert "start" not in again.events
     assert "prepare" not in again.events
+
+
+class FailingStart(LayeringFake):
+    def start_layer(self) -> None:
+        raise RuntimeError("can't start new thread")
+
+
+def test_a_layer_that_cannot_start_releases_the_group_s_work(tmp_path: Path) -> None:
+    # start_layer runs after the fetch: if it fails, the group was never handed on and its
+    # checkout (cache/work/<run>/<group>) must not be left behind.
+    path = _course(tmp_path, {"a": "numpy\n"})
+    config = load_groups(path)
+    ctx = _ctx(tmp_path, FailingStart(), path)
+    with pytest.raises(RuntimeError, match="new thread"):
+        pipeline.grade_all(config, config.groups, ctx, jobs=1)
+    work = ctx.plan.cache_dir / "work" / ctx.plan.run_id
+    assert not work.exists() or list(work.iterdir()) == []
