@@ -4,6 +4,7 @@ the result-cache identity (it is decided while groups already look up their resu
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -70,3 +71,37 @@ def test_start_layer_builds_an_inferred_layer_once_in_the_background(
         if tag is not None:
             with contextlib.suppress(Exception):
                 box.engine.remove_image(tag)
+
+
+@pytest.mark.timeout(300)
+def test_closing_while_the_layer_builds_in_the_background_leaves_nothing_behind(
+    base_image: str, tmp_path: Path
+) -> None:
+    # Ctrl-C (pipeline._interruptible closes the sandbox) while start_layer's thread builds.
+    run_id = f"test-{uuid.uuid4().hex[:10]}"
+    box = DockerSandbox(run_id, tmp_path / "cache")
+    salt = uuid.uuid4().hex[:8]
+    escaped: list[BaseException | None] = []
+    hook = threading.excepthook
+    threading.excepthook = lambda args: escaped.append(args.exc_value)
+    try:
+        tag = box.use_inferred_layer(("six",), (), (f"true {salt}",))
+        assert tag is not None
+        box.start_layer()
+        deadline = time.monotonic() + 120
+        while not box.engine.containers([f"repograder.run={run_id}"]):
+            assert time.monotonic() < deadline, "the layer's build container never started"
+            time.sleep(0.1)
+        box.close()
+        builder = [t for t in threading.enumerate() if t.name == "shared-layer"]
+        for thread in builder:
+            thread.join(60)
+            assert not thread.is_alive(), "the layer's thread hangs after close()"
+        assert escaped == []
+        assert box.engine.containers([f"repograder.run={run_id}"]) == []
+        assert box.builds_run == 1
+    finally:
+        threading.excepthook = hook
+        box.close()
+        with contextlib.suppress(Exception):
+            box.engine.remove_image(f"{tag}")
