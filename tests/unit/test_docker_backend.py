@@ -556,3 +556,41 @@ def test_an_apt_engine_fault_on_an_attempt_that_is_retried_does_not_hide_the_ret
     assert FaultyApt.apt_calls == 2
     assert build.SOURCE_BUILD_NOTE in result.notes
     box.close()
+
+
+def _layer_threads_end() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "shared-layer":
+            thread.join(10)
+            assert not thread.is_alive()
+
+
+def test_an_engine_fault_in_the_background_layer_build_is_logged_and_retried(
+    tmp_path: Path,
+) -> None:
+    # start_layer's thread must not swallow an engine fault silently: the log says the layer
+    # stopped, and the first group's build builds it again (once).
+    fake = FakeEngine()
+    fake.fail("put_archive", EngineError("500 Server Error: Internal Server Error"))
+    logs: list[str] = []
+    box = _box(fake, tmp_path, common=("six",), log=logs.append)
+    box.start_layer()
+    _layer_threads_end()
+    stopped = [m for m in logs if "shared layer's build stopped" in m]
+    assert len(stopped) == 1, logs
+    assert "500" in stopped[0]
+    build = box.prepare(_spec(), _repo(tmp_path), tmp_path / "logs")
+    assert build.ok, build.summary
+    assert box._common is not None
+    assert not any("no shared layer" in n for n in build.notes)
+    box.close()
+
+
+def test_a_layer_stopped_by_close_logs_nothing(tmp_path: Path) -> None:
+    fake = FakeEngine()
+    logs: list[str] = []
+    box = _box(fake, tmp_path, common=("six",), log=logs.append)
+    box.close()  # Ctrl-C before the thread got to start its container
+    box.start_layer()
+    _layer_threads_end()
+    assert not any("stopped" in m for m in logs), logs

@@ -106,6 +106,11 @@ class ContainerTracker:
         self._closed = False
         self._removing: list[threading.Thread] = []
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran: the run is stopping."""
+        return self._closed
+
     def labels(self, content_hash: str = "") -> dict[str, str]:
         """``repograder=1``, the run id, the run lock (:class:`RunLock`) and the content hash."""
         labels = {

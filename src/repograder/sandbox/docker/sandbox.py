@@ -223,8 +223,11 @@ class DockerSandbox:
 
     def _build_layer_in_background(self) -> None:
         def build() -> None:
-            with contextlib.suppress(Exception):
+            try:
                 self._ensure_common()
+            except Exception as exc:  # the groups' builds meet the layer again and raise there
+                if not self._tracker.closed:  # closed: the run is stopping, nothing to say
+                    self._log(f"the shared layer's build stopped ({exc}); the next build retries")
 
         threading.Thread(target=build, name="shared-layer", daemon=True).start()
 
