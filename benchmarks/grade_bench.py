@@ -50,8 +50,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from repograder.config import DEFAULT_RUBRIC
+from repograder.cli.run import default_jobs
+from repograder.config import DEFAULT_RUBRIC, load_rubric
 from repograder.sandbox import docker as sd
+from repograder.sandbox.base import Limits
 from repograder.sandbox.hostconfig import CONTAINER_CA_PATH, container_env, detect_host_settings
 
 COMMON = ["numpy", "scipy", "librosa", "soundfile", "matplotlib", "torch"]
@@ -375,6 +377,12 @@ def main() -> None:
     salt = uuid.uuid4().int % 1_000_000 + 1
     repos = make_groups(root, args.groups, salt if args.rubric == "builtin" else 0)
     groups = write_config(root, repos, uuid.uuid4().hex[:12], args.rubric)
+    # The sandboxes `repograder run` uses: --jobs, or its default for the rubric's limits.
+    limits = load_rubric(root / "rubric.yaml").limits
+    default = default_jobs(
+        Limits(memory_mb=limits.memory_mb or Limits().memory_mb, cpus=limits.cpus or Limits().cpus)
+    )
+    jobs = str(args.jobs) if args.jobs else f"default ({default})"
     if args.cold_uv_cache:
         subprocess.run(["docker", "volume", "rm", "-f", sd.UV_CACHE_VOLUME], check=False)
     results: list[Timing] = []
@@ -405,7 +413,7 @@ def main() -> None:
     print(f"\nper phase (seconds, summed over groups), rubric {args.rubric}:")
     for label, parts in breakdown.items():
         print(f"  {label}: " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()))
-    print(f"\n{args.groups} groups, {os.cpu_count()} cores, jobs={args.jobs or 'default'}")
+    print(f"\n{args.groups} groups, {os.cpu_count()} cores, jobs={jobs}")
     print(f"{'run':26} {'wall':>9} {'per group':>10} {'peak RSS':>9} {'vs naive':>9}  note")
     for r in results:
         ratio = f"{base / r.wall_s:8.1f}x" if base and not r.label.startswith("(d)") else ""
