@@ -32,6 +32,9 @@ def _machine(
         (4, 64, Limits(memory_mb=2048, cpus=0.5), 9),
         (8, 8, Limits(memory_mb=4096, cpus=1.0), 2),  # memory holds two sandboxes only
         (1, 1, Limits(memory_mb=4096, cpus=1.0), 1),  # never fewer than one
+        # Small sessions, but every sandbox builds first, unthrottled, in up to 4 GiB:
+        # 24 GiB hold six builds, not the nine that 2 cores at 0.25 CPU would allow.
+        (2, 24, Limits(memory_mb=1024, cpus=0.25), 6),
     ],
 )
 def test_default_jobs(

@@ -52,7 +52,7 @@ from repograder.pipeline import (
     partial_run,
 )
 from repograder.progress import make_progress
-from repograder.sandbox.base import Limits, Sandbox
+from repograder.sandbox.base import BUILD_MEMORY_MB, Limits, Sandbox
 
 SANDBOXES = ("docker", "local", "auto")
 
@@ -300,7 +300,7 @@ def _stop_signals() -> Iterator[None]:
 def default_jobs(limits: Limits) -> int:
     """How many groups build or run at once: as many sandboxes as the usable cores hold at the
     rubric's CPU quota (``limits.cpus``), plus one; fewer when memory cannot hold them
-    (``limits.memory_mb`` each).
+    (``limits.memory_mb`` each, or a build's ``BUILD_MEMORY_MB`` when that is more).
 
     The extra sandbox keeps the cores busy while another group's container starts, its files
     are copied in or its build is committed. Measured with ``benchmarks/grade_bench.py`` (16
@@ -325,7 +325,8 @@ def default_jobs(limits: Limits) -> int:
         mem_mb = limits.memory_mb * by_cpu
     if mem_limit is not None:
         mem_mb = min(mem_mb, mem_limit // (1024 * 1024))
-    return max(1, min(by_cpu, mem_mb // max(limits.memory_mb, 1)))
+    # A sandbox first builds (BUILD_MEMORY_MB, unthrottled), then runs (limits.memory_mb).
+    return max(1, min(by_cpu, mem_mb // max(limits.memory_mb, BUILD_MEMORY_MB, 1)))
 
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")

@@ -15,6 +15,11 @@ from repograder.facts import (
 )
 from repograder.model import ExecResult
 
+# Memory of one environment build container (MiB): builds run without the rubric's limits
+# (pip and compilers need more than most sessions), so the number of builds at once is bounded
+# by this too.
+BUILD_MEMORY_MB = 4096
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -26,6 +26,7 @@ from repograder import syslibs
 from repograder.errors import InfrastructureError
 from repograder.facts import EnvSpec
 from repograder.sandbox import buildplan
+from repograder.sandbox.base import BUILD_MEMORY_MB
 from repograder.sandbox.docker import warmup
 from repograder.sandbox.docker.engine import ContainerSpec, EngineError, Mount, exit_code, retry
 from repograder.sandbox.docker.images import ENV_REPO, UV_CACHE_MOUNT, UV_CACHE_VOLUME
@@ -42,7 +43,7 @@ SOURCE_BUILD_NOTE = (
     "a requirement needed building from source: built without the shared package cache "
     "(slower; build code never gets write access to shared state)"
 )
-BUILD_MEMORY = "4g"
+BUILD_MEMORY = f"{BUILD_MEMORY_MB}m"
 MAX_BUILD_LOG = 20_000_000  # bytes of a build's output written to its log file
 _hash_locks: dict[str, threading.Lock] = {}
 _hash_locks_guard = threading.Lock()
