@@ -29,6 +29,7 @@ from attack_repos import (
 )
 
 from docker_fake import WrappedEngine
+from polling import wait_until
 from repograder import cli, comments
 from repograder.errors import ExitCode
 from repograder.model import GroupStatus, Status
@@ -224,15 +225,6 @@ def _start_run(tmp_path: Path, groups: Path, run_id: str) -> subprocess.Popen[st
     )
 
 
-def _wait_for(predicate: object, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def _interrupt(proc: subprocess.Popen[str]) -> tuple[int, str]:
     proc.send_signal(signal.SIGINT)
     try:
@@ -252,9 +244,10 @@ def _run_inside_a_slow_step(tmp_path: Path) -> tuple[subprocess.Popen[str], str]
     run_id = uuid.uuid4().hex[:12]
     proc = _start_run(tmp_path, groups, run_id)
     # The slow group's session container exists once "done" is stored.
-    if not _wait_for(
+    if not wait_until(
         lambda: (tmp_path / "out" / "groups" / "done.json").exists() and run_containers(run_id),
         120,
+        interval=0.1,
     ):
         proc.kill()
         pytest.fail(f"the run did not reach the slow step: {proc.communicate()[1][-2000:]}")
@@ -323,7 +316,7 @@ def test_ctrl_c_during_a_build_leaves_no_container_or_lock(base_image: str, tmp_
     run_id = uuid.uuid4().hex[:12]
     proc = _start_run(tmp_path, groups, run_id)
     try:
-        seen = _wait_for(lambda: run_containers(run_id), 120)
+        seen = wait_until(lambda: run_containers(run_id), 120, interval=0.1)
     finally:
         code, err = _interrupt(proc)
     assert seen, err

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
+from polling import wait_until
 from repograder.stages import SandboxSlots
-
-
-def _wait_until(predicate: object, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_the_next_group_takes_the_second_slot_while_the_first_still_holds_its_own() -> None:
@@ -29,7 +20,7 @@ def test_the_next_group_takes_the_second_slot_while_the_first_still_holds_its_ow
 
     waiter = threading.Thread(target=take_b, daemon=True)
     waiter.start()
-    assert _wait_until(lambda: len(slots._cond._waiters) == 1)  # type: ignore[attr-defined]
+    assert wait_until(lambda: len(slots._cond._waiters) == 1, 5.0, interval=0.01)  # type: ignore[attr-defined]
     with slots.slot("a"):
         admitted = b_inside.wait(timeout=5.0)
     waiter.join(timeout=5.0)
@@ -46,7 +37,7 @@ def test_a_later_group_never_overtakes_an_earlier_one() -> None:
 
     later = threading.Thread(target=take, args=("b",), daemon=True)
     later.start()
-    assert _wait_until(lambda: len(slots._cond._waiters) == 1)  # type: ignore[attr-defined]
+    assert wait_until(lambda: len(slots._cond._waiters) == 1, 5.0, interval=0.01)  # type: ignore[attr-defined]
     assert entered == []
     take("a")
     later.join(timeout=5.0)
