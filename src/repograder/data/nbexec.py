@@ -8,7 +8,12 @@ rewrite; the kernel's (and any library's) writes to stdout are sent to stderr in
 never executes or unpickles what this prints: it reads the JSON line and the executed
 ``.ipynb`` as text, with size limits.
 
-Usage: python nbexec.py NOTEBOOK CELL_TIMEOUT_S BUDGET_S MAX_NOTEBOOK_BYTES
+Usage: python nbexec.py NOTEBOOK CELL_TIMEOUT_S BUDGET_S MAX_NOTEBOOK_BYTES [-]
+
+With ``-`` the notebook's text is read from stdin: the submitted notebook, sent by the host.
+The file at NOTEBOOK in the session's copy only gives the working directory (and whether the
+copy has it at all): README steps and earlier notebooks run before this one as the student and
+may have rewritten it, e.g. with a notebook that passes.
 """
 
 from __future__ import annotations
@@ -32,12 +37,13 @@ SHUTDOWN_MARGIN_S = 10.0  # leave time to stop the kernel before the host's time
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def read_notebook_text(path: str) -> str:
-    """The notebook's text through repograder's one decoder (BOM, UTF-8, reported fallback),
-    which notebooks.executor_script() registers as the module ``rg_textio``; plain UTF-8
-    when it is absent."""
-    with open(path, "rb") as handle:
-        data = handle.read()
+def read_notebook_text(path: str, data: bytes | None = None) -> str:
+    """The notebook's text (``data``, or else the file at ``path``) through repograder's one
+    decoder (BOM, UTF-8, reported fallback), which notebooks.executor_script() registers as
+    the module ``rg_textio``; plain UTF-8 when it is absent."""
+    if data is None:
+        with open(path, "rb") as handle:
+            data = handle.read()
     try:
         from rg_textio import decode  # type: ignore[import-not-found]
     except ImportError:
@@ -58,6 +64,23 @@ def _cap_text(text: str, cap: int) -> str:
 def _excerpt(source: Any) -> str:
     text = "".join(source) if isinstance(source, list) else str(source or "")
     return _cap_text(text, EXCERPT_CAP)
+
+
+def _read_stdin(max_bytes: int) -> bytes:
+    """At most ``max_bytes`` + 1 bytes of stdin; fd 0 then reads /dev/null (the kernel
+    inherits it)."""
+    chunks = []
+    left = max_bytes + 1
+    while left > 0:
+        chunk = os.read(0, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return b"".join(chunks)
 
 
 def _private_stdout() -> Any:
@@ -150,14 +173,17 @@ def _private_jupyter_dirs() -> None:
 
 def main(argv: list[str]) -> int:
     """Run the notebook; always print a result JSON line unless the arguments are wrong."""
-    if len(argv) != 5:
-        sys.stderr.write("usage: nbexec.py NOTEBOOK CELL_TIMEOUT_S BUDGET_S MAX_NOTEBOOK_BYTES\n")
+    if len(argv) not in (5, 6) or argv[5:] not in ([], ["-"]):
+        sys.stderr.write(
+            "usage: nbexec.py NOTEBOOK CELL_TIMEOUT_S BUDGET_S MAX_NOTEBOOK_BYTES [-]\n"
+        )
         return 2
     out = _private_stdout()
     nb_path = argv[1]
     cell_timeout = float(argv[2])
     budget = float(argv[3])
     max_bytes = int(argv[4])
+    submitted = _read_stdin(max_bytes) if argv[5:] == ["-"] else None
     started = time.monotonic()
     deadline = started + max(budget - SHUTDOWN_MARGIN_S, 1.0)
     result: dict[str, Any] = {
@@ -187,13 +213,13 @@ def main(argv: list[str]) -> int:
         return finish(
             status="skipped",
             evalue="not in the sandbox's copy of the repository"
-            " (left out by the copy's size limit)",
+            " (left out by the copy's size limit, or removed by an earlier step)",
         )
     try:
-        size = os.lstat(nb_path).st_size
+        size = os.lstat(nb_path).st_size if submitted is None else len(submitted)
     except OSError as exc:
         return finish(ename="FileNotFoundError", evalue=str(exc))
-    if os.path.islink(nb_path):
+    if submitted is None and os.path.islink(nb_path):
         return finish(ename="NotebookError", evalue="the notebook is a symbolic link")
     if size > max_bytes:
         return finish(
@@ -224,7 +250,7 @@ def main(argv: list[str]) -> int:
 
     nbformat: Any = _nbformat  # untyped library
     try:
-        nb = nbformat.reads(read_notebook_text(nb_path), as_version=4)
+        nb = nbformat.reads(read_notebook_text(nb_path, submitted), as_version=4)
     except Exception as exc:  # a broken notebook is the student's data
         return finish(ename="InvalidNotebook", evalue=f"not a valid notebook: {exc}"[:500])
     cells = nb.get("cells", [])
