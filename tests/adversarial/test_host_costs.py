@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from attack_repos import attack_repo, groups_file, isolated_run, rubric_file
 
-from repograder import cli, fsutil, nbrender
+from repograder import cli, comments, fsutil, nbrender
 from repograder.detect import detect_env, load_student_yaml
 from repograder.envparse import translate_conda
 from repograder.errors import ExitCode
@@ -65,6 +65,26 @@ def test_alias_free_yaml_still_loads() -> None:
     assert load_student_yaml("dependencies: [numpy, {pip: [torch]}]\n") == {
         "dependencies": ["numpy", {"pip": ["torch"]}]
     }
+
+
+def test_one_line_python_costs_the_comments_check_little(tmp_path: Path) -> None:
+    """`f()()()...` on one line: every byte a token and an AST node (a 2 MB file cost 4.6 s
+    and 660 MB; a 20 MB notebook cell, within the notebook cap, several GB), and git
+    compresses it to a few KB. Each piece of source and the repository as a whole have a
+    byte budget for the exact count; beyond it lines are counted."""
+    cell = {"cell_type": "code", "metadata": {}, "source": "x = f" + "()" * 1_500_000}
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]}
+    (tmp_path / "a.ipynb").write_text(json.dumps(notebook))
+    for i in range(6):  # below the 2 MB file cap, 6 MB together
+        (tmp_path / f"m{i}.py").write_text(f"# module {i}\nx = f" + "()" * 500_000 + "\n")
+    started = time.monotonic()
+    facts = comments.measure_comments(tmp_path)
+    assert time.monotonic() - started < 3
+    by_path = {f.path: f for f in facts.files}
+    assert set(by_path) == {"a.ipynb", *(f"m{i}.py" for i in range(6))}
+    assert all(f.code_lines == 1 for f in facts.files)
+    assert all(by_path[f"m{i}.py"].comment_lines == 1 for i in range(6))
+    assert all("counted line by line" in (f.note or "") for f in facts.files)
 
 
 def test_remove_tree_of_any_depth(tmp_path: Path) -> None:
