@@ -10,6 +10,7 @@ their result on their own stdout.
 from __future__ import annotations
 
 import json
+import shlex
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,6 +213,25 @@ def test_a_readme_step_cannot_swap_the_notebook_that_is_graded(
     (result,) = report.results
     assert result.status is NotebookStatus.FAILED, result
     assert "the notebook fails" in result.error
+
+
+def test_a_kernel_the_students_prefix_breaks_is_their_failure_not_the_graders(
+    session: DockerSession, repo: Path, tmp_path: Path
+) -> None:
+    """A README step leaves a `.pth` in the project's prefix that ends every kernel at start:
+    the failing notebook was "could not be evaluated by the grader" (assessed by hand)."""
+    site = "~/.local/repograder/lib/python3.11/site-packages"
+    kill = "import os; 'ipykernel' in open('/proc/self/cmdline').read() and os._exit(3)"
+    assert (
+        session.run(f"mkdir -p {site} && echo {shlex.quote(kill)} > {site}/zz.pth").exit_code == 0
+    )
+    report = run_notebooks(
+        session, ("fails.ipynb",), Params({"cell_timeout_s": 60}), tmp_path, checkout=repo
+    )
+    (result,) = report.results
+    assert result.status is NotebookStatus.FAILED, result
+    assert not result.infra
+    assert "the kernel did not start in the notebook's folder" in result.error
 
 
 def test_long_running_step_that_exits_1_is_not_graded_ok(session: DockerSession) -> None:

@@ -378,6 +378,31 @@ def test_the_submitted_notebook_runs_whatever_the_copy_now_holds(tmp_path: Path)
     assert "torchaudio_not_installed_xyz" in b.error + c.error
 
 
+def test_a_kernel_the_students_files_break_is_their_failure_not_the_graders(
+    tmp_path: Path,
+) -> None:
+    """An `ipykernel_launcher.py` beside the notebook (or a `.pth` a README step leaves in the
+    project's prefix) ends the kernel before its first cell. That was an infrastructure error
+    ("assessed by your lecturer") for a notebook that fails; a clean kernel started by the
+    grader shows that the tooling works, so it is the notebook's failure."""
+    repo = _repo(
+        tmp_path / "repo", {"nb/a.ipynb": BAD, "nb/ipykernel_launcher.py": "raise SystemExit(3)"}
+    )
+    venv = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    _see_host_packages(venv)
+    session = LocalSession(repo, Limits(), path_prefix=(venv / "bin",))
+    try:
+        report = run_notebooks(session, ("nb/a.ipynb",), Params(), tmp_path / "out", checkout=repo)
+    finally:
+        session.close()
+    (result,) = report.results
+    assert result.status is NotebookStatus.FAILED, result
+    assert not result.infra
+    assert "the kernel did not start in the notebook's folder" in result.error
+    assert evaluate_notebooks(report, Params()).status is Status.FAIL
+
+
 def test_no_notebooks_runs_nothing(tmp_path: Path) -> None:
     session = BashSession(_repo(tmp_path / "repo", {}), tmp_path / "copy")
     report = run_notebooks(session, (), Params(), tmp_path / "out", checkout=tmp_path)

@@ -35,6 +35,19 @@ EXCERPT_CAP = 2000
 TRACEBACK_LINES = 25
 SHUTDOWN_MARGIN_S = 10.0  # leave time to stop the kernel before the host's timeout hits
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+CLEAN_KERNEL = "repograder-clean"
+CLEAN_START_S = 60.0
+# The clean kernel: this interpreter and its environment's packages, but nothing of the
+# project: no module from the notebook's folder (-I, started in an empty folder) and, like this
+# executor, no .pth file when it runs with -S (the project's prefix, which README steps write,
+# is added by one).
+CLEAN_BOOT = (
+    "import glob, os, sys\n"
+    "_env = os.path.dirname(os.path.dirname(sys.executable))\n"
+    "sys.path.extend(sorted(glob.glob(os.path.join(_env, 'lib', 'python*', 'site-packages'))))\n"
+    "from ipykernel import kernelapp\n"
+    "kernelapp.launch_new_instance()\n"
+)
 
 
 def read_notebook_text(path: str, data: bytes | None = None) -> str:
@@ -162,6 +175,13 @@ def _private_jupyter_dirs() -> None:
     }
     with open(os.path.join(spec_dir, "kernel.json"), "w", encoding="utf-8") as handle:
         json.dump(spec, handle)
+    clean_dir = os.path.join(base, "data", "kernels", CLEAN_KERNEL)
+    os.makedirs(clean_dir)
+    flags = ["-I", "-S"] if sys.flags.no_site else ["-I"]
+    clean = dict(spec, argv=[sys.executable, *flags, "-c", CLEAN_BOOT, "-f", "{connection_file}"])
+    with open(os.path.join(clean_dir, "kernel.json"), "w", encoding="utf-8") as handle:
+        json.dump(clean, handle)
+    os.makedirs(os.path.join(base, "empty"))
     previous = os.environ.get("JUPYTER_PATH")
     data_dir = os.path.join(base, "data")
     os.environ["JUPYTER_PATH"] = data_dir + (os.pathsep + previous if previous else "")
@@ -169,6 +189,28 @@ def _private_jupyter_dirs() -> None:
     os.environ["IPYTHONDIR"] = os.path.join(base, "ipython")
     os.environ["JUPYTER_PLATFORM_DIRS"] = "1"
     os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def _clean_kernel_starts(client_class: Any, nbformat: Any, deadline: float) -> bool:
+    """Whether a kernel without any of the project's files starts (CLEAN_BOOT) in this
+    environment: if it does, a notebook kernel that died before its first cell was stopped by
+    the project (a module named like one the kernel imports, a .pth file), not the grader."""
+    jupyter_data = os.environ.get("JUPYTER_PATH", "").split(os.pathsep)[0]
+    empty = os.path.join(os.path.dirname(jupyter_data), "empty")
+    timeout = int(min(CLEAN_START_S, deadline - time.monotonic()))
+    if timeout < 5:
+        return False
+    client = client_class(
+        nbformat.v4.new_notebook(),
+        kernel_name=CLEAN_KERNEL,
+        startup_timeout=timeout,
+        resources={"metadata": {"path": empty}},
+    )
+    try:
+        with client.setup_kernel():
+            return True
+    except Exception:
+        return False
 
 
 def main(argv: list[str]) -> int:
@@ -302,6 +344,14 @@ def main(argv: list[str]) -> int:
             "evalue": str(exc)[:500],
             "infra": index < 0,
         }
+        if index < 0 and _clean_kernel_starts(NotebookClient, nbformat, deadline):
+            outcome = {
+                "status": "failed",
+                "ename": "KernelError",
+                "evalue": "the kernel did not start in the notebook's folder, though a kernel "
+                "of the same environment without the project's files did (a module of the "
+                f"project named like one the kernel imports?): {type(exc).__name__}: {exc}"[:500],
+            }
     if outcome["status"] != "ok" and 0 <= index < len(cells):
         cell = cells[index]
         outcome["failing_cell"] = index + 1  # 1-based, counted over all cells as shown
