@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from repograder import fsutil, model
+from repograder import fsutil, model, runner
 from repograder.checks.notebooks import evaluate_notebooks as evaluate_notebooks
 from repograder.facts import (  # re-exported: their old home
     NotebookReport as NotebookReport,
@@ -112,6 +112,11 @@ def run_notebooks(
         result, executed = _run_one(
             session, script, notebook, submitted, cell_timeout, remaining, max_bytes
         )
+        if result.status is NotebookStatus.FAILED:
+            missing = runner.confirm_missing_library(
+                session, result.error + "\n" + result.traceback_tail
+            )
+            result = dataclasses.replace(result, missing_library=missing)
         if executed is not None and result.status in (
             NotebookStatus.OK,
             NotebookStatus.FAILED,

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from repograder import model, readme_translate
+from repograder import model, readme_translate, syslibs
 from repograder.checks.readme_steps import LFS_HINT as LFS_HINT
 from repograder.checks.readme_steps import decisive_line as decisive_line
 from repograder.checks.readme_steps import evaluate_steps as evaluate_steps
@@ -119,6 +119,9 @@ def _run_one(session: Session, step: Step, options: RunOptions, remaining: float
         )
     if status != StepStatus.OK and options.lfs_pointers:
         hint = lfs_hint(step.command, res.output, options.lfs_pointers) or hint
+    missing = ""
+    if status == StepStatus.FAILED:
+        missing = confirm_missing_library(session, res.output)
     return StepResult(
         index=step.index,
         command=step.command,
@@ -132,7 +135,28 @@ def _run_one(session: Session, step: Step, options: RunOptions, remaining: float
         kind=str(step.kind),
         heading=step.heading,
         hint=hint,
+        missing_library=missing,
     )
+
+
+PROBE_TIMEOUT_S = 60.0
+
+
+def confirm_missing_library(session: Session, output: str) -> str:
+    """The system library ``output`` says could not load, if the grader cannot load it in
+    ``session`` either; "" otherwise.
+
+    The output is the student's: a step or notebook can print "libGL.so.1: cannot open shared
+    object file" and exit 1 to turn its failure into "a grader environment gap, not the
+    group's fault". Only the grader's own attempt (syslibs.LIBRARY_PROBE, run as a helper)
+    makes it one; a library the image has is the group's failure.
+    """
+    claim = syslibs.missing_library(output)
+    if claim is None:
+        return ""
+    done = session.run_helper(syslibs.LIBRARY_PROBE, [claim.library], PROBE_TIMEOUT_S, 64)
+    confirmed = done.exit_code == 0 and done.stdout.strip() == b"missing"
+    return claim.library if confirmed else ""
 
 
 def _judge(

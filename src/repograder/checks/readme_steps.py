@@ -111,12 +111,13 @@ def _environment_gap(
     problems: Sequence[StepResult],
 ) -> tuple[StepResult, syslibs.MissingLibrary] | None:
     """The first failed step that could not load a system library: the grader's environment
-    lacks it (a gap for the lecturer to fix, not the group's failure)."""
+    lacks it (a gap for the lecturer to fix, not the group's failure). Only when the grader
+    could not load it either (``StepResult.missing_library``): the output is the student's."""
     for step in problems:
-        if step.status != StepStatus.FAILED:
+        if step.status != StepStatus.FAILED or not step.missing_library:
             continue
         missing = syslibs.missing_library(step.output_head + "\n" + step.output_tail)
-        if missing is not None:
+        if missing is not None and missing.library == step.missing_library:
             return step, missing
     return None
 
