@@ -723,3 +723,29 @@ def test_notebook_missing_from_the_sandbox_copy_is_skipped_with_reason(tmp_path:
     (result,) = report.results
     assert result.status == NotebookStatus.SKIPPED
     assert "size limit" in result.error
+
+
+def test_a_session_without_writable_space_is_the_notebooks_failure(tmp_path: Path) -> None:
+    """A README step that fills /work, /tmp and the home folder (the group's disk budget)
+    left the executor unable to write its Jupyter files: "the notebook executor wrote no
+    result", an infrastructure error (measured on the real engine). Now the notebook fails."""
+    (tmp_path / "a.ipynb").write_text(GOOD)
+    boot = (
+        "import errno, runpy, sys, tempfile\n"
+        "def full(*args, **kwargs):\n"
+        "    raise OSError(errno.ENOSPC, 'No space left on device')\n"
+        "tempfile.mkdtemp = full\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", boot, str(EXECUTOR_SOURCE), "a.ipynb", "5", "60", "100000"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    result = parse_result("a.ipynb", done.stdout.partition(b"\n")[0])
+    assert result.status is NotebookStatus.FAILED, (result, done.stderr[-500:])
+    assert not result.infra
+    assert "no writable space in the session" in result.error

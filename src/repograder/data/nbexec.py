@@ -270,7 +270,18 @@ def main(argv: list[str]) -> int:
             evalue=f"the notebook has {size} bytes; at most {max_bytes} are executed",
         )
 
-    _private_jupyter_dirs()
+    try:
+        _private_jupyter_dirs()
+    except OSError as exc:
+        # The session's writable folders (/work, /tmp, the home) are the group's disk budget
+        # and only its own code wrote to them: a README step or an earlier notebook filled
+        # them (or took them away). The notebook's failure, not the grader's.
+        return finish(
+            status="failed",
+            ename=type(exc).__name__,
+            evalue="the notebook could not be started: no writable space in the session "
+            f"(its steps filled /work, /tmp and the home folder?): {exc}"[:500],
+        )
     try:
         import nbformat as _nbformat
         from nbclient import NotebookClient
