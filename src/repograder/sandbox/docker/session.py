@@ -399,13 +399,27 @@ class DockerSession:
 
 
 def parse_capture(raw: bytes, exec_code: int | None, wall: float) -> ExecResult:
-    """Turn capture.py's JSON line into an ExecResult; a garbled line is a failed step."""
+    """Turn capture.py's JSON line into an ExecResult; a garbled line is a failed step.
+
+    The line is the student's to forge (a background process can write the last line of
+    capture.py's stdout), so every field is checked for its type: anything else, e.g. a
+    ``"total": 1e400`` that ``int()`` cannot take, is a garbled line, never an exception (one
+    escaping a step stops every group's grading). The duration is the host's ``wall``.
+    """
     try:
         data = json.loads(raw.decode("utf-8", errors="replace").strip().splitlines()[-1])
-        head = base64.b64decode(data["head"]).decode("utf-8", errors="replace")
-        tail = base64.b64decode(data["tail"]).decode("utf-8", errors="replace")
-        timed_out = bool(data["timed_out"])
-        total = int(data["total"])
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
+        fields = (data["head"], data["tail"], data["timed_out"], data["total"])
+        head_b64, tail_b64, timed_out, total = fields
+        if not (isinstance(head_b64, str) and isinstance(tail_b64, str)):
+            raise TypeError("head and tail must be strings")
+        if not isinstance(timed_out, bool):
+            raise TypeError("timed_out must be a boolean")
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            raise TypeError("total must be a count")
+        head = base64.b64decode(head_b64).decode("utf-8", errors="replace")
+        tail = base64.b64decode(tail_b64).decode("utf-8", errors="replace")
     except (ValueError, KeyError, IndexError, TypeError, binascii.Error):
         return ExecResult(
             exit_code=None if exec_code is None else exec_code,
@@ -421,7 +435,7 @@ def parse_capture(raw: bytes, exec_code: int | None, wall: float) -> ExecResult:
     return ExecResult(
         exit_code=code,
         timed_out=timed_out,
-        duration_s=float(data.get("duration", wall)),
+        duration_s=wall,
         output_head=head,
         output_tail=tail,
         output_bytes=total,
