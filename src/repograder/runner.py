@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from repograder import model, readme_translate, syslibs
+from repograder import model, readme_translate, syslibs, textio
 from repograder.checks.readme_steps import LFS_HINT as LFS_HINT
 from repograder.checks.readme_steps import decisive_line as decisive_line
 from repograder.checks.readme_steps import evaluate_steps as evaluate_steps
@@ -216,7 +216,6 @@ _PACKAGE_NAMES = {
 }
 _MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
 _IMPORT = re.compile(r"ImportError: (.+)")
-_SHARED_LIB = re.compile(r"(lib[\w.+-]+\.so[\w.]*)'?: cannot open shared object file")
 _MISSING_FILE = re.compile(
     r"(?:FileNotFoundError|No such file or directory|OSError)[^'\n]*?:\s*'([^'\n]+)'"
 )
@@ -236,6 +235,7 @@ def hint_for(
     timeout_s: float | None = None,
 ) -> str:
     """The likely cause of a failed step as one actionable sentence; "" when unknown."""
+    output = textio.matchable(output)
     if timeout_s is not None:
         return (
             f"still running after {timeout_s:g} s: make the README step quicker "
@@ -249,9 +249,9 @@ def hint_for(
             "the code requires a GPU; the grader is CPU-only: fall back to CPU when CUDA is "
             "unavailable (torch.device('cuda' if torch.cuda.is_available() else 'cpu'))"
         )
-    library = _SHARED_LIB.search(output)
+    library = syslibs.shared_object_names(output)
     if library or "sndfile library not found" in output:
-        name = library.group(1) if library else "libsndfile"
+        name = library[0] if library else "libsndfile"
         return (
             f"the system library {name} is missing: name its Debian package in the README "
             "or environment file (e.g. libsndfile1, ffmpeg)"

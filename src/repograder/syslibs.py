@@ -32,6 +32,7 @@ from typing import Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from repograder import textio
 from repograder.model import JSONDict
 
 
@@ -210,7 +211,11 @@ SONAME_PACKAGES: tuple[tuple[str, str], ...] = (
     ("libsox.so", "libsox3"),
 )
 
-_SONAME = re.compile(r"(lib[\w.+-]+?\.so(?:\.[\w.]+)?)'?: cannot open shared object file")
+# "<soname>: cannot open shared object file": found by the literal, then the name before it
+# (shared_object_names). A regex such as lib[\w.+-]+?\.so...: cannot open backtracks over
+# every "lib" of a line: 8 KB of "lib.so" cost 55 s, 64 KB hours.
+_SO_ERROR = "cannot open shared object file"
+_SONAME_CHARS = frozenset("._+-")
 _CANNOT_LOAD = re.compile(r"cannot load library '([^']+)'")
 # Libraries a module looks up by name and reports in its own words.
 _NAMED = (
@@ -283,16 +288,37 @@ def debian_package_of(library: str) -> str | None:
     return None
 
 
+def shared_object_names(output: str) -> list[str]:
+    """The libraries ``output`` says "cannot open shared object file", in order (linear time:
+    each occurrence of the message, then the name just before it)."""
+    names: list[str] = []
+    pos = output.find(_SO_ERROR)
+    while pos >= 0:
+        before = output[max(0, pos - 160) : pos].rstrip()
+        if before.endswith(":"):
+            before = before[:-1].rstrip("'")
+            start = len(before)
+            while start > 0 and (before[start - 1].isalnum() or before[start - 1] in _SONAME_CHARS):
+                start -= 1
+            token = before[start:]
+            lib = token.find("lib")
+            if lib >= 0 and ".so" in token[lib + 3 :]:
+                names.append(token[lib:])
+        pos = output.find(_SO_ERROR, pos + len(_SO_ERROR))
+    return names
+
+
 def missing_library(output: str) -> MissingLibrary | None:
     """The system library that ``output`` (a traceback or step output) says could not load."""
-    for pattern in (_CANNOT_LOAD, _SONAME):
-        match = pattern.search(output)
-        if match:
-            name = match.group(1).rsplit("/", 1)[-1]
-            if not name.startswith("lib"):
-                continue
+    text = textio.matchable(output)
+    match = _CANNOT_LOAD.search(text)
+    if match:
+        name = match.group(1).rsplit("/", 1)[-1]
+        if name.startswith("lib"):
             return MissingLibrary(name, debian_package_of(name))
+    for name in shared_object_names(text)[:1]:
+        return MissingLibrary(name, debian_package_of(name))
     for pattern, library, package in _NAMED:
-        if pattern.search(output):
+        if pattern.search(text):
             return MissingLibrary(library, package)
     return None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -85,6 +87,45 @@ def test_one_line_python_costs_the_comments_check_little(tmp_path: Path) -> None
     assert all(f.code_lines == 1 for f in facts.files)
     assert all(by_path[f"m{i}.py"].comment_lines == 1 for i in range(6))
     assert all("counted line by line" in (f.note or "") for f in facts.files)
+
+
+# Every pattern the grader matches against a failed step's output, over 64 KB (the default
+# output_bytes) of one repeated unit; prints the CPU seconds. Run in a child: a regex holds the
+# GIL (no other group's thread runs meanwhile) and cannot be interrupted.
+HINTS_COST = """
+import sys, time
+from repograder import runner, syslibs
+from repograder.checks.readme_steps import decisive_line
+unit = sys.argv[1]
+out = unit * (65536 // len(unit))
+start = time.process_time()
+runner.hint_for("python main.py", out, 1, False, frozenset({"main.py"}), memory_mb=2048)
+runner.lfs_hint("python main.py", out, frozenset({"data/x.csv"}))
+syslibs.missing_library(out)
+decisive_line(out)
+print(time.process_time() - start)
+"""
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "lib.so",  # 8 KB of it cost 55 s; 64 KB, hours
+        "lib",
+        "OSError",  # 35 s
+        "No such file or directory",
+        "cannot load library '",
+        "libGL.so.1: cannot open shared object file\n",
+        "x: not found ",
+    ],
+)
+def test_a_failed_steps_output_costs_its_hints_little(unit: str) -> None:
+    """A step that prints 64 KB of `lib.so` and exits 1 held a grading thread (and, through
+    the GIL, every other group's) for hours in the hint and system-library patterns."""
+    done = subprocess.run(
+        [sys.executable, "-c", HINTS_COST, unit], capture_output=True, timeout=60, check=True
+    )
+    assert float(done.stdout) < 1.5, unit
 
 
 def test_remove_tree_of_any_depth(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import StrictBool
 
-from repograder import model, syslibs
+from repograder import model, syslibs, textio
 from repograder.checks import base, readme
 from repograder.checks.base import Spot
 from repograder.errors import ConfigError
@@ -154,7 +154,7 @@ _ADVICE = ("[...", "hint:", "note:")
 
 def decisive_line(output: str) -> str:
     """The line of a failed command's output that best says why (the last exception line)."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    lines = [line.strip() for line in textio.matchable(output).splitlines() if line.strip()]
     for line in reversed(lines):
         if _DECISIVE.match(line) or "command not found" in line:
             return _short(line, 160)
