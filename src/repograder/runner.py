@@ -416,7 +416,7 @@ def blame_project_install(
     for position, step in enumerate(result):
         if step.status not in (StepStatus.FAILED, StepStatus.TIMEOUT):
             continue
-        output = step.output_head + "\n" + step.output_tail
+        output = textio.matchable(step.output_head + "\n" + step.output_tail)
         if _MODULE.search(output) or _IMPORT.search(output) or "pkg_resources" in output:
             hint = f"{failure}; fix that first" + (f" (then: {step.hint})" if step.hint else "")
             return (*result[:position], replace(step, hint=hint), *result[position + 1 :])
