@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from attack_repos import attack_repo, groups_file, isolated_run, rubric_file
 
-from repograder import cli, comments, fsutil, nbrender
+from repograder import cli, comments, fsutil, nbrender, readme
 from repograder.detect import detect_env, load_student_yaml
 from repograder.envparse import translate_conda
 from repograder.errors import ExitCode
@@ -126,6 +126,16 @@ def test_a_failed_steps_output_costs_its_hints_little(unit: str) -> None:
         [sys.executable, "-c", HINTS_COST, unit], capture_output=True, timeout=60, check=True
     )
     assert float(done.stdout) < 1.5, unit
+
+
+def test_a_deeply_nested_readme_notebook_is_the_students_problem(tmp_path: Path) -> None:
+    """README.ipynb (the README when there is no README.md) of 1 MB of `[`: json.loads raised
+    RecursionError out of inspect_readme, so the README checks said "grader problem" (error,
+    a human must look) instead of the student's invalid notebook."""
+    (tmp_path / "README.ipynb").write_text("[" * 1_000_000)
+    facts = readme.inspect_readme(tmp_path)
+    assert facts.path == "README.ipynb"
+    assert any("not valid notebook JSON" in w for w in facts.warnings), facts.warnings
 
 
 def test_remove_tree_of_any_depth(tmp_path: Path) -> None:
