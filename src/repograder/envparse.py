@@ -437,15 +437,18 @@ def conda_entry_to_pip(entry: str) -> CondaEntry:
     rest = nmatch.group(2).strip()
     exact = False
     version = bracket_version
+    build = ""
     if rest and not version:
         if rest.startswith("=") and not rest.startswith("=="):
             pieces = rest[1:].split("=")
             version = pieces[0]
             exact = len(pieces) > 1 and bool(pieces[1])  # build string given: an exact pin
+            build = pieces[1].strip() if exact else ""
         elif re.match(r"^[0-9*]", rest):
             pieces = rest.split()
             version = pieces[0]
             exact = len(pieces) > 1
+            build = pieces[1] if exact else ""
         else:
             version = rest.split("=py")[0] if "=py" in rest else rest
     spec, warning = _conda_version_to_pip(version, exact)
@@ -468,7 +471,23 @@ def conda_entry_to_pip(entry: str) -> CondaEntry:
         for pattern, reason in _DROP_PATTERNS:
             if pattern.search(name):
                 return CondaEntry(name=name, reason=reason)
+        if build and not _PYTHON_BUILD_RE.search(build):
+            return CondaEntry(name=name, reason=_NOT_PYTHON_BUILD.format(build=build))
     return CondaEntry(name=name, requirement=f"{pypi}{spec}", warning=warning)
+
+
+# conda-build puts the Python a package was built for into its build string (`py311h…_0`,
+# `py3.10_cpu_0`, `cpu_py310h…`), noarch Python packages get `pyh<hash>_N` / `py_N`, and pip's
+# packages in a conda env list as `pypi_0`; the hash part is hex, so "py" appears only as that
+# tag. A build string without it (`h156473d_2`, `hd8ed1ab_3`) is a package that does not depend
+# on Python: a C/C++ library or tool (sleef, eigen, pybind11-abi, yaml-cpp …) which pip's wheels
+# bundle, and whose name on PyPI is absent or an unrelated project. Source: conda-build's
+# documentation, "Build string" (the `py` variant prefix) and "noarch: python".
+_PYTHON_BUILD_RE = re.compile(r"py", re.IGNORECASE)
+_NOT_PYTHON_BUILD = (
+    "conda-only package (its build string {build!r} has no Python tag, so it is a C/C++ "
+    "library or tool, not a Python package; the PyPI wheels that need it bundle it)"
+)
 
 
 @dataclass(frozen=True)

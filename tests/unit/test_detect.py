@@ -269,6 +269,46 @@ def test_conda_version_translation(entry: str, expected: str) -> None:
     assert translate_conda({"dependencies": [entry]}).requirements == (expected,)
 
 
+def test_conda_c_libraries_are_known_by_their_build_string() -> None:
+    """A pytorch export from conda-forge (macOS or Linux) lists the C/C++ libraries pytorch links
+    (sleef, eigen, pybind11-abi, yaml-cpp): no Python tag in the build string, so not pip
+    packages. Before, they became `sleef==3.5.1` (not on PyPI) or `eigen==3.4.0` (an unrelated
+    PyPI project without that version) and the build failed."""
+    doc = {
+        "dependencies": [
+            "sleef=3.5.1=h156473d_2",
+            "eigen=3.4.0=h1995070_0",
+            "pybind11-abi=4=hd8ed1ab_3",
+            "yaml-cpp=0.8.0=h13dd4ca_0",
+            "libsndfile=1.2.2=h9739721_1",
+            "pytorch=2.1.0=cpu_generic_py311h05dd1ea_2",
+            "einops=0.7.0=pyhd8ed1ab_1",
+            "soundfile=0.12.1=pypi_0",
+            "torchaudio 2.1.0 py311_cpu",
+            "eigen=3.4",  # written by hand, no build string: kept as the student wrote it
+        ]
+    }
+    result = translate_conda(doc)
+    assert result.requirements == (
+        "torch==2.1.0",
+        "einops==0.7.0",
+        "soundfile==0.12.1",
+        "torchaudio==2.1.0",
+        "eigen==3.4.*",
+    )
+    assert result.apt_packages == ("libsndfile1",)
+    dropped = {d.split("=")[0]: d for d in result.dropped}
+    assert set(dropped) == {"sleef", "eigen", "pybind11-abi", "yaml-cpp"}
+    assert "has no Python tag" in dropped["sleef"]
+    # the same line in a `conda list --export` requirements file, and a `--explicit` URL
+    line = sanitize_requirement("sleef=3.5.1=h9e2ab2b_2")
+    assert line.line is None
+    assert "has no Python tag" in (line.dropped or "")
+    url = "https://conda.anaconda.org/conda-forge/linux-64/sleef-3.5.1-h9e2ab2b_2.conda"
+    assert sanitize_requirement(url).line is None
+    assert sanitize_requirement("numba=0.58.1=py311ha02d727_0").line == "numba==0.58.1"
+
+
 def test_conda_apt_mapping() -> None:
     result = translate_conda({"dependencies": ["sox", "portaudio", "ffmpeg=6"]})
     assert result.apt_packages == ("sox", "portaudio19-dev", "ffmpeg")
