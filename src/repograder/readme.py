@@ -118,6 +118,26 @@ _DATA_RE = re.compile(
 )
 
 
+# Scripts written without spaces between words: Han ideographs (CJK Unified Ideographs, their
+# Extension A and the compatibility block; Extensions B+ in the supplementary planes), Hiragana
+# and Katakana. Their runs would count as one "word" each, so a Chinese README of 300
+# characters scored as "nearly empty".
+_UNSPACED_RE = re.compile(
+    "[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]"
+)
+_WORD_RE = re.compile(r"[^\W\d_][\w'-]*")
+
+
+def count_words(text: str) -> int:
+    """Words of prose: space-separated words, and each Han or kana character as one word.
+
+    One word per CJK character is the convention of word processors (Microsoft Word's and
+    LibreOffice's word counts) for text that does not separate its words by spaces.
+    """
+    unspaced = len(_UNSPACED_RE.findall(text))
+    return unspaced + len(_WORD_RE.findall(_UNSPACED_RE.sub(" ", text)))
+
+
 # ---------------------------------------------------------------------------------------------
 # Finding and reading
 
@@ -330,7 +350,7 @@ def inspect_readme_text(text: str, path: str, size_bytes: int, truncated: bool) 
         candidates=(path,),
         size_bytes=size_bytes,
         truncated=truncated,
-        word_count=len(re.findall(r"[^\W\d_][\w'-]*", text)),
+        word_count=count_words(text),
         headings=headings,
         code_blocks=coll.code_blocks,
         steps=steps,

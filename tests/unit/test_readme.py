@@ -566,6 +566,37 @@ def test_check_min_words_param() -> None:
         evaluate_readme(facts_for(text), model.Params({"min_words": "many"}))
 
 
+CHINESE_README = """# 环境声音分类
+
+本项目使用卷积神经网络对环境声音进行分类。我们在公开数据集上训练模型，
+并在测试集上评估准确率。代码包括数据预处理、特征提取、训练和评估四个部分。
+
+## 安装
+
+```bash
+pip install -r requirements.txt
+```
+
+## 运行
+
+```bash
+python main.py
+```
+"""
+
+
+def test_words_of_a_readme_without_spaces_are_counted_per_character() -> None:
+    """Chinese and Japanese separate no words by spaces: a run of 30 characters is not one word
+    (a real Chinese README of this size was "nearly empty (8 words)")."""
+    facts = facts_for(CHINESE_README)
+    assert facts.word_count >= 60
+    verdict = evaluate_readme(facts, model.Params())
+    assert (verdict.status, verdict.fraction) == (model.Status.PASS, 1.0)
+    japanese = "この研究では環境音を分類します。"
+    assert facts_for(japanese).word_count == 15  # 15 kana and kanji, the full stop not
+    assert facts_for("Our audio project, it's tiny.").word_count == 5
+
+
 def test_check_warns_when_run_steps_are_all_placeholders() -> None:
     text = f"{FILLER}\n\n```bash\npip install -r requirements.txt\npython p.py <file.wav>\n```\n"
     verdict = evaluate_readme(facts_for(text), model.Params())
