@@ -156,12 +156,18 @@ def detect_env(root: Path) -> EnvSpec:
 
 
 def _with_encodings(root: Path, spec: EnvSpec) -> EnvSpec:
-    """A warning for every dependency file that was not plain UTF-8 (how it was read)."""
+    """A warning for every dependency file that was not plain UTF-8 (how it was read); the
+    files that are Git LFS pointers (what was parsed is not the student's file)."""
     notes = []
+    pointers = []
     for rel in spec.files:
         decoded = textio.read(root, rel, MAX_ENV_FILE_BYTES)
         if decoded is not None and decoded.note:
             notes.append(f"{rel}: {_ENCODING_PREFIX}{decoded.note}")
+        if decoded is not None and decoded.lfs_pointer:
+            pointers.append(rel)
+    if pointers:
+        spec = _with(spec, lfs_pointers=tuple(pointers))
     return _with(spec, warnings=(*notes, *spec.warnings)) if notes else spec
 
 
@@ -254,4 +260,5 @@ def spec_to_json(spec: EnvSpec) -> model.JSONDict:
         "scripts": list(spec.scripts),
         "parse_error": spec.parse_error,
         "changes": change_rows(spec.changes),
+        **({"lfs_pointers": list(spec.lfs_pointers)} if spec.lfs_pointers else {}),
     }

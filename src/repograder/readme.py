@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from repograder import fsutil, model, readme_translate
+from repograder import fsutil, model, readme_translate, textio
 from repograder.facts import (  # re-exported: their old home
     ReadmeFacts as ReadmeFacts,
 )
@@ -378,7 +378,13 @@ def inspect_readme(root: Path) -> ReadmeFacts:
             None, tuple(candidates), 0, False, 0, (), 0, (), refused, symlink_refused=tuple(links)
         )
     size = fsutil.file_size(root, path) or 0
-    text = fsutil.read_text(root, path, MAX_README_BYTES) or ""
+    decoded = textio.read(root, path, MAX_README_BYTES)
+    if decoded is not None and decoded.lfs_pointer:
+        # Not the student's README: three lines naming it. A human must fetch the content.
+        return ReadmeFacts(
+            path, tuple(candidates), size, False, 0, (), 0, (), refused, lfs_pointer=True
+        )
+    text = decoded.text if decoded is not None else ""
     notes: tuple[str, ...] = ()
     if path in FALLBACKS:
         notes += (f"no README at the repository root: {path} was used",)

@@ -20,7 +20,7 @@ import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Decoded", "decode", "read"]
+__all__ = ["LFS_NOT_FETCHED", "Decoded", "decode", "is_lfs_pointer", "read"]
 
 # Byte-order marks, longest first: UTF-32 LE's BOM starts with UTF-16 LE's (FF FE).
 # Source: The Unicode Standard, section 23.8 "Specials", Table 23-5 (Unicode Encoding Form
@@ -45,18 +45,34 @@ _FALLBACKS: tuple[tuple[str, str], ...] = (
 )
 
 
+# A Git LFS pointer is what git stores for a file tracked by Git LFS (git-lfs/docs/spec.md: the
+# first line is `version https://git-lfs.github.com/spec/v1`). A checkout whose LFS objects could
+# not be fetched (the student never pushed them, the host's LFS quota is used up) holds these
+# three lines instead of the README, the requirements or the notebook: no reader may judge
+# them as the student's text, and a human must fetch the content (issue 14, kind 2).
+LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/"
+LFS_NOT_FETCHED = "is a Git LFS pointer; its content was not fetched"
+
+
+def is_lfs_pointer(data: bytes) -> bool:
+    """True when ``data`` is a Git LFS pointer file instead of the content it names."""
+    return data.startswith(LFS_POINTER_PREFIX)
+
+
 @dataclass(frozen=True)
 class Decoded:
     """A decoded student file: text with ``\\n`` newlines and no BOM, and how it was read.
 
     ``encoding`` is the Python codec used ("utf-8", "utf-16-le", "cp1252", ...); ``note`` is
-    None for plain UTF-8 and otherwise says what the file was and how it was read.
+    None for plain UTF-8 and otherwise says what the file was and how it was read;
+    ``lfs_pointer``: the bytes are a Git LFS pointer, not the file's content.
     """
 
     text: str
     encoding: str
     note: str | None = None
     bom: bool = False
+    lfs_pointer: bool = False
 
 
 def _normalise(text: str) -> str:
@@ -86,6 +102,8 @@ def decode(data: bytes) -> Decoded:
     Never raises. A multi-byte character cut by a size cap at the very end does not count as
     "not UTF-8". Newlines are normalised to ``\\n``.
     """
+    if is_lfs_pointer(data):
+        return Decoded(_normalise(data.decode("utf-8", "replace")), "utf-8", lfs_pointer=True)
     for bom, codec, what in _BOMS:
         if data.startswith(bom):
             text = data[len(bom) :].decode(codec, errors="replace")

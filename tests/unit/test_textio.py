@@ -55,6 +55,14 @@ def test_windows_1252_and_latin1_fallbacks_are_reported() -> None:
     assert latin.text == "# caf\xe9 \x81\n"
 
 
+def test_an_lfs_pointer_is_flagged_not_taken_for_the_file() -> None:
+    pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"a" * 64 + b"\nsize 9\n"
+    decoded = textio.decode(pointer)
+    assert decoded.lfs_pointer
+    assert decoded.text.startswith("version https://git-lfs")
+    assert not textio.decode(b"version 1.0\n").lfs_pointer
+
+
 def test_read_refuses_symlinks(tmp_path: Path) -> None:
     (tmp_path / "real.txt").write_bytes(codecs.BOM_UTF16_LE + "x\n".encode("utf-16-le"))
     (tmp_path / "link.txt").symlink_to(tmp_path / "real.txt")

@@ -257,6 +257,19 @@ def lfs_data() -> dict[str, str | bytes]:
     }
 
 
+def lfs_everything() -> dict[str, str | bytes]:
+    """Kind 2, unseen: `git lfs track "*"` put every file in Git LFS and the objects were never
+    pushed (or the host's LFS quota was used up): the README, the requirements, the code and
+    the notebook are pointers. No check may judge the pointers as the student's files."""
+    return {
+        ".gitattributes": "* filter=lfs diff=lfs merge=lfs -text\n",
+        "README.md": lfs_pointer_for(README_OK.encode()),
+        "requirements.txt": lfs_pointer_for(b"six\n"),
+        "main.py": lfs_pointer_for(b"print('hello')\n"),
+        "analysis.ipynb": lfs_pointer_for(b"{}"),
+    }
+
+
 LFS_CSV = "0.5,1.5,2.5\n"
 
 
