@@ -89,18 +89,21 @@ _ENV_FILE_RE = re.compile(
 )
 
 
+# The Python version at the start of a line of .python-version or runtime.txt, as students and
+# their tools write it: pyenv's `3.10.12`, `3.11-dev`, `3.13t`, `pypy3.10-7.3.12` and its
+# virtualenv form `3.10.12/envs/audio` (pyenv's README, "Choosing the Python version"; several
+# lines: the first that names a version wins); Heroku's `python-3.10.12` and the `python3.10`,
+# `3.10`, `Python 3.10` that students write there. Names without a Python version
+# (`miniconda3-4.7.12`, `system`, an environment name) are none.
+_PIN_VERSION_RE = re.compile(r"^\s*(?:c?python|pypy)?[-\s]?(\d+\.\d+(?:\.\d+)?)(?![\d.])", re.I)
+
+
 def _python_pin(root: Path) -> tuple[str, str] | None:
-    text = _read(root, ".python-version")
-    if text:
-        for line in text.splitlines():
-            match = re.match(r"^\s*(?:python-?|cpython-?)?(\d+\.\d+(?:\.\d+)?)\s*$", line)
+    for rel in (".python-version", "runtime.txt"):
+        for line in (_read(root, rel) or "").splitlines():
+            match = _PIN_VERSION_RE.match(line)
             if match:
-                return match.group(1), ".python-version"
-    text = _read(root, "runtime.txt")
-    if text:
-        match = re.match(r"^\s*python-(\d+\.\d+(?:\.\d+)?)", text)
-        if match:
-            return match.group(1), "runtime.txt"
+                return match.group(1), rel
     return None
 
 

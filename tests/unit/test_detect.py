@@ -533,6 +533,35 @@ def test_python_version_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        # pyenv: a virtualenv made from a version, dev and free-threaded builds, PyPy, several
+        (".python-version", "3.10.12/envs/audio\n", "3.10.12"),
+        (".python-version", "3.11-dev\n", "3.11"),
+        (".python-version", "3.13t\n", "3.13"),
+        (".python-version", "pypy3.10-7.3.12\n", "3.10"),
+        (".python-version", "system\n3.9.18\n", "3.9.18"),
+        (".python-version", "miniconda3-4.7.12\n", None),  # conda's version, not Python's
+        (".python-version", "audio-env\n", None),
+        # runtime.txt as students write it beside Heroku's `python-3.10.12`
+        ("runtime.txt", "python3.10\n", "3.10"),
+        ("runtime.txt", "3.11\n", "3.11"),
+        ("runtime.txt", "Python 3.10.4\n", "3.10.4"),
+    ],
+)
+def test_python_version_file_forms(
+    tmp_path: Path, name: str, text: str, expected: str | None
+) -> None:
+    """Before, only `3.10.12` and `python-3.10.12` were read: `3.10.12/envs/audio` or
+    `python3.10` left the default Python, and a pin with no wheel for it failed the build."""
+    write(tmp_path, "requirements.txt", "numpy\n")
+    write(tmp_path, name, text)
+    spec = detect_env(tmp_path)
+    assert spec.python_version == expected
+    assert spec.python_source == (name if expected else None)
+
+
+@pytest.mark.parametrize(
     ("spec", "expected"),
     [
         (None, ("3.11", None)),
