@@ -41,6 +41,7 @@ class _Acc:
     dropped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     install_project: bool = False
+    python: tuple[str, str] | None = None  # (version, "file:line") of a `python` line
 
     def add_file(self, rel: str) -> None:
         if rel not in self.files:
@@ -51,6 +52,8 @@ class _Acc:
         or warned about with ``where`` ("file:line", "file: pip") in front of the reason."""
         result = sanitize_requirement(line)
         self.install_project = self.install_project or result.install_project
+        if result.python and self.python is None:
+            self.python = (result.python, where)
         if result.dropped:
             self.dropped.append(f"{where}: {result.dropped}")
         if result.warning:
@@ -206,6 +209,8 @@ def _requirements_spec(root: Path, rel: str, note: str = "") -> EnvSpec:
         install_project=acc.install_project,
         dropped=tuple(acc.dropped),
         warnings=tuple(acc.warnings),
+        python_version=acc.python[0] if acc.python else None,
+        python_source=f"the python line in {acc.python[1]}" if acc.python else None,
     )
 
 

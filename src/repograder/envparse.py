@@ -36,6 +36,11 @@ _CONDA_URL_RE = re.compile(
 )
 # `conda list --export` lines: name=version=build
 _CONDA_EXPORT_RE = re.compile(r"^[A-Za-z0-9_.-]+=[^=<>!~\s]+=[^=\s]+$")
+# `conda list > requirements.txt` rows: name, version, build and channel in columns
+_CONDA_LIST_RE = re.compile(
+    r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_.-]*)\s+(?P<version>\d[^\s=<>!~]*)"
+    r"\s+(?P<build>[A-Za-z0-9_.+]+)(?:\s+(?P<channel>[A-Za-z0-9_./:-]+))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class LineResult:
     dropped: str | None = None  # "original: reason" when the line was dropped
     warning: str | None = None
     install_project: bool = False  # `-e .`
+    python: str | None = None  # the Python version a `python` line names (conda lists, `python==`)
 
 
 def _is_local_path(text: str) -> bool:
@@ -110,7 +116,10 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
         entry = f"{explicit['name']}={explicit['version']}={explicit['build']}"
         req = conda_entry_to_pip(entry)
         if req.requirement is None:
-            return LineResult(None, dropped=f"{text}: {req.reason or 'not a PyPI package'}")
+            why = req.reason or ("Python itself is not a pip package" if req.python else "")
+            return LineResult(
+                None, dropped=f"{text}: {why or 'not a PyPI package'}", python=req.python
+            )
         return LineResult(
             req.requirement,
             warning=f"{text}: conda package URL translated to {req.requirement!r}",
@@ -121,9 +130,24 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
             return LineResult(text)
         return LineResult(None, dropped=f"{text}: not a requirement")
     name = name_match.group(1)
-    if name.lower() == "python":
-        return LineResult(None, dropped=f"{text}: Python itself is not a pip package")
     rest = text[len(name) :]
+    if name.lower() == "python":
+        # The student's Python version, in a conda list (`python=3.11.5=h955ad1f_0`,
+        # `python  3.11.5  h955ad1f_0`) or as a pip-style line (`python==3.10`, `python>=3.9`).
+        row = _CONDA_LIST_RE.match(text)
+        entry = f"python={row['version']}={row['build']}" if row else text
+        if row or _CONDA_EXPORT_RE.match(text):
+            version = conda_entry_to_pip(entry).python
+        else:
+            spec = rest.split(";")[0].strip().replace(" ", "")
+            version = (
+                spec
+                if re.match(r"^(?:[<>=!~]=?|===?)\d+(?:\.\d+)*(?:\.\*)?(?:,|$)", spec)
+                else None
+            )
+        return LineResult(
+            None, dropped=f"{text}: Python itself is not a pip package", python=version
+        )
     # pip freeze of conda-built packages: `numpy @ file:///home/conda/feedstock_root/...`
     if re.match(r"^\s*(?:\[[^\]]*\])?\s*@\s*file:", rest):
         known = platpkgs.lookup(name, from_conda=True)
@@ -131,6 +155,15 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
             return LineResult(None, dropped=f"{text}: local conda build path; {known.reason}")
         return LineResult(
             name, warning=f"{text}: local build path replaced by the unpinned name {name!r}"
+        )
+    table_row = _CONDA_LIST_RE.match(text)
+    if table_row:
+        req = conda_entry_to_pip(f"{table_row['name']}={table_row['version']}={table_row['build']}")
+        if req.requirement is None:
+            return LineResult(None, dropped=f"{text}: {req.reason}")
+        return LineResult(
+            req.requirement,
+            warning=f"{text}: a row of `conda list` translated to {req.requirement!r}",
         )
     if _CONDA_EXPORT_RE.match(text):
         req = conda_entry_to_pip(text)

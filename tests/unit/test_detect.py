@@ -309,6 +309,50 @@ def test_conda_c_libraries_are_known_by_their_build_string() -> None:
     assert sanitize_requirement("numba=0.58.1=py311ha02d727_0").line == "numba==0.58.1"
 
 
+CONDA_LIST = """\
+# packages in environment at /home/ana/miniconda3/envs/audio:
+#
+# Name                    Version                   Build  Channel
+_libgcc_mutex             0.1                        main
+blas                      1.0                         mkl
+librosa                   0.10.1                   pypi_0    pypi
+numpy                     1.26.0          py311h08b1b3b_0
+python                    3.11.5               h955ad1f_0
+pytorch                   2.1.0           py3.11_cpu_0    pytorch
+sleef                     3.5.1                h9e2ab2b_2    conda-forge
+"""
+
+
+def test_conda_list_table_saved_as_requirements(tmp_path: Path) -> None:
+    """`conda list > requirements.txt`: before, every row was "not a requirement", the build made
+    an empty environment and the notebooks' import errors blamed the student."""
+    write(tmp_path, "requirements.txt", CONDA_LIST)
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("librosa==0.10.1", "numpy==1.26.0", "torch==2.1.0")
+    assert (spec.python_version, spec.python_source) == (
+        "3.11.5",
+        "the python line in requirements.txt:8",
+    )
+    dropped = {d.split(": ", 1)[1].split()[0] for d in spec.dropped}
+    assert {"_libgcc_mutex", "blas", "python", "sleef"} <= dropped
+
+
+@pytest.mark.parametrize(
+    ("line", "python"),
+    [
+        ("python=3.10.13=h955ad1f_0", "3.10.13"),  # conda list --export
+        ("https://repo.anaconda.com/pkgs/main/linux-64/python-3.9.18-h955ad1f_0.conda", "3.9.18"),
+        ("python==3.10", "==3.10"),  # students state their Python in requirements.txt
+        ("python>=3.9,<3.12", ">=3.9,<3.12"),
+        ("python", None),
+    ],
+)
+def test_a_python_line_in_requirements_names_the_python(line: str, python: str | None) -> None:
+    result = sanitize_requirement(line)
+    assert result.line is None
+    assert result.python == python
+
+
 def test_conda_apt_mapping() -> None:
     result = translate_conda({"dependencies": ["sox", "portaudio", "ffmpeg=6"]})
     assert result.apt_packages == ("sox", "portaudio19-dev", "ffmpeg")
