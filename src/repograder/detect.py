@@ -183,7 +183,8 @@ def _split_entry(text: str) -> tuple[str, str, str]:
     """'file:line: entry: why' (or 'file: pip: entry: why') -> (file, entry, why)."""
     head, _, rest = text.partition(": ")
     file = re.sub(r":\d+$", "", head)
-    rest = rest.removeprefix("pip: ")
+    if rest.startswith("pip: ") and ": " in rest[len("pip: ") :]:
+        rest = rest[len("pip: ") :]  # a `pip:` section's entry, not the conda package `pip`
     entry, _, why = rest.rpartition(": ")
     return file, (entry or rest), (why if entry else "")
 

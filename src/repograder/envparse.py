@@ -179,6 +179,9 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
     if excluded:
         return LineResult(None, dropped=f"{text}: {excluded}")
     known = platpkgs.lookup(name, from_conda=from_conda)
+    if known is not None and known.linux:
+        instead = known.linux + (rest.strip() if known.same_versions else "")
+        return LineResult(instead, warning=f"{text}: {known.reason}; {_instead(instead)}")
     if known is not None:
         return LineResult(None, dropped=f"{text}: {known.reason}")
     if _GPU_LOCAL_RE.search(text):
@@ -187,6 +190,10 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
             fixed, warning=f"{text}: CUDA build tag removed ({fixed!r}); the grader has no GPU"
         )
     return LineResult(text)
+
+
+def _instead(requirement: str) -> str:
+    return f"replaced by {requirement!r}, which installs the same module on Linux"
 
 
 # pip-compile --generate-hashes / pip-tools / Poetry exports: `pkg==1.0 --hash=sha256:...`.
@@ -496,6 +503,9 @@ def conda_entry_to_pip(entry: str) -> CondaEntry:
         return CondaEntry(name=name, apt=CONDA_TO_APT[name])
     pypi = conda_to_pypi_name(name, version)
     known = platpkgs.lookup(name, from_conda=True) or platpkgs.lookup(pypi, from_conda=True)
+    if known is not None and known.linux:
+        instead = known.linux + (spec if known.same_versions else "")
+        return CondaEntry(name=name, requirement=instead, warning=_instead(instead))
     if known is not None:
         return CondaEntry(name=name, reason=known.reason)
     if name in CONDA_DROP:

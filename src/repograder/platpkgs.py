@@ -5,6 +5,9 @@ dependencies, ``conda list --export`` lines, pyproject/Pipfile/setup dependencie
 :func:`lookup`, so a Windows ``pip freeze`` and a Windows ``conda env export`` lose the same
 entries for the same reason. Pure data, no I/O.
 
+An entry with ``linux=`` is a platform build of a portable package (``tensorflow-macos`` is
+Apple's TensorFlow): it is replaced by the package that installs the same module on Linux.
+
 Where each entry comes from is written next to it:
 
 * "PyPI: no Linux wheel" — measured on 2026-11-30 with
@@ -58,6 +61,11 @@ class Known:
     reason: str
     source: str  # where the fact comes from (see the module docstring)
     conda_only: bool = False
+    # The PyPI package that installs the same module on Linux: the entry is replaced by it, not
+    # dropped (a hand-written `tensorflow-macos` is the student's TensorFlow). ``same_versions``:
+    # its releases carry the same version numbers, so the student's pin is kept.
+    linux: str = ""
+    same_versions: bool = True
 
 
 def canonical(name: str) -> str:
@@ -72,8 +80,22 @@ _BY_NAME: dict[str, Known] = {
     "pypiwin32": Known(_WINDOWS, "PyPI: a wrapper that requires pywin32"),
     "pywinpty": Known(_WINDOWS, "PyPI: no Linux wheel; sdist builds only on Windows"),
     "winpty": Known(_WINDOWS, "conda: winpty is the Windows pseudo-terminal library"),
+    # Only ever a dependency of `tensorflow` on Windows (never hand-written): dropped, not replaced.
     "tensorflow-intel": Known(
         _WINDOWS, "PyPI: Linux has only a 0.0.1 placeholder; TensorFlow on Windows requires it"
+    ),
+    "onnxruntime-directml": Known(
+        _WINDOWS,
+        "PyPI: no Linux wheel (pip download --platform manylinux2014_x86_64, 2026-12-01); "
+        "onnxruntime with the DirectML provider, released with onnxruntime's versions",
+        linux="onnxruntime",
+    ),
+    "python-magic-bin": Known(
+        _WINDOWS,
+        "PyPI: no Linux wheel (pip download --platform manylinux2014_x86_64, 2026-12-01); "
+        "python-magic with libmagic's DLLs bundled; its own version numbers",
+        linux="python-magic",
+        same_versions=False,
     ),
     "windows-curses": Known(_WINDOWS, "PyPI: no Linux wheel"),
     "winshell": Known(_WINDOWS, "PyPI: no Linux wheel"),
@@ -101,7 +123,18 @@ _BY_NAME: dict[str, Known] = {
     ),
     "pyobjc-core": Known(_MACOS, "PyPI: no Linux wheel; sdist builds only on macOS"),
     "appnope": Known(_MAC_DECLARED, "declared: ipykernel requires it on darwin only"),
-    "tensorflow-macos": Known(_MACOS, "PyPI: no Linux wheel"),
+    "tensorflow-macos": Known(
+        _MACOS,
+        "PyPI: no Linux wheel; Apple's build of TensorFlow (2.5-2.16, tensorflow's version "
+        "numbers), it installs the `tensorflow` module",
+        linux="tensorflow",
+    ),
+    "onnxruntime-silicon": Known(
+        _MACOS,
+        "PyPI: no Linux wheel (pip download --platform manylinux2014_x86_64, 2026-12-01); "
+        "onnxruntime built for Apple silicon, released with onnxruntime's versions",
+        linux="onnxruntime",
+    ),
     "tensorflow-metal": Known(_MACOS, "PyPI: no Linux wheel"),
     "libcxx": Known(_CONDA_RUNTIME, "conda: LLVM C++ runtime of conda's macOS builds"),
     "libcxxabi": Known(_CONDA_RUNTIME, "conda: LLVM C++ runtime of conda's macOS builds"),

@@ -353,6 +353,37 @@ def test_a_python_line_in_requirements_names_the_python(line: str, python: str |
     assert result.python == python
 
 
+def test_a_platform_build_of_a_portable_package_is_replaced_not_dropped(tmp_path: Path) -> None:
+    """A Mac student's hand-written `tensorflow-macos` is their TensorFlow: before, it was dropped
+    like tensorflow-metal and every notebook failed on `import tensorflow`."""
+    write(tmp_path, "requirements.txt", "tensorflow-macos==2.13.0\ntensorflow-metal\nlibrosa\n")
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("tensorflow==2.13.0", "librosa")
+    rows = {c.entry: (c.action, c.why) for c in spec.changes}
+    assert rows["tensorflow-macos==2.13.0"][0] == "translated"
+    assert "replaced by 'tensorflow==2.13.0'" in rows["tensorflow-macos==2.13.0"][1]
+    assert rows["tensorflow-metal"][0] == "dropped"
+    # a macOS freeze lists both: one tensorflow line
+    freeze = "tensorflow==2.13.0\ntensorflow-macos==2.13.0\nonnxruntime-directml==1.16.3\n"
+    write(tmp_path, "requirements.txt", freeze)
+    assert detect_env(tmp_path).requirements == ("tensorflow==2.13.0", "onnxruntime==1.16.3")
+    # its own version numbers: the pin is not carried over
+    assert sanitize_requirement("python-magic-bin==0.4.14").line == "python-magic"
+    # a marker that excludes Linux still wins: the student listed the Linux package elsewhere
+    assert sanitize_requirement('tensorflow-macos; sys_platform == "darwin"').line is None
+    # the same in a conda file's pip section, whose `pip` dependency is its own table row
+    write(tmp_path, "requirements.txt", "")
+    (tmp_path / "requirements.txt").unlink()
+    write(
+        tmp_path,
+        "environment.yml",
+        "dependencies:\n  - python=3.10\n  - pip\n  - pip:\n    - tensorflow-macos==2.13.0\n",
+    )
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("tensorflow==2.13.0",)
+    assert {c.entry for c in spec.changes} == {"pip", "tensorflow-macos==2.13.0"}
+
+
 def test_conda_apt_mapping() -> None:
     result = translate_conda({"dependencies": ["sox", "portaudio", "ffmpeg=6"]})
     assert result.apt_packages == ("sox", "portaudio19-dev", "ffmpeg")
