@@ -393,8 +393,8 @@ def inspect_readme(root: Path) -> ReadmeFacts:
         text, why = notebook_markdown(text)
         parsed_as = path[: -len(".ipynb")] + ".md"
         notes += (
-            f"{path} is a notebook: its markdown cells were read as the README "
-            f"(line numbers count those cells' lines){why}",
+            f"{path} is a notebook: its markdown cells and its code cells' shell commands were "
+            f"read as the README (line numbers count those lines){why}",
         )
     facts = inspect_readme_text(text, parsed_as, size, size > MAX_README_BYTES)
     makefile = fsutil.read_text(root, "Makefile", 200_000)

@@ -167,6 +167,36 @@ def notebook_readme() -> dict[str, str | bytes]:
     }
 
 
+def notebook_readme_code_cells() -> dict[str, str | bytes]:
+    """Kind 3, unseen: README.ipynb whose commands are code cells, as in a Colab notebook
+    (`!pip install`, `!python`, `%run`); the markdown cells only explain."""
+    import json
+
+    def code(*lines: str) -> dict[str, object]:
+        source = [line + "\n" for line in lines[:-1]] + [lines[-1]]
+        return {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                "source": source}  # fmt: skip
+
+    intro = (
+        "# Bird song detector\n\nDetects bird songs in short clips. This notebook is our README:"
+        " run its cells from top to bottom. The first installs what the project needs, the "
+        "second trains the detector on the clips, the third evaluates it and prints a table.\n"
+    )
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": intro},
+        code("!pip install -r requirements.txt"),
+        {"cell_type": "markdown", "metadata": {}, "source": "## Training"},
+        code("import os", "!python main.py", "print(os.getcwd())"),
+        code("%run main.py"),
+    ]
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return {
+        "README.ipynb": json.dumps(notebook, indent=1),
+        "requirements.txt": "six\n",
+        "main.py": MAIN_PY,
+    }
+
+
 RST_README = """Bird song detector
 ==================
 
