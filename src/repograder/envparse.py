@@ -36,6 +36,12 @@ _CONDA_URL_RE = re.compile(
 )
 # `conda list --export` lines: name=version=build
 _CONDA_EXPORT_RE = re.compile(r"^[A-Za-z0-9_.-]+=[^=<>!~\s]+=[^=\s]+$")
+# `pip list > requirements.txt` rows: name and version in columns (a third for an editable
+# install's folder), under a `Package Version` header and a rule of dashes
+_PIP_LIST_RE = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\s+(?P<version>\d[\w.!+-]*)(?:\s+(?P<location>\S.*))?$"
+)
+_TABLE_RULE_RE = re.compile(r"^-+(?:\s+-+)+$|^-{3,}$")
 # `conda list > requirements.txt` rows: name, version, build and channel in columns
 _CONDA_LIST_RE = re.compile(
     r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_.-]*)\s+(?P<version>\d[^\s=<>!~]*)"
@@ -85,6 +91,8 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
         if low.startswith(("--find-links", "-f ")) and not re.match(r"^https?://", value):
             return LineResult(None, dropped=f"{text}: local find-links folder is not available")
         return LineResult(text)
+    if _TABLE_RULE_RE.match(text):
+        return LineResult(None, dropped=f"{text}: the rule under a table's header")
     if low.startswith("--require-hashes"):
         return LineResult(None, dropped=f"{text}: {_HASH_WHY}")
     if low.startswith("--hash"):  # a continuation line whose requirement line lost its `\`
@@ -164,6 +172,21 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
         return LineResult(
             req.requirement,
             warning=f"{text}: a row of `conda list` translated to {req.requirement!r}",
+        )
+    pip_row = None if table_row else _PIP_LIST_RE.match(text)
+    if pip_row and pip_row["location"]:
+        where = pip_row["location"]
+        return LineResult(None, dropped=f"{text}: installed from the local folder {where!r}")
+    if pip_row:
+        pinned = f"{pip_row['name']}=={pip_row['version']}"
+        inner = sanitize_requirement(pinned, from_conda=from_conda)
+        if inner.dropped:
+            return LineResult(None, dropped=f"{text}: {inner.dropped.removeprefix(pinned + ': ')}")
+        if inner.warning:
+            why = inner.warning.removeprefix(pinned + ": ")
+            return LineResult(inner.line, warning=f"{text}: {why}")
+        return LineResult(
+            inner.line, warning=f"{text}: a row of `pip list` translated to {pinned!r}"
         )
     if _CONDA_EXPORT_RE.match(text):
         req = conda_entry_to_pip(text)

@@ -337,6 +337,30 @@ def test_conda_list_table_saved_as_requirements(tmp_path: Path) -> None:
     assert {"_libgcc_mutex", "blas", "python", "sleef"} <= dropped
 
 
+def test_pip_list_table_saved_as_requirements(tmp_path: Path) -> None:
+    """`pip list > requirements.txt`: before, every row was "not a requirement" and the rule of
+    dashes under the header went to the installer as a pip option, which it cannot parse."""
+    table = (
+        "Package            Version\n"
+        "------------------ -----------\n"
+        "librosa            0.10.1\n"
+        "pywin32            306\n"
+        "torch              2.1.0+cu118\n"
+        "audio-proj         0.1.0       C:\\Users\\ana\\proj\n"
+    )
+    write(tmp_path, "requirements.txt", table)
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("librosa==0.10.1", "torch==2.1.0")
+    rows = {c.entry: (c.action, c.why) for c in spec.changes}
+    assert rows["librosa            0.10.1"] == (
+        "translated",
+        "a row of `pip list` translated to 'librosa==0.10.1'",
+    )
+    assert rows["pywin32            306"][0] == "dropped"
+    assert rows["------------------ -----------"] == ("dropped", "the rule under a table's header")
+    assert "local folder" in rows["audio-proj         0.1.0       C:\\Users\\ana\\proj"][1]
+
+
 @pytest.mark.parametrize(
     ("line", "python"),
     [
