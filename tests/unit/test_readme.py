@@ -566,6 +566,34 @@ def test_check_min_words_param() -> None:
         evaluate_readme(facts_for(text), model.Params({"min_words": "many"}))
 
 
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        # a shell prompt inside the span marks it as a command
+        (
+            "1. Instalar dependencias: `$ pip install -r requirements.txt`\n",
+            "pip install -r requirements.txt",
+        ),
+        ("- `(venv) $ python main.py`\n", "python main.py"),
+        # the verb before a span in prose, in the students' languages
+        ("Ejecute `python main.py` para entrenar.\n", "python main.py"),
+        ("Führen Sie `python main.py` aus.\n", "python main.py"),
+        ("Lancez `python main.py` pour entraîner le modèle.\n", "python main.py"),
+        ("Pokrenite `python main.py`.\n", "python main.py"),
+        ("请运行 `python main.py`。\n", "python main.py"),
+        ("Die Datei `config.py` enthält die Parameter.\n", None),
+    ],
+)
+def test_inline_commands_in_other_languages_and_behind_prompts(
+    text: str, command: str | None
+) -> None:
+    """Before, a `$ `-prompted span and a span after a non-English verb gave no step: a Spanish
+    README whose install step was `$ pip install -r requirements.txt` had "no installation
+    step"."""
+    steps, _ = parse_readme(text)
+    assert [s.command for s in steps] == ([command] if command else [])
+
+
 CHINESE_README = """# 环境声音分类
 
 本项目使用卷积神经网络对环境声音进行分类。我们在公开数据集上训练模型，
