@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import reprlib
+import urllib.parse
 from dataclasses import dataclass
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
@@ -132,13 +133,20 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
             req.requirement,
             warning=f"{text}: conda package URL translated to {req.requirement!r}",
         )
+    if re.match(r"^(?:git\+|hg\+|svn\+|bzr\+)[a-z]+://|^https?://", text, re.IGNORECASE):
+        # A URL or VCS requirement as pip reads it (`git+https://…/whisper.git`); the name
+        # pattern below would take `git` or `https` for a package name.
+        return _wheel_for_another_os(text, text) or LineResult(text)
     name_match = _NAME_RE.match(text)
     if not name_match:
-        if re.match(r"^(?:git\+|hg\+|svn\+|bzr\+|https?://)", text):
-            return LineResult(text)
         return LineResult(None, dropped=f"{text}: not a requirement")
     name = name_match.group(1)
     rest = text[len(name) :]
+    direct = re.match(r"^\s*(?:\[[^\]]*\])?\s*@\s*(https?://\S+)", rest)
+    if direct:
+        wheel = _wheel_for_another_os(text, direct.group(1))
+        if wheel is not None:
+            return wheel
     if name.lower() == "python":
         # The student's Python version, in a conda list (`python=3.11.5=h955ad1f_0`,
         # `python  3.11.5  h955ad1f_0`) or as a pip-style line (`python==3.10`, `python>=3.9`).
@@ -213,6 +221,30 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
             fixed, warning=f"{text}: CUDA build tag removed ({fixed!r}); the grader has no GPU"
         )
     return LineResult(text)
+
+
+# A wheel's file name (PEP 427): name-version(-build)?-python-abi-platform.whl
+_WHEEL_URL_RE = re.compile(
+    r"/(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-/]+)(?:-\d[^-/]*)?-[^-/]+-[^-/]+-"
+    r"(?P<platform>[^-/]+)\.whl(?:[#?].*)?$"
+)
+
+
+def _wheel_for_another_os(text: str, url: str) -> LineResult | None:
+    """A URL of a Windows or macOS wheel (`torch @ …/torch-2.1.0%2Bcu118-cp310-cp310-
+    win_amd64.whl`, as `pip freeze` writes a wheel installed from a URL) cannot install on
+    Linux: the same release from the index instead, without its local build tag. None for
+    any other URL (Linux and pure wheels, archives, VCS), which is kept as written."""
+    match = _WHEEL_URL_RE.search(urllib.parse.unquote(url))
+    if match is None or not re.match(r"^(?:win|macosx)", match["platform"]):
+        return None
+    version = match["version"].split("+", 1)[0]
+    pinned = f"{match['name'].replace('_', '-')}=={version}"
+    return LineResult(
+        pinned,
+        warning=f"{text}: a wheel for {match['platform']} (not Linux); replaced by {pinned!r}, "
+        "the same release from the package index",
+    )
 
 
 def _instead(requirement: str) -> str:

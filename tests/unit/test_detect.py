@@ -361,6 +361,33 @@ def test_pip_list_table_saved_as_requirements(tmp_path: Path) -> None:
     assert "local folder" in rows["audio-proj         0.1.0       C:\\Users\\ana\\proj"][1]
 
 
+WIN_WHEEL = "https://download.pytorch.org/whl/cu118/torch-2.1.0%2Bcu118-cp310-cp310-win_amd64.whl"
+MAC_WHEEL = "https://files.example.org/numpy-1.26.4-cp311-cp311-macosx_11_0_arm64.whl#sha256=ab"
+SPACY = "https://github.com/explosion/spacy-models/releases/download/en_core_web_sm-3.7.1/en_core_web_sm-3.7.1-py3-none-any.whl"
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        # pip reads these; the name pattern took `git`/`https` for a package and dropped them
+        ("git+https://github.com/openai/whisper.git@v20231117", None),
+        ("https://github.com/student/helpers/archive/main.zip", None),
+        # a wheel for another OS cannot install: the same release from the index
+        (f"torch @ {WIN_WHEEL}", "torch==2.1.0"),
+        (WIN_WHEEL, "torch==2.1.0"),
+        (f"numpy @ {MAC_WHEEL}", "numpy==1.26.4"),
+        # pure and Linux wheels are kept as written (a spaCy model is on no index)
+        (f"en-core-web-sm @ {SPACY}", None),
+    ],
+)
+def test_url_requirements(line: str, kept: str | None) -> None:
+    result = sanitize_requirement(line)
+    assert result.line == (kept or line)
+    assert result.dropped is None
+    if kept:
+        assert "not Linux" in (result.warning or "")
+
+
 @pytest.mark.parametrize(
     ("line", "python"),
     [
