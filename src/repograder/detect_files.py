@@ -107,9 +107,16 @@ def _where(rel: str) -> str:
 
 
 def _resolve_in_repo(including: str, target: str) -> str | None:
-    """Repo-relative path of an include, or None when it leaves the repo or is a URL."""
+    """Repo-relative path of an include, or None when it leaves the repo or is a URL.
+
+    A Windows path (`-r requirements\\base.txt`, as pip on Windows reads it) names the same file
+    with `/`: no student's file name holds a backslash.
+    """
     if re.match(r"^[a-z][a-z0-9+.-]*://", target, re.IGNORECASE) or target.startswith(("/", "~")):
         return None
+    if re.match(r"^[A-Za-z]:[\\/]", target):
+        return None  # a Windows drive path: outside the repository
+    target = target.replace("\\", "/")
     joined = posixpath.normpath(posixpath.join(posixpath.dirname(including), target))
     if joined.startswith("..") or joined.startswith("/") or joined == ".":
         return None

@@ -54,8 +54,16 @@ class Install:
     interpreter: str | None = None  # `python3.10 -m venv`, `uv venv -p 3.10`: the Python asked for
 
 
+_WIN_SEPARATOR_RE = re.compile(r"(?<=[\w.])\\(?=[\w.])")
+
+
 def _words(command: str) -> list[list[str]]:
-    """Simple commands of a shell line (``&&``, ``;``, ``|`` split), words unquoted."""
+    """Simple commands of a shell line (``&&``, ``;``, ``|`` split), words unquoted.
+
+    A backslash between two name characters is a Windows path separator (`pip install -r
+    req\\dev.txt` in a cmd or PowerShell block), not a shell escape: read as `/`.
+    """
+    command = _WIN_SEPARATOR_RE.sub("/", command)
     lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     lexer.commenters = "#"
@@ -88,6 +96,9 @@ def _strip_prefix(words: list[str]) -> list[str]:
 def _join(cwd: str, target: str) -> str | None:
     if target.startswith(("/", "~", "$")) or re.match(r"^[a-z][a-z0-9+.-]*://", target):
         return None
+    if re.match(r"^[A-Za-z]:[\\/]", target):
+        return None  # a Windows drive path: outside the repository
+    target = target.replace("\\", "/")  # `pip install -r requirements\dev.txt` on Windows
     joined = posixpath.normpath(posixpath.join(cwd or ".", target))
     if joined.startswith(".."):
         return None

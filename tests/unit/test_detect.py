@@ -93,6 +93,21 @@ def test_requirements_include_forms_cycles_and_continuations(tmp_path: Path) -> 
     assert spec.constraints == ("scipy==1.11.0",)
 
 
+def test_requirements_include_with_a_windows_path(tmp_path: Path) -> None:
+    """`-r requirements\\base.txt` as a Windows student writes it: before, "included file not
+    found", and base.txt's packages were missing from the build."""
+    write(tmp_path, "requirements.txt", "-r requirements\\base.txt\nlibrosa\n")
+    write(tmp_path, "requirements/base.txt", "numpy\n")
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("numpy", "librosa")
+    assert spec.files == ("requirements.txt", "requirements/base.txt")
+    write(tmp_path, "requirements.txt", "-r ..\\outside.txt\n-r C:\\Users\\a\\r.txt\n")
+    assert [d.rsplit(": ", 1)[1] for d in detect_env(tmp_path).dropped] == [
+        "include outside the repository",
+        "include outside the repository",
+    ]
+
+
 def test_requirements_include_via_symlink_refused(tmp_path: Path) -> None:
     outside = tmp_path / "outside.txt"
     outside.write_text("evil==1\n")

@@ -539,3 +539,16 @@ def test_the_readmes_venv_python_is_the_environments_python(
     commit(repo, {".python-version": "3.11\n"}, "pin", "2026-03-01T13:00:00+00:00")
     pinned = envchain.follow_readme(repo, detect.detect_env(repo), [command])
     assert pinned.python_version == "3.11"
+
+
+def test_a_windows_path_in_the_readmes_install_names_the_file(tmp_path: Path) -> None:
+    from repograder import envchain
+
+    repo = init_repo(tmp_path / "win")
+    files = {"requirements.txt": "six\n", "req/dev.txt": "colorama\n"}
+    commit(repo, files, "work", "2026-03-01T12:00:00+00:00")
+    detected = detect.detect_env(repo)
+    commands = ["pip install -r requirements.txt", "pip install -r req\\dev.txt"]
+    spec = envchain.follow_readme(repo, detected, commands)
+    assert spec.requirements == ("six", "colorama")
+    assert not spec.dropped
