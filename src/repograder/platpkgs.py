@@ -48,6 +48,10 @@ _WIN_DECLARED = "Windows-only package (its users require it only on Windows); no
 _CONDA_RUNTIME = "conda-only package (a compiler runtime or solver metadata, not on PyPI)"
 _CONDA_FONT = "conda-only package (fonts for conda's own Qt/matplotlib builds)"
 _CONDA_CLIB = "conda-only package (a C library; the PyPI wheels that need it bundle it)"
+_CONDA_TOOLING = (
+    "conda's own tooling (Anaconda's base environment), not a dependency of the project; "
+    "its versions are not on PyPI"
+)
 _ANACONDA_MKL = (
     "Anaconda's MKL helper for its own numpy build (pip's numpy does not use it); "
     "installed from a conda path, it is not a PyPI requirement"
@@ -146,6 +150,33 @@ _BY_NAME: dict[str, Known] = {
     "ld-impl-linux-64": Known(_CONDA_RUNTIME, "conda: the linker of conda's Linux builds"),
     "zeromq": Known(_CONDA_CLIB, "conda: libzmq; pyzmq's wheels bundle it"),
     "libsodium": Known(_CONDA_CLIB, "conda: libsodium; pyzmq's wheels bundle what they need"),
+    # conda itself and its tools: a `pip freeze` of Anaconda's base environment lists them
+    # (`conda @ file:///croot/conda_…`); PyPI's `conda` stops at 4.3.16, a source release that
+    # no longer builds, and most of the rest are not on PyPI at all.
+    **dict.fromkeys(
+        [
+            "conda",
+            "conda-build",
+            "conda-env",
+            "conda-content-trust",
+            "conda-libmamba-solver",
+            "libmambapy",
+            "conda-package-handling",
+            "conda-package-streaming",
+            "conda-verify",
+            "conda-repo-cli",
+            "conda-token",
+            "conda-anaconda-tos",
+            "menuinst",
+            "anaconda-client",
+            "anaconda-navigator",
+            "navigator-updater",
+            "anaconda-project",
+            "anaconda-anon-usage",
+            "anaconda-cloud-auth",
+        ],
+        Known(_CONDA_TOOLING, "conda: the packages of Anaconda's base environment"),
+    ),
     # Anaconda's numpy helpers: kept when a student pins them for PyPI (they exist there)
     "mkl-service": Known(_ANACONDA_MKL, "conda: Anaconda defaults' numpy stack", True),
     "mkl-fft": Known(_ANACONDA_MKL, "conda: Anaconda defaults' numpy stack", True),

@@ -352,6 +352,25 @@ def test_conda_list_table_saved_as_requirements(tmp_path: Path) -> None:
     assert {"_libgcc_mutex", "blas", "python", "sleef"} <= dropped
 
 
+def test_conda_tooling_in_a_pip_freeze_of_anacondas_base_is_dropped(tmp_path: Path) -> None:
+    """`pip freeze` in Anaconda's base environment: before, `conda==23.9.0` (PyPI's conda ends at
+    4.3.16) and `conda-libmamba-solver @ file:///…` (unpinned: not on PyPI) sank the build."""
+    freeze = (
+        "conda==23.9.0\n"
+        "conda-libmamba-solver @ file:///croot/conda-libmamba-solver_1691418897561/work/src\n"
+        "libmambapy @ file:///croot/mamba-split_1698782620632/work/libmambapy\n"
+        "anaconda-client==1.12.1\n"
+        "librosa==0.10.1\n"
+    )
+    write(tmp_path, "requirements.txt", freeze)
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("librosa==0.10.1",)
+    assert all("conda's own tooling" in d for d in spec.dropped)
+    assert len(spec.dropped) == 4
+    # the same names in a conda file
+    assert translate_conda({"dependencies": ["conda=23.9.0=py311h06a4308_0"]}).requirements == ()
+
+
 def test_pip_list_table_saved_as_requirements(tmp_path: Path) -> None:
     """`pip list > requirements.txt`: before, every row was "not a requirement" and the rule of
     dashes under the header went to the installer as a pip option, which it cannot parse."""
