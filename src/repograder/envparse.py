@@ -29,6 +29,7 @@ _NAME_RE = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 _VERSION_RE = re.compile(r"^\d+(?:\.\d+)*(?:\.\*)?(?:(?:a|b|rc|\.post|\.dev|post|dev)\d*)*$")
 # Local version tags that only exist on CUDA/ROCm wheel indexes.
 _GPU_LOCAL_RE = re.compile(r"\+(?:cu\d+|cuda\d*[\w.]*|rocm[\w.]*)\b", re.IGNORECASE)
+_CPU_LOCAL_RE = re.compile(r"(?<=\d)\+cpu(?:\.[\w]+)*\b", re.IGNORECASE)
 _CUDA_INDEX_RE = re.compile(r"/(?:cu\d+|cuda[\w.]*|rocm[\w.]*)(?:/|$)|nvidia|cuda", re.IGNORECASE)
 # `conda list --explicit` lines: https://conda.anaconda.org/conda-forge/linux-64/numpy-1.26.4-py311h_0.conda
 _CONDA_URL_RE = re.compile(
@@ -219,6 +220,16 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
         fixed = _GPU_LOCAL_RE.sub("", text)
         return LineResult(
             fixed, warning=f"{text}: CUDA build tag removed ({fixed!r}); the grader has no GPU"
+        )
+    if _CPU_LOCAL_RE.search(text):
+        # `pip freeze` after installing from PyTorch's CPU index: `torch==2.1.0+cpu` exists only
+        # there. `torch==2.1.0` matches that build too (PEP 440: a version without a local
+        # label matches any local label), so it installs with or without that index.
+        fixed = _CPU_LOCAL_RE.sub("", text)
+        return LineResult(
+            fixed,
+            warning=f"{text}: CPU build tag removed ({fixed!r}); that build is only on PyTorch's "
+            "own index, the release is the same",
         )
     return LineResult(text)
 

@@ -371,6 +371,18 @@ def test_conda_tooling_in_a_pip_freeze_of_anacondas_base_is_dropped(tmp_path: Pa
     assert translate_conda({"dependencies": ["conda=23.9.0=py311h06a4308_0"]}).requirements == ()
 
 
+def test_pytorch_cpu_build_tag_is_removed(tmp_path: Path) -> None:
+    """`pip freeze` after installing PyTorch from its CPU index writes `torch==2.1.0+cpu`, a
+    version no other index has: before, the first build failed and the pin was "relaxed" (a
+    warning and half the env-build points). `torch==2.1.0` matches the +cpu build too."""
+    write(tmp_path, "requirements.txt", "torch==2.1.0+cpu\ntorchaudio==2.1.0+cpu\ncpuinfo==9.0.0\n")
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("torch==2.1.0", "torchaudio==2.1.0", "cpuinfo==9.0.0")
+    rows = {c.entry: (c.action, c.why) for c in spec.changes}
+    assert rows["torch==2.1.0+cpu"][0] == "translated"
+    assert "CPU build tag removed" in rows["torch==2.1.0+cpu"][1]
+
+
 def test_pip_list_table_saved_as_requirements(tmp_path: Path) -> None:
     """`pip list > requirements.txt`: before, every row was "not a requirement" and the rule of
     dashes under the header went to the installer as a pip option, which it cannot parse."""
