@@ -581,6 +581,43 @@ def test_poetry_constraints(constraint: str, expected: str) -> None:
     assert poetry_constraint_to_pip(constraint) == (expected, None)
 
 
+def test_poetry_platform_and_pipfile_marker_keys_are_markers(tmp_path: Path) -> None:
+    """Poetry's `platform = "darwin"` and Pipfile's `sys_platform = "== 'win32'"` were ignored:
+    a macOS-only dependency was installed (or replaced) on Linux as if written for every OS."""
+    write(
+        tmp_path,
+        "pyproject.toml",
+        """
+        [tool.poetry]
+        name = "audio"
+        version = "0.1.0"
+        [tool.poetry.dependencies]
+        python = "^3.10"
+        tensorflow-macos = { version = "^2.13.0", platform = "darwin" }
+        tensorflow = { version = "^2.13.0", markers = "sys_platform == 'linux'" }
+        [build-system]
+        requires = ["poetry-core"]
+        build-backend = "poetry.core.masonry.api"
+        """,
+    )
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("tensorflow>=2.13.0,<3.0.0; sys_platform == 'linux'",)
+    assert any("excludes Linux" in d for d in spec.dropped)
+    (tmp_path / "pyproject.toml").unlink()
+    write(
+        tmp_path,
+        "Pipfile",
+        """
+        [packages]
+        librosa = "*"
+        pywinpty = {version = "*", sys_platform = "== 'win32'"}
+        """,
+    )
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("librosa",)
+    assert any("sys_platform == 'win32'" in d for d in spec.dropped)
+
+
 def test_tool_only_pyproject_falls_through(tmp_path: Path) -> None:
     write(tmp_path, "pyproject.toml", "[tool.ruff]\nline-length = 100\n")
     spec = detect_env(tmp_path)
