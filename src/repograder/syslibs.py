@@ -345,8 +345,13 @@ _NO_LIBRARY_CALLED = re.compile(r"""no\s+library\s+called\s+["']([\w.+-]+)["']\s
 _PROGRAM_FILE = re.compile(
     r"No\s+such\s+file\s+or\s+directory:\s+'(?:(?:/usr(?:/local)?)?/s?bin/)?([\w.+-]+)'"
 )
+# A shell's own words, led by its name or the script's ($0): "sh: 1: ffmpeg: not found",
+# "bash: line 1: sox: command not found", and the grader's step script's
+# "repograder-step: line 15: sox: command not found" (seen in the Docker sandbox).
 _PROGRAM_SHELL = re.compile(
-    r"\b(?:ba|da|z)?sh:(?:\s*line)?(?:\s*\d+:)?\s*([\w.+-]+):\s*(?:command\s+)?not\s+found"
+    r"^[ \t]*[^\s:]+:[ \t]*(?:line[ \t]+)?(?:\d+:[ \t]*)?([\w.+-]+):[ \t]*"
+    r"(?:command[ \t]+)?not[ \t]+found",
+    re.MULTILINE,
 )
 _UNDEFINED_IN_PYTHON = re.compile(r"[\w./-]*python[\d.]*:\s+undefined\s+symbol:\s+(\w+)")
 # Libraries a module looks up by name and reports in its own words.

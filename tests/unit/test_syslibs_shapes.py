@@ -39,6 +39,12 @@ ANSI_OFF = "\x1b[0m"
         ),
         # os.system / shell=True, and a README step that runs the program itself
         ("sh: 1: ffmpeg: not found", MissingLibrary("ffmpeg", "ffmpeg", "program")),
+        ("bash: ffmpeg: command not found", MissingLibrary("ffmpeg", "ffmpeg", "program")),
+        # the grader's own step script, as a README step `sox --version` printed it
+        (
+            "repograder-step: line 15: sox: command not found",
+            MissingLibrary("sox", "sox", "program"),
+        ),
         ("/bin/sh: 1: aplay: not found", MissingLibrary("aplay", "alsa-utils", "program")),
         (
             "bash: line 1: rubberband: command not found",
