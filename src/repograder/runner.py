@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from repograder import model, readme_translate
+from repograder import model, readme_translate, syslibs
 from repograder.checks.readme_steps import LFS_HINT as LFS_HINT
 from repograder.checks.readme_steps import decisive_line as decisive_line
 from repograder.checks.readme_steps import evaluate_steps as evaluate_steps
@@ -224,6 +224,16 @@ def hint_for(
         return (
             "the code requires a GPU; the grader is CPU-only: fall back to CPU when CUDA is "
             "unavailable (torch.device('cuda' if torch.cuda.is_available() else 'cpu'))"
+        )
+    gap = syslibs.missing_library(output)
+    if gap is not None and gap.debian:
+        # The verdict is `error` (the lecturer's gap), so the advice must not send the group
+        # after a file ('ffmpeg' is not in the repository) or a version pin.
+        what = "program" if gap.kind == "program" else "system library"
+        return (
+            f"the {what} '{gap.library}' is not installed in the grading environment (Debian "
+            f"package {gap.debian}): the grader's gap, not the group's; the lecturer adds "
+            f"`apt: [{gap.debian}]` to the rubric's environment"
         )
     library = _SHARED_LIB.search(output)
     if library or "sndfile library not found" in output:
