@@ -353,6 +353,11 @@ _PROGRAM_SHELL = re.compile(
     r"(?:command[ \t]+)?not[ \t]+found",
     re.MULTILINE,
 )
+# subprocess with shell=True and captured output: only the shell's 127 says "not found"
+_PROGRAM_STATUS_127 = re.compile(
+    r"Command\s+'(?:(?:/usr(?:/local)?)?/s?bin/)?([\w.+-]+)[^']*'\s+returned\s+non-zero\s+"
+    r"exit\s+status\s+127\b"
+)
 _UNDEFINED_IN_PYTHON = re.compile(r"[\w./-]*python[\d.]*:\s+undefined\s+symbol:\s+(\w+)")
 # Libraries a module looks up by name and reports in its own words.
 _NAMED = (
@@ -376,6 +381,12 @@ _NAMED = (
     (re.compile(r"audioread\.exceptions\.NoBackendError|NoBackendError"), "ffmpeg", "ffmpeg"),
     (re.compile(r"Couldn't find ffmpeg or avconv|Couldn't find ffprobe"), "ffmpeg", "ffmpeg"),
 )
+# Programs a module reports missing in its own words: phonemizer/backend/base.py
+_NAMED_PROGRAMS = ((re.compile(r"\bfestival not installed on your system"), "festival"),)
+# torchcodec/_internally_replaced_utils.py lists one traceback per FFmpeg major it tried; when
+# the kept output lost the one naming bookworm's libavutil.so.57, its headline still says
+# FFmpeg is missing, unless a library did load and lacked a symbol (a torch mismatch).
+_TORCHCODEC = re.compile(r"Could not load libtorchcodec\.[\s\S]*FFmpeg is not properly installed")
 
 
 @dataclass(frozen=True)
@@ -438,6 +449,10 @@ def _candidates(text: str) -> list[MissingLibrary]:
     for pattern in (_CANNOT_LOAD, _SONAME):
         for match in pattern.finditer(text):
             name = match.group(1).rsplit("/", 1)[-1]
+            line_end = text.find("\n", match.end())
+            rest = text[match.end() : line_end if line_end >= 0 else None]
+            if pattern is _CANNOT_LOAD and "undefined symbol" in rest:
+                continue  # it is there and did not link: not missing
             if _linux_library(name):
                 found.append(MissingLibrary(name, debian_package_of(name)))
     for match in _NO_LIBRARY_CALLED.finditer(text):
@@ -449,7 +464,7 @@ def _candidates(text: str) -> list[MissingLibrary]:
         for prefix, library in SYMBOL_LIBRARIES:
             if match.group(1).startswith(prefix):
                 found.append(MissingLibrary(library, debian_package_of(library)))
-    for pattern in (_PROGRAM_FILE, _PROGRAM_SHELL):
+    for pattern in (_PROGRAM_FILE, _PROGRAM_SHELL, _PROGRAM_STATUS_127):
         for match in pattern.finditer(text):
             program = match.group(1)
             if program in PROGRAM_PACKAGES:
@@ -457,6 +472,11 @@ def _candidates(text: str) -> list[MissingLibrary]:
     for pattern, library, package in _NAMED:
         if pattern.search(text):
             found.append(MissingLibrary(library, package))
+    for pattern, program in _NAMED_PROGRAMS:
+        if pattern.search(text):
+            found.append(MissingLibrary(program, PROGRAM_PACKAGES[program], "program"))
+    if _TORCHCODEC.search(text) and "undefined symbol" not in text:
+        found.append(MissingLibrary("libavutil.so.57", "ffmpeg"))
     return found
 
 

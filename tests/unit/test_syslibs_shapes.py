@@ -135,6 +135,52 @@ ANSI_OFF = "\x1b[0m"
             "OSError: libavutil.so.57: cannot open shared object file\n",
             MissingLibrary("libavutil.so.57", "ffmpeg"),
         ),
+        # subprocess.run("ffmpeg ...", shell=True, capture_output=True, check=True): only the
+        # shell's exit status says the program was not found
+        (
+            "subprocess.CalledProcessError: Command 'ffmpeg -i talk.mp3 talk.wav' returned "
+            "non-zero exit status 127.",
+            MissingLibrary("ffmpeg", "ffmpeg", "program"),
+        ),
+        (
+            "subprocess.CalledProcessError: Command 'ffmpeg -i talk.mp3 talk.wav' returned "
+            "non-zero exit status 1.",
+            None,
+        ),
+        (
+            "subprocess.CalledProcessError: Command './prepare.sh' returned non-zero exit "
+            "status 127.",
+            None,
+        ),
+        # phonemizer's festival backend runs the `festival` program
+        (
+            "RuntimeError: festival not installed on your system",
+            MissingLibrary("festival", "festival", "program"),
+        ),
+        # torchcodec (torchaudio.load, pyannote.audio) when its traceback list was cut out of
+        # the kept output (torchcodec/_internally_replaced_utils.py's message)
+        (
+            "RuntimeError: Could not load libtorchcodec. Likely causes:\n"
+            "          1. FFmpeg is not properly installed in your environment. We support\n"
+            "[... output cut ...]\n"
+            "FFmpeg version 4:\nOSError: libavutil.so.56: cannot open shared object file: "
+            "No such file or directory\n[end of libtorchcodec loading traceback].",
+            MissingLibrary("libavutil.so.57", "ffmpeg"),
+        ),
+        # ... but not when FFmpeg loaded and torch is the wrong version
+        (
+            "RuntimeError: Could not load libtorchcodec. Likely causes:\n"
+            "          1. FFmpeg is not properly installed in your environment. We support\n"
+            "FFmpeg version 5:\nOSError: /venv/lib/python3.11/site-packages/torchcodec/"
+            "libtorchcodec_core5.so: undefined symbol: _ZN3c1017RegisterOperatorsD1Ev\n",
+            None,
+        ),
+        # cffi found the library but it does not load: present, not missing
+        (
+            "OSError: cannot load library '/usr/lib/x86_64-linux-gnu/libsndfile.so.1': "
+            "/usr/lib/x86_64-linux-gnu/libsndfile.so.1: undefined symbol: mpg123_open",
+            None,
+        ),
         # the group's own missing files and programs are the group's
         ("FileNotFoundError: [Errno 2] No such file or directory: 'data/train.wav'", None),
         ("FileNotFoundError: [Errno 2] No such file or directory: 'ffmpeg.wav'", None),
