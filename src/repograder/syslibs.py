@@ -308,11 +308,12 @@ SONAME_PACKAGES: tuple[tuple[str, str], ...] = (
 # Programs packages run (subprocess, os.system) -> bookworm package holding /usr/bin/<name>
 # (`dpkg -c` of each .deb, 2026-12). Only these names, and none that is also a likely folder
 # or file name of a group (flac, lame, play, rec): any other missing program or file is the
-# group's own (its script, its data file, its data folder).
+# group's own (its script, its data file, its data folder). Not the players either (aplay,
+# ffplay, sox's play): the sandbox has no sound device, so installing them fixes nothing, and
+# pyttsx3's os.system("aplay ...") prints "sh: 1: aplay: not found" without failing.
 PROGRAM_PACKAGES: dict[str, str] = {
     "ffmpeg": "ffmpeg",
     "ffprobe": "ffmpeg",
-    "ffplay": "ffmpeg",
     "sox": "sox",
     "soxi": "sox",
     "rubberband": "rubberband-cli",
@@ -320,8 +321,6 @@ PROGRAM_PACKAGES: dict[str, str] = {
     "espeak": "espeak",
     "festival": "festival",
     "text2wave": "festival",
-    "aplay": "alsa-utils",
-    "arecord": "alsa-utils",
 }
 
 # The first function a module looks up in a library that find_library did not find: ctypes

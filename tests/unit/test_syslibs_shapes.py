@@ -45,7 +45,10 @@ ANSI_OFF = "\x1b[0m"
             "repograder-step: line 15: sox: command not found",
             MissingLibrary("sox", "sox", "program"),
         ),
-        ("/bin/sh: 1: aplay: not found", MissingLibrary("aplay", "alsa-utils", "program")),
+        ("/bin/sh: 1: sox: not found", MissingLibrary("sox", "sox", "program")),
+        # a player: the sandbox has no sound device, so no package fixes it (and pyttsx3
+        # prints this without failing, before the group's own error)
+        ("/bin/sh: 1: aplay: not found\nZeroDivisionError: division by zero", None),
         (
             "bash: line 1: rubberband: command not found",
             MissingLibrary("rubberband", "rubberband-cli", "program"),
@@ -186,6 +189,8 @@ ANSI_OFF = "\x1b[0m"
         ("FileNotFoundError: [Errno 2] No such file or directory: 'ffmpeg.wav'", None),
         ("FileNotFoundError: [Errno 2] No such file or directory: 'ffmpeg/out.wav'", None),
         ("FileNotFoundError: [Errno 2] No such file or directory: 'train'", None),
+        ("FileNotFoundError: [Errno 2] No such file or directory: 'bin/ffmpeg'", None),
+        ("FileNotFoundError: [Errno 2] No such file or directory: './ffmpeg'", None),
         ("FileNotFoundError: [Errno 2] No such file or directory: 'flac'", None),  # a folder
         ("sh: 1: ./train.sh: not found", None),
         ("bash: line 1: my_tool: command not found", None),
