@@ -1,5 +1,5 @@
 """System libraries: which Debian packages a Python distribution needs at run time, and which
-library a failed step or notebook was missing.
+library or system program (ffmpeg, sox, espeak-ng...) a failed step or notebook was missing.
 
 Pure (no docker, no I/O). Two kinds of need, both recorded in :data:`TABLE` with their source:
 
@@ -20,6 +20,10 @@ The Debian package of each soname is the bookworm package whose file list holds 
 import time needs its libraries too, e.g. librosa imports soundfile); ``when="use"`` needs
 (an optional back-end, e.g. ffmpeg for audioread) apply only when the group names the
 distribution itself, so a course does not pay ~300 MB of ffmpeg for every librosa group.
+
+:func:`missing_library` reads the texts these loaders really print (collected in a container
+of the base image; see tests/unit/test_syslibs_shapes.py) and names a library or program only
+when it is a system one: a group's own missing file, folder or script stays the group's.
 """
 
 from __future__ import annotations
