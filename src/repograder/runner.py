@@ -192,13 +192,17 @@ _PACKAGE_NAMES = {
 }
 _MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
 _IMPORT = re.compile(r"ImportError: (.+)")
-_SHARED_LIB = re.compile(r"(lib[\w.+-]+\.so[\w.]*)'?: cannot open shared object file")
+# Tokens start at a word's start and are bounded: a failed step's kept output (64 KiB; a long
+# base64 or progress line) made the unanchored forms quadratic (9 s for 32 KiB of "AAAA").
+_SHARED_LIB = re.compile(
+    r"(?<![\w.+-])(lib[\w.+-]{1,100}\.so[\w.]{0,40})'?: cannot open shared object file"
+)
 _MISSING_FILE = re.compile(
     r"(?:FileNotFoundError|No such file or directory|OSError)[^'\n]*?:\s*'([^'\n]+)'"
 )
 _PY_SCRIPT = re.compile(r"can't open file '([^']+)'")
 _NOT_FOUND = re.compile(r"(?:^|\s|:)([\w.+-]+): (?:command not found|not found)$", re.MULTILINE)
-_PERMISSION = re.compile(r"([\w./+-]+): Permission denied")
+_PERMISSION = re.compile(r"(?<![\w./+-])([\w./+-]{1,300}): Permission denied")
 
 
 def hint_for(

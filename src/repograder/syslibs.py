@@ -341,27 +341,37 @@ SYMBOL_LIBRARIES: tuple[tuple[str, str], ...] = (
 )
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_SONAME = re.compile(r"(lib[\w.+-]+?\.so(?:\.[\w.]+)?)'?:\s+cannot\s+open\s+shared\s+object\s+file")
-_CANNOT_LOAD = re.compile(r"cannot\s+load\s+library\s+'([^']+)'")
+# Every repetition is bounded and the soname must start a word: a step's 64 KiB of output
+# (a long base64 line, a progress bar) must not make these quadratic (minutes, before).
+_SONAME = re.compile(
+    r"(?<![\w.+-])(lib[\w.+-]{1,100}?\.so(?:\.[\w.]{1,40})?)'?:\s{1,20}cannot\s{1,20}"
+    r"open\s{1,20}shared\s{1,20}object\s{1,20}file"
+)
+_CANNOT_LOAD = re.compile(r"cannot\s{1,20}load\s{1,20}library\s{1,20}'([^'\n]{1,300})'")
 # cffi/cairocffi: the name given to find_library, e.g. "cairo-2"
-_NO_LIBRARY_CALLED = re.compile(r"""no\s+library\s+called\s+["']([\w.+-]+)["']\s+was\s+found""")
+_NO_LIBRARY_CALLED = re.compile(
+    r"""no\s{1,20}library\s{1,20}called\s{1,20}["']([\w.+-]{1,100})["']\s{1,20}was\s{1,20}found"""
+)
 _PROGRAM_FILE = re.compile(
-    r"No\s+such\s+file\s+or\s+directory:\s+'(?:(?:/usr(?:/local)?)?/s?bin/)?([\w.+-]+)'"
+    r"No\s{1,20}such\s{1,20}file\s{1,20}or\s{1,20}directory:\s{1,20}"
+    r"'(?:(?:/usr(?:/local)?)?/s?bin/)?([\w.+-]{1,64})'"
 )
 # A shell's own words, led by its name or the script's ($0): "sh: 1: ffmpeg: not found",
 # "bash: line 1: sox: command not found", and the grader's step script's
 # "repograder-step: line 15: sox: command not found" (seen in the Docker sandbox).
 _PROGRAM_SHELL = re.compile(
-    r"^[ \t]*[^\s:]+:[ \t]*(?:line[ \t]+)?(?:\d+:[ \t]*)?([\w.+-]+):[ \t]*"
-    r"(?:command[ \t]+)?not[ \t]+found",
+    r"^[ \t]{0,20}[^\s:]{1,200}:[ \t]{0,20}(?:line[ \t]{1,20})?(?:\d{1,9}:[ \t]{0,20})?"
+    r"([\w.+-]{1,64}):[ \t]{0,20}(?:command[ \t]{1,20})?not[ \t]{1,20}found",
     re.MULTILINE,
 )
 # subprocess with shell=True and captured output: only the shell's 127 says "not found"
 _PROGRAM_STATUS_127 = re.compile(
-    r"Command\s+'(?:(?:/usr(?:/local)?)?/s?bin/)?([\w.+-]+)[^']*'\s+returned\s+non-zero\s+"
-    r"exit\s+status\s+127\b"
+    r"Command\s{1,20}'(?:(?:/usr(?:/local)?)?/s?bin/)?([\w.+-]{1,64})[^']{0,4000}'"
+    r"\s{1,20}returned\s{1,20}non-zero\s{1,20}exit\s{1,20}status\s{1,20}127\b"
 )
-_UNDEFINED_IN_PYTHON = re.compile(r"[\w./-]*python[\d.]*:\s+undefined\s+symbol:\s+(\w+)")
+_UNDEFINED_IN_PYTHON = re.compile(
+    r"python[\d.]{0,10}:\s{1,20}undefined\s{1,20}symbol:\s{1,20}(\w{1,200})"
+)
 # Libraries a module looks up by name and reports in its own words.
 _NAMED = (
     (re.compile(r"sndfile library not found"), "libsndfile.so", "libsndfile1"),
@@ -389,7 +399,7 @@ _NAMED_PROGRAMS = ((re.compile(r"\bfestival not installed on your system"), "fes
 # torchcodec/_internally_replaced_utils.py lists one traceback per FFmpeg major it tried; when
 # the kept output lost the one naming bookworm's libavutil.so.57, its headline still says
 # FFmpeg is missing, unless a library did load and lacked a symbol (a torch mismatch).
-_TORCHCODEC = re.compile(r"Could not load libtorchcodec\.[\s\S]*FFmpeg is not properly installed")
+_TORCHCODEC = ("Could not load libtorchcodec.", "FFmpeg is not properly installed")
 
 
 @dataclass(frozen=True)
@@ -478,7 +488,7 @@ def _candidates(text: str) -> list[MissingLibrary]:
     for pattern, program in _NAMED_PROGRAMS:
         if pattern.search(text):
             found.append(MissingLibrary(program, PROGRAM_PACKAGES[program], "program"))
-    if _TORCHCODEC.search(text) and "undefined symbol" not in text:
+    if all(part in text for part in _TORCHCODEC) and "undefined symbol" not in text:
         found.append(MissingLibrary("libavutil.so.57", "ffmpeg"))
     return found
 

@@ -370,3 +370,15 @@ def test_decisive_line_of_a_failed_project_install() -> None:
     assert decisive_line(output) == "error: package directory 'proj_missing' does not exist"
     assert decisive_line("ok\nhint: try again\n") == "ok"
     assert decisive_line("x\nValueError: bad\nhint: h\n") == "ValueError: bad"
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["lib" + "a.so." * 13_000, "A" * 65_536, "a/" * 32_768],
+    ids=["lib-run", "base64", "slashes"],
+)
+def test_hint_reads_a_step_s_whole_kept_output_in_linear_time(output: str) -> None:
+    # 64 KiB is what a step keeps (Limits.output_bytes); main took 9 s on half of "AAAA...".
+    started = time.perf_counter()
+    hint_for("cmd", output, 1, False, FILES)
+    assert time.perf_counter() - started < 2.0

@@ -4,6 +4,8 @@ and the table rows those packages got from the same evidence."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from repograder import model, notebooks, runner, syslibs
@@ -291,3 +293,23 @@ def test_use_needs_are_not_carried_to_dependents() -> None:
         assert syslibs.TABLE[name].when == "use", name
     for name in ("pedalboard", "pyzbar", "cairocffi", "simpleaudio", "pyalsaaudio"):
         assert syslibs.TABLE[name].when == "import", name
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "lib" + "a.so." * 13_000,  # one long token: main took 4 s on half of this
+        "lib" * 22_000,
+        "A" * 65_536,  # a base64 line
+        "python" * 11_000,
+        "Could not load libtorchcodec." * 2_200,
+        "cannot load library '" * 3_000,
+        "Command '" * 7_000,
+    ],
+    ids=["lib-run", "liblib", "base64", "python", "torchcodec", "cannot-load", "command"],
+)
+def test_a_step_s_whole_kept_output_is_read_in_linear_time(output: str) -> None:
+    # 64 KiB is what a step keeps (Limits.output_bytes); a grade must not hang on it.
+    started = time.perf_counter()
+    syslibs.missing_library(output)
+    assert time.perf_counter() - started < 2.0
