@@ -220,6 +220,8 @@ TABLE: dict[str, Need] = {
     # missing), moviepy/imageio-ffmpeg (imageio-ffmpeg's wheel ships a static ffmpeg that ldd
     # finds complete), nnAudio, resampy, pyloudnorm, noisereduce (pure Python). tensorflow-io's
     # FFmpeg ops link libavformat.so.56/57/58, which bookworm's ffmpeg (.so.59) cannot provide.
+    # Also nothing missing (ldd, 2026-12): av 18.1 (PyAV bundles FFmpeg: faster-whisper needs
+    # no ffmpeg), ctranslate2, onnxruntime, pocketsphinx, sentencepiece, webrtcvad-wheels.
 }
 
 # Import-time dependencies that carry an "import" need to their dependents (from the

@@ -276,6 +276,8 @@ def test_a_notebook_missing_its_own_data_file_is_the_groups_failure() -> None:
         # bundled or nothing missing (ldd in the base image; imageio-ffmpeg ships ffmpeg)
         (["moviepy", "imageio-ffmpeg", "essentia", "praat-parselmouth", "vosk"], ()),
         (["nnAudio", "resampy", "pyloudnorm", "noisereduce"], ()),
+        (["av", "faster-whisper", "ctranslate2", "onnxruntime", "pocketsphinx"], ()),
+        (["sentencepiece", "webrtcvad-wheels"], ()),
         # tensorflow-io's FFmpeg ops want FFmpeg 2.8/3.4/4.2 sonames bookworm has none of
         (["tensorflow-io"], ()),
     ],
