@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from repograder import model, readme_translate
+from repograder import model, readme_translate, syslibs
 from repograder.checks.readme_steps import LFS_HINT as LFS_HINT
 from repograder.checks.readme_steps import decisive_line as decisive_line
 from repograder.checks.readme_steps import evaluate_steps as evaluate_steps
@@ -192,13 +192,17 @@ _PACKAGE_NAMES = {
 }
 _MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
 _IMPORT = re.compile(r"ImportError: (.+)")
-_SHARED_LIB = re.compile(r"(lib[\w.+-]+\.so[\w.]*)'?: cannot open shared object file")
+# Tokens start at a word's start and are bounded: a failed step's kept output (64 KiB; a long
+# base64 or progress line) made the unanchored forms quadratic (9 s for 32 KiB of "AAAA").
+_SHARED_LIB = re.compile(
+    r"(?<![\w.+-])(lib[\w.+-]{1,100}\.so[\w.]{0,40})'?: cannot open shared object file"
+)
 _MISSING_FILE = re.compile(
     r"(?:FileNotFoundError|No such file or directory|OSError)[^'\n]*?:\s*'([^'\n]+)'"
 )
 _PY_SCRIPT = re.compile(r"can't open file '([^']+)'")
 _NOT_FOUND = re.compile(r"(?:^|\s|:)([\w.+-]+): (?:command not found|not found)$", re.MULTILINE)
-_PERMISSION = re.compile(r"([\w./+-]+): Permission denied")
+_PERMISSION = re.compile(r"(?<![\w./+-])([\w./+-]{1,300}): Permission denied")
 
 
 def hint_for(
@@ -224,6 +228,16 @@ def hint_for(
         return (
             "the code requires a GPU; the grader is CPU-only: fall back to CPU when CUDA is "
             "unavailable (torch.device('cuda' if torch.cuda.is_available() else 'cpu'))"
+        )
+    gap = syslibs.missing_library(output)
+    if gap is not None and gap.debian:
+        # The verdict is `error` (the lecturer's gap), so the advice must not send the group
+        # after a file ('ffmpeg' is not in the repository) or a version pin.
+        what = "program" if gap.kind == "program" else "system library"
+        return (
+            f"the {what} '{gap.library}' is not installed in the grading environment (Debian "
+            f"package {gap.debian}): the grader's gap, not the group's; the lecturer adds "
+            f"`apt: [{gap.debian}]` to the rubric's environment"
         )
     library = _SHARED_LIB.search(output)
     if library or "sndfile library not found" in output:

@@ -98,3 +98,51 @@ def test_a_missing_system_library_is_an_error_naming_it(box: DockerSandbox, tmp_
     assert verdict.status == model.Status.ERROR
     assert "libportaudio.so.2" in verdict.summary
     assert "apt: [libportaudio2]" in verdict.summary
+
+
+def test_a_missing_program_is_an_error_naming_its_debian_package(
+    box: DockerSandbox, tmp_path: Path
+) -> None:
+    # What openai-whisper's load_audio and ffmpeg-python do: start `ffmpeg` with subprocess.
+    # A tiny group (no requirements), so nothing in the table installs ffmpeg for it.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "requirements.txt").write_text("\n")
+    (repo / "transcribe.py").write_text(
+        "import subprocess\n"
+        "subprocess.run(['ffmpeg', '-nostdin', '-i', 'talk.mp3', '-f', 's16le', '-'], "
+        "capture_output=True, check=True)\n"
+    )
+    build = box.prepare(_spec(), repo, tmp_path / "logs")
+    assert build.ok, build.log_excerpt
+    session = box.open_session(build, repo, LIMITS)
+    try:
+        results = [session.run("python transcribe.py"), session.run("sox --version")]
+    finally:
+        session.close()
+    steps = [
+        StepResult(
+            index=index,
+            command=command,
+            source_line=index,
+            status=StepStatus.FAILED,
+            exit_code=result.exit_code,
+            output_head=result.output_head,
+            output_tail=result.output_tail,
+        )
+        for index, (command, result) in enumerate(
+            zip(("python transcribe.py", "sox --version"), results, strict=True), start=1
+        )
+    ]
+    for step, result in zip(steps, results, strict=True):
+        assert result.exit_code != 0, result.output_head
+        verdict = runner.evaluate_steps([step], model.Params({}))
+        assert verdict.status == model.Status.ERROR, (verdict.summary, result.output_tail)
+        gap = verdict.details["missing_system_library"]
+        assert isinstance(gap, dict)
+        assert gap["kind"] == "program"
+    first = runner.evaluate_steps(steps[:1], model.Params({}))
+    assert "the program ffmpeg" in first.summary
+    assert "apt: [ffmpeg]" in first.summary
+    second = runner.evaluate_steps(steps[1:], model.Params({}))
+    assert "apt: [sox]" in second.summary
