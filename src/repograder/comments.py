@@ -341,6 +341,9 @@ def measure_comments(root: Path) -> CommentFacts:
         data = fsutil.read_bytes(root, rel, limit)
         if data is None:
             continue
+        if textio.is_lfs_pointer(data):
+            skipped.append(f"{rel}: {textio.LFS_NOT_FETCHED}; not measured")
+            continue
         budget -= len(data)
         if notebook:
             result = _analyse_notebook(rel, data, exact)

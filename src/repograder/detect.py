@@ -89,18 +89,21 @@ _ENV_FILE_RE = re.compile(
 )
 
 
+# The Python version at the start of a line of .python-version or runtime.txt, as students and
+# their tools write it: pyenv's `3.10.12`, `3.11-dev`, `3.13t`, `pypy3.10-7.3.12` and its
+# virtualenv form `3.10.12/envs/audio` (pyenv's README, "Choosing the Python version"; several
+# lines: the first that names a version wins); Heroku's `python-3.10.12` and the `python3.10`,
+# `3.10`, `Python 3.10` that students write there. Names without a Python version
+# (`miniconda3-4.7.12`, `system`, an environment name) are none.
+_PIN_VERSION_RE = re.compile(r"^\s*(?:c?python|pypy)?[-\s]?(\d+\.\d+(?:\.\d+)?)(?![\d.])", re.I)
+
+
 def _python_pin(root: Path) -> tuple[str, str] | None:
-    text = _read(root, ".python-version")
-    if text:
-        for line in text.splitlines():
-            match = re.match(r"^\s*(?:python-?|cpython-?)?(\d+\.\d+(?:\.\d+)?)\s*$", line)
+    for rel in (".python-version", "runtime.txt"):
+        for line in (_read(root, rel) or "").splitlines():
+            match = _PIN_VERSION_RE.match(line)
             if match:
-                return match.group(1), ".python-version"
-    text = _read(root, "runtime.txt")
-    if text:
-        match = re.match(r"^\s*python-(\d+\.\d+(?:\.\d+)?)", text)
-        if match:
-            return match.group(1), "runtime.txt"
+                return match.group(1), rel
     return None
 
 
@@ -156,12 +159,18 @@ def detect_env(root: Path) -> EnvSpec:
 
 
 def _with_encodings(root: Path, spec: EnvSpec) -> EnvSpec:
-    """A warning for every dependency file that was not plain UTF-8 (how it was read)."""
+    """A warning for every dependency file that was not plain UTF-8 (how it was read); the
+    files that are Git LFS pointers (what was parsed is not the student's file)."""
     notes = []
+    pointers = []
     for rel in spec.files:
         decoded = textio.read(root, rel, MAX_ENV_FILE_BYTES)
         if decoded is not None and decoded.note:
             notes.append(f"{rel}: {_ENCODING_PREFIX}{decoded.note}")
+        if decoded is not None and decoded.lfs_pointer:
+            pointers.append(rel)
+    if pointers:
+        spec = _with(spec, lfs_pointers=tuple(pointers))
     return _with(spec, warnings=(*notes, *spec.warnings)) if notes else spec
 
 
@@ -174,7 +183,8 @@ def _split_entry(text: str) -> tuple[str, str, str]:
     """'file:line: entry: why' (or 'file: pip: entry: why') -> (file, entry, why)."""
     head, _, rest = text.partition(": ")
     file = re.sub(r":\d+$", "", head)
-    rest = rest.removeprefix("pip: ")
+    if rest.startswith("pip: ") and ": " in rest[len("pip: ") :]:
+        rest = rest[len("pip: ") :]  # a `pip:` section's entry, not the conda package `pip`
     entry, _, why = rest.rpartition(": ")
     return file, (entry or rest), (why if entry else "")
 
@@ -254,4 +264,5 @@ def spec_to_json(spec: EnvSpec) -> model.JSONDict:
         "scripts": list(spec.scripts),
         "parse_error": spec.parse_error,
         "changes": change_rows(spec.changes),
+        **({"lfs_pointers": list(spec.lfs_pointers)} if spec.lfs_pointers else {}),
     }

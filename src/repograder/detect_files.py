@@ -41,6 +41,7 @@ class _Acc:
     dropped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     install_project: bool = False
+    python: tuple[str, str] | None = None  # (version, "file:line") of a `python` line
 
     def add_file(self, rel: str) -> None:
         if rel not in self.files:
@@ -51,6 +52,8 @@ class _Acc:
         or warned about with ``where`` ("file:line", "file: pip") in front of the reason."""
         result = sanitize_requirement(line)
         self.install_project = self.install_project or result.install_project
+        if result.python and self.python is None:
+            self.python = (result.python, where)
         if result.dropped:
             self.dropped.append(f"{where}: {result.dropped}")
         if result.warning:
@@ -104,9 +107,16 @@ def _where(rel: str) -> str:
 
 
 def _resolve_in_repo(including: str, target: str) -> str | None:
-    """Repo-relative path of an include, or None when it leaves the repo or is a URL."""
+    """Repo-relative path of an include, or None when it leaves the repo or is a URL.
+
+    A Windows path (`-r requirements\\base.txt`, as pip on Windows reads it) names the same file
+    with `/`: no student's file name holds a backslash.
+    """
     if re.match(r"^[a-z][a-z0-9+.-]*://", target, re.IGNORECASE) or target.startswith(("/", "~")):
         return None
+    if re.match(r"^[A-Za-z]:[\\/]", target):
+        return None  # a Windows drive path: outside the repository
+    target = target.replace("\\", "/")
     joined = posixpath.normpath(posixpath.join(posixpath.dirname(including), target))
     if joined.startswith("..") or joined.startswith("/") or joined == ".":
         return None
@@ -206,6 +216,8 @@ def _requirements_spec(root: Path, rel: str, note: str = "") -> EnvSpec:
         install_project=acc.install_project,
         dropped=tuple(acc.dropped),
         warnings=tuple(acc.warnings),
+        python_version=acc.python[0] if acc.python else None,
+        python_source=f"the python line in {acc.python[1]}" if acc.python else None,
     )
 
 

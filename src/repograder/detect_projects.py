@@ -68,8 +68,7 @@ def _dict_dependency(name: str, spec: dict[str, Any], where: str, acc: _Acc) -> 
         return None
     extras = _str_list(spec.get("extras"))
     extra_text = f"[{','.join(extras)}]" if extras else ""
-    markers = spec.get("markers")
-    marker_text = f"; {markers}" if isinstance(markers, str) and markers.strip() else ""
+    marker_text = _dependency_markers(spec)
     if isinstance(spec.get("git"), str):
         ref = next(
             (spec[k] for k in ("rev", "tag", "branch", "ref") if isinstance(spec.get(k), str)), ""
@@ -84,6 +83,32 @@ def _dict_dependency(name: str, spec: dict[str, Any], where: str, acc: _Acc) -> 
     if warning:
         acc.warnings.append(f"{where}: {name}: {warning}")
     return f"{name}{extra_text}{pip_spec}{marker_text}"
+
+
+# Pipfile's marker keys (pipenv docs, "Specifying Package Indexes ... and markers": `os_name =
+# "== 'nt'"`, `sys_platform = "== 'win32'"`, ...): an operator and a quoted value.
+_PIPFILE_MARKER_KEYS = ("sys_platform", "platform_system", "os_name", "platform_machine")
+_MARKER_VALUE_RE = re.compile(r"^\s*(?:==|!=)\s*(['\"])[\w.-]+\1\s*$")
+
+
+def _dependency_markers(spec: dict[str, Any]) -> str:
+    """'; <marker>' of a table dependency: its ``markers``, Poetry's ``platform = "darwin"``
+    (a ``sys.platform`` value) and Pipfile's marker keys, so that the platform rules of
+    :func:`repograder.envparse.sanitize_requirement` see them; '' when it has none."""
+    parts: list[str] = []
+    markers = spec.get("markers")
+    if isinstance(markers, str) and markers.strip():
+        parts.append(markers.strip())
+    platform = spec.get("platform")
+    if isinstance(platform, str) and re.fullmatch(r"[A-Za-z0-9_]+", platform.strip()):
+        parts.append(f'sys_platform == "{platform.strip()}"')
+    for key in _PIPFILE_MARKER_KEYS:
+        value = spec.get(key)
+        if isinstance(value, str) and _MARKER_VALUE_RE.match(value):
+            parts.append(f"{key} {value.strip()}")
+    if len(parts) > 1:
+        parts = [f"({part})" for part in parts]
+    return f"; {' and '.join(parts)}" if parts else ""
 
 
 def _add_line(acc: _Acc, line: str, where: str) -> None:

@@ -51,10 +51,19 @@ class Install:
     packages: tuple[str, ...] = ()  # pip requirements named on the command line
     conda_packages: tuple[str, ...] = ()  # conda specs named on the command line (not python)
     python: str | None = None  # `conda create ... python=3.10`
+    interpreter: str | None = None  # `python3.10 -m venv`, `uv venv -p 3.10`: the Python asked for
+
+
+_WIN_SEPARATOR_RE = re.compile(r"(?<=[\w.])\\(?=[\w.])")
 
 
 def _words(command: str) -> list[list[str]]:
-    """Simple commands of a shell line (``&&``, ``;``, ``|`` split), words unquoted."""
+    """Simple commands of a shell line (``&&``, ``;``, ``|`` split), words unquoted.
+
+    A backslash between two name characters is a Windows path separator (`pip install -r
+    req\\dev.txt` in a cmd or PowerShell block), not a shell escape: read as `/`.
+    """
+    command = _WIN_SEPARATOR_RE.sub("/", command)
     lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     lexer.commenters = "#"
@@ -87,6 +96,9 @@ def _strip_prefix(words: list[str]) -> list[str]:
 def _join(cwd: str, target: str) -> str | None:
     if target.startswith(("/", "~", "$")) or re.match(r"^[a-z][a-z0-9+.-]*://", target):
         return None
+    if re.match(r"^[A-Za-z]:[\\/]", target):
+        return None  # a Windows drive path: outside the repository
+    target = target.replace("\\", "/")  # `pip install -r requirements\dev.txt` on Windows
     joined = posixpath.normpath(posixpath.join(cwd or ".", target))
     if joined.startswith(".."):
         return None
@@ -198,6 +210,10 @@ def parse_setup(commands: Iterable[str], root: Path | None = None) -> list[Insta
                 if moved is not None and (root is None or (root / moved).is_dir()):
                     cwd = moved
                 continue
+            interpreter = _venv_python(head, words)
+            if interpreter is not None:
+                found.append(Install(text, interpreter=interpreter))
+                continue
             if re.match(r"^python(?:3(?:\.\d+)?)?$", head) and words[1:3] == ["-m", "pip"]:
                 words, head = words[2:], "pip"
             if head == "uv" and words[1:2] == ["pip"]:
@@ -221,6 +237,32 @@ def parse_setup(commands: Iterable[str], root: Path | None = None) -> list[Insta
                 else:
                     found.append(Install(text, file=_join(cwd, "Pipfile")))
     return found
+
+
+# A Python version in an interpreter's name or a version option: python3.10, cpython-3.10.12,
+# /usr/bin/python3.9, 3.11
+_VERSION_IN_RE = re.compile(r"(?:^|python|cpython-|[/-])(3\.\d{1,2}(?:\.\d{1,2})?)(?![\d.])")
+
+
+def _venv_python(head: str, words: list[str]) -> str | None:
+    """The Python version a command that makes a virtual environment or installs an interpreter
+    asks for: ``python3.10 -m venv``, ``py -3.10 -m venv``, ``uv venv --python 3.10``,
+    ``uv python install 3.10``, ``virtualenv -p python3.10``; None for any other command."""
+    value: str | None = None
+    if words[1:3] in (["-m", "venv"], ["-m", "virtualenv"]) and re.match(r"^python3\.", head):
+        value = head
+    elif head == "py" and words[2:4] in (["-m", "venv"], ["-m", "virtualenv"]):
+        value = words[1]
+    elif head == "uv" and words[1:3] in (["python", "install"], ["python", "pin"]):
+        value = next((w for w in words[3:] if not w.startswith("-")), None)
+    elif (head == "uv" and words[1:2] == ["venv"]) or head == "virtualenv":
+        for index, word in enumerate(words):
+            if word in ("-p", "--python") and index + 1 < len(words):
+                value = words[index + 1]
+            elif word.startswith("--python="):
+                value = word.split("=", 1)[1]
+    match = _VERSION_IN_RE.search(value) if value else None
+    return match.group(1) if match else None
 
 
 def _project_file(root: Path, folder: str) -> str | None:
@@ -256,8 +298,22 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 
 def follow_readme(root: Path, detected: EnvSpec, commands: Sequence[str]) -> EnvSpec:
     """The environment the README's set-up ``commands`` install, in order; ``detected`` when
-    they name nothing beyond it. A named file that cannot be installed is a dropped entry."""
+    they name nothing beyond it. A named file that cannot be installed is a dropped entry.
+
+    When no file states a Python version, the one the README's virtual environment is made
+    with (``python3.10 -m venv .venv``) is the environment's Python.
+    """
     installs = parse_setup(commands, root)
+    spec = _follow(root, detected, installs)
+    asked = next((i for i in installs if i.interpreter), None)
+    if asked is not None and spec.python_version is None:
+        spec = dataclasses.replace(
+            spec, python_version=asked.interpreter, python_source=f"README: {asked.command}"
+        )
+    return spec
+
+
+def _follow(root: Path, detected: EnvSpec, installs: Sequence[Install]) -> EnvSpec:
     parts: list[tuple[str, EnvSpec]] = []  # (what the README step did, its spec)
     missing: list[str] = []
     for item in installs:

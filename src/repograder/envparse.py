@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import reprlib
+import urllib.parse
 from dataclasses import dataclass
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
@@ -28,6 +29,7 @@ _NAME_RE = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 _VERSION_RE = re.compile(r"^\d+(?:\.\d+)*(?:\.\*)?(?:(?:a|b|rc|\.post|\.dev|post|dev)\d*)*$")
 # Local version tags that only exist on CUDA/ROCm wheel indexes.
 _GPU_LOCAL_RE = re.compile(r"\+(?:cu\d+|cuda\d*[\w.]*|rocm[\w.]*)\b", re.IGNORECASE)
+_CPU_LOCAL_RE = re.compile(r"(?<=\d)\+cpu(?:\.[\w]+)*\b", re.IGNORECASE)
 _CUDA_INDEX_RE = re.compile(r"/(?:cu\d+|cuda[\w.]*|rocm[\w.]*)(?:/|$)|nvidia|cuda", re.IGNORECASE)
 # `conda list --explicit` lines: https://conda.anaconda.org/conda-forge/linux-64/numpy-1.26.4-py311h_0.conda
 _CONDA_URL_RE = re.compile(
@@ -36,6 +38,17 @@ _CONDA_URL_RE = re.compile(
 )
 # `conda list --export` lines: name=version=build
 _CONDA_EXPORT_RE = re.compile(r"^[A-Za-z0-9_.-]+=[^=<>!~\s]+=[^=\s]+$")
+# `pip list > requirements.txt` rows: name and version in columns (a third for an editable
+# install's folder), under a `Package Version` header and a rule of dashes
+_PIP_LIST_RE = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\s+(?P<version>\d[\w.!+-]*)(?:\s+(?P<location>\S.*))?$"
+)
+_TABLE_RULE_RE = re.compile(r"^-+(?:\s+-+)+$|^-{3,}$")
+# `conda list > requirements.txt` rows: name, version, build and channel in columns
+_CONDA_LIST_RE = re.compile(
+    r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_.-]*)\s+(?P<version>\d[^\s=<>!~]*)"
+    r"\s+(?P<build>[A-Za-z0-9_.+]+)(?:\s+(?P<channel>[A-Za-z0-9_./:-]+))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class LineResult:
     dropped: str | None = None  # "original: reason" when the line was dropped
     warning: str | None = None
     install_project: bool = False  # `-e .`
+    python: str | None = None  # the Python version a `python` line names (conda lists, `python==`)
 
 
 def _is_local_path(text: str) -> bool:
@@ -79,6 +93,8 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
         if low.startswith(("--find-links", "-f ")) and not re.match(r"^https?://", value):
             return LineResult(None, dropped=f"{text}: local find-links folder is not available")
         return LineResult(text)
+    if _TABLE_RULE_RE.match(text):
+        return LineResult(None, dropped=f"{text}: the rule under a table's header")
     if low.startswith("--require-hashes"):
         return LineResult(None, dropped=f"{text}: {_HASH_WHY}")
     if low.startswith("--hash"):  # a continuation line whose requirement line lost its `\`
@@ -110,20 +126,45 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
         entry = f"{explicit['name']}={explicit['version']}={explicit['build']}"
         req = conda_entry_to_pip(entry)
         if req.requirement is None:
-            return LineResult(None, dropped=f"{text}: {req.reason or 'not a PyPI package'}")
+            why = req.reason or ("Python itself is not a pip package" if req.python else "")
+            return LineResult(
+                None, dropped=f"{text}: {why or 'not a PyPI package'}", python=req.python
+            )
         return LineResult(
             req.requirement,
             warning=f"{text}: conda package URL translated to {req.requirement!r}",
         )
+    if re.match(r"^(?:git\+|hg\+|svn\+|bzr\+)[a-z]+://|^https?://", text, re.IGNORECASE):
+        # A URL or VCS requirement as pip reads it (`git+https://…/whisper.git`); the name
+        # pattern below would take `git` or `https` for a package name.
+        return _wheel_for_another_os(text, text) or LineResult(text)
     name_match = _NAME_RE.match(text)
     if not name_match:
-        if re.match(r"^(?:git\+|hg\+|svn\+|bzr\+|https?://)", text):
-            return LineResult(text)
         return LineResult(None, dropped=f"{text}: not a requirement")
     name = name_match.group(1)
-    if name.lower() == "python":
-        return LineResult(None, dropped=f"{text}: Python itself is not a pip package")
     rest = text[len(name) :]
+    direct = re.match(r"^\s*(?:\[[^\]]*\])?\s*@\s*(https?://\S+)", rest)
+    if direct:
+        wheel = _wheel_for_another_os(text, direct.group(1))
+        if wheel is not None:
+            return wheel
+    if name.lower() == "python":
+        # The student's Python version, in a conda list (`python=3.11.5=h955ad1f_0`,
+        # `python  3.11.5  h955ad1f_0`) or as a pip-style line (`python==3.10`, `python>=3.9`).
+        row = _CONDA_LIST_RE.match(text)
+        entry = f"python={row['version']}={row['build']}" if row else text
+        if row or _CONDA_EXPORT_RE.match(text):
+            version = conda_entry_to_pip(entry).python
+        else:
+            spec = rest.split(";")[0].strip().replace(" ", "")
+            version = (
+                spec
+                if re.match(r"^(?:[<>=!~]=?|===?)\d+(?:\.\d+)*(?:\.\*)?(?:,|$)", spec)
+                else None
+            )
+        return LineResult(
+            None, dropped=f"{text}: Python itself is not a pip package", python=version
+        )
     # pip freeze of conda-built packages: `numpy @ file:///home/conda/feedstock_root/...`
     if re.match(r"^\s*(?:\[[^\]]*\])?\s*@\s*file:", rest):
         known = platpkgs.lookup(name, from_conda=True)
@@ -131,6 +172,30 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
             return LineResult(None, dropped=f"{text}: local conda build path; {known.reason}")
         return LineResult(
             name, warning=f"{text}: local build path replaced by the unpinned name {name!r}"
+        )
+    table_row = _CONDA_LIST_RE.match(text)
+    if table_row:
+        req = conda_entry_to_pip(f"{table_row['name']}={table_row['version']}={table_row['build']}")
+        if req.requirement is None:
+            return LineResult(None, dropped=f"{text}: {req.reason}")
+        return LineResult(
+            req.requirement,
+            warning=f"{text}: a row of `conda list` translated to {req.requirement!r}",
+        )
+    pip_row = None if table_row else _PIP_LIST_RE.match(text)
+    if pip_row and pip_row["location"]:
+        where = pip_row["location"]
+        return LineResult(None, dropped=f"{text}: installed from the local folder {where!r}")
+    if pip_row:
+        pinned = f"{pip_row['name']}=={pip_row['version']}"
+        inner = sanitize_requirement(pinned, from_conda=from_conda)
+        if inner.dropped:
+            return LineResult(None, dropped=f"{text}: {inner.dropped.removeprefix(pinned + ': ')}")
+        if inner.warning:
+            why = inner.warning.removeprefix(pinned + ": ")
+            return LineResult(inner.line, warning=f"{text}: {why}")
+        return LineResult(
+            inner.line, warning=f"{text}: a row of `pip list` translated to {pinned!r}"
         )
     if _CONDA_EXPORT_RE.match(text):
         req = conda_entry_to_pip(text)
@@ -146,6 +211,9 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
     if excluded:
         return LineResult(None, dropped=f"{text}: {excluded}")
     known = platpkgs.lookup(name, from_conda=from_conda)
+    if known is not None and known.linux:
+        instead = known.linux + (rest.strip() if known.same_versions else "")
+        return LineResult(instead, warning=f"{text}: {known.reason}; {_instead(instead)}")
     if known is not None:
         return LineResult(None, dropped=f"{text}: {known.reason}")
     if _GPU_LOCAL_RE.search(text):
@@ -153,7 +221,45 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
         return LineResult(
             fixed, warning=f"{text}: CUDA build tag removed ({fixed!r}); the grader has no GPU"
         )
+    if _CPU_LOCAL_RE.search(text):
+        # `pip freeze` after installing from PyTorch's CPU index: `torch==2.1.0+cpu` exists only
+        # there. `torch==2.1.0` matches that build too (PEP 440: a version without a local
+        # label matches any local label), so it installs with or without that index.
+        fixed = _CPU_LOCAL_RE.sub("", text)
+        return LineResult(
+            fixed,
+            warning=f"{text}: CPU build tag removed ({fixed!r}); that build is only on PyTorch's "
+            "own index, the release is the same",
+        )
     return LineResult(text)
+
+
+# A wheel's file name (PEP 427): name-version(-build)?-python-abi-platform.whl
+_WHEEL_URL_RE = re.compile(
+    r"/(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-/]+)(?:-\d[^-/]*)?-[^-/]+-[^-/]+-"
+    r"(?P<platform>[^-/]+)\.whl(?:[#?].*)?$"
+)
+
+
+def _wheel_for_another_os(text: str, url: str) -> LineResult | None:
+    """A URL of a Windows or macOS wheel (`torch @ …/torch-2.1.0%2Bcu118-cp310-cp310-
+    win_amd64.whl`, as `pip freeze` writes a wheel installed from a URL) cannot install on
+    Linux: the same release from the index instead, without its local build tag. None for
+    any other URL (Linux and pure wheels, archives, VCS), which is kept as written."""
+    match = _WHEEL_URL_RE.search(urllib.parse.unquote(url))
+    if match is None or not re.match(r"^(?:win|macosx)", match["platform"]):
+        return None
+    version = match["version"].split("+", 1)[0]
+    pinned = f"{match['name'].replace('_', '-')}=={version}"
+    return LineResult(
+        pinned,
+        warning=f"{text}: a wheel for {match['platform']} (not Linux); replaced by {pinned!r}, "
+        "the same release from the package index",
+    )
+
+
+def _instead(requirement: str) -> str:
+    return f"replaced by {requirement!r}, which installs the same module on Linux"
 
 
 # pip-compile --generate-hashes / pip-tools / Poetry exports: `pkg==1.0 --hash=sha256:...`.
@@ -437,15 +543,18 @@ def conda_entry_to_pip(entry: str) -> CondaEntry:
     rest = nmatch.group(2).strip()
     exact = False
     version = bracket_version
+    build = ""
     if rest and not version:
         if rest.startswith("=") and not rest.startswith("=="):
             pieces = rest[1:].split("=")
             version = pieces[0]
             exact = len(pieces) > 1 and bool(pieces[1])  # build string given: an exact pin
+            build = pieces[1].strip() if exact else ""
         elif re.match(r"^[0-9*]", rest):
             pieces = rest.split()
             version = pieces[0]
             exact = len(pieces) > 1
+            build = pieces[1] if exact else ""
         else:
             version = rest.split("=py")[0] if "=py" in rest else rest
     spec, warning = _conda_version_to_pip(version, exact)
@@ -460,6 +569,9 @@ def conda_entry_to_pip(entry: str) -> CondaEntry:
         return CondaEntry(name=name, apt=CONDA_TO_APT[name])
     pypi = conda_to_pypi_name(name, version)
     known = platpkgs.lookup(name, from_conda=True) or platpkgs.lookup(pypi, from_conda=True)
+    if known is not None and known.linux:
+        instead = known.linux + (spec if known.same_versions else "")
+        return CondaEntry(name=name, requirement=instead, warning=_instead(instead))
     if known is not None:
         return CondaEntry(name=name, reason=known.reason)
     if name in CONDA_DROP:
@@ -468,7 +580,23 @@ def conda_entry_to_pip(entry: str) -> CondaEntry:
         for pattern, reason in _DROP_PATTERNS:
             if pattern.search(name):
                 return CondaEntry(name=name, reason=reason)
+        if build and not _PYTHON_BUILD_RE.search(build):
+            return CondaEntry(name=name, reason=_NOT_PYTHON_BUILD.format(build=build))
     return CondaEntry(name=name, requirement=f"{pypi}{spec}", warning=warning)
+
+
+# conda-build puts the Python a package was built for into its build string (`py311h…_0`,
+# `py3.10_cpu_0`, `cpu_py310h…`), noarch Python packages get `pyh<hash>_N` / `py_N`, and pip's
+# packages in a conda env list as `pypi_0`; the hash part is hex, so "py" appears only as that
+# tag. A build string without it (`h156473d_2`, `hd8ed1ab_3`) is a package that does not depend
+# on Python: a C/C++ library or tool (sleef, eigen, pybind11-abi, yaml-cpp …) which pip's wheels
+# bundle, and whose name on PyPI is absent or an unrelated project. Source: conda-build's
+# documentation, "Build string" (the `py` variant prefix) and "noarch: python".
+_PYTHON_BUILD_RE = re.compile(r"py", re.IGNORECASE)
+_NOT_PYTHON_BUILD = (
+    "conda-only package (its build string {build!r} has no Python tag, so it is a C/C++ "
+    "library or tool, not a Python package; the PyPI wheels that need it bundle it)"
+)
 
 
 @dataclass(frozen=True)

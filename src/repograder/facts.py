@@ -68,6 +68,8 @@ class EnvSpec:
     parse_error: str | None = None
     # every dropped, translated or re-encoded entry, with why (the report's table)
     changes: tuple[EnvChange, ...] = ()
+    # dependency files that are Git LFS pointers: their content was not fetched
+    lfs_pointers: tuple[str, ...] = ()
 
 
 # --- environment build (sandbox -> checks) -------------------------------------------------------
@@ -148,6 +150,7 @@ class ReadmeFacts:
     images: int = 0
     notebooks_mentioned: tuple[str, ...] = ()
     symlink_refused: tuple[str, ...] = ()  # README names that are symlinks (never read)
+    lfs_pointer: bool = False  # the README is a Git LFS pointer whose content was not fetched
 
 
 # --- paper (paper -> checks) ---------------------------------------------------------------------

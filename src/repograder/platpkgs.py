@@ -5,6 +5,9 @@ dependencies, ``conda list --export`` lines, pyproject/Pipfile/setup dependencie
 :func:`lookup`, so a Windows ``pip freeze`` and a Windows ``conda env export`` lose the same
 entries for the same reason. Pure data, no I/O.
 
+An entry with ``linux=`` is a platform build of a portable package (``tensorflow-macos`` is
+Apple's TensorFlow): it is replaced by the package that installs the same module on Linux.
+
 Where each entry comes from is written next to it:
 
 * "PyPI: no Linux wheel" — measured on 2026-11-30 with
@@ -45,6 +48,10 @@ _WIN_DECLARED = "Windows-only package (its users require it only on Windows); no
 _CONDA_RUNTIME = "conda-only package (a compiler runtime or solver metadata, not on PyPI)"
 _CONDA_FONT = "conda-only package (fonts for conda's own Qt/matplotlib builds)"
 _CONDA_CLIB = "conda-only package (a C library; the PyPI wheels that need it bundle it)"
+_CONDA_TOOLING = (
+    "conda's own tooling (Anaconda's base environment), not a dependency of the project; "
+    "its versions are not on PyPI"
+)
 _ANACONDA_MKL = (
     "Anaconda's MKL helper for its own numpy build (pip's numpy does not use it); "
     "installed from a conda path, it is not a PyPI requirement"
@@ -58,6 +65,11 @@ class Known:
     reason: str
     source: str  # where the fact comes from (see the module docstring)
     conda_only: bool = False
+    # The PyPI package that installs the same module on Linux: the entry is replaced by it, not
+    # dropped (a hand-written `tensorflow-macos` is the student's TensorFlow). ``same_versions``:
+    # its releases carry the same version numbers, so the student's pin is kept.
+    linux: str = ""
+    same_versions: bool = True
 
 
 def canonical(name: str) -> str:
@@ -72,8 +84,22 @@ _BY_NAME: dict[str, Known] = {
     "pypiwin32": Known(_WINDOWS, "PyPI: a wrapper that requires pywin32"),
     "pywinpty": Known(_WINDOWS, "PyPI: no Linux wheel; sdist builds only on Windows"),
     "winpty": Known(_WINDOWS, "conda: winpty is the Windows pseudo-terminal library"),
+    # Only ever a dependency of `tensorflow` on Windows (never hand-written): dropped, not replaced.
     "tensorflow-intel": Known(
         _WINDOWS, "PyPI: Linux has only a 0.0.1 placeholder; TensorFlow on Windows requires it"
+    ),
+    "onnxruntime-directml": Known(
+        _WINDOWS,
+        "PyPI: no Linux wheel (pip download --platform manylinux2014_x86_64, 2026-12-01); "
+        "onnxruntime with the DirectML provider, released with onnxruntime's versions",
+        linux="onnxruntime",
+    ),
+    "python-magic-bin": Known(
+        _WINDOWS,
+        "PyPI: no Linux wheel (pip download --platform manylinux2014_x86_64, 2026-12-01); "
+        "python-magic with libmagic's DLLs bundled; its own version numbers",
+        linux="python-magic",
+        same_versions=False,
     ),
     "windows-curses": Known(_WINDOWS, "PyPI: no Linux wheel"),
     "winshell": Known(_WINDOWS, "PyPI: no Linux wheel"),
@@ -101,7 +127,18 @@ _BY_NAME: dict[str, Known] = {
     ),
     "pyobjc-core": Known(_MACOS, "PyPI: no Linux wheel; sdist builds only on macOS"),
     "appnope": Known(_MAC_DECLARED, "declared: ipykernel requires it on darwin only"),
-    "tensorflow-macos": Known(_MACOS, "PyPI: no Linux wheel"),
+    "tensorflow-macos": Known(
+        _MACOS,
+        "PyPI: no Linux wheel; Apple's build of TensorFlow (2.5-2.16, tensorflow's version "
+        "numbers), it installs the `tensorflow` module",
+        linux="tensorflow",
+    ),
+    "onnxruntime-silicon": Known(
+        _MACOS,
+        "PyPI: no Linux wheel (pip download --platform manylinux2014_x86_64, 2026-12-01); "
+        "onnxruntime built for Apple silicon, released with onnxruntime's versions",
+        linux="onnxruntime",
+    ),
     "tensorflow-metal": Known(_MACOS, "PyPI: no Linux wheel"),
     "libcxx": Known(_CONDA_RUNTIME, "conda: LLVM C++ runtime of conda's macOS builds"),
     "libcxxabi": Known(_CONDA_RUNTIME, "conda: LLVM C++ runtime of conda's macOS builds"),
@@ -113,6 +150,33 @@ _BY_NAME: dict[str, Known] = {
     "ld-impl-linux-64": Known(_CONDA_RUNTIME, "conda: the linker of conda's Linux builds"),
     "zeromq": Known(_CONDA_CLIB, "conda: libzmq; pyzmq's wheels bundle it"),
     "libsodium": Known(_CONDA_CLIB, "conda: libsodium; pyzmq's wheels bundle what they need"),
+    # conda itself and its tools: a `pip freeze` of Anaconda's base environment lists them
+    # (`conda @ file:///croot/conda_…`); PyPI's `conda` stops at 4.3.16, a source release that
+    # no longer builds, and most of the rest are not on PyPI at all.
+    **dict.fromkeys(
+        [
+            "conda",
+            "conda-build",
+            "conda-env",
+            "conda-content-trust",
+            "conda-libmamba-solver",
+            "libmambapy",
+            "conda-package-handling",
+            "conda-package-streaming",
+            "conda-verify",
+            "conda-repo-cli",
+            "conda-token",
+            "conda-anaconda-tos",
+            "menuinst",
+            "anaconda-client",
+            "anaconda-navigator",
+            "navigator-updater",
+            "anaconda-project",
+            "anaconda-anon-usage",
+            "anaconda-cloud-auth",
+        ],
+        Known(_CONDA_TOOLING, "conda: the packages of Anaconda's base environment"),
+    ),
     # Anaconda's numpy helpers: kept when a student pins them for PyPI (they exist there)
     "mkl-service": Known(_ANACONDA_MKL, "conda: Anaconda defaults' numpy stack", True),
     "mkl-fft": Known(_ANACONDA_MKL, "conda: Anaconda defaults' numpy stack", True),

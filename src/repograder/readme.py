@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from repograder import fsutil, model, readme_translate
+from repograder import fsutil, model, readme_translate, textio
 from repograder.facts import (  # re-exported: their old home
     ReadmeFacts as ReadmeFacts,
 )
@@ -116,6 +116,26 @@ _PY_VERSION_RE = re.compile(r"python\s*(?:version\s*)?[>=~^ ]{0,3}v?(3\.\d{1,2})
 _DATA_RE = re.compile(
     r"download|dataset|data set|kaggle|zenodo|hugging ?face|datensatz|herunterlad|gdown", re.I
 )
+
+
+# Scripts written without spaces between words: Han ideographs (CJK Unified Ideographs, their
+# Extension A and the compatibility block; Extensions B+ in the supplementary planes), Hiragana
+# and Katakana. Their runs would count as one "word" each, so a Chinese README of 300
+# characters scored as "nearly empty".
+_UNSPACED_RE = re.compile(
+    "[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]"
+)
+_WORD_RE = re.compile(r"[^\W\d_][\w'-]*")
+
+
+def count_words(text: str) -> int:
+    """Words of prose: space-separated words, and each Han or kana character as one word.
+
+    One word per CJK character is the convention of word processors (Microsoft Word's and
+    LibreOffice's word counts) for text that does not separate its words by spaces.
+    """
+    unspaced = len(_UNSPACED_RE.findall(text))
+    return unspaced + len(_WORD_RE.findall(_UNSPACED_RE.sub(" ", text)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,7 +350,7 @@ def inspect_readme_text(text: str, path: str, size_bytes: int, truncated: bool) 
         candidates=(path,),
         size_bytes=size_bytes,
         truncated=truncated,
-        word_count=len(re.findall(r"[^\W\d_][\w'-]*", text)),
+        word_count=count_words(text),
         headings=headings,
         code_blocks=coll.code_blocks,
         steps=steps,
@@ -358,7 +378,13 @@ def inspect_readme(root: Path) -> ReadmeFacts:
             None, tuple(candidates), 0, False, 0, (), 0, (), refused, symlink_refused=tuple(links)
         )
     size = fsutil.file_size(root, path) or 0
-    text = fsutil.read_text(root, path, MAX_README_BYTES) or ""
+    decoded = textio.read(root, path, MAX_README_BYTES)
+    if decoded is not None and decoded.lfs_pointer:
+        # Not the student's README: three lines naming it. A human must fetch the content.
+        return ReadmeFacts(
+            path, tuple(candidates), size, False, 0, (), 0, (), refused, lfs_pointer=True
+        )
+    text = decoded.text if decoded is not None else ""
     notes: tuple[str, ...] = ()
     if path in FALLBACKS:
         notes += (f"no README at the repository root: {path} was used",)
@@ -367,8 +393,8 @@ def inspect_readme(root: Path) -> ReadmeFacts:
         text, why = notebook_markdown(text)
         parsed_as = path[: -len(".ipynb")] + ".md"
         notes += (
-            f"{path} is a notebook: its markdown cells were read as the README "
-            f"(line numbers count those cells' lines){why}",
+            f"{path} is a notebook: its markdown cells and its code cells' shell commands were "
+            f"read as the README (line numbers count those lines){why}",
         )
     facts = inspect_readme_text(text, parsed_as, size, size > MAX_README_BYTES)
     makefile = fsutil.read_text(root, "Makefile", 200_000)

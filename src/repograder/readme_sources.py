@@ -153,7 +153,10 @@ def make_kind(command: str, makefile: str) -> tuple[StepKind, str] | None:
 def notebook_markdown(text: str) -> tuple[str, str]:
     """The markdown cells of a notebook's JSON, joined, and '' or why none could be read.
 
-    Code cells are left out: they are the notebook's program, checked by ``notebooks``.
+    A code cell's Python is left out (it is the notebook's program, checked by
+    ``notebooks``), but its shell commands are the README's instructions as much as a fenced
+    block would be: `!pip install -r requirements.txt`, `!python main.py`, `%pip`, `%run`,
+    `%cd` and `%%bash` cells become a ``bash`` block in their place.
     """
     try:
         data = json.loads(text)
@@ -162,11 +165,41 @@ def notebook_markdown(text: str) -> tuple[str, str]:
     cells = data.get("cells") if isinstance(data, dict) else None
     parts: list[str] = []
     for cell in cells if isinstance(cells, list) else []:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "markdown":
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("markdown", "code"):
             continue
         source = cell.get("source")
         if isinstance(source, list):
             source = "".join(s for s in source if isinstance(s, str))
-        if isinstance(source, str):
+        if not isinstance(source, str):
+            continue
+        if cell.get("cell_type") == "markdown":
             parts.append(source.rstrip("\n"))
+            continue
+        shell = _cell_shell_lines(source)
+        if shell:
+            parts.append("```bash\n" + "\n".join(shell) + "\n```")
     return "\n\n".join(parts) + "\n", ""
+
+
+# IPython's shell escape and the magics that stand for a shell command (IPython docs, "Built-in
+# magic commands"): %pip/%conda install into the kernel's environment, %run runs a script with
+# the kernel's Python, %cd changes the folder.
+_MAGIC_RE = re.compile(r"^%(?P<magic>pip|conda|run|cd)\s+(?P<rest>.+)$")
+_SHELL_CELL_RE = re.compile(r"^%%(?:bash|sh|script\s+(?:ba)?sh)\s*$")
+
+
+def _cell_shell_lines(source: str) -> list[str]:
+    """The shell commands of one code cell (``!`` lines, shell magics, a ``%%bash`` cell)."""
+    lines = source.splitlines()
+    if lines and _SHELL_CELL_RE.match(lines[0].strip()):
+        return [line for line in lines[1:] if line.strip()]
+    shell = []
+    for line in lines:
+        stripped = line.strip()
+        magic = _MAGIC_RE.match(stripped)
+        if stripped.startswith("!") and len(stripped) > 1:
+            shell.append(stripped)
+        elif magic:
+            word = "python" if magic["magic"] == "run" else magic["magic"]
+            shell.append(f"{word} {magic['rest']}")
+    return shell

@@ -99,6 +99,7 @@ def translate(command: str, repo_files: Iterable[str] | None = None) -> Translat
     """
     first, sep, rest = command.partition("\n")
     notes: list[str] = []
+    first = _ascii_punctuation(first, notes)
     text = _BANG_RE.sub(lambda m: m.group("lead") + m.group("space"), first)
     if text != first:
         notes.append("the notebook shell escape '!' was dropped")
@@ -108,6 +109,25 @@ def translate(command: str, repo_files: Iterable[str] | None = None) -> Translat
     if not notes:
         return Translation(command)
     return Translation(text + sep + rest, tuple(dict.fromkeys(notes)))
+
+
+# What a word processor's autocorrect (Word, Google Docs, Pages) or a cp1252 README makes of a
+# command: curly quotes for straight ones, and an en or em dash for the `--` of a long option.
+_CURLY_DOUBLE_RE = re.compile("[\u201c\u201d\u201e\u201f\u2033]")
+_CURLY_SINGLE_RE = re.compile("[\u2018\u2019\u201a\u201b\u2032]")
+_DASH_OPTION_RE = re.compile("(?<!\\S)[\u2013\u2014](?=[A-Za-z])")
+
+
+def _ascii_punctuation(text: str, notes: list[str]) -> str:
+    fixed = _CURLY_DOUBLE_RE.sub('"', text)
+    fixed = _CURLY_SINGLE_RE.sub("'", fixed)
+    fixed = _DASH_OPTION_RE.sub("--", fixed)
+    if fixed != text:
+        notes.append(
+            "typographic quotes or dashes (a word processor's autocorrect) ran as the shell's "
+            "\" ' and --"
+        )
+    return fixed
 
 
 # nvm's version argument (nvm's README, "Usage"): 18, v18.1.0, node, stable, lts/*, --lts.

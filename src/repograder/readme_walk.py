@@ -22,6 +22,7 @@ from repograder.readme_commands import (
     looks_like_command,
     looks_like_inline_command,
     parse_annotation,
+    prompt_command,
     prose_command,
     split_console,
     split_script,
@@ -47,8 +48,18 @@ UNTAGGED_LANGS = frozenset({"", "text", "txt", "plaintext", "plain", "none", "co
 _CODE_SPAN_RE = re.compile(r"(?<!`)(`{1,3})(?!`)([^`\n][^`]{0,400}?)(?<!`)\1(?!`)")
 _LINK_TEXT_RE = re.compile(r"!?\[([^\]\n]{0,200})\]\([^)\n]{0,500}\)")
 _ALONE_SPAN = re.compile(r"(`{1,3})[^`\n]{1,400}\1")
+# The verb before an inline command in prose ("Run `python main.py`"), in the languages
+# students of the course write READMEs in: English; German (ausführen, starten, Führen Sie …
+# aus, aufrufen, eingeben); Spanish/Portuguese/Italian/French stems (ejecute, instale, rode,
+# esegui, lancez, exécutez, utilisez); Croatian, Polish, Dutch, Turkish; Chinese and Japanese,
+# which put no spaces (so no word boundary) around the verb.
 _RUN_VERBS = re.compile(
-    r"\b(?:run|execute|type|start|launch|call|install|use|ausführen|starten|installieren)\b",
+    r"\b(?:run|execute|type|start\w*|launch|call|install\w*|use|"
+    r"ausf[üu]hr\w*|f[üu]hr\w*|aufruf\w*|eingeb\w*|"
+    r"ejecut\w*|instal\w*|us[ae]r?|inici\w*|lanz\w*|corr[ae]\w*|execut\w*|rod[ae]r?|"
+    r"esegu\w*|lanci\w*|exécut\w*|lance[rz]?|utilis\w*|"
+    r"pokren\w*|uruchom\w*|uitvoer\w*|voer|çalıştır\w*)\b"
+    r"|运行|執行|执行|安装|安裝|启动|啟動|使用|実行|インストール|起動",
     re.I,
 )
 
@@ -148,6 +159,8 @@ class _Collector:
         added = False
         for match in _CODE_SPAN_RE.finditer(content):
             code = " ".join(match.group(2).split())
+            # `$ pip install -r requirements.txt`: the prompt marks a command, it is not one
+            code = prompt_command(code, False) or code
             single = alone and len(code.split()) == 1 and looks_like_command(code)
             if not single and not looks_like_inline_command(code):
                 continue

@@ -106,6 +106,9 @@ def _run_one(session: Session, step: Step, options: RunOptions, remaining: float
     status, reason = _judge(step, res, timeout, cut_by_budget=timeout < wanted)
     if translated.notes:
         reason = "; ".join(filter(None, [reason, *translated.notes]))
+    missing = ""
+    if status == StepStatus.FAILED:
+        missing = confirm_missing_library(session, res.output)
     hint = ""
     if status != StepStatus.OK:
         hint = hint_for(
@@ -116,12 +119,10 @@ def _run_one(session: Session, step: Step, options: RunOptions, remaining: float
             options.repo_files,
             memory_mb=options.memory_mb,
             timeout_s=timeout if res.timed_out else None,
+            gap_confirmed=bool(missing),
         )
     if status != StepStatus.OK and options.lfs_pointers:
         hint = lfs_hint(step.command, res.output, options.lfs_pointers) or hint
-    missing = ""
-    if status == StepStatus.FAILED:
-        missing = confirm_missing_library(session, res.output)
     return StepResult(
         index=step.index,
         command=step.command,
@@ -216,12 +217,17 @@ _PACKAGE_NAMES = {
 }
 _MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
 _IMPORT = re.compile(r"ImportError: (.+)")
+# Tokens start at a word's start and are bounded: a failed step's kept output (64 KiB; a long
+# base64 or progress line) made the unanchored forms quadratic (9 s for 32 KiB of "AAAA").
+_SHARED_LIB = re.compile(
+    r"(?<![\w.+-])(lib[\w.+-]{1,100}\.so[\w.]{0,40})'?: cannot open shared object file"
+)
 _MISSING_FILE = re.compile(
     r"(?:FileNotFoundError|No such file or directory|OSError)[^'\n]*?:\s*'([^'\n]+)'"
 )
 _PY_SCRIPT = re.compile(r"can't open file '([^']+)'")
 _NOT_FOUND = re.compile(r"(?:^|\s|:)([\w.+-]+): (?:command not found|not found)$", re.MULTILINE)
-_PERMISSION = re.compile(r"([\w./+-]+): Permission denied")
+_PERMISSION = re.compile(r"(?<![\w./+-])([\w./+-]{1,300}): Permission denied")
 
 
 def hint_for(
@@ -233,8 +239,13 @@ def hint_for(
     *,
     memory_mb: int | None = None,
     timeout_s: float | None = None,
+    gap_confirmed: bool = True,
 ) -> str:
-    """The likely cause of a failed step as one actionable sentence; "" when unknown."""
+    """The likely cause of a failed step as one actionable sentence; "" when unknown.
+
+    ``gap_confirmed`` False: the grader's probe loaded the library the output names
+    (confirm_missing_library), so the output's claim does not make it the grader's gap.
+    """
     output = textio.matchable(output)
     if timeout_s is not None:
         return (
@@ -249,9 +260,19 @@ def hint_for(
             "the code requires a GPU; the grader is CPU-only: fall back to CPU when CUDA is "
             "unavailable (torch.device('cuda' if torch.cuda.is_available() else 'cpu'))"
         )
-    library = syslibs.shared_object_names(output)
+    gap = syslibs.missing_library(output) if gap_confirmed else None
+    if gap is not None and gap.debian:
+        # The verdict is `error` (the lecturer's gap), so the advice must not send the group
+        # after a file ('ffmpeg' is not in the repository) or a version pin.
+        what = "program" if gap.kind == "program" else "system library"
+        return (
+            f"the {what} '{gap.library}' is not installed in the grading environment (Debian "
+            f"package {gap.debian}): the grader's gap, not the group's; the lecturer adds "
+            f"`apt: [{gap.debian}]` to the rubric's environment"
+        )
+    library = _SHARED_LIB.search(output)
     if library or "sndfile library not found" in output:
-        name = library[0] if library else "libsndfile"
+        name = library.group(1) if library else "libsndfile"
         return (
             f"the system library {name} is missing: name its Debian package in the README "
             "or environment file (e.g. libsndfile1, ffmpeg)"

@@ -17,10 +17,11 @@ sandbox with the student's Python to read the notebook it executes.
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Decoded", "decode", "matchable", "read"]
+__all__ = ["LFS_NOT_FETCHED", "Decoded", "decode", "is_lfs_pointer", "matchable", "read"]
 
 MATCH_LINE_CHARS = 300
 
@@ -62,18 +63,34 @@ _FALLBACKS: tuple[tuple[str, str], ...] = (
 )
 
 
+# A Git LFS pointer is what git stores for a file tracked by Git LFS (git-lfs/docs/spec.md: the
+# first line is `version https://git-lfs.github.com/spec/v1`). A checkout whose LFS objects could
+# not be fetched (the student never pushed them, the host's LFS quota is used up) holds these
+# three lines instead of the README, the requirements or the notebook: no reader may judge
+# them as the student's text, and a human must fetch the content (issue 14, kind 2).
+LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/"
+LFS_NOT_FETCHED = "is a Git LFS pointer; its content was not fetched"
+
+
+def is_lfs_pointer(data: bytes) -> bool:
+    """True when ``data`` is a Git LFS pointer file instead of the content it names."""
+    return data.startswith(LFS_POINTER_PREFIX)
+
+
 @dataclass(frozen=True)
 class Decoded:
     """A decoded student file: text with ``\\n`` newlines and no BOM, and how it was read.
 
     ``encoding`` is the Python codec used ("utf-8", "utf-16-le", "cp1252", ...); ``note`` is
-    None for plain UTF-8 and otherwise says what the file was and how it was read.
+    None for plain UTF-8 and otherwise says what the file was and how it was read;
+    ``lfs_pointer``: the bytes are a Git LFS pointer, not the file's content.
     """
 
     text: str
     encoding: str
     note: str | None = None
     bom: bool = False
+    lfs_pointer: bool = False
 
 
 def _normalise(text: str) -> str:
@@ -103,6 +120,8 @@ def decode(data: bytes) -> Decoded:
     Never raises. A multi-byte character cut by a size cap at the very end does not count as
     "not UTF-8". Newlines are normalised to ``\\n``.
     """
+    if is_lfs_pointer(data):
+        return Decoded(_normalise(data.decode("utf-8", "replace")), "utf-8", lfs_pointer=True)
     for bom, codec, what in _BOMS:
         if data.startswith(bom):
             text = data[len(bom) :].decode(codec, errors="replace")
@@ -112,20 +131,47 @@ def decode(data: bytes) -> Decoded:
         text = data.decode(utf16, errors="replace")
         what = "UTF-16 LE" if utf16 == "utf-16-le" else "UTF-16 BE"
         return Decoded(_normalise(text), utf16, f"{what} without a byte-order mark; read as such")
+    mixed = _appended_utf16(data)
+    if mixed is not None:
+        data = mixed
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     try:
         text = decoder.decode(data, final=False)  # a cut character at the end is not an error
     except UnicodeDecodeError:
         pass
     else:
-        return Decoded(_normalise(text), "utf-8")
+        return Decoded(_normalise(text), "utf-8", _MIXED_NOTE if mixed is not None else None)
     for codec, note in _FALLBACKS:
         try:
             text = data.decode(codec)
         except UnicodeDecodeError:
             continue
+        if mixed is not None:
+            note = f"{_MIXED_NOTE}; the rest {note}"
         return Decoded(_normalise(text), codec, note)
     raise AssertionError("latin-1 decodes every byte sequence")  # pragma: no cover
+
+
+# Windows PowerShell 5.1's `>>` (Out-File -Append) writes UTF-16 LE whatever the file's encoding
+# was (source: Microsoft, about_Character_Encoding), so `echo librosa >> requirements.txt` on a
+# UTF-8 file appends `l\0i\0b\0…`: a run of Latin-1 characters each followed by a NUL, maybe
+# after a byte-order mark. Real UTF-8 or Windows-1252 text has no NUL at all.
+_UTF16LE_RUN = re.compile(b"(?:\xff\xfe)?(?:[\t\n\r\x20-\x7e\xa0-\xff]\x00){2,}")
+_MIXED_NOTE = "partly UTF-16 LE (lines appended by Windows PowerShell's `>>`); read as such"
+
+
+def _appended_utf16(data: bytes) -> bytes | None:
+    """``data`` with its UTF-16 LE runs re-encoded as UTF-8; None when it has none."""
+    if b"\0" not in data:
+        return None
+
+    def to_utf8(match: re.Match[bytes]) -> bytes:
+        run = match.group(0)
+        run = run[2:] if run.startswith(codecs.BOM_UTF16_LE) else run
+        return run.decode("utf-16-le").encode("utf-8")
+
+    fixed = _UTF16LE_RUN.sub(to_utf8, data)
+    return None if fixed == data else fixed
 
 
 def read(root: Path, rel: str | Path, max_bytes: int = 2_000_000) -> Decoded | None:

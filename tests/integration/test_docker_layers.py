@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from docker_fixtures import base_image_fixture, docker_engine_fixture  # noqa: F
 
 from repograder.detect import EnvKind, EnvSpec
 from repograder.sandbox.base import BuildResult, Limits
-from repograder.sandbox.docker import DockerSandbox, clean_containers
+from repograder.sandbox.docker import DockerSandbox, clean_containers, warmup
 
 pytestmark = pytest.mark.docker
 
@@ -194,3 +195,58 @@ def test_warm_home_stays_out_of_the_image_and_is_redone_for_another_cache(
     home = client.containers.run(layer_tag, ["ls", "-A", "/home/student"], remove=True)
     assert not {".cache", "tmpdir"} & set(home.decode().split()), "no warm-up file in the image"
     assert client.containers.run(layer_tag, ["ls", "-A", "/tmp"], remove=True).strip() == b""
+
+
+def test_stray_file_names_a_file_of_the_warm_up_user_left_in_an_image(
+    base_image: str, tmp_path: Path
+) -> None:
+    # The warm-up runs as nobody while the layer is committed: a file it created in a
+    # world-writable folder (/tmp, /var/tmp) can be in the image, and every group inherits it.
+    client = docker.from_env()
+    planter = client.containers.run(
+        base_image,
+        ["sh", "-c", "touch /var/tmp/planted && chown 65534:65534 /var/tmp/planted"],
+        user="0:0",
+        detach=True,
+    )
+    tag = f"repograder-test-stray:{uuid.uuid4().hex[:10]}"
+    try:
+        planter.wait(timeout=60)
+        repository, name = tag.split(":")
+        planter.commit(repository=repository, tag=name)
+        box = DockerSandbox(f"test-{uuid.uuid4().hex[:10]}", tmp_path / "cache")
+        try:
+            assert warmup.stray_file(box._builder, tag) == "/var/tmp/planted"
+            assert warmup.stray_file(box._builder, base_image) == ""
+        finally:
+            box.close()
+    finally:
+        planter.remove(force=True)
+        client.images.remove(tag, force=True)
+
+
+def test_a_layer_whose_warm_up_left_a_file_fails_without_waiting_for_the_warm_up(
+    base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The committed image is checked while the warm-up still runs; a stray file removes the
+    # layer and stops the warm-up (here one that would take two minutes), and the group is
+    # built on the base image with a note instead.
+    monkeypatch.setattr(warmup, "stray_file", lambda _builder, _image: "/tmp/planted")
+    box = DockerSandbox(
+        f"test-{uuid.uuid4().hex[:10]}",
+        tmp_path / "cache",
+        common=("six", f"# {uuid.uuid4().hex}"),
+        warmup=("sleep 120",),
+    )
+    try:
+        repo, spec = _repo(tmp_path, "s", "six", f"# {uuid.uuid4().hex}")
+        began = time.monotonic()
+        build = box.prepare(spec, repo, tmp_path / "logs")
+        took = time.monotonic() - began
+        assert build.ok, build.log_excerpt
+        assert any("the warm-up wrote outside its home (/tmp/planted)" in n for n in build.notes)
+        assert box.common_tag is not None
+        assert docker.from_env().images.list(name=box.common_tag) == []
+        assert took < 90, f"the build waited for the warm-up ({took:.0f} s)"
+    finally:
+        box.close()

@@ -13,7 +13,7 @@ from docker_fixtures import base_image_fixture, docker_engine_fixture  # noqa: F
 from repograder import model, runner
 from repograder.detect import EnvKind, EnvSpec
 from repograder.facts import Step, StepKind
-from repograder.model import StepStatus
+from repograder.model import StepResult, StepStatus
 from repograder.sandbox.base import Limits
 from repograder.sandbox.docker import DockerSandbox, clean_containers
 
@@ -104,3 +104,55 @@ def test_a_missing_system_library_is_an_error_naming_it(box: DockerSandbox, tmp_
     assert fake.status is StepStatus.FAILED
     assert fake.missing_library == ""
     assert runner.evaluate_steps([fake], model.Params({})).status == model.Status.FAIL
+
+
+def test_a_missing_program_is_an_error_naming_its_debian_package(
+    box: DockerSandbox, tmp_path: Path
+) -> None:
+    # What openai-whisper's load_audio and ffmpeg-python do: start `ffmpeg` with subprocess.
+    # A tiny group (no requirements), so nothing in the table installs ffmpeg for it.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "requirements.txt").write_text("\n")
+    (repo / "transcribe.py").write_text(
+        "import subprocess\n"
+        "subprocess.run(['ffmpeg', '-nostdin', '-i', 'talk.mp3', '-f', 's16le', '-'], "
+        "capture_output=True, check=True)\n"
+    )
+    build = box.prepare(_spec(), repo, tmp_path / "logs")
+    assert build.ok, build.log_excerpt
+    session = box.open_session(build, repo, LIMITS)
+    try:
+        results = [session.run("python transcribe.py"), session.run("sox --version")]
+        # As runner.run_steps does: the grader's own probe confirms what the output claims.
+        confirmed = [runner.confirm_missing_library(session, r.output) for r in results]
+    finally:
+        session.close()
+    steps = [
+        StepResult(
+            index=index,
+            command=command,
+            source_line=index,
+            status=StepStatus.FAILED,
+            exit_code=result.exit_code,
+            output_head=result.output_head,
+            output_tail=result.output_tail,
+            missing_library=missing,
+        )
+        for index, (command, result, missing) in enumerate(
+            zip(("python transcribe.py", "sox --version"), results, confirmed, strict=True),
+            start=1,
+        )
+    ]
+    for step, result in zip(steps, results, strict=True):
+        assert result.exit_code != 0, result.output_head
+        verdict = runner.evaluate_steps([step], model.Params({}))
+        assert verdict.status == model.Status.ERROR, (verdict.summary, result.output_tail)
+        gap = verdict.details["missing_system_library"]
+        assert isinstance(gap, dict)
+        assert gap["kind"] == "program"
+    first = runner.evaluate_steps(steps[:1], model.Params({}))
+    assert "the program ffmpeg" in first.summary
+    assert "apt: [ffmpeg]" in first.summary
+    second = runner.evaluate_steps(steps[1:], model.Params({}))
+    assert "apt: [sox]" in second.summary

@@ -83,6 +83,16 @@ def test_translation_to_the_environment(written: str, ran: str) -> None:
     assert translate(written, files).command == ran
 
 
+def test_typographic_quotes_and_dashes_run_as_ascii() -> None:
+    """A README written in Word or a cp1252 README: `–epochs` and “My run” were passed to the
+    program as written, so argparse failed and the step blamed the student."""
+    ran = translate("python main.py --title \u201cMy run\u201d \u2013epochs 5 \u2014lr 0.1")
+    assert ran.command == 'python main.py --title "My run" --epochs 5 --lr 0.1'
+    assert "autocorrect" in ran.notes[0]
+    assert translate("python a.py 1\u20132").command == "python a.py 1\u20132"  # not an option
+    assert translate("python main.py --epochs 5").notes == ()
+
+
 def test_windows_path_that_is_not_a_file_stays() -> None:
     assert translate("python data\\raw.py", ["src/main.py"]).command == "python data\\raw.py"
 

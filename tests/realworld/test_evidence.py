@@ -11,7 +11,8 @@ import pytest
 from gitrepo import isolate_git, make_repo, write
 from repograder import cli
 from repograder.checks.paper_pages import evaluate_pages
-from repograder.model import Params
+from repograder.checks.readme import evaluate_readme
+from repograder.model import Params, Status
 from repograder.paper import inspect_paper
 from repograder.readme import inspect_readme
 
@@ -34,6 +35,20 @@ def test_notebook_readme_is_found_and_its_markdown_cells_give_the_steps(tmp_path
     assert any("README.ipynb is a notebook" in w for w in facts.warnings)
     assert facts.has_install_section
     assert facts.has_usage_section
+
+
+def test_notebook_readme_whose_commands_are_code_cells(tmp_path: Path) -> None:
+    """Before: "no runnable steps", readme `fail` with 0 points, although every cell said what to
+    run. The Python of a code cell is still not a step."""
+    write(tmp_path, repos.notebook_readme_code_cells())
+    facts = inspect_readme(tmp_path)
+    assert [(s.command, str(s.kind)) for s in facts.steps] == [
+        ("!pip install -r requirements.txt", "env"),
+        ("!python main.py", "run"),
+        ("python main.py", "run"),
+    ]
+    verdict = evaluate_readme(facts, Params())
+    assert verdict.status is Status.PASS, verdict.summary
 
 
 @pytest.mark.parametrize("name", ["README.rst", "README.txt", "Readme.MD", "docs/README.md"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -15,8 +16,10 @@ import pytest
 
 from gitrepo import isolate_git, make_repo
 from grading import grading_context
-from repograder import cli, lfs, pipeline
-from repograder.config import load_groups
+from repograder import cli, detect, lfs, model, notebooks, pipeline, readme, rubric
+from repograder.checks.notebooks import evaluate_notebooks
+from repograder.config import CheckSpec, load_groups
+from repograder.facts import BuildResult, NotebookReport
 from repograder.runner import LFS_HINT, lfs_hint
 from repograder.sandbox.fake import FakeSandbox
 
@@ -47,6 +50,73 @@ def test_step_reading_an_lfs_pointer_is_an_error_with_the_hint(
     assert LFS_HINT in checks["readme-steps"]["summary"]
     assert f"fix: {LFS_HINT}" in stdout
     assert "add a download step" in stdout
+
+
+def test_readme_and_environment_file_that_are_unfetched_lfs_pointers_need_a_human(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: readme `fail` ("nearly empty (11 words)"), env-file `pass` with the pointer's
+    three lines "dropped", comments `fail` on the pointer of main.py."""
+    repo = make_repo(tmp_path / "all-lfs", repos.lfs_everything())
+    out = tmp_path / "report"
+    cli.main(["check", str(repo), "--out", str(out), "--quiet", "--static"])
+    stdout = capsys.readouterr().out
+    group = json.loads((out / "results.json").read_text())["groups"][0]
+    checks = {c["id"]: c for c in group["checks"]}
+    assert checks["readme"]["status"] == "error"
+    assert "README.md is a Git LFS pointer" in checks["readme"]["summary"]
+    assert checks["env-file"]["status"] == "error"
+    assert "requirements.txt is a Git LFS pointer" in checks["env-file"]["summary"]
+    assert checks["comments"]["status"] != "fail"
+    assert "git lfs push --all origin" in stdout  # the student is told what to do
+
+
+def test_run_stage_checks_on_unfetched_lfs_pointers_need_a_human(tmp_path: Path) -> None:
+    """The build, the README's steps and a notebook made from LFS pointers: `error` with the
+    reason, never a pass on an empty environment or a fail on "no runnable steps"."""
+    files = repos.lfs_everything()
+    for rel, text in files.items():
+        (tmp_path / rel).write_text(str(text))
+    readme_facts = readme.inspect_readme(tmp_path)
+    assert readme_facts.lfs_pointer
+    assert readme_facts.steps == ()
+    env = detect.detect_env(tmp_path)
+    assert env.lfs_pointers == ("requirements.txt",)
+    build = BuildResult(
+        ok=True,
+        backend="docker",
+        image="img",
+        reused=False,
+        content_hash="h",
+        duration_s=1.0,
+        summary="built",
+    )
+    checkout = model.Checkout(path=tmp_path, commit=None, commit_date=None)
+    evidence = rubric.Evidence(
+        checkout=checkout, readme=readme_facts, env=env, build=build, steps=()
+    )
+    for check_id in ("env-build", "readme-steps"):
+        spec = CheckSpec(
+            id=check_id, title="t", points=1.0, required=False, params={}, stage="build"
+        )
+        result = rubric.evaluate(spec, evidence)
+        assert result.status is model.Status.ERROR, (check_id, result.summary)
+        assert "is a Git LFS pointer" in result.summary
+    # The notebook executor (it runs alone in the sandbox) says so before it needs nbclient.
+    executor = Path(notebooks.__file__).parent / "data" / "nbexec.py"
+    done = subprocess.run(
+        [sys.executable, "-I", str(executor), "analysis.ipynb", "5", "60", "1000000"],
+        cwd=tmp_path,
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
+    result = notebooks.parse_result("analysis.ipynb", done.stdout.partition(b"\n")[0])
+    assert result.infra
+    assert result.error.startswith("GitLfsPointer: this file is a Git LFS pointer")
+    verdict = evaluate_notebooks(NotebookReport((result,)), model.Params())
+    assert verdict.status is model.Status.ERROR
+    assert verdict.details["lfs_pointers"] == ["analysis.ipynb"]
 
 
 def test_lfs_hint_kinds() -> None:

@@ -93,6 +93,21 @@ def test_requirements_include_forms_cycles_and_continuations(tmp_path: Path) -> 
     assert spec.constraints == ("scipy==1.11.0",)
 
 
+def test_requirements_include_with_a_windows_path(tmp_path: Path) -> None:
+    """`-r requirements\\base.txt` as a Windows student writes it: before, "included file not
+    found", and base.txt's packages were missing from the build."""
+    write(tmp_path, "requirements.txt", "-r requirements\\base.txt\nlibrosa\n")
+    write(tmp_path, "requirements/base.txt", "numpy\n")
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("numpy", "librosa")
+    assert spec.files == ("requirements.txt", "requirements/base.txt")
+    write(tmp_path, "requirements.txt", "-r ..\\outside.txt\n-r C:\\Users\\a\\r.txt\n")
+    assert [d.rsplit(": ", 1)[1] for d in detect_env(tmp_path).dropped] == [
+        "include outside the repository",
+        "include outside the repository",
+    ]
+
+
 def test_requirements_include_via_symlink_refused(tmp_path: Path) -> None:
     outside = tmp_path / "outside.txt"
     outside.write_text("evil==1\n")
@@ -269,6 +284,203 @@ def test_conda_version_translation(entry: str, expected: str) -> None:
     assert translate_conda({"dependencies": [entry]}).requirements == (expected,)
 
 
+def test_conda_c_libraries_are_known_by_their_build_string() -> None:
+    """A pytorch export from conda-forge (macOS or Linux) lists the C/C++ libraries pytorch links
+    (sleef, eigen, pybind11-abi, yaml-cpp): no Python tag in the build string, so not pip
+    packages. Before, they became `sleef==3.5.1` (not on PyPI) or `eigen==3.4.0` (an unrelated
+    PyPI project without that version) and the build failed."""
+    doc = {
+        "dependencies": [
+            "sleef=3.5.1=h156473d_2",
+            "eigen=3.4.0=h1995070_0",
+            "pybind11-abi=4=hd8ed1ab_3",
+            "yaml-cpp=0.8.0=h13dd4ca_0",
+            "libsndfile=1.2.2=h9739721_1",
+            "pytorch=2.1.0=cpu_generic_py311h05dd1ea_2",
+            "einops=0.7.0=pyhd8ed1ab_1",
+            "soundfile=0.12.1=pypi_0",
+            "torchaudio 2.1.0 py311_cpu",
+            "eigen=3.4",  # written by hand, no build string: kept as the student wrote it
+        ]
+    }
+    result = translate_conda(doc)
+    assert result.requirements == (
+        "torch==2.1.0",
+        "einops==0.7.0",
+        "soundfile==0.12.1",
+        "torchaudio==2.1.0",
+        "eigen==3.4.*",
+    )
+    assert result.apt_packages == ("libsndfile1",)
+    dropped = {d.split("=")[0]: d for d in result.dropped}
+    assert set(dropped) == {"sleef", "eigen", "pybind11-abi", "yaml-cpp"}
+    assert "has no Python tag" in dropped["sleef"]
+    # the same line in a `conda list --export` requirements file, and a `--explicit` URL
+    line = sanitize_requirement("sleef=3.5.1=h9e2ab2b_2")
+    assert line.line is None
+    assert "has no Python tag" in (line.dropped or "")
+    url = "https://conda.anaconda.org/conda-forge/linux-64/sleef-3.5.1-h9e2ab2b_2.conda"
+    assert sanitize_requirement(url).line is None
+    assert sanitize_requirement("numba=0.58.1=py311ha02d727_0").line == "numba==0.58.1"
+
+
+CONDA_LIST = """\
+# packages in environment at /home/ana/miniconda3/envs/audio:
+#
+# Name                    Version                   Build  Channel
+_libgcc_mutex             0.1                        main
+blas                      1.0                         mkl
+librosa                   0.10.1                   pypi_0    pypi
+numpy                     1.26.0          py311h08b1b3b_0
+python                    3.11.5               h955ad1f_0
+pytorch                   2.1.0           py3.11_cpu_0    pytorch
+sleef                     3.5.1                h9e2ab2b_2    conda-forge
+"""
+
+
+def test_conda_list_table_saved_as_requirements(tmp_path: Path) -> None:
+    """`conda list > requirements.txt`: before, every row was "not a requirement", the build made
+    an empty environment and the notebooks' import errors blamed the student."""
+    write(tmp_path, "requirements.txt", CONDA_LIST)
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("librosa==0.10.1", "numpy==1.26.0", "torch==2.1.0")
+    assert (spec.python_version, spec.python_source) == (
+        "3.11.5",
+        "the python line in requirements.txt:8",
+    )
+    dropped = {d.split(": ", 1)[1].split()[0] for d in spec.dropped}
+    assert {"_libgcc_mutex", "blas", "python", "sleef"} <= dropped
+
+
+def test_conda_tooling_in_a_pip_freeze_of_anacondas_base_is_dropped(tmp_path: Path) -> None:
+    """`pip freeze` in Anaconda's base environment: before, `conda==23.9.0` (PyPI's conda ends at
+    4.3.16) and `conda-libmamba-solver @ file:///…` (unpinned: not on PyPI) sank the build."""
+    freeze = (
+        "conda==23.9.0\n"
+        "conda-libmamba-solver @ file:///croot/conda-libmamba-solver_1691418897561/work/src\n"
+        "libmambapy @ file:///croot/mamba-split_1698782620632/work/libmambapy\n"
+        "anaconda-client==1.12.1\n"
+        "librosa==0.10.1\n"
+    )
+    write(tmp_path, "requirements.txt", freeze)
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("librosa==0.10.1",)
+    assert all("conda's own tooling" in d for d in spec.dropped)
+    assert len(spec.dropped) == 4
+    # the same names in a conda file
+    assert translate_conda({"dependencies": ["conda=23.9.0=py311h06a4308_0"]}).requirements == ()
+
+
+def test_pytorch_cpu_build_tag_is_removed(tmp_path: Path) -> None:
+    """`pip freeze` after installing PyTorch from its CPU index writes `torch==2.1.0+cpu`, a
+    version no other index has: before, the first build failed and the pin was "relaxed" (a
+    warning and half the env-build points). `torch==2.1.0` matches the +cpu build too."""
+    write(tmp_path, "requirements.txt", "torch==2.1.0+cpu\ntorchaudio==2.1.0+cpu\ncpuinfo==9.0.0\n")
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("torch==2.1.0", "torchaudio==2.1.0", "cpuinfo==9.0.0")
+    rows = {c.entry: (c.action, c.why) for c in spec.changes}
+    assert rows["torch==2.1.0+cpu"][0] == "translated"
+    assert "CPU build tag removed" in rows["torch==2.1.0+cpu"][1]
+
+
+def test_pip_list_table_saved_as_requirements(tmp_path: Path) -> None:
+    """`pip list > requirements.txt`: before, every row was "not a requirement" and the rule of
+    dashes under the header went to the installer as a pip option, which it cannot parse."""
+    table = (
+        "Package            Version\n"
+        "------------------ -----------\n"
+        "librosa            0.10.1\n"
+        "pywin32            306\n"
+        "torch              2.1.0+cu118\n"
+        "audio-proj         0.1.0       C:\\Users\\ana\\proj\n"
+    )
+    write(tmp_path, "requirements.txt", table)
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("librosa==0.10.1", "torch==2.1.0")
+    rows = {c.entry: (c.action, c.why) for c in spec.changes}
+    assert rows["librosa            0.10.1"] == (
+        "translated",
+        "a row of `pip list` translated to 'librosa==0.10.1'",
+    )
+    assert rows["pywin32            306"][0] == "dropped"
+    assert rows["------------------ -----------"] == ("dropped", "the rule under a table's header")
+    assert "local folder" in rows["audio-proj         0.1.0       C:\\Users\\ana\\proj"][1]
+
+
+WIN_WHEEL = "https://download.pytorch.org/whl/cu118/torch-2.1.0%2Bcu118-cp310-cp310-win_amd64.whl"
+MAC_WHEEL = "https://files.example.org/numpy-1.26.4-cp311-cp311-macosx_11_0_arm64.whl#sha256=ab"
+SPACY = "https://github.com/explosion/spacy-models/releases/download/en_core_web_sm-3.7.1/en_core_web_sm-3.7.1-py3-none-any.whl"
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        # pip reads these; the name pattern took `git`/`https` for a package and dropped them
+        ("git+https://github.com/openai/whisper.git@v20231117", None),
+        ("https://github.com/student/helpers/archive/main.zip", None),
+        # a wheel for another OS cannot install: the same release from the index
+        (f"torch @ {WIN_WHEEL}", "torch==2.1.0"),
+        (WIN_WHEEL, "torch==2.1.0"),
+        (f"numpy @ {MAC_WHEEL}", "numpy==1.26.4"),
+        # pure and Linux wheels are kept as written (a spaCy model is on no index)
+        (f"en-core-web-sm @ {SPACY}", None),
+    ],
+)
+def test_url_requirements(line: str, kept: str | None) -> None:
+    result = sanitize_requirement(line)
+    assert result.line == (kept or line)
+    assert result.dropped is None
+    if kept:
+        assert "not Linux" in (result.warning or "")
+
+
+@pytest.mark.parametrize(
+    ("line", "python"),
+    [
+        ("python=3.10.13=h955ad1f_0", "3.10.13"),  # conda list --export
+        ("https://repo.anaconda.com/pkgs/main/linux-64/python-3.9.18-h955ad1f_0.conda", "3.9.18"),
+        ("python==3.10", "==3.10"),  # students state their Python in requirements.txt
+        ("python>=3.9,<3.12", ">=3.9,<3.12"),
+        ("python", None),
+    ],
+)
+def test_a_python_line_in_requirements_names_the_python(line: str, python: str | None) -> None:
+    result = sanitize_requirement(line)
+    assert result.line is None
+    assert result.python == python
+
+
+def test_a_platform_build_of_a_portable_package_is_replaced_not_dropped(tmp_path: Path) -> None:
+    """A Mac student's hand-written `tensorflow-macos` is their TensorFlow: before, it was dropped
+    like tensorflow-metal and every notebook failed on `import tensorflow`."""
+    write(tmp_path, "requirements.txt", "tensorflow-macos==2.13.0\ntensorflow-metal\nlibrosa\n")
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("tensorflow==2.13.0", "librosa")
+    rows = {c.entry: (c.action, c.why) for c in spec.changes}
+    assert rows["tensorflow-macos==2.13.0"][0] == "translated"
+    assert "replaced by 'tensorflow==2.13.0'" in rows["tensorflow-macos==2.13.0"][1]
+    assert rows["tensorflow-metal"][0] == "dropped"
+    # a macOS freeze lists both: one tensorflow line
+    freeze = "tensorflow==2.13.0\ntensorflow-macos==2.13.0\nonnxruntime-directml==1.16.3\n"
+    write(tmp_path, "requirements.txt", freeze)
+    assert detect_env(tmp_path).requirements == ("tensorflow==2.13.0", "onnxruntime==1.16.3")
+    # its own version numbers: the pin is not carried over
+    assert sanitize_requirement("python-magic-bin==0.4.14").line == "python-magic"
+    # a marker that excludes Linux still wins: the student listed the Linux package elsewhere
+    assert sanitize_requirement('tensorflow-macos; sys_platform == "darwin"').line is None
+    # the same in a conda file's pip section, whose `pip` dependency is its own table row
+    write(tmp_path, "requirements.txt", "")
+    (tmp_path / "requirements.txt").unlink()
+    write(
+        tmp_path,
+        "environment.yml",
+        "dependencies:\n  - python=3.10\n  - pip\n  - pip:\n    - tensorflow-macos==2.13.0\n",
+    )
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("tensorflow==2.13.0",)
+    assert {c.entry for c in spec.changes} == {"pip", "tensorflow-macos==2.13.0"}
+
+
 def test_conda_apt_mapping() -> None:
     result = translate_conda({"dependencies": ["sox", "portaudio", "ffmpeg=6"]})
     assert result.apt_packages == ("sox", "portaudio19-dev", "ffmpeg")
@@ -367,6 +579,43 @@ def test_pyproject_poetry_caret(tmp_path: Path) -> None:
 )
 def test_poetry_constraints(constraint: str, expected: str) -> None:
     assert poetry_constraint_to_pip(constraint) == (expected, None)
+
+
+def test_poetry_platform_and_pipfile_marker_keys_are_markers(tmp_path: Path) -> None:
+    """Poetry's `platform = "darwin"` and Pipfile's `sys_platform = "== 'win32'"` were ignored:
+    a macOS-only dependency was installed (or replaced) on Linux as if written for every OS."""
+    write(
+        tmp_path,
+        "pyproject.toml",
+        """
+        [tool.poetry]
+        name = "audio"
+        version = "0.1.0"
+        [tool.poetry.dependencies]
+        python = "^3.10"
+        tensorflow-macos = { version = "^2.13.0", platform = "darwin" }
+        tensorflow = { version = "^2.13.0", markers = "sys_platform == 'linux'" }
+        [build-system]
+        requires = ["poetry-core"]
+        build-backend = "poetry.core.masonry.api"
+        """,
+    )
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("tensorflow>=2.13.0,<3.0.0; sys_platform == 'linux'",)
+    assert any("excludes Linux" in d for d in spec.dropped)
+    (tmp_path / "pyproject.toml").unlink()
+    write(
+        tmp_path,
+        "Pipfile",
+        """
+        [packages]
+        librosa = "*"
+        pywinpty = {version = "*", sys_platform = "== 'win32'"}
+        """,
+    )
+    spec = detect_env(tmp_path)
+    assert spec.requirements == ("librosa",)
+    assert any("sys_platform == 'win32'" in d for d in spec.dropped)
 
 
 def test_tool_only_pyproject_falls_through(tmp_path: Path) -> None:
@@ -490,6 +739,35 @@ def test_python_version_files(tmp_path: Path) -> None:
     write(tmp_path, ".python-version", "3.9.18\n")
     spec = detect_env(tmp_path)
     assert (spec.python_version, spec.python_source) == ("3.9.18", ".python-version")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        # pyenv: a virtualenv made from a version, dev and free-threaded builds, PyPy, several
+        (".python-version", "3.10.12/envs/audio\n", "3.10.12"),
+        (".python-version", "3.11-dev\n", "3.11"),
+        (".python-version", "3.13t\n", "3.13"),
+        (".python-version", "pypy3.10-7.3.12\n", "3.10"),
+        (".python-version", "system\n3.9.18\n", "3.9.18"),
+        (".python-version", "miniconda3-4.7.12\n", None),  # conda's version, not Python's
+        (".python-version", "audio-env\n", None),
+        # runtime.txt as students write it beside Heroku's `python-3.10.12`
+        ("runtime.txt", "python3.10\n", "3.10"),
+        ("runtime.txt", "3.11\n", "3.11"),
+        ("runtime.txt", "Python 3.10.4\n", "3.10.4"),
+    ],
+)
+def test_python_version_file_forms(
+    tmp_path: Path, name: str, text: str, expected: str | None
+) -> None:
+    """Before, only `3.10.12` and `python-3.10.12` were read: `3.10.12/envs/audio` or
+    `python3.10` left the default Python, and a pin with no wheel for it failed the build."""
+    write(tmp_path, "requirements.txt", "numpy\n")
+    write(tmp_path, name, text)
+    spec = detect_env(tmp_path)
+    assert spec.python_version == expected
+    assert spec.python_source == (name if expected else None)
 
 
 @pytest.mark.parametrize(

@@ -566,6 +566,65 @@ def test_check_min_words_param() -> None:
         evaluate_readme(facts_for(text), model.Params({"min_words": "many"}))
 
 
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        # a shell prompt inside the span marks it as a command
+        (
+            "1. Instalar dependencias: `$ pip install -r requirements.txt`\n",
+            "pip install -r requirements.txt",
+        ),
+        ("- `(venv) $ python main.py`\n", "python main.py"),
+        # the verb before a span in prose, in the students' languages
+        ("Ejecute `python main.py` para entrenar.\n", "python main.py"),
+        ("Führen Sie `python main.py` aus.\n", "python main.py"),
+        ("Lancez `python main.py` pour entraîner le modèle.\n", "python main.py"),
+        ("Pokrenite `python main.py`.\n", "python main.py"),
+        ("请运行 `python main.py`。\n", "python main.py"),
+        ("Die Datei `config.py` enthält die Parameter.\n", None),
+    ],
+)
+def test_inline_commands_in_other_languages_and_behind_prompts(
+    text: str, command: str | None
+) -> None:
+    """Before, a `$ `-prompted span and a span after a non-English verb gave no step: a Spanish
+    README whose install step was `$ pip install -r requirements.txt` had "no installation
+    step"."""
+    steps, _ = parse_readme(text)
+    assert [s.command for s in steps] == ([command] if command else [])
+
+
+CHINESE_README = """# 环境声音分类
+
+本项目使用卷积神经网络对环境声音进行分类。我们在公开数据集上训练模型，
+并在测试集上评估准确率。代码包括数据预处理、特征提取、训练和评估四个部分。
+
+## 安装
+
+```bash
+pip install -r requirements.txt
+```
+
+## 运行
+
+```bash
+python main.py
+```
+"""
+
+
+def test_words_of_a_readme_without_spaces_are_counted_per_character() -> None:
+    """Chinese and Japanese separate no words by spaces: a run of 30 characters is not one word
+    (a real Chinese README of this size was "nearly empty (8 words)")."""
+    facts = facts_for(CHINESE_README)
+    assert facts.word_count >= 60
+    verdict = evaluate_readme(facts, model.Params())
+    assert (verdict.status, verdict.fraction) == (model.Status.PASS, 1.0)
+    japanese = "この研究では環境音を分類します。"
+    assert facts_for(japanese).word_count == 15  # 15 kana and kanji, the full stop not
+    assert facts_for("Our audio project, it's tiny.").word_count == 5
+
+
 def test_check_warns_when_run_steps_are_all_placeholders() -> None:
     text = f"{FILLER}\n\n```bash\npip install -r requirements.txt\npython p.py <file.wav>\n```\n"
     verdict = evaluate_readme(facts_for(text), model.Params())

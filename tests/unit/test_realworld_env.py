@@ -506,3 +506,49 @@ def test_hash_options_in_any_position(line: str, kept: str | None, dropped_why: 
     if dropped_why:
         assert result.dropped is not None
         assert dropped_why in result.dropped
+
+
+@pytest.mark.parametrize(
+    ("command", "python"),
+    [
+        ("python3.9 -m venv .venv", "3.9"),
+        ("py -3.9 -m venv venv", "3.9"),
+        ("uv venv --python 3.9", "3.9"),
+        ("uv venv -p python3.9.18", "3.9.18"),
+        ("virtualenv --python=/usr/bin/python3.9 venv", "3.9"),
+        ("uv python install 3.9", "3.9"),
+        ("python3 -m venv .venv", None),  # no version asked for
+    ],
+)
+def test_the_readmes_venv_python_is_the_environments_python(
+    tmp_path: Path, command: str, python: str | None
+) -> None:
+    """Before, only `conda create … python=3.9` was read: a README that made its venv with
+    Python 3.9 was built with the grader's default Python although the step was reported as
+    "covered by the environment build"."""
+    from repograder import envchain
+
+    repo = init_repo(tmp_path / "venv")
+    commit(repo, {"requirements.txt": "six\n"}, "work", "2026-03-01T12:00:00+00:00")
+    detected = detect.detect_env(repo)
+    spec = envchain.follow_readme(repo, detected, [command, "pip install -r requirements.txt"])
+    assert spec.python_version == python
+    assert spec.python_source == (f"README: {command}" if python else None)
+    assert spec.requirements == ("six",)
+    # a version a file states wins over the venv command
+    commit(repo, {".python-version": "3.11\n"}, "pin", "2026-03-01T13:00:00+00:00")
+    pinned = envchain.follow_readme(repo, detect.detect_env(repo), [command])
+    assert pinned.python_version == "3.11"
+
+
+def test_a_windows_path_in_the_readmes_install_names_the_file(tmp_path: Path) -> None:
+    from repograder import envchain
+
+    repo = init_repo(tmp_path / "win")
+    files = {"requirements.txt": "six\n", "req/dev.txt": "colorama\n"}
+    commit(repo, files, "work", "2026-03-01T12:00:00+00:00")
+    detected = detect.detect_env(repo)
+    commands = ["pip install -r requirements.txt", "pip install -r req\\dev.txt"]
+    spec = envchain.follow_readme(repo, detected, commands)
+    assert spec.requirements == ("six", "colorama")
+    assert not spec.dropped

@@ -241,6 +241,30 @@ FILES = frozenset({"main.py", "src/model.py", "data/train.csv", "run.sh"})
             "'train.py' is not in the repository",
         ),
         ("bash: line 1: ffmpeg: command not found", 127, "'ffmpeg' is not installed"),
+        # a program or library the grading environment lacks: the lecturer's gap, not a file
+        # the group forgot or a version to pin
+        (
+            "FileNotFoundError: [Errno 2] No such file or directory: 'ffmpeg'",
+            1,
+            "program 'ffmpeg' is not installed in the grading environment (Debian package "
+            "ffmpeg): the grader's gap",
+        ),
+        (
+            "ImportError: Unable to find zbar shared library",
+            1,
+            "system library 'libzbar.so.0' is not installed in the grading environment "
+            "(Debian package libzbar0)",
+        ),
+        (
+            "ImportError: libatomic.so.1: cannot open shared object file",
+            1,
+            "`apt: [libatomic1]`",
+        ),
+        (
+            "bash: line 1: my_tool: command not found",
+            127,
+            "'my_tool' is not installed in the sandbox",
+        ),
         ("bash: line 1: conda: command not found", 127, "conda commands are not needed"),
         ("bash: line 1: ./run.sh: Permission denied", 126, "chmod +x"),
         ("Killed", 137, "killed: probably the memory limit (512 MB)"),
@@ -346,3 +370,15 @@ def test_decisive_line_of_a_failed_project_install() -> None:
     assert decisive_line(output) == "error: package directory 'proj_missing' does not exist"
     assert decisive_line("ok\nhint: try again\n") == "ok"
     assert decisive_line("x\nValueError: bad\nhint: h\n") == "ValueError: bad"
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["lib" + "a.so." * 13_000, "A" * 65_536, "a/" * 32_768],
+    ids=["lib-run", "base64", "slashes"],
+)
+def test_hint_reads_a_step_s_whole_kept_output_in_linear_time(output: str) -> None:
+    # 64 KiB is what a step keeps (Limits.output_bytes); main took 9 s on half of "AAAA...".
+    started = time.perf_counter()
+    hint_for("cmd", output, 1, False, FILES)
+    assert time.perf_counter() - started < 2.0

@@ -55,6 +55,34 @@ def test_windows_1252_and_latin1_fallbacks_are_reported() -> None:
     assert latin.text == "# caf\xe9 \x81\n"
 
 
+def test_lines_appended_by_powershell_in_utf16_are_read() -> None:
+    """`echo librosa >> requirements.txt` in Windows PowerShell 5.1 appends UTF-16 LE to a UTF-8
+    file. Before, the appended lines were NUL-riddled and dropped as "contains a control
+    character": the build lacked librosa and the notebooks failed on its import."""
+    data = (
+        "numpy==1.26.4  # größer\r\n".encode()
+        + "librosa\r\n".encode("utf-16-le")
+        + codecs.BOM_UTF16_LE
+        + "soundfile  # für WAV\r\n".encode("utf-16-le")
+    )
+    decoded = textio.decode(data)
+    assert decoded.text == "numpy==1.26.4  # größer\nlibrosa\nsoundfile  # für WAV\n"
+    assert decoded.note is not None
+    assert "partly UTF-16 LE" in decoded.note
+    # the same appended to a Windows-1252 file
+    cp1252 = "# Größe\r\n".encode("cp1252") + "six\r\n".encode("utf-16-le")
+    assert textio.decode(cp1252).text == "# Größe\nsix\n"
+    assert textio.decode(b"plain\n").note is None
+
+
+def test_an_lfs_pointer_is_flagged_not_taken_for_the_file() -> None:
+    pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"a" * 64 + b"\nsize 9\n"
+    decoded = textio.decode(pointer)
+    assert decoded.lfs_pointer
+    assert decoded.text.startswith("version https://git-lfs")
+    assert not textio.decode(b"version 1.0\n").lfs_pointer
+
+
 def test_read_refuses_symlinks(tmp_path: Path) -> None:
     (tmp_path / "real.txt").write_bytes(codecs.BOM_UTF16_LE + "x\n".encode("utf-16-le"))
     (tmp_path / "link.txt").symlink_to(tmp_path / "real.txt")

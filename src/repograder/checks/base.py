@@ -129,7 +129,19 @@ class Check(Protocol):
 
 
 def ask_lecturer(check: CheckResult, group: GroupResult) -> str:
-    """The fix text of an ``error`` result: the grader, not the student, is in question."""
+    """The fix text of an ``error`` result: the grader, not the student, is in question.
+
+    When the check could not read a file because it is a Git LFS pointer whose object was not
+    fetched (``details["lfs_pointers"]``), the student can act: say how.
+    """
+    pointers = check.details.get("lfs_pointers")
+    if isinstance(pointers, list) and pointers:
+        names = ", ".join(str(p) for p in pointers[:3])
+        return (
+            f"{names}: push the Git LFS objects (`git lfs push --all origin`), or commit "
+            "the file without Git LFS (remove its pattern from .gitattributes): text files "
+            "need no LFS"
+        )
     return ERROR_FIX
 
 

@@ -14,6 +14,7 @@ from repograder.checks import base
 from repograder.checks.base import Evidence, Spot, StrictParams
 from repograder.facts import BuildResult, EnvSpec
 from repograder.model import CheckResult, GroupResult, JSONDict, JSONValue, Status, Verdict
+from repograder.textio import LFS_NOT_FETCHED
 
 ID = "env-build"
 TITLE = "The environment builds in the sandbox"
@@ -52,6 +53,14 @@ def judge(ev: Evidence, params: model.Params) -> Verdict:
         details["changes"] = changes
     if build.log_excerpt:
         details["log_excerpt"] = build.log_excerpt
+    if ev.env is not None and ev.env.lfs_pointers:
+        # What was built came from the pointer's three lines, not from the student's file.
+        details["lfs_pointers"] = list(ev.env.lfs_pointers)
+        return Verdict.error(
+            f"{', '.join(ev.env.lfs_pointers)} {LFS_NOT_FETCHED}: the environment the student "
+            "asked for is unknown (a human needs to fetch it)",
+            details,
+        )
     if build.ok:
         what = ev.env.path if ev.env is not None and ev.env.path else "a bare environment"
         how = (

@@ -18,6 +18,7 @@ from repograder.checks.base import Spot, StrictParams
 from repograder.detect import CONDA_FOLDERS, LOCK_FILES, spec_to_json
 from repograder.facts import EnvKind, EnvSpec
 from repograder.model import CheckResult, GroupResult
+from repograder.textio import LFS_NOT_FETCHED
 
 ID = "env-file"
 TITLE = "Environment file (requirements.txt, environment.yml or pyproject.toml)"
@@ -53,6 +54,12 @@ def evaluate_env_file(spec: EnvSpec, params: model.Params) -> model.Verdict:
             model.Status.FAIL,
             0.0,
             "no environment file found (requirements.txt, environment.yml or pyproject.toml)",
+            details,
+        )
+    if spec.lfs_pointers:
+        return model.Verdict.error(
+            f"{', '.join(spec.lfs_pointers)} {LFS_NOT_FETCHED}: the grader cannot read the "
+            "environment file (a human needs to fetch it)",
             details,
         )
     count = len(spec.requirements)

@@ -45,6 +45,10 @@ class Params(base.Shares):
     max_notebook_mb: Annotated[base.Number, Field(gt=0)] = 20.0
 
 
+# The error name data/nbexec.py gives a notebook that is a Git LFS pointer (not fetched).
+LFS_POINTER_ERROR = "GitLfsPointer"
+
+
 def evaluate_notebooks(report: NotebookReport, params: model.Params) -> model.Verdict:
     """Check ``notebooks``: the share of notebooks that executed completely."""
     pass_share = params.get_float("pass_share", 1.0)
@@ -56,6 +60,9 @@ def evaluate_notebooks(report: NotebookReport, params: model.Params) -> model.Ve
     infra = [r for r in results if r.infra]
     if infra:
         first = infra[0]
+        pointers = [r.path for r in infra if r.error.startswith(LFS_POINTER_ERROR)]
+        if pointers:
+            details["lfs_pointers"] = list[model.JSONValue](pointers)
         return model.Verdict.error(
             f"{len(infra)} of {len(results)} notebooks could not be evaluated by the grader; "
             f"{first.path}: {first.error}",

@@ -16,6 +16,7 @@ from repograder.checks.base import Spot, StrictParams
 from repograder.facts import ReadmeFacts, Step
 from repograder.model import CheckResult, GroupResult
 from repograder.readme_commands import StepKind, effective_words, wordset
+from repograder.textio import LFS_NOT_FETCHED
 
 ID = "readme"
 TITLE = "README with step-by-step instructions"
@@ -67,6 +68,12 @@ def evaluate_readme(facts: ReadmeFacts, params: model.Params) -> model.Verdict:
             0.0,
             f"no README found (looked for {looked}){extra}",
             {"path": None, "candidates": list(facts.candidates), "missing": ["README"]},
+        )
+    if facts.lfs_pointer:
+        return model.Verdict.error(
+            f"{facts.path} {LFS_NOT_FETCHED}: the grader cannot read the README "
+            "(a human needs to fetch it)",
+            {"path": facts.path, "lfs_pointers": [facts.path]},
         )
     install = [s for s in facts.steps if (s.base_kind or s.kind) == StepKind.ENV]
     runs = [s for s in facts.steps if _is_run_step(s)]

@@ -21,6 +21,7 @@ from repograder.checks.base import Spot
 from repograder.errors import ConfigError
 from repograder.facts import StepKind
 from repograder.model import CheckResult, GroupResult, StepResult, StepStatus
+from repograder.textio import LFS_NOT_FETCHED
 
 ID = "readme-steps"
 TITLE = "The README's commands run"
@@ -169,7 +170,18 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-judge = base.executed(lambda ev: ev.steps, evaluate_steps)
+_judge_steps = base.executed(lambda ev: ev.steps, evaluate_steps)
+
+
+def judge(ev: base.Evidence, params: model.Params) -> model.Verdict:
+    """The README's steps; none can be read from a README that is an unfetched LFS pointer."""
+    if ev.steps is not None and ev.readme is not None and ev.readme.lfs_pointer:
+        return model.Verdict.error(
+            f"{ev.readme.path} {LFS_NOT_FETCHED}: its steps cannot be read "
+            "(a human needs to fetch it)",
+            {"lfs_pointers": [ev.readme.path]},
+        )
+    return _judge_steps(ev, params)
 
 
 def fix(check: CheckResult, group: GroupResult) -> str:
@@ -189,7 +201,7 @@ def error_fix(check: CheckResult, group: GroupResult) -> str:
     lfs = next((st.hint for st in group.steps if st.hint.startswith(LFS_HINT)), "")
     if lfs:
         return f"{lfs}; commit the data itself or add a download step to the README"
-    return base.ERROR_FIX
+    return base.ask_lecturer(check, group)
 
 
 def spots(check: CheckResult, group: GroupResult) -> list[Spot]:

@@ -67,6 +67,20 @@ def read_notebook_text(path: str, data: bytes | None = None) -> str:
     return str(decode(data).text)
 
 
+# textio.LFS_POINTER_PREFIX; this file runs alone in the sandbox, so the value is repeated here.
+LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/"
+LFS_POINTER_ERROR = "GitLfsPointer"
+LFS_POINTER_WHY = "this file is a Git LFS pointer; its content was not fetched"
+
+
+def _is_lfs_pointer(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(LFS_POINTER_PREFIX)) == LFS_POINTER_PREFIX
+    except OSError:
+        return False
+
+
 def _cap_text(text: str, cap: int) -> str:
     if len(text) <= cap:
         return text
@@ -261,6 +275,15 @@ def main(argv: list[str]) -> int:
         size = os.lstat(nb_path).st_size if submitted is None else len(submitted)
     except OSError as exc:
         return finish(ename="FileNotFoundError", evalue=str(exc))
+    if submitted is not None:
+        lfs_pointer = submitted.startswith(LFS_POINTER_PREFIX)
+    else:
+        lfs_pointer = not os.path.islink(nb_path) and _is_lfs_pointer(nb_path)
+    if lfs_pointer:
+        # Not the notebook: the checkout holds Git LFS's pointer to it. A human must fetch it.
+        # (With the submitted text from the host, a step that puts a pointer in the copy's
+        # place does not count.)
+        return finish(ename=LFS_POINTER_ERROR, evalue=LFS_POINTER_WHY, infra=True)
     if submitted is None and os.path.islink(nb_path):
         return finish(ename="NotebookError", evalue="the notebook is a symbolic link")
     if size > max_bytes:

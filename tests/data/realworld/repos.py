@@ -167,6 +167,36 @@ def notebook_readme() -> dict[str, str | bytes]:
     }
 
 
+def notebook_readme_code_cells() -> dict[str, str | bytes]:
+    """Kind 3, unseen: README.ipynb whose commands are code cells, as in a Colab notebook
+    (`!pip install`, `!python`, `%run`); the markdown cells only explain."""
+    import json
+
+    def code(*lines: str) -> dict[str, object]:
+        source = [line + "\n" for line in lines[:-1]] + [lines[-1]]
+        return {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                "source": source}  # fmt: skip
+
+    intro = (
+        "# Bird song detector\n\nDetects bird songs in short clips. This notebook is our README:"
+        " run its cells from top to bottom. The first installs what the project needs, the "
+        "second trains the detector on the clips, the third evaluates it and prints a table.\n"
+    )
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": intro},
+        code("!pip install -r requirements.txt"),
+        {"cell_type": "markdown", "metadata": {}, "source": "## Training"},
+        code("import os", "!python main.py", "print(os.getcwd())"),
+        code("%run main.py"),
+    ]
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return {
+        "README.ipynb": json.dumps(notebook, indent=1),
+        "requirements.txt": "six\n",
+        "main.py": MAIN_PY,
+    }
+
+
 RST_README = """Bird song detector
 ==================
 
@@ -254,6 +284,19 @@ def lfs_data() -> dict[str, str | bytes]:
         "main.py": LFS_MAIN,
         ".gitattributes": "*.csv filter=lfs diff=lfs merge=lfs -text\n",
         "data/train.csv": LFS_POINTER,
+    }
+
+
+def lfs_everything() -> dict[str, str | bytes]:
+    """Kind 2, unseen: `git lfs track "*"` put every file in Git LFS and the objects were never
+    pushed (or the host's LFS quota was used up): the README, the requirements, the code and
+    the notebook are pointers. No check may judge the pointers as the student's files."""
+    return {
+        ".gitattributes": "* filter=lfs diff=lfs merge=lfs -text\n",
+        "README.md": lfs_pointer_for(README_OK.encode()),
+        "requirements.txt": lfs_pointer_for(b"six\n"),
+        "main.py": lfs_pointer_for(b"print('hello')\n"),
+        "analysis.ipynb": lfs_pointer_for(b"{}"),
     }
 
 

@@ -357,19 +357,23 @@ class Builder:
                 self.engine.commit(container, ENV_REPO, tag.split(":", 1)[1], changes, pause=False)
                 log.write(f"[repograder] committed {tag}\n")
                 if warming is not None:
-                    data, note = warming.result()
-                    if note:
-                        notes.append(note)
+                    # The image is final once committed: it is checked while the warm-up may
+                    # still run (its later writes cannot reach the image), not after it.
                     stray = warmup.stray_file(self, tag)
                     if stray:
                         # It ran during the commit: the image may hold anything it wrote in
                         # /tmp or /var/tmp (e.g. /tmp/rg-uv-private, every group build's uv
                         # cache), whatever it removed since.
                         with contextlib.suppress(EngineError):
+                            self.engine.kill(container)  # ends the warm-up: nothing to keep
+                        with contextlib.suppress(EngineError):
                             self.engine.remove_image(tag)
                         log.write(f"[repograder] the warm-up left {stray} in the image\n")
                         summary = f"the warm-up wrote outside its home ({stray[:200]})"
                         return Attempt(False, summary, notes=tuple(notes))
+                    data, note = warming.result()
+                    if note:
+                        notes.append(note)
                     if warm_path is not None:
                         warmup.keep(warm_path, data)
         except EngineError as exc:
