@@ -31,6 +31,12 @@ MAX_FILES = 2000
 MAX_TOTAL_BYTES = 200_000_000
 # Above this many lines tokenize+ast cost seconds and hundreds of MB: count line by line.
 MAX_EXACT_LINES = 50_000
+# The same by size: on one line, `f()()()...` makes every byte a token and an AST node (about
+# 3 us and 330 bytes of AST each; a 2 MB file cost 4.6 s and 660 MB, a 20 MB notebook cell
+# several GB). Each piece of source (a file, a notebook cell) is counted exactly up to this
+# many characters, and the repository up to MAX_EXACT_TOTAL_CHARS together; then line by line.
+MAX_EXACT_CHARS = 256_000
+MAX_EXACT_TOTAL_CHARS = 2_000_000
 
 _GENERATED_NAME = re.compile(r"(?:_pb2(?:_grpc)?\.py|_pb2\.pyi)$")
 _GENERATED_DIRS = frozenset({"migrations", "alembic"})
@@ -183,10 +189,28 @@ def _line_based(text: str, note: str) -> _Counts:
     return _Counts(code, comment, docstring, commented_out, note=note)
 
 
-def _analyse_source(text: str) -> _Counts:
-    """Counts for one piece of Python source."""
+@dataclass
+class _Budget:
+    """Characters of source the repository may still have counted exactly."""
+
+    exact_chars: int
+
+
+def _analyse_source(text: str, budget: _Budget) -> _Counts:
+    """Counts for one piece of Python source; exact (tokenize, ast) within ``budget``."""
     if text.count("\n") > MAX_EXACT_LINES:
         return _line_based(text, f"more than {MAX_EXACT_LINES} lines: counted line by line")
+    if len(text) > MAX_EXACT_CHARS:
+        return _line_based(
+            text, f"more than {MAX_EXACT_CHARS // 1000} KB of source: counted line by line"
+        )
+    if len(text) > budget.exact_chars:
+        return _line_based(
+            text,
+            f"the repository's first {MAX_EXACT_TOTAL_CHARS // 1000} KB of source were counted "
+            "exactly, the rest line by line",
+        )
+    budget.exact_chars -= len(text)
     code_lines: set[int] = set()
     comment = commented_out = 0
     try:
@@ -239,7 +263,7 @@ def _cell_source(cell: dict[str, object]) -> str:
     return source if isinstance(source, str) else ""
 
 
-def _analyse_notebook(path: str, data: bytes) -> FileComments | str:
+def _analyse_notebook(path: str, data: bytes, budget: _Budget) -> FileComments | str:
     try:
         doc = json.loads(textio.decode(data).text)
     except (ValueError, RecursionError) as exc:
@@ -261,7 +285,7 @@ def _analyse_notebook(path: str, data: bytes) -> FileComments | str:
                 _MAGIC.sub(r"\1pass  ", line) if _MAGIC.match(line) else line
                 for line in source.split("\n")
             )
-            total = total + _analyse_source(cleaned)
+            total = total + _analyse_source(cleaned, budget)
     return FileComments(
         path=path,
         kind="notebook",
@@ -297,6 +321,7 @@ def measure_comments(root: Path) -> CommentFacts:
     files: list[FileComments] = []
     skipped: list[str] = []
     budget = MAX_TOTAL_BYTES
+    exact = _Budget(MAX_EXACT_TOTAL_CHARS)
     truncated = False
     for rel in _sources(root):
         if len(files) >= MAX_FILES:
@@ -321,7 +346,7 @@ def measure_comments(root: Path) -> CommentFacts:
             continue
         budget -= len(data)
         if notebook:
-            result = _analyse_notebook(rel, data)
+            result = _analyse_notebook(rel, data, exact)
             if isinstance(result, str):
                 skipped.append(f"{rel}: {result}")
             else:
@@ -331,7 +356,7 @@ def measure_comments(root: Path) -> CommentFacts:
         if _generated(rel, text[:2000]):
             skipped.append(f"{rel}: generated file, not measured")
             continue
-        counts = _analyse_source(text.removeprefix("\ufeff"))
+        counts = _analyse_source(text.removeprefix("\ufeff"), exact)
         files.append(
             FileComments(
                 path=rel,

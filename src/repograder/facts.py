@@ -282,6 +282,9 @@ class NotebookResult:
     executed: int = 0
     html: str | None = None
     infra: bool = False
+    # As StepResult.missing_library: the library the error names, confirmed missing by the
+    # grader in the session; "" otherwise.
+    missing_library: str = ""
 
 
 @dataclass(frozen=True)

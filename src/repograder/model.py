@@ -186,6 +186,9 @@ class StepResult:
     kind: str = "run"  # classification of the step (see facts.StepKind)
     heading: str = ""
     hint: str = ""
+    # The system library the step's output says could not load, when the grader itself could
+    # not load it in the session either (runner.confirm_missing_library); "" otherwise.
+    missing_library: str = ""
 
 
 class OverrideState(enum.StrEnum):

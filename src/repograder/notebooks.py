@@ -4,9 +4,12 @@ renders them to inert HTML).
 Execution happens only inside a sandbox :class:`~repograder.sandbox.base.Session`: the executor
 script ``data/nbexec.py`` runs as the grader's helper (``Session.run_helper``: the group's
 Python by absolute path, which must hold :data:`NOTEBOOK_TOOLING`, a clean environment, never
-the student's shell state, no student process alive). It prints a small JSON result and the
-executed ``.ipynb`` on its stdout; the host reads both as text with size limits and checks them
-defensively. Nothing is read back from a file a student process could have rewritten.
+the student's shell state, no student process alive). The notebook it executes is the
+submitted one, read by the host from the checkout and sent on the helper's stdin: the session's
+copy is the student's to rewrite (a README step or an earlier notebook could put a notebook
+that passes in its place). It prints a small JSON result and the executed ``.ipynb`` on its
+stdout; the host reads both as text with size limits and checks them defensively. Nothing is
+read back from a file a student process could have rewritten.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from repograder import fsutil, model
+from repograder import fsutil, model, runner
 from repograder.checks.notebooks import evaluate_notebooks as evaluate_notebooks
 from repograder.facts import (  # re-exported: their old home
     NotebookReport as NotebookReport,
@@ -72,11 +75,13 @@ def run_notebooks(
     notebooks: Sequence[str],
     params: model.Params,
     out_dir: Path,
+    *,
+    checkout: Path,
 ) -> NotebookReport:
     """Execute ``notebooks`` one by one in ``session`` and render each executed copy to HTML.
 
-    The session's working directory must be the root of the checkout copy (a fresh session, or
-    one whose README steps did not leave it elsewhere). Params: ``cell_timeout_s`` (300),
+    ``checkout``: the evidence the session's copy was made from; each notebook's text comes
+    from there, never from the copy. Params: ``cell_timeout_s`` (300),
     ``total_budget_s`` (1800), ``max_notebook_mb`` (20). Notebooks that no longer fit in the
     budget are skipped with the reason.
     """
@@ -100,7 +105,18 @@ def run_notebooks(
             reason = f"not run: the total notebook budget of {budget:.0f} s was used up"
             results.append(NotebookResult(notebook, NotebookStatus.SKIPPED, error=reason))
             continue
-        result, executed = _run_one(session, script, notebook, cell_timeout, remaining, max_bytes)
+        submitted = _submitted(checkout, notebook, max_bytes)
+        if isinstance(submitted, NotebookResult):
+            results.append(submitted)
+            continue
+        result, executed = _run_one(
+            session, script, notebook, submitted, cell_timeout, remaining, max_bytes
+        )
+        if result.status is NotebookStatus.FAILED:
+            missing = runner.confirm_missing_library(
+                session, result.error + "\n" + result.traceback_tail
+            )
+            result = dataclasses.replace(result, missing_library=missing)
         if executed is not None and result.status in (
             NotebookStatus.OK,
             NotebookStatus.FAILED,
@@ -125,18 +141,47 @@ def executor_script() -> str:
     )
 
 
+def _submitted(checkout: Path, notebook: str, max_bytes: int) -> bytes | NotebookResult:
+    """The submitted notebook's bytes from ``checkout``, or the result when it is not run."""
+    if fsutil.is_symlink(checkout, notebook):
+        return NotebookResult(
+            notebook, NotebookStatus.ERROR, error="NotebookError: the notebook is a symbolic link"
+        )
+    size = fsutil.file_size(checkout, notebook)
+    if size is not None and size > max_bytes:
+        return NotebookResult(
+            notebook,
+            NotebookStatus.SKIPPED,
+            error=f"NotebookTooLarge: the notebook has {size} bytes; "
+            f"at most {max_bytes} are executed",
+        )
+    data = None if size is None else fsutil.read_bytes(checkout, notebook, max_bytes)
+    if data is None:
+        return NotebookResult(
+            notebook,
+            NotebookStatus.ERROR,
+            error="NotebookError: not a regular file inside the checkout",
+        )
+    return data
+
+
 def _run_one(
     session: Session,
     script: str,
     notebook: str,
+    submitted: bytes,
     cell_timeout: float,
     remaining: float,
     max_bytes: int,
 ) -> tuple[NotebookResult, bytes | None]:
     """Run the executor on one notebook; the result and the executed copy's bytes (or None)."""
-    args = [notebook, f"{cell_timeout:g}", f"{remaining:.0f}", str(max_bytes)]
+    args = [notebook, f"{cell_timeout:g}", f"{remaining:.0f}", str(max_bytes), "-"]
     done = session.run_helper(
-        script, args, remaining + HELPER_GRACE_S, RESULT_MAX_BYTES + EXECUTED_MAX_BYTES + 2
+        script,
+        args,
+        remaining + HELPER_GRACE_S,
+        RESULT_MAX_BYTES + EXECUTED_MAX_BYTES + 2,
+        stdin=submitted,
     )
     line, newline, rest = done.stdout.partition(b"\n")
     if not newline:

@@ -160,7 +160,7 @@ def notebook_markdown(text: str) -> tuple[str, str]:
     """
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # 1 MB of "[" is deeper than the parser recurses
         return "", "; it is not valid notebook JSON"
     cells = data.get("cells") if isinstance(data, dict) else None
     parts: list[str] = []

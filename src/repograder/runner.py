@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from repograder import model, readme_translate, syslibs
+from repograder import model, readme_translate, syslibs, textio
 from repograder.checks.readme_steps import LFS_HINT as LFS_HINT
 from repograder.checks.readme_steps import decisive_line as decisive_line
 from repograder.checks.readme_steps import evaluate_steps as evaluate_steps
@@ -106,6 +106,9 @@ def _run_one(session: Session, step: Step, options: RunOptions, remaining: float
     status, reason = _judge(step, res, timeout, cut_by_budget=timeout < wanted)
     if translated.notes:
         reason = "; ".join(filter(None, [reason, *translated.notes]))
+    missing = ""
+    if status == StepStatus.FAILED:
+        missing = confirm_missing_library(session, res.output)
     hint = ""
     if status != StepStatus.OK:
         hint = hint_for(
@@ -116,6 +119,7 @@ def _run_one(session: Session, step: Step, options: RunOptions, remaining: float
             options.repo_files,
             memory_mb=options.memory_mb,
             timeout_s=timeout if res.timed_out else None,
+            gap_confirmed=bool(missing),
         )
     if status != StepStatus.OK and options.lfs_pointers:
         hint = lfs_hint(step.command, res.output, options.lfs_pointers) or hint
@@ -132,7 +136,28 @@ def _run_one(session: Session, step: Step, options: RunOptions, remaining: float
         kind=str(step.kind),
         heading=step.heading,
         hint=hint,
+        missing_library=missing,
     )
+
+
+PROBE_TIMEOUT_S = 60.0
+
+
+def confirm_missing_library(session: Session, output: str) -> str:
+    """The system library ``output`` says could not load, if the grader cannot load it in
+    ``session`` either; "" otherwise.
+
+    The output is the student's: a step or notebook can print "libGL.so.1: cannot open shared
+    object file" and exit 1 to turn its failure into "a grader environment gap, not the
+    group's fault". Only the grader's own attempt (syslibs.LIBRARY_PROBE, run as a helper)
+    makes it one; a library the image has is the group's failure.
+    """
+    claim = syslibs.missing_library(output)
+    if claim is None:
+        return ""
+    done = session.run_helper(syslibs.LIBRARY_PROBE, [claim.library], PROBE_TIMEOUT_S, 64)
+    confirmed = done.exit_code == 0 and done.stdout.strip() == b"missing"
+    return claim.library if confirmed else ""
 
 
 def _judge(
@@ -214,8 +239,14 @@ def hint_for(
     *,
     memory_mb: int | None = None,
     timeout_s: float | None = None,
+    gap_confirmed: bool = True,
 ) -> str:
-    """The likely cause of a failed step as one actionable sentence; "" when unknown."""
+    """The likely cause of a failed step as one actionable sentence; "" when unknown.
+
+    ``gap_confirmed`` False: the grader's probe loaded the library the output names
+    (confirm_missing_library), so the output's claim does not make it the grader's gap.
+    """
+    output = textio.matchable(output)
     if timeout_s is not None:
         return (
             f"still running after {timeout_s:g} s: make the README step quicker "
@@ -229,7 +260,7 @@ def hint_for(
             "the code requires a GPU; the grader is CPU-only: fall back to CPU when CUDA is "
             "unavailable (torch.device('cuda' if torch.cuda.is_available() else 'cpu'))"
         )
-    gap = syslibs.missing_library(output)
+    gap = syslibs.missing_library(output) if gap_confirmed else None
     if gap is not None and gap.debian:
         # The verdict is `error` (the lecturer's gap), so the advice must not send the group
         # after a file ('ffmpeg' is not in the repository) or a version pin.
@@ -406,7 +437,7 @@ def blame_project_install(
     for position, step in enumerate(result):
         if step.status not in (StepStatus.FAILED, StepStatus.TIMEOUT):
             continue
-        output = step.output_head + "\n" + step.output_tail
+        output = textio.matchable(step.output_head + "\n" + step.output_tail)
         if _MODULE.search(output) or _IMPORT.search(output) or "pkg_resources" in output:
             hint = f"{failure}; fix that first" + (f" (then: {step.hint})" if step.hint else "")
             return (*result[:position], replace(step, hint=hint), *result[position + 1 :])

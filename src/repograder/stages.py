@@ -324,6 +324,7 @@ def _run_in_sandbox(
                 owned_notebooks,
                 rubric_params(plan.rubric, notebooks_check.ID),
                 group_dir / "notebooks",
+                checkout=root,
             )
         return steps, nb_report, install_failure
     finally:

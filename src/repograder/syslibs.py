@@ -404,6 +404,26 @@ _NAMED_PROGRAMS = ((re.compile(r"\bfestival not installed on your system"), "fes
 _TORCHCODEC = ("Could not load libtorchcodec.", "FFmpeg is not properly installed")
 
 
+# The grader's own check, run in the session as a helper (Session.run_helper: clean environment,
+# no student process alive): whether the library (a soname) or program (e.g. ffmpeg) named as
+# the last argument loads or runs there. Prints "present" or "missing".
+LIBRARY_PROBE = r"""
+import ctypes, ctypes.util, shutil, sys
+name = sys.argv[-1]
+found = False
+if ".so" in name:
+    try:
+        ctypes.CDLL(name)
+        found = True
+    except OSError:
+        stem = name.split(".so")[0]
+        found = ctypes.util.find_library(stem[3:] if stem.startswith("lib") else stem) is not None
+else:
+    found = shutil.which(name) is not None
+sys.stdout.write("present\n" if found else "missing\n")
+"""
+
+
 @dataclass(frozen=True)
 class MissingLibrary:
     """A system library (or a program, ``kind="program"``) a step or notebook could not load;

@@ -21,7 +21,24 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LFS_NOT_FETCHED", "Decoded", "decode", "is_lfs_pointer", "read"]
+__all__ = ["LFS_NOT_FETCHED", "Decoded", "decode", "is_lfs_pointer", "matchable", "read"]
+
+MATCH_LINE_CHARS = 300
+
+
+def matchable(text: str, max_line: int = MATCH_LINE_CHARS) -> str:
+    """``text`` (a step's or notebook's output) with every line cut to ``max_line`` characters,
+    for pattern matching.
+
+    The grader matches student output against many patterns (hints, missing libraries, the
+    decisive line). A pattern that backtracks costs time quadratic in a line's length, and the
+    regex engine holds the GIL: 64 KB of ``OSError`` on one line cost 35 s in which no other
+    group's thread ran. No error message worth matching has a longer line.
+    """
+    if len(text) <= max_line:
+        return text
+    return "\n".join(line[:max_line] for line in text.split("\n"))
+
 
 # Byte-order marks, longest first: UTF-32 LE's BOM starts with UTF-16 LE's (FF FE).
 # Source: The Unicode Standard, section 23.8 "Specials", Table 23-5 (Unicode Encoding Form

@@ -10,6 +10,7 @@ their result on their own stdout.
 from __future__ import annotations
 
 import json
+import shlex
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,7 @@ FAILING = json.dumps(
         ],
     }
 )
+PASSING = FAILING.replace("raise SystemExit('the notebook fails')", "print('fine')")
 OK_RESULT = json.dumps({"status": "ok", "cells": 1, "executed": 1, "duration_s": 0.1})
 # A README step's background "watcher": rewrites anything that looks like a result and writes
 # fake result lines into every python process's stdout it can open.
@@ -93,6 +95,8 @@ def repo_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (repo / "tools").mkdir(parents=True)
     (repo / "requirements.txt").write_text("\n".join(NOTEBOOK_TOOLING) + "\n")
     (repo / "fails.ipynb").write_text(FAILING)
+    (repo / "spare").mkdir()
+    (repo / "spare" / "passes.ipynb").write_text(PASSING)
     (repo / "watch.py").write_text(WATCH_PY)
     (repo / "evil.pth").write_text(f"import sys; sys.stdout.write({OK_RESULT!r} + '\\n')\n")
     for name in ("python", "python3", "sh", "head"):
@@ -162,18 +166,20 @@ def test_background_processes_end_with_their_step(session: DockerSession) -> Non
 
 
 def test_a_watcher_from_a_readme_step_cannot_pass_a_failing_notebook(
-    session: DockerSession, tmp_path: Path
+    session: DockerSession, repo: Path, tmp_path: Path
 ) -> None:
     """Kind 1a: `nohup python watch.py &` rewriting results; the notebook still fails."""
     assert session.run("nohup python watch.py >/dev/null 2>&1 &").exit_code == 0
-    report = run_notebooks(session, ("fails.ipynb",), Params({"cell_timeout_s": 60}), tmp_path)
+    report = run_notebooks(
+        session, ("fails.ipynb",), Params({"cell_timeout_s": 60}), tmp_path, checkout=repo
+    )
     (result,) = report.results
     assert result.status is NotebookStatus.FAILED, result
     assert "the notebook fails" in result.error
 
 
 def test_the_students_path_and_prefix_cannot_hijack_the_grader(
-    session: DockerSession, tmp_path: Path
+    session: DockerSession, repo: Path, tmp_path: Path
 ) -> None:
     """Kind 1b: a fake python on an exported PATH, in the image's PATH and a .pth file."""
     site = "~/.local/repograder/lib/python3.11/site-packages"
@@ -183,13 +189,49 @@ def test_the_students_path_and_prefix_cannot_hijack_the_grader(
     )
     assert session.run(hijack).exit_code == 0
     assert session.run("python -V").output.startswith('{"status": "ok"')  # hijacked for steps
-    report = run_notebooks(session, ("fails.ipynb",), Params({"cell_timeout_s": 60}), tmp_path)
+    report = run_notebooks(
+        session, ("fails.ipynb",), Params({"cell_timeout_s": 60}), tmp_path, checkout=repo
+    )
     (result,) = report.results
     assert result.status is NotebookStatus.FAILED, result
     # The grader's own file reads use absolute paths too.
     assert (
         session.read_file("requirements.txt", 1000) == ("\n".join(NOTEBOOK_TOOLING) + "\n").encode()
     )
+
+
+def test_a_readme_step_cannot_swap_the_notebook_that_is_graded(
+    session: DockerSession, repo: Path, tmp_path: Path
+) -> None:
+    """A README step (or an earlier notebook) overwrites the submitted notebook in the
+    session's copy with one that passes: the submitted notebook is still what is executed."""
+    swap = "cp spare/passes.ipynb fails.ipynb && cp spare/passes.ipynb spare/x.ipynb"
+    assert session.run(swap).exit_code == 0
+    report = run_notebooks(
+        session, ("fails.ipynb",), Params({"cell_timeout_s": 60}), tmp_path, checkout=repo
+    )
+    (result,) = report.results
+    assert result.status is NotebookStatus.FAILED, result
+    assert "the notebook fails" in result.error
+
+
+def test_a_kernel_the_students_prefix_breaks_is_their_failure_not_the_graders(
+    session: DockerSession, repo: Path, tmp_path: Path
+) -> None:
+    """A README step leaves a `.pth` in the project's prefix that ends every kernel at start:
+    the failing notebook was "could not be evaluated by the grader" (assessed by hand)."""
+    site = "~/.local/repograder/lib/python3.11/site-packages"
+    kill = "import os; 'ipykernel' in open('/proc/self/cmdline').read() and os._exit(3)"
+    assert (
+        session.run(f"mkdir -p {site} && echo {shlex.quote(kill)} > {site}/zz.pth").exit_code == 0
+    )
+    report = run_notebooks(
+        session, ("fails.ipynb",), Params({"cell_timeout_s": 60}), tmp_path, checkout=repo
+    )
+    (result,) = report.results
+    assert result.status is NotebookStatus.FAILED, result
+    assert not result.infra
+    assert "the kernel did not start in the notebook's folder" in result.error
 
 
 def test_long_running_step_that_exits_1_is_not_graded_ok(session: DockerSession) -> None:
@@ -208,7 +250,7 @@ ESCAPING_BOMB = (
 
 
 def test_processes_that_cannot_be_ended_stop_the_session_not_the_run(
-    session: DockerSession, tmp_path: Path
+    session: DockerSession, repo: Path, tmp_path: Path
 ) -> None:
     """A fork bomb in its own session fills the process limit after its step ended: either
     it is ended, or nothing runs in the session any more (and says why); never an exception
@@ -221,6 +263,8 @@ def test_processes_that_cannot_be_ended_stop_the_session_not_the_run(
     else:
         assert after.exit_code == 126
         assert "not run: the student's processes could not be ended" in after.output
-    report = run_notebooks(session, ("fails.ipynb",), Params({"cell_timeout_s": 60}), tmp_path)
+    report = run_notebooks(
+        session, ("fails.ipynb",), Params({"cell_timeout_s": 60}), tmp_path, checkout=repo
+    )
     (result,) = report.results
     assert result.status in (NotebookStatus.FAILED, NotebookStatus.ERROR), result

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from attack_repos import attack_repo, groups_file, isolated_run, rubric_file
 
-from repograder import cli, fsutil, nbrender
+from repograder import cli, comments, fsutil, nbrender, readme
 from repograder.detect import detect_env, load_student_yaml
 from repograder.envparse import translate_conda
 from repograder.errors import ExitCode
@@ -65,6 +67,75 @@ def test_alias_free_yaml_still_loads() -> None:
     assert load_student_yaml("dependencies: [numpy, {pip: [torch]}]\n") == {
         "dependencies": ["numpy", {"pip": ["torch"]}]
     }
+
+
+def test_one_line_python_costs_the_comments_check_little(tmp_path: Path) -> None:
+    """`f()()()...` on one line: every byte a token and an AST node (a 2 MB file cost 4.6 s
+    and 660 MB; a 20 MB notebook cell, within the notebook cap, several GB), and git
+    compresses it to a few KB. Each piece of source and the repository as a whole have a
+    byte budget for the exact count; beyond it lines are counted."""
+    cell = {"cell_type": "code", "metadata": {}, "source": "x = f" + "()" * 1_500_000}
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell]}
+    (tmp_path / "a.ipynb").write_text(json.dumps(notebook))
+    for i in range(6):  # below the 2 MB file cap, 6 MB together
+        (tmp_path / f"m{i}.py").write_text(f"# module {i}\nx = f" + "()" * 500_000 + "\n")
+    started = time.monotonic()
+    facts = comments.measure_comments(tmp_path)
+    assert time.monotonic() - started < 3
+    by_path = {f.path: f for f in facts.files}
+    assert set(by_path) == {"a.ipynb", *(f"m{i}.py" for i in range(6))}
+    assert all(f.code_lines == 1 for f in facts.files)
+    assert all(by_path[f"m{i}.py"].comment_lines == 1 for i in range(6))
+    assert all("counted line by line" in (f.note or "") for f in facts.files)
+
+
+# Every pattern the grader matches against a failed step's output, over 64 KB (the default
+# output_bytes) of one repeated unit; prints the CPU seconds. Run in a child: a regex holds the
+# GIL (no other group's thread runs meanwhile) and cannot be interrupted.
+HINTS_COST = """
+import sys, time
+from repograder import runner, syslibs
+from repograder.checks.readme_steps import decisive_line
+unit = sys.argv[1]
+out = unit * (65536 // len(unit))
+start = time.process_time()
+runner.hint_for("python main.py", out, 1, False, frozenset({"main.py"}), memory_mb=2048)
+runner.lfs_hint("python main.py", out, frozenset({"data/x.csv"}))
+syslibs.missing_library(out)
+decisive_line(out)
+print(time.process_time() - start)
+"""
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "lib.so",  # 8 KB of it cost 55 s; 64 KB, hours
+        "lib",
+        "OSError",  # 35 s
+        "No such file or directory",
+        "cannot load library '",
+        "libGL.so.1: cannot open shared object file\n",
+        "x: not found ",
+    ],
+)
+def test_a_failed_steps_output_costs_its_hints_little(unit: str) -> None:
+    """A step that prints 64 KB of `lib.so` and exits 1 held a grading thread (and, through
+    the GIL, every other group's) for hours in the hint and system-library patterns."""
+    done = subprocess.run(
+        [sys.executable, "-c", HINTS_COST, unit], capture_output=True, timeout=60, check=True
+    )
+    assert float(done.stdout) < 1.5, unit
+
+
+def test_a_deeply_nested_readme_notebook_is_the_students_problem(tmp_path: Path) -> None:
+    """README.ipynb (the README when there is no README.md) of 1 MB of `[`: json.loads raised
+    RecursionError out of inspect_readme, so the README checks said "grader problem" (error,
+    a human must look) instead of the student's invalid notebook."""
+    (tmp_path / "README.ipynb").write_text("[" * 1_000_000)
+    facts = readme.inspect_readme(tmp_path)
+    assert facts.path == "README.ipynb"
+    assert any("not valid notebook JSON" in w for w in facts.warnings), facts.warnings
 
 
 def test_remove_tree_of_any_depth(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from docker_fixtures import base_image_fixture, docker_engine_fixture  # noqa: F
 
 from repograder import model, runner
 from repograder.detect import EnvKind, EnvSpec
+from repograder.facts import Step, StepKind
 from repograder.model import StepResult, StepStatus
 from repograder.sandbox.base import Limits
 from repograder.sandbox.docker import DockerSandbox, clean_containers
@@ -72,32 +73,37 @@ def test_a_soundfile_group_runs_without_any_rubric_apt(box: DockerSandbox, tmp_p
     assert "frames 1600" in result.output_head
 
 
+def _run_step(command: str) -> Step:
+    return Step(
+        index=1, command=command, source_line=3, heading="", kind=StepKind.RUN, reason="test"
+    )
+
+
 def test_a_missing_system_library_is_an_error_naming_it(box: DockerSandbox, tmp_path: Path) -> None:
+    """The real gap is confirmed by the grader's own probe; a step that only prints the same
+    kind of line for a library the image has (and exits 1) is the group's failure."""
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "requirements.txt").write_text("\n")
     build = box.prepare(_spec(), repo, tmp_path / "logs")
     assert build.ok, build.log_excerpt
-    command = "python -c \"import ctypes; ctypes.CDLL('libportaudio.so.2')\""
+    real = "python -c \"import ctypes; ctypes.CDLL('libportaudio.so.2')\""
+    forged = "echo 'OSError: libz.so.1: cannot open shared object file: No such file'; exit 1"
     session = box.open_session(build, repo, LIMITS)
     try:
-        result = session.run(command)
+        (step,) = runner.run_steps(session, [_run_step(real)], runner.RunOptions())
+        (fake,) = runner.run_steps(session, [_run_step(forged)], runner.RunOptions())
     finally:
         session.close()
-    assert result.exit_code != 0
-    step = StepResult(
-        index=1,
-        command=command,
-        source_line=3,
-        status=StepStatus.FAILED,
-        exit_code=result.exit_code,
-        output_head=result.output_head,
-        output_tail=result.output_tail,
-    )
+    assert step.status is StepStatus.FAILED
+    assert step.missing_library == "libportaudio.so.2"
     verdict = runner.evaluate_steps([step], model.Params({}))
     assert verdict.status == model.Status.ERROR
     assert "libportaudio.so.2" in verdict.summary
     assert "apt: [libportaudio2]" in verdict.summary
+    assert fake.status is StepStatus.FAILED
+    assert fake.missing_library == ""
+    assert runner.evaluate_steps([fake], model.Params({})).status == model.Status.FAIL
 
 
 def test_a_missing_program_is_an_error_naming_its_debian_package(
@@ -118,6 +124,8 @@ def test_a_missing_program_is_an_error_naming_its_debian_package(
     session = box.open_session(build, repo, LIMITS)
     try:
         results = [session.run("python transcribe.py"), session.run("sox --version")]
+        # As runner.run_steps does: the grader's own probe confirms what the output claims.
+        confirmed = [runner.confirm_missing_library(session, r.output) for r in results]
     finally:
         session.close()
     steps = [
@@ -129,9 +137,11 @@ def test_a_missing_program_is_an_error_naming_its_debian_package(
             exit_code=result.exit_code,
             output_head=result.output_head,
             output_tail=result.output_tail,
+            missing_library=missing,
         )
-        for index, (command, result) in enumerate(
-            zip(("python transcribe.py", "sox --version"), results, strict=True), start=1
+        for index, (command, result, missing) in enumerate(
+            zip(("python transcribe.py", "sox --version"), results, confirmed, strict=True),
+            start=1,
         )
     ]
     for step, result in zip(steps, results, strict=True):

@@ -64,7 +64,8 @@ def report(
     try:
         out = base / "out"
         found = find_notebooks(repo)
-        yield run_notebooks(session, found, Params({"cell_timeout_s": 60}), out), out
+        params = Params({"cell_timeout_s": 60})
+        yield run_notebooks(session, found, params, out, checkout=repo), out
     finally:
         session.close()
 

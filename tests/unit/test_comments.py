@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from repograder import model
+from repograder import comments, model
 from repograder.checks.comments import evaluate_comments
 from repograder.comments import (
     CommentFacts,
@@ -182,6 +182,21 @@ def test_million_line_file_in_bounded_time(tmp_path: Path) -> None:
     assert f.note is not None
     assert "line by line" in f.note
     assert facts.skipped == ("toolarge.py: larger than 2 MB, not measured",)
+
+
+def test_source_beyond_the_repositorys_exact_budget_is_counted_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(comments, "MAX_EXACT_TOTAL_CHARS", 100)
+    module = 'def f():\n    """Doc."""\n    return 1  # one\n\n\nx = f()\n'
+    for name in ("a.py", "b.py", "c.py"):
+        (tmp_path / name).write_text(module)
+    files = {f.path: f for f in measure_comments(tmp_path).files}
+    assert files["a.py"].note is None
+    assert files["a.py"].functions == 1  # only the exact count sees functions
+    for name in ("b.py", "c.py"):
+        assert "the rest line by line" in (files[name].note or ""), files[name]
+        assert (files[name].code_lines, files[name].comment_lines) == (3, 0)
 
 
 def test_many_commented_lines_fast(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ exit code, and the order of `cache prune`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import threading
 import time
@@ -266,6 +267,39 @@ def test_the_exit_code_is_the_engines_and_the_timeout_the_hosts(tmp_path: Path) 
     session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
     result = session.run("false")
     assert (result.exit_code, result.timed_out) == (1, False)
+    box.close()
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        b'{"exit": 0, "timed_out": false, "total": 1e400, "head": "", "tail": ""}',
+        b'{"exit": 0, "timed_out": false, "total": Infinity, "head": "", "tail": ""}',
+        b'{"exit": 0, "timed_out": false, "total": 2, "duration": "x", "head": "", "tail": ""}',
+        b'{"exit": 0, "timed_out": false, "total": 2, "duration": [], "head": "", "tail": ""}',
+        b'{"exit": 0, "timed_out": false, "total": 2, "duration": NaN, "head": "", "tail": ""}',
+        b"[1, 2]",
+    ],
+)
+def test_a_forged_capture_line_with_odd_values_is_a_garbled_step(
+    tmp_path: Path, forged: bytes
+) -> None:
+    """A step's background process writes the last line of capture.py's stdout (documented:
+    it can fake its output). Numbers Python cannot turn into int/float raised OverflowError
+    or ValueError out of parse_capture, and anything but InfrastructureError escaping a run
+    stops every group's grading (SandboxSlots.slot)."""
+    fake = FakeEngine()
+    fake.handler = lambda e: (
+        (1, capture_line("real\n") + forged + b"\n") if _is_step(e) else (0, b"")
+    )
+    box = _box(fake, tmp_path)
+    repo = _repo(tmp_path)
+    session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
+    result = session.run("python main.py")
+    assert result.exit_code == 1
+    assert not result.timed_out
+    assert result.output_bytes >= 0
+    assert math.isfinite(result.duration_s)
     box.close()
 
 

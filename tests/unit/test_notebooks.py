@@ -90,7 +90,12 @@ class BashSession:
         )
 
     def run_helper(
-        self, script: str, args: Sequence[str], timeout_s: float, max_bytes: int
+        self,
+        script: str,
+        args: Sequence[str],
+        timeout_s: float,
+        max_bytes: int,
+        stdin: bytes = b"",
     ) -> HelperResult:
         # As the local backend: the env's python from the session's own PATH, -I, from the root.
         self.helper_calls.append(tuple(args))
@@ -107,6 +112,7 @@ class BashSession:
                 [python, "-I", "-c", boot, script, *args],
                 cwd=self.helper_root,
                 env=self.env,
+                input=stdin,
                 capture_output=True,
                 timeout=timeout_s,
                 check=False,
@@ -220,7 +226,7 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[NotebookReport, 
     session.env["JUPYTER_PATH"] = str(decoy)
     out_dir = base / "out" / "notebooks"
     order = ("bad.ipynb", "sub/good.ipynb", "broken.ipynb", "slow.ipynb")
-    report = run_notebooks(session, order, Params({"cell_timeout_s": 3}), out_dir)
+    report = run_notebooks(session, order, Params({"cell_timeout_s": 3}), out_dir, checkout=repo)
     return report, session, out_dir
 
 
@@ -292,7 +298,7 @@ def test_total_budget_skips_later_notebooks(tmp_path: Path) -> None:
     session = BashSession(repo, tmp_path / "copy")
     # 16 s lets the first notebook start; afterwards less than MIN_START_S is left.
     params = Params({"total_budget_s": nbmod.MIN_START_S + 1})
-    report = run_notebooks(session, ("a.ipynb", "b.ipynb"), params, tmp_path / "out")
+    report = run_notebooks(session, ("a.ipynb", "b.ipynb"), params, tmp_path / "out", checkout=repo)
     first, second = report.results
     assert first.status is NotebookStatus.OK
     assert second.status is NotebookStatus.SKIPPED
@@ -304,7 +310,11 @@ def test_oversized_notebook_is_skipped_with_reason(tmp_path: Path) -> None:
     repo = _repo(tmp_path / "repo", {"big.ipynb": GOOD})
     session = BashSession(repo, tmp_path / "copy")
     report = run_notebooks(
-        session, ("big.ipynb",), Params({"max_notebook_mb": 0.0001}), tmp_path / "out"
+        session,
+        ("big.ipynb",),
+        Params({"max_notebook_mb": 0.0001}),
+        tmp_path / "out",
+        checkout=repo,
     )
     (result,) = report.results
     assert result.status is NotebookStatus.SKIPPED
@@ -316,7 +326,7 @@ def test_missing_tooling_is_an_infrastructure_error(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     repo = _repo(tmp_path / "repo", {"a.ipynb": GOOD})
     session = BashSession(repo, tmp_path / "copy", path_prefix=str(venv / "bin"))
-    report = run_notebooks(session, ("a.ipynb",), Params(), tmp_path / "out")
+    report = run_notebooks(session, ("a.ipynb",), Params(), tmp_path / "out", checkout=repo)
     (result,) = report.results
     assert result.status is NotebookStatus.ERROR
     assert result.infra
@@ -335,16 +345,67 @@ def test_executor_ignores_the_students_shell_state(tmp_path: Path) -> None:
     try:
         step = session.run("export PATH=$PWD/tools:$PATH && cd sub && python -V")
         assert step.output.startswith('{"status": "ok"'), step  # the step itself is hijacked
-        (result,) = run_notebooks(session, ("sub/a.ipynb",), Params(), tmp_path / "out").results
+        (result,) = run_notebooks(
+            session, ("sub/a.ipynb",), Params(), tmp_path / "out", checkout=repo
+        ).results
     finally:
         session.close()
     assert result.status is NotebookStatus.FAILED, result
     assert result.failing_cell == 3
 
 
+def test_the_submitted_notebook_runs_whatever_the_copy_now_holds(tmp_path: Path) -> None:
+    """A README step and an earlier notebook each put a notebook that passes in place of a
+    failing one in the session's copy: the submitted notebooks are executed all the same."""
+    swap = f"open('b.ipynb', 'w').write({GOOD!r})"
+    repo = _repo(tmp_path / "repo", {"a.ipynb": notebook_json([code(swap)]), "b.ipynb": BAD})
+    (repo / "c.ipynb").write_text(BAD)
+    (repo / "spare.ipynb").write_text(GOOD)
+    venv = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    _see_host_packages(venv)
+    session = LocalSession(repo, Limits(), path_prefix=(venv / "bin",))
+    try:
+        assert session.run("cp spare.ipynb c.ipynb").exit_code == 0
+        order = ("a.ipynb", "b.ipynb", "c.ipynb")
+        report = run_notebooks(session, order, Params(), tmp_path / "out", checkout=repo)
+    finally:
+        session.close()
+    a, b, c = report.results
+    assert a.status is NotebookStatus.OK, a
+    assert b.status is NotebookStatus.FAILED, b
+    assert c.status is NotebookStatus.FAILED, c
+    assert "torchaudio_not_installed_xyz" in b.error + c.error
+
+
+def test_a_kernel_the_students_files_break_is_their_failure_not_the_graders(
+    tmp_path: Path,
+) -> None:
+    """An `ipykernel_launcher.py` beside the notebook (or a `.pth` a README step leaves in the
+    project's prefix) ends the kernel before its first cell. That was an infrastructure error
+    ("assessed by your lecturer") for a notebook that fails; a clean kernel started by the
+    grader shows that the tooling works, so it is the notebook's failure."""
+    repo = _repo(
+        tmp_path / "repo", {"nb/a.ipynb": BAD, "nb/ipykernel_launcher.py": "raise SystemExit(3)"}
+    )
+    venv = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    _see_host_packages(venv)
+    session = LocalSession(repo, Limits(), path_prefix=(venv / "bin",))
+    try:
+        report = run_notebooks(session, ("nb/a.ipynb",), Params(), tmp_path / "out", checkout=repo)
+    finally:
+        session.close()
+    (result,) = report.results
+    assert result.status is NotebookStatus.FAILED, result
+    assert not result.infra
+    assert "the kernel did not start in the notebook's folder" in result.error
+    assert evaluate_notebooks(report, Params()).status is Status.FAIL
+
+
 def test_no_notebooks_runs_nothing(tmp_path: Path) -> None:
     session = BashSession(_repo(tmp_path / "repo", {}), tmp_path / "copy")
-    report = run_notebooks(session, (), Params(), tmp_path / "out")
+    report = run_notebooks(session, (), Params(), tmp_path / "out", checkout=tmp_path)
     assert report.results == ()
     assert session.commands == []
     assert session.helper_calls == []
@@ -418,7 +479,11 @@ def test_run_survives_garbage_from_the_sandbox(tmp_path: Path) -> None:
         }
     )
     session = _session(box, tmp_path)
-    report = run_notebooks(session, ("a.ipynb", "b.ipynb", "c.ipynb"), Params(), tmp_path)
+    for name in ("a.ipynb", "b.ipynb", "c.ipynb"):
+        (tmp_path / name).write_text(GOOD)
+    report = run_notebooks(
+        session, ("a.ipynb", "b.ipynb", "c.ipynb"), Params(), tmp_path, checkout=tmp_path
+    )
     a, b, c = report.results
     assert a.status is NotebookStatus.FAILED
     assert a.html is None
@@ -651,9 +716,36 @@ def test_executor_runs_on_python38_and_always_writes_a_result(tmp_path: Path) ->
 
 def test_notebook_missing_from_the_sandbox_copy_is_skipped_with_reason(tmp_path: Path) -> None:
     # The copy left out the huge notebook: the executor finds no file and says why.
-    repo = _repo(tmp_path / "repo", {})
+    repo = _repo(tmp_path / "repo", {"huge.ipynb": GOOD})
     session = BashSession(repo, tmp_path / "copy")
-    report = run_notebooks(session, ["huge.ipynb"], Params({}), tmp_path / "out")
+    (session.root / "huge.ipynb").unlink()
+    report = run_notebooks(session, ["huge.ipynb"], Params({}), tmp_path / "out", checkout=repo)
     (result,) = report.results
     assert result.status == NotebookStatus.SKIPPED
     assert "size limit" in result.error
+
+
+def test_a_session_without_writable_space_is_the_notebooks_failure(tmp_path: Path) -> None:
+    """A README step that fills /work, /tmp and the home folder (the group's disk budget)
+    left the executor unable to write its Jupyter files: "the notebook executor wrote no
+    result", an infrastructure error (measured on the real engine). Now the notebook fails."""
+    (tmp_path / "a.ipynb").write_text(GOOD)
+    boot = (
+        "import errno, runpy, sys, tempfile\n"
+        "def full(*args, **kwargs):\n"
+        "    raise OSError(errno.ENOSPC, 'No space left on device')\n"
+        "tempfile.mkdtemp = full\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", boot, str(EXECUTOR_SOURCE), "a.ipynb", "5", "60", "100000"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    result = parse_result("a.ipynb", done.stdout.partition(b"\n")[0])
+    assert result.status is NotebookStatus.FAILED, (result, done.stderr[-500:])
+    assert not result.infra
+    assert "no writable space in the session" in result.error

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
 from repograder import model, notebooks, runner, syslibs
 from repograder.detect import EnvKind, EnvSpec
 from repograder.model import StepResult, StepStatus
+from repograder.sandbox.base import HelperResult
 
 SOUNDFILE_ERROR = (
     "Traceback (most recent call last):\n"
@@ -65,7 +71,8 @@ def _step(index: int, status: StepStatus, output: str = "") -> StepResult:
 
 
 def test_a_missing_system_library_in_a_step_is_an_error_naming_it() -> None:
-    steps = [_step(1, StepStatus.OK), _step(2, StepStatus.FAILED, SOUNDFILE_ERROR)]
+    failed = replace(_step(2, StepStatus.FAILED, SOUNDFILE_ERROR), missing_library="libsndfile.so")
+    steps = [_step(1, StepStatus.OK), failed]
     verdict = runner.evaluate_steps(steps, model.Params({}))
     assert verdict.status == model.Status.ERROR
     assert "libsndfile.so" in verdict.summary
@@ -75,6 +82,72 @@ def test_a_missing_system_library_in_a_step_is_an_error_naming_it() -> None:
     assert isinstance(gap, dict)
     assert gap["debian_package"] == "libsndfile1"
     assert gap["step"] == 2
+
+
+def test_a_library_the_grader_did_not_confirm_missing_is_the_groups_failure() -> None:
+    """The output is the student's: `print("libGL.so.1: cannot open shared object file")`
+    and exit 1 made a failure "a grader environment gap, not the group's fault"."""
+    steps = [_step(1, StepStatus.FAILED, SOUNDFILE_ERROR)]
+    verdict = runner.evaluate_steps(steps, model.Params({}))
+    assert verdict.status == model.Status.FAIL
+    assert "missing_system_library" not in verdict.details
+    forged = notebooks.NotebookResult(
+        "a.ipynb",
+        notebooks.NotebookStatus.FAILED,
+        error="OSError: libGL.so.1: cannot open shared object file: No such file or directory",
+    )
+    report = notebooks.NotebookReport(results=(forged,))
+    assert notebooks.evaluate_notebooks(report, model.Params({})).status == model.Status.FAIL
+
+
+class _ProbeSession:
+    """Answers the grader's library probe as a session whose image has ``present``."""
+
+    def __init__(self, present: frozenset[str]) -> None:
+        self.present = present
+        self.probed: list[str] = []
+
+    def run(self, command: str, timeout_s: float | None = None) -> model.ExecResult:
+        raise AssertionError("the probe runs as a helper, never in the student's shell")
+
+    def read_file(self, path: str, max_bytes: int) -> bytes | None:
+        return None
+
+    def run_helper(
+        self,
+        script: str,
+        args: Sequence[str],
+        timeout_s: float,
+        max_bytes: int,
+        stdin: bytes = b"",
+    ) -> HelperResult:
+        assert script == syslibs.LIBRARY_PROBE
+        self.probed.append(args[-1])
+        answer = b"present\n" if args[-1] in self.present else b"missing\n"
+        return HelperResult(0, False, 0.1, answer)
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_runner_asks_the_session_before_it_blames_the_environment() -> None:
+    session = _ProbeSession(frozenset({"libGL.so.1"}))
+    forged = "ImportError: libGL.so.1: cannot open shared object file: No such file or directory"
+    assert runner.confirm_missing_library(session, forged) == ""
+    assert runner.confirm_missing_library(session, SOUNDFILE_ERROR) == "libsndfile.so"
+    assert runner.confirm_missing_library(session, "ZeroDivisionError") == ""
+    assert session.probed == ["libGL.so.1", "libsndfile.so"]
+
+
+def test_the_library_probe_tells_present_from_missing() -> None:
+    for name, expected in (("libc.so.6", b"present"), ("libnot-a-lib-xyz.so.9", b"missing")):
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", syslibs.LIBRARY_PROBE, name],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        assert done.stdout.strip() == expected
 
 
 def test_an_ordinary_failure_is_still_the_groups() -> None:
@@ -92,6 +165,7 @@ def test_a_missing_system_library_in_a_notebook_is_an_error_naming_it() -> None:
                 failing_cell=2,
                 error="OSError: cannot load library 'libsndfile.so': libsndfile.so: cannot open "
                 "shared object file: No such file or directory",
+                missing_library="libsndfile.so",
             ),
         )
     )

@@ -229,6 +229,7 @@ def test_a_missing_program_in_a_step_is_an_error_naming_its_package() -> None:
         exit_code=1,
         duration_s=0.1,
         output_tail="FileNotFoundError: [Errno 2] No such file or directory: 'ffmpeg'\n",
+        missing_library="ffmpeg",  # the grader's probe found no ffmpeg either
     )
     verdict = runner.evaluate_steps([step], model.Params({}))
     assert verdict.status == model.Status.ERROR

@@ -69,10 +69,11 @@ def evaluate_notebooks(report: NotebookReport, params: model.Params) -> model.Ve
             details,
         )
     for result in results:
-        if result.status is not NotebookStatus.FAILED:
+        # Only a library the grader could not load either: the error text is the notebook's.
+        if result.status is not NotebookStatus.FAILED or not result.missing_library:
             continue
         missing = syslibs.missing_library(result.error + "\n" + result.traceback_tail)
-        if missing is not None:
+        if missing is not None and missing.library == result.missing_library:
             # The grader's environment lacks a system library: the lecturer's gap to fix.
             details["missing_system_library"] = missing.details(notebook=result.path)
             return model.Verdict.error(
@@ -118,6 +119,7 @@ def _result_json(result: NotebookResult) -> model.JSONDict:
         "executed": result.executed,
         "html": result.html,
         "infra": result.infra,
+        "missing_library": result.missing_library,
     }
 
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import StrictBool
 
-from repograder import model, syslibs
+from repograder import model, syslibs, textio
 from repograder.checks import base, readme
 from repograder.checks.base import Spot
 from repograder.errors import ConfigError
@@ -112,12 +112,13 @@ def _environment_gap(
     problems: Sequence[StepResult],
 ) -> tuple[StepResult, syslibs.MissingLibrary] | None:
     """The first failed step that could not load a system library: the grader's environment
-    lacks it (a gap for the lecturer to fix, not the group's failure)."""
+    lacks it (a gap for the lecturer to fix, not the group's failure). Only when the grader
+    could not load it either (``StepResult.missing_library``): the output is the student's."""
     for step in problems:
-        if step.status != StepStatus.FAILED:
+        if step.status != StepStatus.FAILED or not step.missing_library:
             continue
         missing = syslibs.missing_library(step.output_head + "\n" + step.output_tail)
-        if missing is not None:
+        if missing is not None and missing.library == step.missing_library:
             return step, missing
     return None
 
@@ -154,7 +155,7 @@ _ADVICE = ("[...", "hint:", "note:")
 
 def decisive_line(output: str) -> str:
     """The line of a failed command's output that best says why (the last exception line)."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    lines = [line.strip() for line in textio.matchable(output).splitlines() if line.strip()]
     for line in reversed(lines):
         if _DECISIVE.match(line) or "command not found" in line:
             return _short(line, 160)

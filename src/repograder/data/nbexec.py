@@ -8,7 +8,12 @@ rewrite; the kernel's (and any library's) writes to stdout are sent to stderr in
 never executes or unpickles what this prints: it reads the JSON line and the executed
 ``.ipynb`` as text, with size limits.
 
-Usage: python nbexec.py NOTEBOOK CELL_TIMEOUT_S BUDGET_S MAX_NOTEBOOK_BYTES
+Usage: python nbexec.py NOTEBOOK CELL_TIMEOUT_S BUDGET_S MAX_NOTEBOOK_BYTES [-]
+
+With ``-`` the notebook's text is read from stdin: the submitted notebook, sent by the host.
+The file at NOTEBOOK in the session's copy only gives the working directory (and whether the
+copy has it at all): README steps and earlier notebooks run before this one as the student and
+may have rewritten it, e.g. with a notebook that passes.
 """
 
 from __future__ import annotations
@@ -30,14 +35,28 @@ EXCERPT_CAP = 2000
 TRACEBACK_LINES = 25
 SHUTDOWN_MARGIN_S = 10.0  # leave time to stop the kernel before the host's timeout hits
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+CLEAN_KERNEL = "repograder-clean"
+CLEAN_START_S = 60.0
+# The clean kernel: this interpreter and its environment's packages, but nothing of the
+# project: no module from the notebook's folder (-I, started in an empty folder) and, like this
+# executor, no .pth file when it runs with -S (the project's prefix, which README steps write,
+# is added by one).
+CLEAN_BOOT = (
+    "import glob, os, sys\n"
+    "_env = os.path.dirname(os.path.dirname(sys.executable))\n"
+    "sys.path.extend(sorted(glob.glob(os.path.join(_env, 'lib', 'python*', 'site-packages'))))\n"
+    "from ipykernel import kernelapp\n"
+    "kernelapp.launch_new_instance()\n"
+)
 
 
-def read_notebook_text(path: str) -> str:
-    """The notebook's text through repograder's one decoder (BOM, UTF-8, reported fallback),
-    which notebooks.executor_script() registers as the module ``rg_textio``; plain UTF-8
-    when it is absent."""
-    with open(path, "rb") as handle:
-        data = handle.read()
+def read_notebook_text(path: str, data: bytes | None = None) -> str:
+    """The notebook's text (``data``, or else the file at ``path``) through repograder's one
+    decoder (BOM, UTF-8, reported fallback), which notebooks.executor_script() registers as
+    the module ``rg_textio``; plain UTF-8 when it is absent."""
+    if data is None:
+        with open(path, "rb") as handle:
+            data = handle.read()
     try:
         from rg_textio import decode  # type: ignore[import-not-found]
     except ImportError:
@@ -72,6 +91,23 @@ def _cap_text(text: str, cap: int) -> str:
 def _excerpt(source: Any) -> str:
     text = "".join(source) if isinstance(source, list) else str(source or "")
     return _cap_text(text, EXCERPT_CAP)
+
+
+def _read_stdin(max_bytes: int) -> bytes:
+    """At most ``max_bytes`` + 1 bytes of stdin; fd 0 then reads /dev/null (the kernel
+    inherits it)."""
+    chunks = []
+    left = max_bytes + 1
+    while left > 0:
+        chunk = os.read(0, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return b"".join(chunks)
 
 
 def _private_stdout() -> Any:
@@ -153,6 +189,13 @@ def _private_jupyter_dirs() -> None:
     }
     with open(os.path.join(spec_dir, "kernel.json"), "w", encoding="utf-8") as handle:
         json.dump(spec, handle)
+    clean_dir = os.path.join(base, "data", "kernels", CLEAN_KERNEL)
+    os.makedirs(clean_dir)
+    flags = ["-I", "-S"] if sys.flags.no_site else ["-I"]
+    clean = dict(spec, argv=[sys.executable, *flags, "-c", CLEAN_BOOT, "-f", "{connection_file}"])
+    with open(os.path.join(clean_dir, "kernel.json"), "w", encoding="utf-8") as handle:
+        json.dump(clean, handle)
+    os.makedirs(os.path.join(base, "empty"))
     previous = os.environ.get("JUPYTER_PATH")
     data_dir = os.path.join(base, "data")
     os.environ["JUPYTER_PATH"] = data_dir + (os.pathsep + previous if previous else "")
@@ -162,16 +205,41 @@ def _private_jupyter_dirs() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+def _clean_kernel_starts(client_class: Any, nbformat: Any, deadline: float) -> bool:
+    """Whether a kernel without any of the project's files starts (CLEAN_BOOT) in this
+    environment: if it does, a notebook kernel that died before its first cell was stopped by
+    the project (a module named like one the kernel imports, a .pth file), not the grader."""
+    jupyter_data = os.environ.get("JUPYTER_PATH", "").split(os.pathsep)[0]
+    empty = os.path.join(os.path.dirname(jupyter_data), "empty")
+    timeout = int(min(CLEAN_START_S, deadline - time.monotonic()))
+    if timeout < 5:
+        return False
+    client = client_class(
+        nbformat.v4.new_notebook(),
+        kernel_name=CLEAN_KERNEL,
+        startup_timeout=timeout,
+        resources={"metadata": {"path": empty}},
+    )
+    try:
+        with client.setup_kernel():
+            return True
+    except Exception:
+        return False
+
+
 def main(argv: list[str]) -> int:
     """Run the notebook; always print a result JSON line unless the arguments are wrong."""
-    if len(argv) != 5:
-        sys.stderr.write("usage: nbexec.py NOTEBOOK CELL_TIMEOUT_S BUDGET_S MAX_NOTEBOOK_BYTES\n")
+    if len(argv) not in (5, 6) or argv[5:] not in ([], ["-"]):
+        sys.stderr.write(
+            "usage: nbexec.py NOTEBOOK CELL_TIMEOUT_S BUDGET_S MAX_NOTEBOOK_BYTES [-]\n"
+        )
         return 2
     out = _private_stdout()
     nb_path = argv[1]
     cell_timeout = float(argv[2])
     budget = float(argv[3])
     max_bytes = int(argv[4])
+    submitted = _read_stdin(max_bytes) if argv[5:] == ["-"] else None
     started = time.monotonic()
     deadline = started + max(budget - SHUTDOWN_MARGIN_S, 1.0)
     result: dict[str, Any] = {
@@ -201,16 +269,22 @@ def main(argv: list[str]) -> int:
         return finish(
             status="skipped",
             evalue="not in the sandbox's copy of the repository"
-            " (left out by the copy's size limit)",
+            " (left out by the copy's size limit, or removed by an earlier step)",
         )
     try:
-        size = os.lstat(nb_path).st_size
+        size = os.lstat(nb_path).st_size if submitted is None else len(submitted)
     except OSError as exc:
         return finish(ename="FileNotFoundError", evalue=str(exc))
-    if not os.path.islink(nb_path) and _is_lfs_pointer(nb_path):
+    if submitted is not None:
+        lfs_pointer = submitted.startswith(LFS_POINTER_PREFIX)
+    else:
+        lfs_pointer = not os.path.islink(nb_path) and _is_lfs_pointer(nb_path)
+    if lfs_pointer:
         # Not the notebook: the checkout holds Git LFS's pointer to it. A human must fetch it.
+        # (With the submitted text from the host, a step that puts a pointer in the copy's
+        # place does not count.)
         return finish(ename=LFS_POINTER_ERROR, evalue=LFS_POINTER_WHY, infra=True)
-    if os.path.islink(nb_path):
+    if submitted is None and os.path.islink(nb_path):
         return finish(ename="NotebookError", evalue="the notebook is a symbolic link")
     if size > max_bytes:
         return finish(
@@ -219,7 +293,18 @@ def main(argv: list[str]) -> int:
             evalue=f"the notebook has {size} bytes; at most {max_bytes} are executed",
         )
 
-    _private_jupyter_dirs()
+    try:
+        _private_jupyter_dirs()
+    except OSError as exc:
+        # The session's writable folders (/work, /tmp, the home) are the group's disk budget
+        # and only its own code wrote to them: a README step or an earlier notebook filled
+        # them (or took them away). The notebook's failure, not the grader's.
+        return finish(
+            status="failed",
+            ename=type(exc).__name__,
+            evalue="the notebook could not be started: no writable space in the session "
+            f"(its steps filled /work, /tmp and the home folder?): {exc}"[:500],
+        )
     try:
         import nbformat as _nbformat
         from nbclient import NotebookClient
@@ -241,7 +326,7 @@ def main(argv: list[str]) -> int:
 
     nbformat: Any = _nbformat  # untyped library
     try:
-        nb = nbformat.reads(read_notebook_text(nb_path), as_version=4)
+        nb = nbformat.reads(read_notebook_text(nb_path, submitted), as_version=4)
     except Exception as exc:  # a broken notebook is the student's data
         return finish(ename="InvalidNotebook", evalue=f"not a valid notebook: {exc}"[:500])
     cells = nb.get("cells", [])
@@ -293,6 +378,14 @@ def main(argv: list[str]) -> int:
             "evalue": str(exc)[:500],
             "infra": index < 0,
         }
+        if index < 0 and _clean_kernel_starts(NotebookClient, nbformat, deadline):
+            outcome = {
+                "status": "failed",
+                "ename": "KernelError",
+                "evalue": "the kernel did not start in the notebook's folder, though a kernel "
+                "of the same environment without the project's files did (a module of the "
+                f"project named like one the kernel imports?): {type(exc).__name__}: {exc}"[:500],
+            }
     if outcome["status"] != "ok" and 0 <= index < len(cells):
         cell = cells[index]
         outcome["failing_cell"] = index + 1  # 1-based, counted over all cells as shown

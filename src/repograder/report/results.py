@@ -123,7 +123,7 @@ def _check_to_json(c: CheckResult) -> JSONDict:
 
 
 def _step_to_json(s: StepResult) -> JSONDict:
-    return {
+    data: JSONDict = {
         "index": s.index,
         "command": s.command,
         "source_line": s.source_line,
@@ -137,6 +137,9 @@ def _step_to_json(s: StepResult) -> JSONDict:
         "heading": s.heading,
         "hint": s.hint,
     }
+    if s.missing_library:  # only when the grader confirmed a gap (runner.confirm_missing_library)
+        data["missing_library"] = s.missing_library
+    return data
 
 
 def group_to_json(g: GroupResult) -> JSONDict:
@@ -357,6 +360,7 @@ def _step_from_json(data: object, where: str) -> StepResult:
         kind=o.str_("kind", "run"),
         heading=o.str_("heading", ""),
         hint=o.str_("hint", ""),
+        missing_library=o.str_("missing_library", ""),
     )
 
 

@@ -65,15 +65,22 @@ class Session(Protocol):
         ...
 
     def run_helper(
-        self, script: str, args: Sequence[str], timeout_s: float, max_bytes: int
+        self,
+        script: str,
+        args: Sequence[str],
+        timeout_s: float,
+        max_bytes: int,
+        stdin: bytes = b"",
     ) -> HelperResult:
         """Run the grader's own Python ``script`` (source text) with ``args`` in the session.
 
         The environment's interpreter runs by absolute path, isolated (``-I``), from the
         checkout copy's root, in the session's clean environment: never through the student's
-        saved shell state (``cd``/``export``/PATH). Its result travels back on its stdout
-        (at most ``max_bytes``). On the Docker backend every student process is ended before
-        the helper starts and after it ends, so nothing a README step left behind can touch it.
+        saved shell state (``cd``/``export``/PATH). Its input is ``stdin``, sent by the host
+        (never a file in the copy, which README steps and notebooks can rewrite); its result
+        travels back on its stdout (at most ``max_bytes``). On the Docker backend every student
+        process is ended before the helper starts and after it ends, so nothing a README step
+        left behind can touch it.
         """
         ...
 

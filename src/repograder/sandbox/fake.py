@@ -53,10 +53,16 @@ class FakeSession:
         return self.sandbox.result_for(command)
 
     def run_helper(
-        self, script: str, args: Sequence[str], timeout_s: float, max_bytes: int
+        self,
+        script: str,
+        args: Sequence[str],
+        timeout_s: float,
+        max_bytes: int,
+        stdin: bytes = b"",
     ) -> HelperResult:
         """Return the sandbox's canned helper answer for ``args`` (empty stdout by default)."""
         self.sandbox.helper_calls.append(tuple(args))
+        self.sandbox.helper_inputs.append(stdin)
         if self.sandbox.helper is None:
             return HelperResult(0, False, 0.0, b"")
         done = self.sandbox.helper(tuple(args))
@@ -95,6 +101,7 @@ class FakeSandbox:
         self.files: Mapping[str, bytes] = files or {}
         self.helper = helper  # answers Session.run_helper, given the helper's arguments
         self.helper_calls: list[tuple[str, ...]] = []
+        self.helper_inputs: list[bytes] = []  # each helper call's stdin
         self.prepared: list[PrepareCall] = []
         self.sessions: list[FakeSession] = []
         self.commands: list[str] = []

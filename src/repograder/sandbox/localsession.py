@@ -17,10 +17,12 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from repograder import fsutil
 from repograder.model import ExecResult
@@ -259,13 +261,20 @@ class LocalSession:
         return ExecResult(exit_code, timed_out, duration, head, tail, capture.total)
 
     def run_helper(
-        self, script: str, args: Sequence[str], timeout_s: float, max_bytes: int
+        self,
+        script: str,
+        args: Sequence[str],
+        timeout_s: float,
+        max_bytes: int,
+        stdin: bytes = b"",
     ) -> HelperResult:
         """Run the grader's ``script`` with the environment's python, outside the shell state.
 
         The interpreter is looked up on the session's own PATH (set by the grader, never by a
-        step's ``export``), runs with ``-I`` from the copy's root, and its stdout (at most
-        ``max_bytes``) is the result. No isolation: this backend promises none.
+        step's ``export``), runs with ``-I`` from the copy's root, reads ``stdin`` (written
+        from a thread, so a helper that writes before it has read everything cannot block),
+        and its stdout (at most ``max_bytes``) is the result. No isolation: this backend
+        promises none.
         """
         if self._closed:
             raise RuntimeError("session is closed")
@@ -273,7 +282,7 @@ class LocalSession:
         start = time.monotonic()
         proc = subprocess.Popen(
             [python, "-I", "-c", _LOCAL_HELPER_BOOT, script, *args],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=self._env,
@@ -282,6 +291,9 @@ class LocalSession:
         )
         self._groups.add(proc.pid)
         assert proc.stdout is not None
+        assert proc.stdin is not None
+        feeder = threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True)
+        feeder.start()
         fd = proc.stdout.fileno()
         out = bytearray()
         timed_out = False
@@ -321,6 +333,15 @@ class LocalSession:
             _kill_group(pgid)
         self._groups.clear()
         fsutil.remove_tree(self._root)
+
+
+def _feed(pipe: IO[bytes], data: bytes) -> None:
+    """Write ``data`` to a helper's stdin and close it; a helper that exits early is fine."""
+    with contextlib.suppress(OSError):
+        try:
+            pipe.write(data)
+        finally:
+            pipe.close()
 
 
 def _kill_group(pgid: int) -> None:

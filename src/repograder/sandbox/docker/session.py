@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import io
 import json
 import tempfile
 import threading
@@ -170,6 +171,7 @@ class DockerSession:
         *,
         workdir: str | None = None,
         environment: Sequence[str] | None = GRADER_ENV,
+        stdin: bytes | None = None,
     ) -> tuple[int | None, bytes]:
         """Run ``cmd`` and read at most ``max_bytes`` of its stdout (stderr dropped).
 
@@ -177,7 +179,8 @@ class DockerSession:
         :data:`GRADER_ENV` (no student-writable PATH entry), never the student's shell state;
         ``environment=None`` keeps the image's environment (for the student's steps).
         ``read_timeout_s``: how long the output may stay quiet (None: no limit; the caller
-        bounds the command's time itself). An engine fault raises InfrastructureError.
+        bounds the command's time itself). ``stdin``: sent to the command, then EOF (None: no
+        stdin). An engine fault raises InfrastructureError.
         """
         try:
             exec_id = retry(
@@ -188,9 +191,15 @@ class DockerSession:
                 stderr=False,
                 environment=None if environment is None else list(environment),
                 workdir=workdir,
+                stdin=stdin is not None,
             )
             out = bytearray()
-            for stream, payload in self._engine.exec_start(exec_id, read_timeout_s=read_timeout_s):
+            frames = self._engine.exec_start(
+                exec_id,
+                read_timeout_s=read_timeout_s,
+                stdin=None if stdin is None else io.BytesIO(stdin),
+            )
+            for stream, payload in frames:
                 if stream == 1 and len(out) < max_bytes:
                     out += payload[: max_bytes - len(out)]
             code = exit_code(self._engine, exec_id)
@@ -262,14 +271,20 @@ class DockerSession:
         )
 
     def run_helper(
-        self, script: str, args: Sequence[str], timeout_s: float, max_bytes: int
+        self,
+        script: str,
+        args: Sequence[str],
+        timeout_s: float,
+        max_bytes: int,
+        stdin: bytes = b"",
     ) -> HelperResult:
         """Run the grader's ``script`` as uid 1000 outside the student's shell state.
 
         ``/opt/venv/bin/python -I -S`` (helpers.HELPER_BOOT: no ``.pth`` file, so nothing from
         the student-writable project prefix is imported), in ``/work``, with GRADER_ENV. No
-        student process is alive while it runs: they are ended before and after. The helper's
-        result is its stdout (at most ``max_bytes``), read by the host.
+        student process is alive while it runs: they are ended before and after. Its input is
+        ``stdin`` from the host (``/work`` is the student's to rewrite); its result is its
+        stdout (at most ``max_bytes``), read by the host.
         """
         if self._closed:
             raise InfrastructureError("the session is closed")
@@ -277,7 +292,9 @@ class DockerSession:
         if self._stuck is not None:
             return HelperResult(None, False, 0.0, b"")
         cmd = [buildplan.VENV_PYTHON, "-I", "-S", "-c", HELPER_BOOT, script, *args]
-        code, raw, guard_fired, wall = self._timed_exec(cmd, max_bytes, timeout_s, workdir="/work")
+        code, raw, guard_fired, wall = self._timed_exec(
+            cmd, max_bytes, timeout_s, workdir="/work", stdin=stdin
+        )
         return HelperResult(None if guard_fired else code, guard_fired, wall, raw)
 
     def _timed_exec(
@@ -288,6 +305,7 @@ class DockerSession:
         *,
         workdir: str | None = None,
         environment: Sequence[str] | None = GRADER_ENV,
+        stdin: bytes | None = None,
     ) -> tuple[int | None, bytes, bool, float]:
         """Run ``cmd`` as uid 1000 under a host-side timer; end every student process after.
 
@@ -303,7 +321,12 @@ class DockerSession:
                 # No read timeout: a step may print nothing for as long as its own timeout
                 # allows; capture.py ends it then, and the join below guards capture.py.
                 result["code"], result["raw"] = self._exec(
-                    cmd, max_bytes, workdir=workdir, environment=environment, read_timeout_s=None
+                    cmd,
+                    max_bytes,
+                    workdir=workdir,
+                    environment=environment,
+                    read_timeout_s=None,
+                    stdin=stdin,
                 )
             except BaseException as exc:  # handed to the caller's thread
                 failure.append(exc)
@@ -376,13 +399,27 @@ class DockerSession:
 
 
 def parse_capture(raw: bytes, exec_code: int | None, wall: float) -> ExecResult:
-    """Turn capture.py's JSON line into an ExecResult; a garbled line is a failed step."""
+    """Turn capture.py's JSON line into an ExecResult; a garbled line is a failed step.
+
+    The line is the student's to forge (a background process can write the last line of
+    capture.py's stdout), so every field is checked for its type: anything else, e.g. a
+    ``"total": 1e400`` that ``int()`` cannot take, is a garbled line, never an exception (one
+    escaping a step stops every group's grading). The duration is the host's ``wall``.
+    """
     try:
         data = json.loads(raw.decode("utf-8", errors="replace").strip().splitlines()[-1])
-        head = base64.b64decode(data["head"]).decode("utf-8", errors="replace")
-        tail = base64.b64decode(data["tail"]).decode("utf-8", errors="replace")
-        timed_out = bool(data["timed_out"])
-        total = int(data["total"])
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
+        fields = (data["head"], data["tail"], data["timed_out"], data["total"])
+        head_b64, tail_b64, timed_out, total = fields
+        if not (isinstance(head_b64, str) and isinstance(tail_b64, str)):
+            raise TypeError("head and tail must be strings")
+        if not isinstance(timed_out, bool):
+            raise TypeError("timed_out must be a boolean")
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            raise TypeError("total must be a count")
+        head = base64.b64decode(head_b64).decode("utf-8", errors="replace")
+        tail = base64.b64decode(tail_b64).decode("utf-8", errors="replace")
     except (ValueError, KeyError, IndexError, TypeError, binascii.Error):
         return ExecResult(
             exit_code=None if exec_code is None else exec_code,
@@ -398,7 +435,7 @@ def parse_capture(raw: bytes, exec_code: int | None, wall: float) -> ExecResult:
     return ExecResult(
         exit_code=code,
         timed_out=timed_out,
-        duration_s=float(data.get("duration", wall)),
+        duration_s=wall,
         output_head=head,
         output_tail=tail,
         output_bytes=total,
