@@ -190,6 +190,18 @@ def test_network_is_off(session: DockerSession) -> None:
     assert "URLError" in result.output or "unreachable" in result.output
 
 
+def test_thread_pools_follow_the_cpu_quota_unless_the_student_says_otherwise(
+    session: DockerSession,
+) -> None:
+    # The host has more cores than the session's 1-CPU quota; OpenMP and OpenBLAS would size
+    # their pools from the cores (docs/SANDBOX.md, "Threads under the CPU quota").
+    probe = "python -c \"import os; print(os.environ['OMP_NUM_THREADS'], os.cpu_count() >= 1)\""
+    assert session.run(probe).output.split() == ["1", "True"]
+    assert session.run("export OMP_NUM_THREADS=3").exit_code == 0
+    assert session.run(probe).output.split() == ["3", "True"]
+    session.run("export OMP_NUM_THREADS=1")
+
+
 def test_cd_and_export_carry_over(session: DockerSession) -> None:
     assert session.run("mkdir -p sub && cd sub && export RG_VAR=hello").exit_code == 0
     result = session.run('pwd; echo "$RG_VAR"')

@@ -23,7 +23,7 @@ from repograder import cachemgr
 from repograder.detect import EnvKind, EnvSpec
 from repograder.errors import InfrastructureError
 from repograder.sandbox import buildplan
-from repograder.sandbox.base import Limits
+from repograder.sandbox.base import BuildResult, Limits
 from repograder.sandbox.docker import (
     SOURCE_BUILD_NOTE,
     UV_CACHE_MOUNT,
@@ -36,7 +36,13 @@ from repograder.sandbox.docker import (
 )
 from repograder.sandbox.docker.engine import EngineError, ImageUsage
 from repograder.sandbox.docker.runs import RunLock
-from repograder.sandbox.docker.session import tmpfs_sizes
+from repograder.sandbox.docker.session import (
+    THREAD_POOL_VARS,
+    DockerSession,
+    session_spec,
+    thread_pool_env,
+    tmpfs_sizes,
+)
 from repograder.sandbox.hostconfig import HostSettings
 
 LIMITS = Limits(memory_mb=256, pids=64, timeout_s=30, disk_mb=32, output_bytes=4096)
@@ -136,11 +142,25 @@ def test_the_session_container_is_locked_down(tmp_path: Path) -> None:
     assert "size=24m" in spec.tmpfs["/work"]
     assert "size=4m" in spec.tmpfs["/tmp"]
     assert "size=4m" in spec.tmpfs["/home/student"]
+    # Thread pools sized to the 1-CPU quota, not to the host's cores.
+    assert spec.environment == dict.fromkeys(THREAD_POOL_VARS, "1")
     # The checkout went in as a tar on stdin, to a tar run as uid 1000.
     (copy,) = [e for e in fake.execs if e.cmd[0] == "/bin/tar"]
     assert copy.user == "1000:1000"
     assert copy.stdin
     box.close()
+
+
+@pytest.mark.parametrize(
+    ("cpus", "threads"), [(0.25, "1"), (1.0, "1"), (1.5, "1"), (2.0, "2"), (8, "8")]
+)
+def test_thread_pools_get_the_whole_cpus_of_the_quota(cpus: float, threads: str) -> None:
+    env = thread_pool_env(cpus)
+    assert {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"} <= set(env)
+    assert set(env.values()) == {threads}
+    spec = session_spec("img", dataclasses.replace(LIMITS, cpus=cpus))
+    assert spec.environment == env
+    assert spec.nano_cpus == int(cpus * 1e9)
 
 
 @pytest.mark.parametrize("disk_mb", [16, 17, 64, 1000, 1024, 2048])
@@ -492,6 +512,50 @@ def test_the_warm_up_runs_as_a_user_owning_nothing_in_the_image(tmp_path: Path) 
     homes = [s.tmpfs[buildplan.WARM_HOME] for s in fake.started if buildplan.WARM_HOME in s.tmpfs]
     assert homes
     assert all("uid=65534,gid=65534" in home for home in homes)
+    box.close()
+
+
+def test_group_builds_start_on_the_committed_layer_and_sessions_wait_for_its_warm_up(
+    tmp_path: Path,
+) -> None:
+    # The layer's commit ends before its warm-up (16 s and 32 s in the benchmark): a group's
+    # build needs only the image, its session the warm home too.
+    release = threading.Event()
+
+    def handler(fake_exec: FakeExec) -> tuple[int, bytes]:
+        cmd = fake_exec.cmd
+        if "[repograder] warm-up:" in " ".join(cmd):
+            assert release.wait(10), "the test never released the warm-up"
+        if cmd[:3] == ("tar", "-C", buildplan.WARM_HOME):
+            return 0, b"w" * 1024
+        return 0, b""
+
+    fake = FakeEngine()
+    fake.handler = handler
+    box = _box(fake, tmp_path, common=("six",), warmup=("sleep 30",))
+    repo = _repo(tmp_path)
+    box.start_layer()
+    built: list[BuildResult] = []
+    group = threading.Thread(
+        target=lambda: built.append(box.prepare(_spec(), repo, tmp_path / "logs"))
+    )
+    group.start()
+    group.join(5)
+    assert built, "the group's build waited for the layer's warm-up"
+    assert built[0].ok
+    assert box.common_tag is not None
+    assert fake.started[-1].image == box.common_tag, "the group builds on the layer"
+    opened: list[DockerSession] = []
+    session = threading.Thread(
+        target=lambda: opened.append(box.open_session(built[0], repo, LIMITS))
+    )
+    session.start()
+    session.join(0.5)
+    assert not opened, "the session started before the warm home existed"
+    release.set()
+    session.join(5)
+    assert opened
+    assert len(_home_unpacks(fake)) == 1, "the session got the layer's warm home"
     box.close()
 
 

@@ -16,7 +16,7 @@ import shlex
 import tarfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,19 +159,29 @@ class Builder:
         parent: str,
         layer: str = "group",
         warm_path: Path | None = None,
+        on_image: Callable[[], None] | None = None,
     ) -> tuple[bool, str, str, tuple[str, ...]]:
         """Build ``tag``: wheels only with the shared cache, else from source without it.
 
         With ``plan.warmup`` the warm-up runs while the image is committed and the warm home
-        it leaves is written to ``warm_path`` (``warmup.warm_home``). Returns (ok, summary, log
-        excerpt, notes). A failed or timed-out build is a result; an engine fault raises
-        InfrastructureError.
+        it leaves is written to ``warm_path`` (``warmup.warm_home``); ``on_image`` is called
+        once the image is committed and checked, while the warm-up may still run. Returns
+        (ok, summary, log excerpt, notes). A failed or timed-out build is a result; an engine
+        fault raises InfrastructureError.
         """
         deadline = time.monotonic() + self.timeout_s
         with open(log_path, "w", encoding="utf-8", errors="replace") as log:
             log.write(f"[repograder] building {tag} on {parent}\n")
             outcome = self.attempt(
-                plan, tag, parent, layer, log, deadline, shared_cache=True, warm_path=warm_path
+                plan,
+                tag,
+                parent,
+                layer,
+                log,
+                deadline,
+                shared_cache=True,
+                warm_path=warm_path,
+                on_image=on_image,
             )
             if outcome.retry:
                 log.write(
@@ -187,6 +197,7 @@ class Builder:
                     deadline,
                     shared_cache=False,
                     warm_path=warm_path,
+                    on_image=on_image,
                 )
                 outcome = dataclasses.replace(outcome, notes=(*outcome.notes, SOURCE_BUILD_NOTE))
         if not outcome.ok:
@@ -238,13 +249,15 @@ class Builder:
         *,
         shared_cache: bool,
         warm_path: Path | None = None,
+        on_image: Callable[[], None] | None = None,
     ) -> Attempt:
         """One build container. With ``shared_cache`` root installs wheels only (``--no-build``)
         into the venv while the cache belongs to root (0700), then hands the venv to uid 1000;
         without it everything runs as uid 1000 with a private uv cache. Apt packages install
         alongside (another exec: they touch /usr, the install /opt/venv). A warm-up runs while
-        the image is committed; the container is removed in the background (deleting a large
-        layer's files takes seconds that nothing waits for)."""
+        the image is committed, and ``on_image`` is called when the committed image passed its
+        check, before the warm-up's end; the container is removed in the background (deleting
+        a large layer's files takes seconds that nothing waits for)."""
         if plan.apt_packages:
             caps: dict[str, Any] = {}
         elif shared_cache:
@@ -354,8 +367,10 @@ class Builder:
                     else None
                 )
                 # Unpaused: the warm-up writes only to its tmpfs home while the commit reads.
+                committing = time.monotonic()
                 self.engine.commit(container, ENV_REPO, tag.split(":", 1)[1], changes, pause=False)
-                log.write(f"[repograder] committed {tag}\n")
+                took = time.monotonic() - committing
+                log.write(f"[repograder] committed {tag} in {took:.1f} s\n")
                 if warming is not None:
                     # The image is final once committed: it is checked while the warm-up may
                     # still run (its later writes cannot reach the image), not after it.
@@ -371,6 +386,8 @@ class Builder:
                         log.write(f"[repograder] the warm-up left {stray} in the image\n")
                         summary = f"the warm-up wrote outside its home ({stray[:200]})"
                         return Attempt(False, summary, notes=tuple(notes))
+                    if on_image is not None:
+                        on_image()  # group builds may start on it while the warm-up runs
                     data, note = warming.result()
                     if note:
                         notes.append(note)

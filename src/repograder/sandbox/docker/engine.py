@@ -63,7 +63,8 @@ class ContainerSpec:
     """Everything the grader asks of a container it starts (detached, running ``command``).
 
     Sizes are Docker's strings (``"4g"``, ``"256m"``); ``nano_cpus`` is CPUs x 1e9;
-    ``tmpfs`` maps a path to its mount options; empty ``cap_drop`` keeps the defaults.
+    ``tmpfs`` maps a path to its mount options; empty ``cap_drop`` keeps the defaults;
+    ``environment`` is added to the image's (every exec in the container sees it).
     """
 
     image: str
@@ -83,6 +84,7 @@ class ContainerSpec:
     security_opt: tuple[str, ...] = ()
     read_only: bool = False
     working_dir: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -378,6 +380,8 @@ class DockerEngine:
                 options[key] = getattr(spec, key)
         if spec.working_dir is not None:
             options["working_dir"] = spec.working_dir
+        if spec.environment:
+            options["environment"] = dict(spec.environment)
         with _translated():
             return str(self._client.containers.run(spec.image, list(spec.command), **options).id)
 

@@ -86,6 +86,10 @@ class DockerSandbox:
             # The lecturer's own list: installed as resolved, without the newer-sdist probe.
             self._common_plan = self._plan_layer(common, common_apt, warmup, trusted=True)
         self._common: tuple[str, str] | None = None  # (tag, image id) once built
+        # The layer's image once committed and checked, while its warm-up may still run; the
+        # event is set then, or when its build ended either way (see _parent_layer).
+        self._layer_image: tuple[str, str] | None = None
+        self._image_ready = threading.Event()
         self._common_error: str | None = None
         self._layer_wanted = False  # start_layer was called (maybe before a layer was inferred)
         self._layer_started = False
@@ -164,11 +168,41 @@ class DockerSandbox:
         return f"{ENV_REPO}:{COMMON_PREFIX}{self._common_plan.content_hash[:24]}"
 
     def _ensure_common(self) -> tuple[str, str] | None:
-        """(tag, id) of the shared layer, built once; None (and a note) when it failed."""
+        """(tag, id) of the shared layer, built once, its warm-up done; None (and a note)
+        when it failed."""
+        try:
+            return self._build_common()
+        finally:
+            self._image_ready.set()  # whatever happened: no group build waits for it any more
+
+    def _parent_layer(self) -> tuple[str, str] | None:
+        """(tag, id) of the shared layer for a group's build: while this process builds the
+        layer, as soon as its image is committed and checked, not after its warm-up.
+
+        A group's build needs only the image; its session needs the warm home too and waits
+        for it in :meth:`open_session`. In the 16-group benchmark the commit took 16 s and
+        the warm-up (numba compiling librosa's functions, one core) 32 s, so the other core
+        idled about 15 s while every group waited (docs/SANDBOX.md, "What a shared layer's
+        build waits for"). None when there is no layer or it failed.
+        """
+        if self._layer_started:
+            self._image_ready.wait()
+            if self._layer_image is not None:
+                return self._layer_image
+        return self._ensure_common()
+
+    def _build_common(self) -> tuple[str, str] | None:
         plan = self._common_plan
         tag = self.common_tag
         if plan is None or tag is None:
             return None
+
+        def image_ready() -> None:
+            image = self._image(tag)
+            if image is not None:
+                self._layer_image = (tag, image.id)
+                self._image_ready.set()
+
         with hash_lock(self.cache_dir, plan.content_hash):
             if self._common is not None or self._common_error is not None:
                 return self._common
@@ -181,7 +215,13 @@ class DockerSandbox:
                 began = time.monotonic()
                 self.builds_run += 1
                 ok, summary, _excerpt, notes = self._builder.build(
-                    plan, tag, log_path, self.base_image, layer="common", warm_path=warm_path
+                    plan,
+                    tag,
+                    log_path,
+                    self.base_image,
+                    layer="common",
+                    warm_path=warm_path,
+                    on_image=image_ready,
                 )
                 for note in notes:  # e.g. the warm-up timed out: sessions start cold
                     self._log(f"shared layer: {note}")
@@ -200,7 +240,7 @@ class DockerSandbox:
             image = self._image(tag)
             if image is None:
                 raise InfrastructureError(f"the shared layer {tag} vanished after its build")
-            self._common = (tag, image.id)
+            self._common = self._layer_image = (tag, image.id)
             touch_used(self.cache_dir, plan.content_hash)
             return self._common
 
@@ -223,6 +263,8 @@ class DockerSandbox:
             self._build_layer_in_background()
 
     def _build_layer_in_background(self) -> None:
+        self._image_ready.clear()  # set again by this build (_ensure_common)
+
         def build() -> None:
             try:
                 self._ensure_common()
@@ -267,7 +309,7 @@ class DockerSandbox:
         if not pins:
             return first
         start = time.monotonic()
-        common = self._ensure_common()
+        common = self._parent_layer()
         parent = common[0] if common is not None else self.base_image
         probe_log = log_dir / "relax.log"
         with open(probe_log, "w", encoding="utf-8", errors="replace") as log:
@@ -303,7 +345,7 @@ class DockerSandbox:
     def _prepare(self, spec: EnvSpec, checkout: Path, log_dir: Path, log_name: str) -> BuildResult:
         """One build (or reuse) of ``spec``, logged to ``log_dir/log_name``."""
         start = time.monotonic()
-        common = self._ensure_common()
+        common = self._parent_layer()
         parent_tag, parent_id = common if common is not None else (self.base_image, self._base_id)
         layer_apt = self._common_plan.apt_packages if common and self._common_plan else ()
         spec, syslib_note = with_system_libraries(spec, layer_apt)
@@ -371,6 +413,11 @@ class DockerSandbox:
             raise ValueError("open_session needs a successful build")
         try:
             image = self.engine.image(build.image)
+            warm = image.labels.get(warmup.WARM_LABEL, "") if image is not None else ""
+            if self._common_plan is not None and warm == self._common_plan.content_hash:
+                # Built on this run's layer, maybe while the layer's warm-up still ran: its
+                # warm home comes with the layer's end (_parent_layer).
+                self._ensure_common()
             container = self._tracker.start(session_spec(build.image, limits), build.content_hash)
         except eng.EngineError as exc:
             raise InfrastructureError(

@@ -42,6 +42,19 @@ HOST_GUARD_S = 30.0  # the host ends a step itself this long after its timeout
 SHORT_EXEC_TIMEOUT_S = 300  # the grader's own short commands (mkdir, reading a file)
 COPY_TIMEOUT_S = 3600  # copying the checkout in: how long its answer may stay quiet
 WARM_HOME_SHARE = 2  # a warm home is unpacked when it takes at most 1/2 of the home tmpfs
+# The thread pools that size themselves from the host's cores, not the container's CPU quota,
+# and the variables that size them: joblib's list (``ParallelBackendBase.MAX_NUM_THREADS_VARS``,
+# which it sets in its own workers for the same reason). OpenMP (libgomp: torch), OpenBLAS
+# (numpy, scipy) and numba do not read cgroup quotas (llvm-project#225493, OpenBLAS#6059).
+THREAD_POOL_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMBA_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 def tmpfs_sizes(disk_mb: int) -> dict[str, int]:
@@ -56,8 +69,24 @@ def tmpfs_sizes(disk_mb: int) -> dict[str, int]:
     return {"/work": disk_mb - 2 * scratch, "/tmp": scratch, "/home/student": scratch}  # noqa: S108
 
 
+def thread_pool_env(cpus: float) -> dict[str, str]:
+    """:data:`THREAD_POOL_VARS`, each set to the whole CPUs of a ``cpus`` quota (at least 1).
+
+    Under a CFS quota of 1 CPU on a 2-core host, torch and OpenBLAS start 2 threads each, whose
+    waits spin and are throttled: the benchmark's ``python run.py`` (librosa, torch) used
+    6.2-6.4 CPU-seconds in a ``--cpus 1`` container and 4.8-5.3 with these set to 1
+    (docs/SANDBOX.md, "Threads under the CPU quota"). A student's own ``export`` still wins.
+    """
+    threads = str(max(1, int(cpus)))
+    return dict.fromkeys(THREAD_POOL_VARS, threads)
+
+
 def session_spec(image: str, limits: Limits) -> ContainerSpec:
-    """The session container of ``image`` under ``limits`` (sizes in MB, see :class:`Limits`)."""
+    """The session container of ``image`` under ``limits`` (sizes in MB, see :class:`Limits`).
+
+    Its environment sizes the numeric libraries' thread pools to the CPU quota
+    (:func:`thread_pool_env`).
+    """
     size = {path: f"size={mb}m" for path, mb in tmpfs_sizes(limits.disk_mb).items()}
     return ContainerSpec(
         image=image,
@@ -83,6 +112,7 @@ def session_spec(image: str, limits: Limits) -> ContainerSpec:
             ),
         },
         working_dir="/work",
+        environment=thread_pool_env(limits.cpus),
     )
 
 

@@ -74,9 +74,11 @@ def warm_home(
     env = {**container_env(builder.host), "HOME": buildplan.WARM_HOME}
     script = buildplan.warmup_script(plan)
     deadline = min(deadline, time.monotonic() + WARMUP_TIMEOUT_S)
+    started = time.monotonic()
     code, _text = builder.stream_exec(
         container, ["bash", "-c", script], WARM_USER, env, log, deadline
     )
+    log.write(f"[repograder] the warm-up ran {time.monotonic() - started:.1f} s\n")
     if code is None:
         return EMPTY_TAR, "the warm-up timed out: sessions start without its caches"
     pack = ["tar", "-C", buildplan.WARM_HOME, "-cf", "-", "."]
