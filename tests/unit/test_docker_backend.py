@@ -152,14 +152,19 @@ def test_the_session_container_is_locked_down(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("cpus", "threads"), [(0.25, "1"), (1.0, "1"), (1.5, "1"), (2.0, "2"), (8, "8")]
+    ("cpus", "cores", "threads"),
+    [(0.25, 16, "1"), (1.0, 16, "1"), (1.5, 16, "1"), (2.0, 16, "2"), (8, 16, "8"), (8, 2, "2")],
 )
-def test_thread_pools_get_the_whole_cpus_of_the_quota(cpus: float, threads: str) -> None:
-    env = thread_pool_env(cpus)
-    assert {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"} <= set(env)
+def test_thread_pools_get_the_whole_cpus_of_the_quota(
+    cpus: float, cores: int, threads: str
+) -> None:
+    env = thread_pool_env(cpus, cores)
+    assert {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"} <= set(env)
     assert set(env.values()) == {threads}
+    # numba's variable is its maximum: numba.set_num_threads(2) would raise under 1.
+    assert "NUMBA_NUM_THREADS" not in env
     spec = session_spec("img", dataclasses.replace(LIMITS, cpus=cpus))
-    assert spec.environment == env
+    assert spec.environment == thread_pool_env(cpus, os.cpu_count())
     assert spec.nano_cpus == int(cpus * 1e9)
 
 

@@ -164,7 +164,7 @@ class Builder:
         """Build ``tag``: wheels only with the shared cache, else from source without it.
 
         With ``plan.warmup`` the warm-up runs while the image is committed and the warm home
-        it leaves is written to ``warm_path`` (``warmup.warm_home``); ``on_image`` is called
+        it leaves is written to ``warm_path`` (``warmup.warm_home``); then ``on_image`` is called
         once the image is committed and checked, while the warm-up may still run. Returns
         (ok, summary, log excerpt, notes). A failed or timed-out build is a result; an engine
         fault raises InfrastructureError.
@@ -255,9 +255,10 @@ class Builder:
         into the venv while the cache belongs to root (0700), then hands the venv to uid 1000;
         without it everything runs as uid 1000 with a private uv cache. Apt packages install
         alongside (another exec: they touch /usr, the install /opt/venv). A warm-up runs while
-        the image is committed, and ``on_image`` is called when the committed image passed its
-        check, before the warm-up's end; the container is removed in the background (deleting
-        a large layer's files takes seconds that nothing waits for)."""
+        the image is committed, and ``on_image`` (with a warm-up only) is called when the
+        committed image passed its check, before the warm-up's end; the container is removed
+        in the background (deleting a large layer's files takes seconds that nothing waits
+        for)."""
         if plan.apt_packages:
             caps: dict[str, Any] = {}
         elif shared_cache:

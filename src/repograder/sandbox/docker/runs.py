@@ -157,10 +157,13 @@ class ContainerTracker:
         thread = threading.Thread(
             target=self.remove, args=(container_id,), name="remove-container", daemon=True
         )
+        # Started before it is listed: a close() in between would join an unstarted thread
+        # (RuntimeError). One that misses it still removes the container, which is in _ids
+        # until this thread's remove() takes it out.
+        thread.start()
         with self._guard:
             self._removing = [t for t in self._removing if t.is_alive()]
             self._removing.append(thread)
-        thread.start()
 
     def close(self) -> None:
         """Remove every container started so far and refuse later ones. Idempotent."""

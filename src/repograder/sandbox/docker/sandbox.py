@@ -198,7 +198,10 @@ class DockerSandbox:
             return None
 
         def image_ready() -> None:
-            image = self._image(tag)
+            try:
+                image = eng.retry(self.engine.image, tag)
+            except eng.EngineError:
+                return  # the groups wait for the layer's end instead
             if image is not None:
                 self._layer_image = (tag, image.id)
                 self._image_ready.set()
@@ -226,6 +229,7 @@ class DockerSandbox:
                 for note in notes:  # e.g. the warm-up timed out: sessions start cold
                     self._log(f"shared layer: {note}")
                 if not ok:
+                    self._layer_image = None  # e.g. timed out in the warm-up: not a layer
                     self._common_error = f"{summary} (log: {log_path})"
                     self._log(f"the shared layer failed to build: {self._common_error}")
                     return None
@@ -360,7 +364,7 @@ class DockerSandbox:
         )
         if syslib_note:
             plan = dataclasses.replace(plan, notes=(*plan.notes, syslib_note))
-        if self._common_error is not None:
+        if common is None and self._common_error is not None:
             note = f"no shared layer (it did not build): {self._common_error}"
             plan = dataclasses.replace(plan, notes=(*plan.notes, note))
         tag = f"{ENV_REPO}:{plan.content_hash[:24]}"

@@ -14,6 +14,7 @@ import binascii
 import dataclasses
 import io
 import json
+import os
 import tempfile
 import threading
 import time
@@ -43,16 +44,18 @@ SHORT_EXEC_TIMEOUT_S = 300  # the grader's own short commands (mkdir, reading a 
 COPY_TIMEOUT_S = 3600  # copying the checkout in: how long its answer may stay quiet
 WARM_HOME_SHARE = 2  # a warm home is unpacked when it takes at most 1/2 of the home tmpfs
 # The thread pools that size themselves from the host's cores, not the container's CPU quota,
-# and the variables that size them: joblib's list (``ParallelBackendBase.MAX_NUM_THREADS_VARS``,
-# which it sets in its own workers for the same reason). OpenMP (libgomp: torch), OpenBLAS
-# (numpy, scipy) and numba do not read cgroup quotas (llvm-project#225493, OpenBLAS#6059).
+# and the variables that set their default size: joblib's list
+# (``ParallelBackendBase.MAX_NUM_THREADS_VARS``, which it sets in its own workers for the same
+# reason), without ``NUMBA_NUM_THREADS``: that one is numba's maximum, and
+# ``numba.set_num_threads(2)`` (UMAP's and pynndescent's ``n_jobs=2``) would then raise. OpenMP
+# (libgomp: torch) and OpenBLAS (numpy, scipy) do not read cgroup quotas (llvm-project#225493,
+# OpenBLAS#6059); a program may still ask for more threads (``torch.set_num_threads``).
 THREAD_POOL_VARS = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
     "MKL_NUM_THREADS",
     "BLIS_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS",
-    "NUMBA_NUM_THREADS",
     "NUMEXPR_NUM_THREADS",
 )
 
@@ -69,15 +72,18 @@ def tmpfs_sizes(disk_mb: int) -> dict[str, int]:
     return {"/work": disk_mb - 2 * scratch, "/tmp": scratch, "/home/student": scratch}  # noqa: S108
 
 
-def thread_pool_env(cpus: float) -> dict[str, str]:
-    """:data:`THREAD_POOL_VARS`, each set to the whole CPUs of a ``cpus`` quota (at least 1).
+def thread_pool_env(cpus: float, cores: int | None = None) -> dict[str, str]:
+    """:data:`THREAD_POOL_VARS`, each set to the whole CPUs of a ``cpus`` quota (at least 1),
+    never more than the ``cores`` the libraries would use themselves (default: this host's;
+    the engine runs here, as ``cli.run.default_jobs`` assumes too).
 
     Under a CFS quota of 1 CPU on a 2-core host, torch and OpenBLAS start 2 threads each, whose
     waits spin and are throttled: the benchmark's ``python run.py`` (librosa, torch) used
     6.2-6.4 CPU-seconds in a ``--cpus 1`` container and 4.8-5.3 with these set to 1
-    (docs/SANDBOX.md, "Threads under the CPU quota"). A student's own ``export`` still wins.
+    (docs/SANDBOX.md, "Threads under the CPU quota"). A README step's own ``export`` wins.
     """
-    threads = str(max(1, int(cpus)))
+    host = cores if cores is not None else (os.cpu_count() or 1)
+    threads = str(max(1, min(int(cpus), host)))
     return dict.fromkeys(THREAD_POOL_VARS, threads)
 
 
