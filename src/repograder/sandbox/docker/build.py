@@ -171,34 +171,28 @@ class Builder:
         """
         deadline = time.monotonic() + self.timeout_s
         with open(log_path, "w", encoding="utf-8", errors="replace") as log:
-            log.write(f"[repograder] building {tag} on {parent}\n")
-            outcome = self.attempt(
-                plan,
-                tag,
-                parent,
-                layer,
-                log,
-                deadline,
-                shared_cache=True,
-                warm_path=warm_path,
-                on_image=on_image,
-            )
-            if outcome.retry:
-                log.write(
-                    "[repograder] building from source in a new container, without the shared "
-                    "package cache (student build code never sees it)\n"
-                )
-                outcome = self.attempt(
+
+            def attempt(shared_cache: bool) -> Attempt:
+                return self.attempt(
                     plan,
                     tag,
                     parent,
                     layer,
                     log,
                     deadline,
-                    shared_cache=False,
+                    shared_cache=shared_cache,
                     warm_path=warm_path,
                     on_image=on_image,
                 )
+
+            log.write(f"[repograder] building {tag} on {parent}\n")
+            outcome = attempt(shared_cache=True)
+            if outcome.retry:
+                log.write(
+                    "[repograder] building from source in a new container, without the shared "
+                    "package cache (student build code never sees it)\n"
+                )
+                outcome = attempt(shared_cache=False)
                 outcome = dataclasses.replace(outcome, notes=(*outcome.notes, SOURCE_BUILD_NOTE))
         if not outcome.ok:
             return False, outcome.summary, outcome.excerpt, outcome.notes

@@ -417,7 +417,10 @@ class DockerSandbox:
             raise ValueError("open_session needs a successful build")
         try:
             image = self.engine.image(build.image)
-            warm = image.labels.get(warmup.WARM_LABEL, "") if image is not None else ""
+            labels: dict[str, str] = dict(image.labels) if image is not None else {}
+            # The layer's warm-up caches (numba JIT, matplotlib fonts), named by a label that
+            # the group images built on the layer inherit.
+            warm = labels.get(warmup.WARM_LABEL, "")
             if self._common_plan is not None and warm == self._common_plan.content_hash:
                 # Built on this run's layer, maybe while the layer's warm-up still ran: its
                 # warm home comes with the layer's end (_parent_layer).
@@ -428,10 +431,6 @@ class DockerSandbox:
                 f"the Docker engine failed to start a session: {exc}"
             ) from exc
         session = DockerSession(self._tracker, container, limits)
-        labels: dict[str, str] = dict(image.labels) if image is not None else {}
-        # The layer's warm-up caches (numba JIT, matplotlib fonts), named by a label that the
-        # group images built on the layer inherit.
-        warm = labels.get(warmup.WARM_LABEL, "")
         warm_home = self.warm_path(warm) if warm.isalnum() else None
         try:
             session.start(
