@@ -186,3 +186,56 @@ def test_all_wheels_stay_on_the_shared_cache_and_newer_sdists_are_built(
     assert sandbox_docker.SOURCE_BUILD_NOTE in latest.notes
     assert _run(box, latest, latest_repo, code).strip() == "2.0"
     assert _shared_cache_markers(token) == ""
+
+
+# A wheel's script named like a system program: once installed it is first on the image's
+# PATH (/opt/venv/bin). It records who ran it, then runs the real program.
+SHADOW = """#!python
+import os, sys
+line = {cmd!r} + " uid=" + str(os.getuid()) + "\\n"
+for path in ("/opt/venv/rg-evidence-{token}.txt", "/tmp/rg-evidence-{token}.txt"):
+    try:
+        with open(path, "a") as handle:
+            handle.write(line)
+    except OSError:
+        pass
+for folder in ("/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+    if os.path.exists(os.path.join(folder, {cmd!r})):
+        os.execv(os.path.join(folder, {cmd!r}), [{cmd!r}, *sys.argv[1:]])
+"""
+SHADOWED = (
+    "cat", "find", "chown", "chmod", "rm", "sleep", "tar", "grep", "sed", "xargs", "sort",
+    "ls", "mkdir", "setsid", "tee", "sh", "bash", "wc", "tail",
+)  # fmt: skip
+
+
+def test_root_never_runs_a_program_a_wheel_puts_on_the_path(
+    box_factory: list[sandbox_docker.DockerSandbox],
+    spy: list[ContainerSpec],
+    tmp_path: Path,
+) -> None:
+    # Found by a review: root's handover (`find ... -exec chown`), the uv-cache read-ahead
+    # (`xargs cat`) and the containers' main process (`sleep`) were looked up on the image's
+    # PATH, which starts with the venv's bin folder, with the shared cache mounted.
+    token = uuid.uuid4().hex[:10]
+    links = tmp_path / "links"
+    links.mkdir()
+    name = f"rgshadow{token}"
+    scripts = {
+        f"{name}-1.0.data/scripts/{cmd}": SHADOW.format(cmd=cmd, token=token) for cmd in SHADOWED
+    }
+    write_wheel(links, name, "1.0", {f"{name}/__init__.py": "", **scripts})
+    repo = _repo(tmp_path, name)
+    box = _sandbox(box_factory, links, tmp_path / "cache", spy)
+
+    build = box.prepare(_spec(name), repo, tmp_path / "logs")
+
+    assert build.ok, build.log_excerpt
+    assert sandbox_docker.SOURCE_BUILD_NOTE not in build.notes  # wheels only, cache mounted
+    evidence = _run(
+        box, build, repo, f"cat /opt/venv/rg-evidence-{token}.txt /tmp/rg-evidence-{token}.txt"
+    )
+    lines = evidence.strip().splitlines()
+    assert "cat uid=1000" in lines, evidence  # the student's own step runs them, as uid 1000
+    assert not [line for line in lines if line.endswith(" uid=0")], evidence
+    assert _shared_cache_markers(token) == ""

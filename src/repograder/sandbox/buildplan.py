@@ -218,7 +218,8 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
     if plan.build_requires:
         inputs += ["-r", f"{BUILD_DIR}/build-requirements.txt"]
     cons = ["-c", f"{BUILD_DIR}/constraints.txt"] if plan.constraints else []
-    helper = [VENV_PYTHON, "-I", f"{BUILD_DIR}/layer.py"]
+    # -S: no site module, so no package's .pth file runs (root runs SNAPSHOT and NEWER).
+    helper = [VENV_PYTHON, "-I", "-S", f"{BUILD_DIR}/layer.py"]
     lock = f"{STATE_DIR}/lock.txt"
     before = f"{STATE_DIR}/before.txt"
     # uv's "--no-build" failures say so; any other failure is the build's real error.
@@ -239,6 +240,8 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
             '  exit "$rc"',
             "}",
         ]
+    if wheels_only:
+        lines += _prefetch_function(lock, before)
     lines += ['if [ "$section" != finish ]; then', f"mkdir -p {STATE_DIR}", f"cd {BUILD_DIR}/repo"]
     lines.append('echo "[repograder] uv $(uv --version)"')
     if not plan.layered:
@@ -261,6 +264,15 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
     else:
         lines.append(f": > {lock}")
     if inputs:
+        prefetching = wheels_only  # the lock exists: resolved above
+        if prefetching:
+            # Its own process group, ended with the install (or an early exit): what uv has
+            # not read by then it no longer needs.
+            lines.append(
+                'setsid /bin/bash -c "$(declare -f rg_prefetch); rg_prefetch" > /dev/null 2>&1 &'
+            )
+            lines.append("prefetch=$!")
+            lines.append("""trap 'kill -- -"$prefetch" 2>/dev/null || true' EXIT""")
         if plan.layered:
             args = ["uv", "pip", "install", "--python", VENV_PYTHON, *index, *no_build, "-r", lock]
             lines.append("echo '[repograder] installing the differences to the shared layer'")
@@ -269,6 +281,8 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
             args += [*inputs, *cons]
             lines.append("echo '[repograder] installing:' " + shlex.join(args))
         lines.append(guard + shlex.join(args))
+        if prefetching:
+            lines.append('kill -- -"$prefetch" 2>/dev/null || true')
     else:
         lines.append("echo '[repograder] nothing to install'")
     lines += ["fi", 'if [ "$section" != install ]; then']
@@ -280,6 +294,33 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
     lines.append(f"uv pip list --python {VENV_PYTHON} 2>/dev/null | tail -n +3 | wc -l")
     lines.append("fi")
     return "\n".join(lines) + "\n"
+
+
+def _prefetch_function(lock: str, before: str) -> list[str]:
+    """``rg_prefetch``: read the uv cache entries of the locked wheels the venv lacks, 16 files
+    at a time, while ``uv pip install`` copies them (one file after the other per wheel).
+
+    Only a page-cache warm-up, run by root with :data:`docker.build.ROOT_PATH` (no folder a
+    package writes): it changes no file, follows no link inside a wheel, and when it finds
+    nothing (another layout than uv's newest ``wheels-v*/<index>/<name>/<version>-<tags>``,
+    links to the unpacked wheels) the install only reads as before. Measured on this project's
+    2-core VM, the audio layer's 45 wheels (1.4 GB, 32,000 files) after the guest's page cache
+    was dropped: the install took 8.3-11.4 s alone and 5.1-6.2 s beside the prefetch; a disk
+    read of that cache took 12.7 s with one reader against 3.2 s with 16.
+    """
+    pins = r"s/^\([A-Za-z0-9._-]*\)==\([^ ;]*\).*/\1 \2/p"
+    return [
+        "rg_prefetch() {",
+        '  bucket=$(ls -d "$UV_CACHE_DIR"/wheels-v* 2>/dev/null | sort -V | tail -n 1)',
+        '  [ -n "$bucket" ] || return 0',
+        f"  grep -vxF -f {before} {lock} | sed -n {shlex.quote(pins)} |",
+        "  while read -r n v; do",
+        '    for d in "$bucket"/*/"$n"/"$v"-* "$bucket"/*/*/"$n"/"$v"-*; do',
+        '      [ -L "$d" ] && printf \'%s/\\0\' "$d"',
+        "    done",
+        "  done | xargs -0 -r -I{} find {} -type f -print0 | xargs -0 -r -P 16 -n 64 cat",
+        "}",
+    ]
 
 
 def warmup_script(plan: BuildPlan) -> str:

@@ -45,6 +45,11 @@ SOURCE_BUILD_NOTE = (
 )
 BUILD_MEMORY = f"{BUILD_MEMORY_MB}m"
 MAX_BUILD_LOG = 20_000_000  # bytes of a build's output written to its log file
+ROOT = "0:0"
+# Root's execs in a build container: the image's PATH (Dockerfile.base) starts with
+# /home/student/.local/repograder/bin and /opt/venv/bin, where the packages being installed put
+# their scripts; uv is in /usr/local/bin (root's, written by no build).
+ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _hash_locks: dict[str, threading.Lock] = {}
 _hash_locks_guard = threading.Lock()
 
@@ -220,8 +225,8 @@ class Builder:
         return ContainerSpec(
             tmpfs=warmup.home_tmpfs() if warm else {},
             image=parent,
-            command=("sleep", "infinity"),
-            user="0:0",
+            command=("/bin/sleep", "infinity"),  # by path: /opt/venv/bin is on the PATH
+            user=ROOT,
             labels={},
             init=True,
             mounts=mounts,
@@ -292,8 +297,7 @@ class Builder:
                 **container_env(self.host),
                 # A student's uv.toml / [tool.uv] could redirect installs (target, indexes).
                 "UV_NO_CONFIG": "1",
-                # Bytecode is compiled by layer.py as uid 1000: compiling starts the venv's
-                # python, which runs the new packages' .pth files.
+                # Bytecode is compiled by layer.py as uid 1000 (uv would compile as root).
                 "UV_COMPILE_BYTECODE": "0",
                 "UV_LINK_MODE": "copy",
                 "UV_NO_PROGRESS": "1",
@@ -305,7 +309,7 @@ class Builder:
             }
             if shared_cache:
                 lock_cache = f"chown 0:0 {UV_CACHE_MOUNT} && chmod 0700 {UV_CACHE_MOUNT}"
-                code, text = run(["sh", "-c", lock_cache], "0:0", {})
+                code, text = run(["/bin/sh", "-c", lock_cache], ROOT, {})
                 if code is None:
                     return failed(code, text)
                 if code != 0:
@@ -313,34 +317,44 @@ class Builder:
                     log.write("[repograder] could not make the shared uv cache root-only\n")
                     return Attempt(False, "", retry=True)
                 code, text = run(
-                    ["bash", f"{buildplan.BUILD_DIR}/{buildplan.WHEELS_SCRIPT}", "install"],
-                    "0:0",
+                    ["/bin/bash", f"{buildplan.BUILD_DIR}/{buildplan.WHEELS_SCRIPT}", "install"],
+                    ROOT,
                     {**env, "UV_CACHE_DIR": UV_CACHE_MOUNT, "HOME": "/root"},
                 )
                 if code == buildplan.NEEDS_BUILD:
                     return Attempt(False, "", retry=True)
                 if code != 0:
                     return failed(code, text)
-            # Apt's maintainer scripts run as root: done before any uid-1000 process starts.
-            if apt is not None:
-                notes += apt.finish(log)
             if shared_cache:
+                # Root's work on /opt/venv and the state folder: it runs while apt (/usr, /var)
+                # may still.
                 handover = (
                     f"chown -R 1000:1000 {buildplan.STATE_DIR} && "
                     "find /opt/venv -xdev -uid 0 -exec chown -h 1000:1000 {} +"
                 )
-                code, text = run(["sh", "-c", handover], "0:0", {})
+                code, text = run(["/bin/sh", "-c", handover], ROOT, {})
                 if code != 0:
                     return failed(code, text)
-                command = ["bash", f"{buildplan.BUILD_DIR}/{buildplan.WHEELS_SCRIPT}", "finish"]
+                command = [
+                    "/bin/bash",
+                    f"{buildplan.BUILD_DIR}/{buildplan.WHEELS_SCRIPT}",
+                    "finish",
+                ]
             else:
-                command = ["bash", f"{buildplan.BUILD_DIR}/install.sh"]
+                command = ["/bin/bash", f"{buildplan.BUILD_DIR}/install.sh"]
+            # Apt's maintainer scripts run as root: done before any uid-1000 process starts.
+            if apt is not None:
+                notes += apt.finish(log)
             code, text = run(command, STUDENT, student_env)
             if code != 0:
                 return failed(code, text)
             scratch = f"{buildplan.PRIVATE_UV_CACHE} {buildplan.STATE_DIR}"
-            run(["sh", "-c", f"chmod -R u+w {scratch} 2>/dev/null; rm -rf {scratch}"], STUDENT, {})
-            run(["rm", "-rf", buildplan.BUILD_DIR], "0:0", {})
+            run(
+                ["/bin/sh", "-c", f"chmod -R u+w {scratch} 2>/dev/null; rm -rf {scratch}"],
+                STUDENT,
+                {},
+            )
+            run(["/bin/rm", "-rf", buildplan.BUILD_DIR], ROOT, {})
             changes = [
                 "LABEL repograder=1",
                 f"LABEL repograder.hash={plan.content_hash}",
@@ -404,8 +418,12 @@ class Builder:
     def read_exec(
         self, container: str, cmd: list[str], user: str, max_bytes: int
     ) -> tuple[int | None, bytes | None]:
-        """Run ``cmd`` and return (exit code, stdout); stdout None when over ``max_bytes``."""
-        exec_id = retry(self.engine.exec_create, container, cmd, user=user, stderr=False)
+        """Run ``cmd`` and return (exit code, stdout); stdout None when over ``max_bytes``
+        (root's with :data:`ROOT_PATH`, as in :meth:`stream_exec`)."""
+        env = {"PATH": ROOT_PATH} if user == ROOT else None
+        exec_id = retry(
+            self.engine.exec_create, container, cmd, user=user, environment=env, stderr=False
+        )
         out = bytearray()
         over = False
         for stream, payload in self.engine.exec_start(exec_id, read_timeout_s=300):
@@ -423,12 +441,16 @@ class Builder:
             p for p in packages if p.replace("-", "").replace(".", "").replace("+", "").isalnum()
         ]
         script = (
-            "export DEBIAN_FRONTEND=noninteractive; apt-get update -q || exit 90; "
+            "export DEBIAN_FRONTEND=noninteractive; "
+            # No translated descriptions (Translation-en: 6 MB of the 15 MB of lists).
+            "apt-get -o Acquire::Languages=none update -q || exit 90; "
             "apt-get install -y -q --no-install-recommends " + shlex.join(safe) + "; "
             "rc=$?; rm -rf /var/lib/apt/lists/*; exit $rc"
         )
         env = {"DEBIAN_FRONTEND": "noninteractive"}
-        code, text = self.stream_exec(container, ["bash", "-c", script], "0:0", env, log, deadline)
+        code, text = self.stream_exec(
+            container, ["/bin/bash", "-c", script], ROOT, env, log, deadline
+        )
         if code == 0:
             return [f"apt packages installed: {' '.join(safe)}"]
         if code == 90:
@@ -445,7 +467,12 @@ class Builder:
         log: Any,
         deadline: float,
     ) -> tuple[int | None, str]:
-        """Run ``cmd``, copying output to ``log``; (None, text) when the deadline passes."""
+        """Run ``cmd``, copying output to ``log``; (None, text) when the deadline passes.
+
+        Root's execs get :data:`ROOT_PATH`: the image's PATH starts with folders the venv's
+        packages write (a wheel may ship a script named ``cat`` or ``chown``).
+        """
+        env = {**env, "PATH": ROOT_PATH} if user == ROOT else env
         exec_id = retry(self.engine.exec_create, container, cmd, user=user, environment=env)
         # No read timeout: a build may be quiet for minutes (compiling); the deadline ends it.
         frames = self.engine.exec_start(exec_id, read_timeout_s=None)
@@ -503,7 +530,7 @@ class Builder:
         try:
             deadline = time.monotonic() + min(self.timeout_s, 600)
             code, text = self.stream_exec(
-                container, ["bash", "-c", script], STUDENT, env, log, deadline
+                container, ["/bin/bash", "-c", script], STUDENT, env, log, deadline
             )
         finally:
             self.tracker.remove(container)

@@ -96,7 +96,7 @@ def session_spec(image: str, limits: Limits) -> ContainerSpec:
     size = {path: f"size={mb}m" for path, mb in tmpfs_sizes(limits.disk_mb).items()}
     return ContainerSpec(
         image=image,
-        command=("sleep", "infinity"),
+        command=("/bin/sleep", "infinity"),  # by path: the image's PATH has /opt/venv/bin
         # The idle main process is root without capabilities, so a student's `kill -1` cannot
         # end the session; every command runs as uid 1000.
         user="0:0",

@@ -76,12 +76,12 @@ def warm_home(
     deadline = min(deadline, time.monotonic() + WARMUP_TIMEOUT_S)
     started = time.monotonic()
     code, _text = builder.stream_exec(
-        container, ["bash", "-c", script], WARM_USER, env, log, deadline
+        container, ["/bin/bash", "-c", script], WARM_USER, env, log, deadline
     )
     log.write(f"[repograder] the warm-up ran {time.monotonic() - started:.1f} s\n")
     if code is None:
         return EMPTY_TAR, "the warm-up timed out: sessions start without its caches"
-    pack = ["tar", "-C", buildplan.WARM_HOME, "-cf", "-", "."]
+    pack = ["/bin/tar", "-C", buildplan.WARM_HOME, "-cf", "-", "."]
     code, data = builder.read_exec(container, pack, WARM_USER, WARM_HOME_MB << 20)
     if code != 0 or data is None:
         why = "too large" if data is None else f"tar exit code {code}"
@@ -100,7 +100,7 @@ def stray_file(builder: Builder, image: str) -> str:
     except EngineError as exc:
         raise InfrastructureError(f"the Docker engine failed to start a check: {exc}") from exc
     try:
-        find = ["find", "/", "-xdev", "(", "-user", uid, "-o", "-group", uid, ")"]
+        find = ["/usr/bin/find", "/", "-xdev", "(", "-user", uid, "-o", "-group", uid, ")"]
         code, out = builder.read_exec(container, [*find, "-print", "-quit"], "0:0", 4096)
     finally:
         builder.tracker.remove(container)

@@ -24,7 +24,8 @@ import subprocess
 import sys
 import sysconfig
 
-VENV_PYTHON = "/opt/venv/bin/python"
+VENV = "/opt/venv"
+VENV_PYTHON = f"{VENV}/bin/python"
 SEED = "/opt/venv/.repograder-seed"
 NEEDS_BUILD = 75
 # uv's words for "this version has no wheel we may use and building is disabled".
@@ -39,8 +40,15 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _site() -> str:
+    # Run with -S (root runs this in the wheels-only phase, and the site module would run the
+    # installed packages' .pth files), so sys.prefix is not the venv's: named here.
+    scheme = "venv" if "venv" in sysconfig.get_scheme_names() else "posix_prefix"
+    return sysconfig.get_paths(scheme, vars={"base": VENV, "platbase": VENV})["purelib"]
+
+
 def _installed() -> dict[str, tuple[str, importlib.metadata.Distribution]]:
-    site = sysconfig.get_paths()["purelib"]
+    site = _site()
     found: dict[str, tuple[str, importlib.metadata.Distribution]] = {}
     for dist in importlib.metadata.distributions(path=[site]):
         name = dist.metadata["Name"]
@@ -102,7 +110,7 @@ def _is_test_module(rel: str) -> bool:
 def compile_new(
     before: set[str], installed: dict[str, tuple[str, importlib.metadata.Distribution]]
 ) -> None:
-    site = sysconfig.get_paths()["purelib"]
+    site = _site()
     files: list[str] = []
     for name, (version, dist) in installed.items():
         if f"{name}=={version}" in before:
