@@ -759,7 +759,9 @@ def test_root_never_runs_a_program_found_through_the_images_path(tmp_path: Path)
     for fake_exec in root_execs:
         env = fake_exec.environment
         pairs = env.items() if isinstance(env, dict) else (v.split("=", 1) for v in env or ())
-        assert dict(pairs).get("PATH") == build.ROOT_PATH, fake_exec.cmd
+        values = dict(pairs)
+        assert values.get("PATH") == build.ROOT_PATH, fake_exec.cmd
+        assert values.get("HOME") == "/root", fake_exec.cmd
     assert "/opt/venv" not in build.ROOT_PATH
     assert "/home" not in build.ROOT_PATH
     for fake_exec in fake.execs:

@@ -267,11 +267,9 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
         prefetching = wheels_only  # the lock exists: resolved above
         if prefetching:
             # Its own process group, ended with the install (or an early exit): what uv has
-            # not read by then it no longer needs.
-            lines.append(
-                'setsid /bin/bash -c "$(declare -f rg_prefetch); rg_prefetch" > /dev/null 2>&1 &'
-            )
-            lines.append("prefetch=$!")
+            # not read by then it no longer needs
+            # (set -m: the job gets its group when forked, before the kill can come.)
+            lines.append("set -m; rg_prefetch > /dev/null 2>&1 & prefetch=$!; set +m")
             lines.append("""trap 'kill -- -"$prefetch" 2>/dev/null || true' EXIT""")
         if plan.layered:
             args = ["uv", "pip", "install", "--python", VENV_PYTHON, *index, *no_build, "-r", lock]
@@ -282,7 +280,7 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
             lines.append("echo '[repograder] installing:' " + shlex.join(args))
         lines.append(guard + shlex.join(args))
         if prefetching:
-            lines.append('kill -- -"$prefetch" 2>/dev/null || true')
+            lines.append('kill -- -"$prefetch" 2>/dev/null || true; trap - EXIT')
     else:
         lines.append("echo '[repograder] nothing to install'")
     lines += ["fi", 'if [ "$section" != install ]; then']

@@ -50,6 +50,8 @@ ROOT = "0:0"
 # /home/student/.local/repograder/bin and /opt/venv/bin, where the packages being installed put
 # their scripts; uv is in /usr/local/bin (root's, written by no build).
 ROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# HOME too: the image's is /home/student, whose user site a root python would read.
+ROOT_ENV = {"PATH": ROOT_PATH, "HOME": "/root"}
 _hash_locks: dict[str, threading.Lock] = {}
 _hash_locks_guard = threading.Lock()
 
@@ -419,8 +421,8 @@ class Builder:
         self, container: str, cmd: list[str], user: str, max_bytes: int
     ) -> tuple[int | None, bytes | None]:
         """Run ``cmd`` and return (exit code, stdout); stdout None when over ``max_bytes``
-        (root's with :data:`ROOT_PATH`, as in :meth:`stream_exec`)."""
-        env = {"PATH": ROOT_PATH} if user == ROOT else None
+        (root's with :data:`ROOT_ENV`, as in :meth:`stream_exec`)."""
+        env = dict(ROOT_ENV) if user == ROOT else None
         exec_id = retry(
             self.engine.exec_create, container, cmd, user=user, environment=env, stderr=False
         )
@@ -469,10 +471,10 @@ class Builder:
     ) -> tuple[int | None, str]:
         """Run ``cmd``, copying output to ``log``; (None, text) when the deadline passes.
 
-        Root's execs get :data:`ROOT_PATH`: the image's PATH starts with folders the venv's
+        Root's execs get :data:`ROOT_ENV`: the image's PATH starts with folders the venv's
         packages write (a wheel may ship a script named ``cat`` or ``chown``).
         """
-        env = {**env, "PATH": ROOT_PATH} if user == ROOT else env
+        env = {**env, **ROOT_ENV} if user == ROOT else env
         exec_id = retry(self.engine.exec_create, container, cmd, user=user, environment=env)
         # No read timeout: a build may be quiet for minutes (compiling); the deadline ends it.
         frames = self.engine.exec_start(exec_id, read_timeout_s=None)

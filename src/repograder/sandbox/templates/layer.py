@@ -26,6 +26,8 @@ import sysconfig
 
 VENV = "/opt/venv"
 VENV_PYTHON = f"{VENV}/bin/python"
+# By path: /opt/venv/bin, first on the image's PATH, may hold a package's script named uv.
+UV = "/usr/local/bin/uv"
 SEED = "/opt/venv/.repograder-seed"
 NEEDS_BUILD = 75
 # uv's words for "this version has no wheel we may use and building is disabled".
@@ -95,7 +97,7 @@ def finish(before_path: str, lock_path: str) -> None:
     if extras:
         print("[repograder] removing packages of the shared layer not required here:", flush=True)
         print("  " + " ".join(extras), flush=True)
-        subprocess.run(["uv", "pip", "uninstall", "--python", VENV_PYTHON, *extras], check=True)
+        subprocess.run([UV, "pip", "uninstall", "--python", VENV_PYTHON, *extras], check=True)
         installed = _installed()
     compile_new(before, installed)
 
@@ -135,7 +137,7 @@ def _sdist_only_newer(pin: tuple[str, str], uv_args: list[str]) -> bool:
     name, version = pin
     # "x>1.0" never matches 1.0+local, and a local label is not allowed after ">".
     wanted = f"{name}>{version.split('+', 1)[0]}\n"
-    cmd = ["uv", "pip", "compile", "-q", "--no-deps", "--no-build", "--no-header"]
+    cmd = [UV, "pip", "compile", "-q", "--no-deps", "--no-build", "--no-header"]
     cmd += ["--python", VENV_PYTHON, *uv_args, "-"]
     proc = subprocess.run(cmd, input=wanted, capture_output=True, text=True, check=False)
     return proc.returncode != 0 and bool(_NO_WHEEL.search(proc.stdout + proc.stderr))
@@ -149,9 +151,11 @@ def newer(lock_path: str, before_path: str, uv_args: list[str]) -> int:
         match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)", line)
         if match and f"{_norm(match.group(1))}=={match.group(2)}" not in before:
             pins.append((match.group(1), match.group(2)))
+    ordered = sorted(pins)
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        flags = list(pool.map(lambda pin: _sdist_only_newer(pin, uv_args), sorted(pins)))
-    newer_sdists = [name for (name, _v), flag in zip(sorted(pins), flags, strict=True) if flag]
+        flags = list(pool.map(lambda pin: _sdist_only_newer(pin, uv_args), ordered))
+    # No zip(strict=): it is 3.10+, and the venv's python may be 3.8.
+    newer_sdists = [ordered[i][0] for i, flag in enumerate(flags) if flag]
     if newer_sdists:
         print(
             "[repograder] newer versions exist only as source distributions: "
