@@ -266,9 +266,8 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
     if inputs:
         prefetching = wheels_only  # the lock exists: resolved above
         if prefetching:
-            # Its own process group, ended with the install (or an early exit): what uv has
-            # not read by then it no longer needs
-            # (set -m: the job gets its group when forked, before the kill can come.)
+            # Its own process group (set -m: made when forked, before any kill can come), ended
+            # with the install or an early exit: what uv has not read by then it needs no more.
             lines.append("set -m; rg_prefetch > /dev/null 2>&1 & prefetch=$!; set +m")
             lines.append("""trap 'kill -- -"$prefetch" 2>/dev/null || true' EXIT""")
         if plan.layered:
