@@ -123,7 +123,8 @@ def test_student_build_code_cannot_write_the_shared_package_cache(
     links = tmp_path / "links"
     links.mkdir()
     # An sdist-only package whose setup.py plants, and a wheel whose .pth plants whenever the
-    # venv's python starts (bytecode compiling, layer.py, uv's interpreter query).
+    # venv's python starts with its site module (uv's interpreter query, a student's step;
+    # layer.py and its compiling run with -S).
     sdist = f"rgplant{token}"
     wheel = f"rgpth{token}"
     write_sdist(links, sdist, "1.0", plant_code(token, "setup"))

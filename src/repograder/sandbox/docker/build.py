@@ -321,7 +321,7 @@ class Builder:
                 code, text = run(
                     ["/bin/bash", f"{buildplan.BUILD_DIR}/{buildplan.WHEELS_SCRIPT}", "install"],
                     ROOT,
-                    {**env, "UV_CACHE_DIR": UV_CACHE_MOUNT, "HOME": "/root"},
+                    {**env, "UV_CACHE_DIR": UV_CACHE_MOUNT},  # HOME: ROOT_ENV
                 )
                 if code == buildplan.NEEDS_BUILD:
                     return Attempt(False, "", retry=True)
