@@ -68,7 +68,11 @@ def box_factory_fixture(
 
 
 def _sandbox(
-    boxes: list[sandbox_docker.DockerSandbox], links: Path, cache: Path, spy: list[ContainerSpec]
+    boxes: list[sandbox_docker.DockerSandbox],
+    links: Path,
+    cache: Path,
+    spy: list[ContainerSpec],
+    common: tuple[str, ...] = (),
 ) -> sandbox_docker.DockerSandbox:
     def record(method: str, args: tuple[Any, ...], _kwargs: dict[str, Any]) -> None:
         if method == "run_container" and args[0].mem_limit == sandbox_docker.BUILD_MEMORY:
@@ -80,6 +84,7 @@ def _sandbox(
         cache,
         host=with_find_links(links),
         engine=engine,  # type: ignore[arg-type]
+        common=common,
     )
     boxes.append(box)
     return box
@@ -240,3 +245,54 @@ def test_root_never_runs_a_program_a_wheel_puts_on_the_path(
     assert "cat uid=1000" in lines, evidence  # the student's own step runs them, as uid 1000
     assert not [line for line in lines if line.endswith(" uid=0")], evidence
     assert _shared_cache_markers(token) == ""
+
+
+# A .pth file of a shared-layer package: whoever owns the venv and starts its interpreter (uv's
+# interpreter query in the layer's build, as uid 1000) replaces bin/python with a script that
+# logs who starts it and runs the real interpreter as the venv's (argv[0] kept).
+SWAP_PYTHON = """
+import os
+path = "/opt/venv/bin/python"
+if os.path.islink(path) and os.access(os.path.dirname(path), os.W_OK):
+    real = os.path.realpath(path)
+    with open(path + ".rg", "w") as handle:
+        handle.write(
+            "#!/bin/bash\\n"
+            'echo "python uid=$(/usr/bin/id -u)" >> /opt/venv/rg-evidence-{token}.txt\\n'
+            f'exec -a "$0" {{real}} "$@"\\n'
+        )
+    os.chmod(path + ".rg", 0o755)
+    os.replace(path + ".rg", path)
+"""
+
+
+def test_a_package_of_the_shared_layer_never_runs_as_root_in_a_group_build(
+    box_factory: list[sandbox_docker.DockerSandbox],
+    spy: list[ContainerSpec],
+    tmp_path: Path,
+) -> None:
+    # A layer's venv interpreter is whatever the layer's packages made of it (here bin/python
+    # swapped by a .pth file; equally a wheel's pyvenv.cfg). Root installed a group's difference
+    # to the layer with the shared cache and started that interpreter (layer.py, uv's
+    # interpreter query): the package ran as uid 0 with the shared cache mounted.
+    token = uuid.uuid4().hex[:10]
+    links = tmp_path / "links"
+    links.mkdir()
+    shared, own = f"rgswap{token}", f"rgown{token}"
+    hexed = SWAP_PYTHON.format(token=token).encode().hex()
+    pth = f"import os; exec(bytes.fromhex({hexed!r}).decode())\n"
+    write_wheel(links, shared, "1.0", {f"{shared}.pth": pth, f"{shared}/__init__.py": ""})
+    write_wheel(links, own, "1.0", {f"{own}/__init__.py": ""})
+    repo = _repo(tmp_path, shared, own)
+    box = _sandbox(box_factory, links, tmp_path / "cache", spy, common=(shared,))
+
+    build = box.prepare(_spec(shared, own), repo, tmp_path / "logs")
+
+    assert build.ok, build.log_excerpt
+    show = f"python -c 'import {own}'; cat /opt/venv/rg-evidence-{token}.txt"
+    lines = _run(box, build, repo, show).strip().splitlines()
+    assert "python uid=1000" in lines, lines  # the swapped interpreter is the venv's
+    assert not [line for line in lines if line.endswith(" uid=0")], lines
+    # The layer was built with the shared cache, the group's difference without it.
+    volumes = [[m.target for m in spec.mounts if m.type == "volume"] for spec in spy]
+    assert volumes == [[sandbox_docker.UV_CACHE_MOUNT], []], volumes

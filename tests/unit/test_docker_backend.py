@@ -741,6 +741,35 @@ def test_the_venv_handover_runs_beside_apt_and_student_code_only_after_it(
     box.close()
 
 
+def test_a_group_build_on_a_shared_layer_runs_nothing_of_the_layer_as_root(
+    tmp_path: Path,
+) -> None:
+    # A layer's venv interpreter runs the layer's packages whenever it starts (.pth files, a
+    # wheel's pyvenv.cfg or bin/python; uv's interpreter query starts it). Root holds the shared
+    # uv cache, so it builds on the base image only: on the layer the group's difference is
+    # installed by uid 1000 with a private cache, and root only removes the build folder.
+    fake = FakeEngine()
+    fake.handler = lambda _exec: (0, b"")
+    box = _box(fake, tmp_path, common=("six",))
+    spec = dataclasses.replace(_spec(), requirements=("six", "tqdm"))
+    build_result = box.prepare(spec, _repo(tmp_path), tmp_path / "logs")
+    assert build_result.ok, build_result.summary
+    layer_image = fake.commits[0][1] + ":" + fake.commits[0][2]
+    on_base = [c for c in fake.boxes.values() if c.spec.image == "repograder-base:py3.11"]
+    on_layer = [c for c in fake.boxes.values() if c.spec.image == layer_image]
+    images = [c.spec.image for c in fake.boxes.values()]
+    assert len(on_base) == 1, images
+    assert len(on_layer) == 1, images
+    assert any(m.target == UV_CACHE_MOUNT for m in on_base[0].spec.mounts)
+    assert not any(m.target == UV_CACHE_MOUNT for m in on_layer[0].spec.mounts)
+    group_execs = [e for e in fake.execs if e.container == on_layer[0].id]
+    root = [e.cmd for e in group_execs if e.user == "0:0"]
+    assert root == [("/bin/rm", "-rf", buildplan.BUILD_DIR)], root
+    install = [e for e in group_execs if e.cmd[-1].endswith("/install.sh")]
+    assert [e.user for e in install] == ["1000:1000"]
+    box.close()
+
+
 def test_root_never_runs_a_program_found_through_the_images_path(tmp_path: Path) -> None:
     # The image's PATH starts with /home/student/.local/repograder/bin and /opt/venv/bin, where
     # the packages being installed put their scripts: a wheel shipping `cat`, `chown` or

@@ -168,7 +168,8 @@ class Builder:
         warm_path: Path | None = None,
         on_image: Callable[[], None] | None = None,
     ) -> tuple[bool, str, str, tuple[str, ...]]:
-        """Build ``tag``: wheels only with the shared cache, else from source without it.
+        """Build ``tag``: wheels only with the shared cache, else from source without it; a
+        group's build on a shared layer (``plan.layered``) never gets the shared cache.
 
         With ``plan.warmup`` the warm-up runs while the image is committed and the warm home
         it leaves is written to ``warm_path`` (``warmup.warm_home``); then ``on_image`` is called
@@ -193,8 +194,14 @@ class Builder:
                 )
 
             log.write(f"[repograder] building {tag} on {parent}\n")
-            outcome = attempt(shared_cache=True)
-            if outcome.retry:
+            # On a shared layer the venv's interpreter is no longer the base image's: the
+            # layer's packages run whenever it starts (their .pth files, a wheel's pyvenv.cfg or
+            # bin/python), and uv's interpreter query starts it. So root, who holds the shared
+            # cache, builds only on the base image; a group's difference to a layer installs as
+            # uid 1000 with a private cache, like a source build.
+            shared = not plan.layered
+            outcome = attempt(shared_cache=shared)
+            if shared and outcome.retry:
                 log.write(
                     "[repograder] building from source in a new container, without the shared "
                     "package cache (student build code never sees it)\n"
