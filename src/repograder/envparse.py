@@ -62,6 +62,15 @@ class LineResult:
     python: str | None = None  # the Python version a `python` line names (conda lists, `python==`)
 
 
+# pip's options that name where packages come from, in every spelling pip accepts: `--find-links
+# X`, `--find-links=X`, `-f X`, `-f=X`, `-fX` (optparse's attached short value).
+_SOURCE_OPTION_RE = re.compile(
+    r"^(?:(?P<long>--extra-index-url|--index-url|--find-links)(?:[\s=]+(?P<long_value>.*))?"
+    r"|(?P<short>-[if])[\s=]*(?P<short_value>.*))$",
+    re.IGNORECASE,
+)
+
+
 def _is_local_path(text: str) -> bool:
     return text.startswith(("/", "~", "./", "../", ".\\", "file:")) or bool(
         re.match(r"^[A-Za-z]:[\\/]", text)
@@ -84,14 +93,16 @@ def sanitize_requirement(line: str, *, from_conda: bool = False) -> LineResult:
         shown = terminal_safe(text.replace("\n", "\\n"))
         return LineResult(None, dropped=f"{shown}: contains a control character")
     low = text.lower()
-    if low.startswith(("--extra-index-url", "--index-url", "-i ", "-i=", "--find-links", "-f ")):
-        value = (
-            re.split(r"[\s=]+", text, maxsplit=1)[-1].strip() if " " in text or "=" in text else ""
-        )
+    source = _SOURCE_OPTION_RE.match(text)
+    if source:
+        option = (source["long"] or source["short"]).lower()
+        value = (source["long_value"] or source["short_value"] or "").strip()
         if _CUDA_INDEX_RE.search(value):
             return LineResult(None, dropped=f"{text}: CUDA package index, not used on a CPU grader")
-        if low.startswith(("--find-links", "-f ")) and not re.match(r"^https?://", value):
-            return LineResult(None, dropped=f"{text}: local find-links folder is not available")
+        if not re.match(r"^https?://", value, re.IGNORECASE):
+            # A path or file: URL names the grader's own files, not the students'.
+            kind = "find-links folder" if option in {"--find-links", "-f"} else "package index"
+            return LineResult(None, dropped=f"{text}: local {kind} is not available")
         return LineResult(text)
     if _TABLE_RULE_RE.match(text):
         return LineResult(None, dropped=f"{text}: the rule under a table's header")

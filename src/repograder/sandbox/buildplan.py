@@ -44,6 +44,7 @@ from repograder.sandbox.pins import parse_nearest as parse_nearest
 from repograder.sandbox.pins import relax_line as relax_line
 
 TEMPLATE_VERSION = "6"  # bump when the install script or image layout changes
+RENDERED_REQUIREMENTS = ".repograder-requirements.txt"  # the sanitized lines, beside the env file
 WHEELS_SCRIPT = "install-wheels.sh"  # phase 1: wheels only, run by root with the shared cache
 NEEDS_BUILD = 75  # exit code of the wheels-only phase: something must be built from source
 _NEEDS_BUILD_PATTERN = (
@@ -139,8 +140,17 @@ def make_plan(
     ):
         # setuptools < 70.1 needs `wheel` for PEP 660 editable installs.
         build_requires.append("wheel")
+    req_dir = Path(spec.path).parent.as_posix() if spec.path else ""
+    if req_dir == ".":
+        req_dir = ""
+    rendered = f"{req_dir}/{RENDERED_REQUIREMENTS}".lstrip("/")
     files: list[tuple[str, bytes]] = []
     for rel in sorted(set(spec.files)):
+        if rel == rendered:
+            # Unpacked after the sanitized file, it would replace it: uv would read the
+            # group's raw lines (any -r path, local indexes), as root in a wheels-only build.
+            notes.append(f"{rel} has the name of the grader's own requirements file: not used")
+            continue
         data = fsutil.read_bytes(checkout, rel, MAX_DEP_FILE_BYTES)
         if data is None:
             notes.append(f"dependency file {rel} is not a regular file inside the repository")
@@ -152,9 +162,6 @@ def make_plan(
         notes.append(note)
     if spec.apt_packages:
         notes.append("apt packages requested: " + " ".join(spec.apt_packages))
-    req_dir = Path(spec.path).parent.as_posix() if spec.path else ""
-    if req_dir == ".":
-        req_dir = ""
     payload = {
         "template": TEMPLATE_VERSION,
         "base": base_image_id,
@@ -209,7 +216,7 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
     """
     index = uv_index_args(host)
     no_build = ["--no-build"] if wheels_only else []
-    req_file = f"{BUILD_DIR}/repo/{plan.requirements_dir}/.repograder-requirements.txt".replace(
+    req_file = f"{BUILD_DIR}/repo/{plan.requirements_dir}/{RENDERED_REQUIREMENTS}".replace(
         "//", "/"
     )
     inputs: list[str] = []
@@ -349,9 +356,7 @@ def warmup_script(plan: BuildPlan) -> str:
 def context_tar(plan: BuildPlan, host: HostSettings) -> bytes:
     """The tar of the build folder: dependency files, rendered requirements, install script."""
     buf = io.BytesIO()
-    req_rel = "/".join(
-        p for p in ("repo", plan.requirements_dir, ".repograder-requirements.txt") if p
-    )
+    req_rel = "/".join(p for p in ("repo", plan.requirements_dir, RENDERED_REQUIREMENTS) if p)
     entries: list[tuple[str, bytes, int]] = [
         ("install.sh", install_script(plan, host).encode(), 0o755),
         (WHEELS_SCRIPT, install_script(plan, host, wheels_only=True).encode(), 0o755),
