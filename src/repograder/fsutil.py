@@ -270,11 +270,11 @@ def remove_tree(path: Path) -> None:
         return
     stuck: set[int] = set()  # inodes that could not be removed
     moved = 0
-    stack: list[tuple[int, str]] = [(top, "")]
+    stack: list[tuple[int, str, int]] = [(top, "", info.st_ino)]
     try:
         while stack:
             fd = stack[-1][0]
-            child: tuple[int, str] | None = None
+            child: tuple[int, str, int] | None = None
             try:
                 with os.scandir(fd) as entries:
                     listing = [
@@ -299,7 +299,7 @@ def remove_tree(path: Path) -> None:
                         stuck.add(inode)
                     continue
                 try:
-                    child = (os.open(name, flags, dir_fd=fd), name)
+                    child = (os.open(name, flags, dir_fd=fd), name, inode)
                 except OSError:
                     stuck.add(inode)
                     continue
@@ -307,17 +307,17 @@ def remove_tree(path: Path) -> None:
             if child is not None:
                 stack.append(child)
                 continue
-            done_fd, done_name = stack.pop()
+            done_fd, done_name, done_inode = stack.pop()
             if not stack:
                 break  # the top folder itself: closed and removed below
             os.close(done_fd)
             try:
                 os.rmdir(done_name, dir_fd=stack[-1][0])
             except OSError:
-                with _suppress_os():
-                    stuck.add(os.stat(done_name, dir_fd=stack[-1][0], follow_symlinks=False).st_ino)
+                # The number the listing gave (d_ino): overlayfs may report another st_ino.
+                stuck.add(done_inode)
     finally:
-        for fd, _name in stack:
+        for fd, _name, _inode in stack:
             with _suppress_os():
                 os.close(fd)
         with _suppress_os():

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -158,6 +159,42 @@ def test_remove_tree_of_any_depth(tmp_path: Path) -> None:
     assert not top.exists()
     assert Path("/etc/hostname").exists() or Path("/etc/passwd").exists()
     fsutil.remove_tree(top)  # absent: nothing to do, no error
+
+
+def test_remove_tree_ends_when_a_folder_stays_and_stat_disagrees_with_the_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder that cannot be removed is skipped on rescans by the inode its listing gave:
+    on overlayfs ``stat`` may report another number than readdir's ``d_ino``, and a skip by
+    the stat number rescanned the folder forever."""
+    top = tmp_path / "work"
+    (top / "kept").mkdir(parents=True)
+    (top / "kept" / "f.txt").write_text("x")
+    (top / "gone.txt").write_text("x")
+    real_rmdir, real_stat = os.rmdir, os.stat
+
+    def rmdir(path: str, *, dir_fd: int | None = None) -> None:
+        if path == "kept":
+            raise PermissionError(13, "Permission denied")
+        real_rmdir(path, dir_fd=dir_fd)
+
+    def stat(path: str, *args: object, **kwargs: object) -> object:
+        found = real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+        if path != "kept":
+            return found
+        fields = list(found)
+        fields[1] += 1_000_000  # st_ino as overlayfs may give it
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(os, "rmdir", rmdir)
+    monkeypatch.setattr(os, "stat", stat)
+    worker = threading.Thread(target=fsutil.remove_tree, args=(top,), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "remove_tree rescans a folder it cannot remove forever"
+    assert not (top / "gone.txt").exists()
+    assert not (top / "kept" / "f.txt").exists()
+    assert (top / "kept").is_dir()  # left in place, as documented
 
 
 def test_deeply_nested_repository_is_graded_and_cleaned_up(
