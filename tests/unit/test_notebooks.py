@@ -294,9 +294,12 @@ def test_scoring_of_the_executed_report(executed: tuple[NotebookReport, BashSess
 
 
 def test_total_budget_skips_later_notebooks(tmp_path: Path) -> None:
-    repo = _repo(tmp_path / "repo", {"a.ipynb": GOOD, "b.ipynb": GOOD})
+    # The first notebook takes at least 2 s (on a fast machine it took less than the 1 s
+    # margin, and the second one started).
+    first_nb = notebook_json([code("import time\ntime.sleep(2)\nprint('ok')")])
+    repo = _repo(tmp_path / "repo", {"a.ipynb": first_nb, "b.ipynb": GOOD})
     session = BashSession(repo, tmp_path / "copy")
-    # 16 s lets the first notebook start; afterwards less than MIN_START_S is left.
+    # MIN_START_S + 1 lets the first notebook start; afterwards less than MIN_START_S is left.
     params = Params({"total_budget_s": nbmod.MIN_START_S + 1})
     report = run_notebooks(session, ("a.ipynb", "b.ipynb"), params, tmp_path / "out", checkout=repo)
     first, second = report.results
