@@ -316,23 +316,35 @@ def partial_run(
 
 
 class FinishedGroups:
-    """A Progress that records every finished group before passing the news on."""
+    """A Progress that records every finished group, and the stage of every unfinished one,
+    before passing the news on."""
 
     def __init__(self, inner: Progress) -> None:
         self.inner = inner
         self.results: dict[str, GroupResult] = {}
+        self._stages: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def begin(self, groups: Sequence[str]) -> None:
+        with self._lock:
+            self._stages = dict.fromkeys(groups, "waiting")
         self.inner.begin(groups)
 
     def stage(self, group: str, stage: str) -> None:
+        with self._lock:
+            self._stages[group] = stage
         self.inner.stage(group, stage)
 
     def done(self, group: str, result: GroupResult, cached: bool) -> None:
         with self._lock:
             self.results[group] = result
+            self._stages.pop(group, None)
         self.inner.done(group, result, cached)
+
+    def unfinished(self) -> dict[str, str]:
+        """Group -> its last stage ("waiting" before its first), for the groups not done."""
+        with self._lock:
+            return dict(self._stages)
 
     def end(self) -> None:
         self.inner.end()

@@ -8,10 +8,14 @@ run; whether a later Ctrl-C arrives before or after the report is done is a race
 from __future__ import annotations
 
 import signal
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from repograder import cli
+from repograder import cli, git, progress
+from repograder.errors import ExitCode
 
 
 def _stopped_run() -> None:
@@ -40,3 +44,61 @@ def test_without_a_stop_the_previous_handlers_come_back() -> None:
     with cli._stop_signals():
         assert signal.getsignal(signal.SIGTERM) is cli._first_stop
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def _course(tmp_path: Path, names: tuple[str, ...]) -> Path:
+    """A groups.yaml of plain-folder groups with a README each."""
+    lines = ["course: Signals", "groups:"]
+    for name in names:
+        repo = tmp_path / name
+        repo.mkdir()
+        (repo / "README.md").write_text("# Project\n\n```bash\npython run.py\n```\n")
+        lines.append(f"  - name: {name}\n    repo: {repo}")
+    path = tmp_path / "groups.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run_static(tmp_path: Path, course: Path) -> int:
+    return cli.main(["run", str(course), "--static", "--out", str(tmp_path / "out"), "-j", "1"])
+
+
+def test_a_stop_says_which_groups_were_still_running_and_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A CI job's time limit (SIGTERM) ended a run with nothing but "interrupted": the message
+    # now names the groups not finished and their stage.
+    monkeypatch.setenv("REPOGRADER_CACHE", str(tmp_path / "cache"))
+    course = _course(tmp_path, ("early", "stuck"))
+    real_fetch = git.fetch
+
+    def fetch(repo: str, *args: Any, **kwargs: Any) -> Any:
+        if repo.endswith("stuck"):
+            signal.raise_signal(signal.SIGTERM)  # the main thread handles it
+            time.sleep(1.5)  # still fetching when the run stops
+        return real_fetch(repo, *args, **kwargs)
+
+    monkeypatch.setattr(git, "fetch", fetch)
+    with cli._signal_handlers_kept():
+        code = _run_static(tmp_path, course)
+    err = capsys.readouterr().err
+    assert code == ExitCode.INTERRUPTED, err
+    stopped = [line for line in err.splitlines() if "stopped while still grading: " in line]
+    assert len(stopped) == 1, err
+    assert "stuck (fetch)" in stopped[0], err
+    assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_a_stop_after_the_last_group_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REPOGRADER_CACHE", str(tmp_path / "cache"))
+    course = _course(tmp_path, ("only",))
+    monkeypatch.setattr(
+        progress.PlainProgress, "end", lambda _self: signal.raise_signal(signal.SIGTERM)
+    )
+    with cli._signal_handlers_kept():
+        code = _run_static(tmp_path, course)
+    err = capsys.readouterr().err
+    assert code == ExitCode.INTERRUPTED, err
+    assert "stopped after every group had finished" in err, err

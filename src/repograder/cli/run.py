@@ -258,6 +258,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     for g in run.groups:
         if g.status == GroupStatus.ERROR:
             _say(f"  {g.name}: could not be graded: {g.error}")
+    if isinstance(stopped, Interrupted):
+        # Where the stop found the run: what to look at when a CI job's time limit ends it.
+        running = recorder.unfinished()
+        if running:
+            shown = ", ".join(f"{name} ({stage})" for name, stage in running.items())
+            _err(f"stopped while still grading: {shown}")
+        else:
+            _err("stopped after every group had finished, while the run was ending")
     if stopped is not None:
         raise stopped
     return _exit_code(fresh)
