@@ -8,13 +8,14 @@ run; whether a later Ctrl-C arrives before or after the report is done is a race
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from repograder import cli, git, progress
+from repograder import cli, git, progress, readme
 from repograder.errors import ExitCode
 
 
@@ -59,6 +60,12 @@ def _course(tmp_path: Path, names: tuple[str, ...]) -> Path:
     return path
 
 
+def _term_the_main_thread() -> None:
+    """SIGTERM as `timeout` sends it, delivered to the main thread (raise_signal in a worker
+    would interrupt only that worker; the main thread would see it at its next poll)."""
+    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
+
+
 def _run_static(tmp_path: Path, course: Path) -> int:
     return cli.main(["run", str(course), "--static", "--out", str(tmp_path / "out"), "-j", "1"])
 
@@ -74,7 +81,7 @@ def test_a_stop_says_which_groups_were_still_running_and_where(
 
     def fetch(repo: str, *args: Any, **kwargs: Any) -> Any:
         if repo.endswith("stuck"):
-            signal.raise_signal(signal.SIGTERM)  # the main thread handles it
+            _term_the_main_thread()
             time.sleep(1.5)  # still fetching when the run stops
         return real_fetch(repo, *args, **kwargs)
 
@@ -102,3 +109,28 @@ def test_a_stop_after_the_last_group_says_so(
     err = capsys.readouterr().err
     assert code == ExitCode.INTERRUPTED, err
     assert "stopped after every group had finished" in err, err
+
+
+def test_a_stop_during_the_static_checks_is_reported_where_it_found_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Found by a fresh-user helper: a SIGTERM during the static checks let the groups finish
+    # (they are past any sandbox work) and the run then said "stopped after every group had
+    # finished". Where the stop found the run is noted when it arrives.
+    monkeypatch.setenv("REPOGRADER_CACHE", str(tmp_path / "cache"))
+    course = _course(tmp_path, ("inspected",))
+    real_inspect = readme.inspect_readme
+
+    def inspect_readme(root: Path) -> Any:
+        _term_the_main_thread()
+        time.sleep(0.3)  # the main thread handles it while this group is in its checks
+        return real_inspect(root)
+
+    monkeypatch.setattr(readme, "inspect_readme", inspect_readme)
+    with cli._signal_handlers_kept():
+        code = _run_static(tmp_path, course)
+    err = capsys.readouterr().err
+    assert code == ExitCode.INTERRUPTED, err
+    assert "stopped while still grading: inspected (inspect)" in err, err
+    assert "finished during the stop, results kept: inspected" in err, err
+    assert "after every group had finished" not in err, err

@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from repograder import git
@@ -201,8 +201,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     stopped: RepograderError | None = None
     run: RunResult | None = None
     # Ctrl-C and SIGTERM (a cancelled CI job, `timeout`, `kill`) stop the run; the ones after
-    # the first wait until the report of what was done is written.
-    with _stop_signals():
+    # the first wait until the report of what was done is written. Where the first one found
+    # the run is noted at once: groups past their sandbox work still finish after it.
+    running_at_stop: dict[str, str] = {}
+    with _stop_signals(lambda: running_at_stop.update(recorder.unfinished())):
         try:
             run = grade_all(course, groups, ctx, jobs=jobs)
         except (InfrastructureError, Interrupted) as exc:
@@ -260,10 +262,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             _say(f"  {g.name}: could not be graded: {g.error}")
     if isinstance(stopped, Interrupted):
         # Where the stop found the run: what to look at when a CI job's time limit ends it.
-        running = recorder.unfinished()
-        if running:
-            shown = ", ".join(f"{name} ({stage})" for name, stage in running.items())
+        if running_at_stop:
+            shown = ", ".join(f"{name} ({stage})" for name, stage in running_at_stop.items())
             _err(f"stopped while still grading: {shown}")
+            kept = [name for name in running_at_stop if name in recorder.results]
+            if kept:
+                _err(f"finished during the stop, results kept: {', '.join(kept)}")
         else:
             _err("stopped after every group had finished, while the run was ending")
     if stopped is not None:
@@ -271,9 +275,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _exit_code(fresh)
 
 
+_on_first_stop: list[Callable[[], None]] = []  # what _stop_signals' caller wants to note
+
+
 def _first_stop(_signum: int, _frame: object) -> None:
     """The first Ctrl-C or SIGTERM: stop grading (the pipeline turns this into Interrupted)."""
     _defer_stop_signals()
+    for note in _on_first_stop:
+        note()
     raise KeyboardInterrupt
 
 
@@ -289,17 +298,22 @@ def _defer_stop_signals() -> None:
 
 
 @contextlib.contextmanager
-def _stop_signals() -> Iterator[None]:
-    """Inside the block the first Ctrl-C or SIGTERM raises KeyboardInterrupt and later ones
-    wait (main thread only, as Python requires). Once a stop began, the waiting handlers stay
-    until main() returns; otherwise the previous ones come back at the block's end."""
+def _stop_signals(on_stop: Callable[[], None] | None = None) -> Iterator[None]:
+    """Inside the block the first Ctrl-C or SIGTERM calls ``on_stop`` and raises
+    KeyboardInterrupt, and later ones wait (main thread only, as Python requires). Once a stop
+    began, the waiting handlers stay until main() returns; otherwise the previous ones come
+    back at the block's end."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {sig: signal.signal(sig, _first_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if on_stop is not None:
+        _on_first_stop.append(on_stop)
     try:
         yield
     finally:
+        if on_stop is not None:
+            _on_first_stop.remove(on_stop)
         for sig, old in previous.items():
             if signal.getsignal(sig) is _first_stop:
                 signal.signal(sig, old)
