@@ -78,6 +78,12 @@ class BuildPlan:
     trusted: bool = False
 
 
+def _rendered_requirements(req_dir: str) -> str:
+    """Where the sanitized requirements lie, relative to the checkout: beside the env file
+    (``req_dir``, "" for the root), so its relative includes resolve as in the repository."""
+    return f"{req_dir}/{RENDERED_REQUIREMENTS}" if req_dir else RENDERED_REQUIREMENTS
+
+
 def _is_local_requirement(line: str) -> bool:
     text = line.strip()
     if text.startswith(("-e ", "--editable")):
@@ -143,7 +149,7 @@ def make_plan(
     req_dir = Path(spec.path).parent.as_posix() if spec.path else ""
     if req_dir == ".":
         req_dir = ""
-    rendered = f"{req_dir}/{RENDERED_REQUIREMENTS}".lstrip("/")
+    rendered = _rendered_requirements(req_dir)
     files: list[tuple[str, bytes]] = []
     for rel in sorted(set(spec.files)):
         if rel == rendered:
@@ -216,9 +222,7 @@ def install_script(plan: BuildPlan, host: HostSettings, *, wheels_only: bool = F
     """
     index = uv_index_args(host)
     no_build = ["--no-build"] if wheels_only else []
-    req_file = f"{BUILD_DIR}/repo/{plan.requirements_dir}/{RENDERED_REQUIREMENTS}".replace(
-        "//", "/"
-    )
+    req_file = f"{BUILD_DIR}/repo/{_rendered_requirements(plan.requirements_dir)}"
     inputs: list[str] = []
     if plan.requirements:
         inputs += ["-r", req_file]
@@ -356,7 +360,7 @@ def warmup_script(plan: BuildPlan) -> str:
 def context_tar(plan: BuildPlan, host: HostSettings) -> bytes:
     """The tar of the build folder: dependency files, rendered requirements, install script."""
     buf = io.BytesIO()
-    req_rel = "/".join(p for p in ("repo", plan.requirements_dir, RENDERED_REQUIREMENTS) if p)
+    req_rel = f"repo/{_rendered_requirements(plan.requirements_dir)}"
     entries: list[tuple[str, bytes, int]] = [
         ("install.sh", install_script(plan, host).encode(), 0o755),
         (WHEELS_SCRIPT, install_script(plan, host, wheels_only=True).encode(), 0o755),
