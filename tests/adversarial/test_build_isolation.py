@@ -19,7 +19,7 @@ import docker
 import docker.types
 import pytest
 from attack_repos import base_image_fixture  # noqa: F401
-from build_packages import plant_code, with_find_links, write_sdist, write_wheel
+from build_packages import plant_code, pth_line, with_find_links, write_sdist, write_wheel
 
 from docker_fake import WrappedEngine
 from repograder.detect import EnvKind, EnvSpec
@@ -133,8 +133,7 @@ def test_student_build_code_cannot_write_the_shared_package_cache(
     sdist = f"rgplant{token}"
     wheel = f"rgpth{token}"
     write_sdist(links, sdist, "1.0", plant_code(token, "setup"))
-    hexed = plant_code(token, "pth").encode().hex()
-    pth = f"import os; exec(bytes.fromhex({hexed!r}).decode())\n"
+    pth = pth_line(plant_code(token, "pth"))
     write_wheel(links, wheel, "1.0", {f"{wheel}.pth": pth, f"{wheel}/__init__.py": ""})
     repo = _repo(tmp_path, sdist, wheel)
     box = _sandbox(box_factory, links, tmp_path / "cache", spy)
@@ -279,8 +278,7 @@ def test_a_package_of_the_shared_layer_never_runs_as_root_in_a_group_build(
     links = tmp_path / "links"
     links.mkdir()
     shared, own = f"rgswap{token}", f"rgown{token}"
-    hexed = SWAP_PYTHON.format(token=token).encode().hex()
-    pth = f"import os; exec(bytes.fromhex({hexed!r}).decode())\n"
+    pth = pth_line(SWAP_PYTHON.format(token=token))
     write_wheel(links, shared, "1.0", {f"{shared}.pth": pth, f"{shared}/__init__.py": ""})
     write_wheel(links, own, "1.0", {f"{own}/__init__.py": ""})
     repo = _repo(tmp_path, shared, own)
