@@ -354,6 +354,18 @@ def remove_images(cache: Path) -> None:
         sd.remove_image(image)
 
 
+def compile_grader() -> None:
+    """Byte-compile repograder's own modules, as installing its wheel does (pip compiles at
+    install time). From a source checkout (``pip install -e``) in a shell that sets
+    PYTHONDONTWRITEBYTECODE, as this project's VMs do, every grader run and each of its helper
+    processes would compile them again: 0.4 s of a 2.2 s warm re-run measured here."""
+    import compileall
+
+    import repograder
+
+    compileall.compile_dir(Path(repograder.__file__).resolve().parent, quiet=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--groups", type=int, default=16, help="synthetic groups (default 16)")
@@ -381,6 +393,7 @@ def main() -> None:
     parser.add_argument("--keep-images", action="store_true")
     parser.add_argument("--workdir", type=Path, help="keep the groups and reports here")
     args = parser.parse_args()
+    compile_grader()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="grade-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     cache = root / "cache"

@@ -423,7 +423,11 @@ def _measure(data: bytes, max_analysed_pages: int, size_tolerance: float) -> JSO
 
 
 def _png(width: int, height: int, stride: int, pixels: bytes) -> bytes:
-    """Encode 8-bit RGB rows as a PNG (no Pillow dependency for thumbnails)."""
+    """Encode 8-bit RGB rows as a PNG (no Pillow dependency for thumbnails).
+
+    zlib's default level (6): on a 300-px page of the bundled IEEE paper level 9 took 3-5× as
+    long (15 ms against 5 ms at 200 px, 61 against 13 ms at 400 px) for 1-2 % fewer bytes, and
+    the thumbnails are made for every group of every run."""
     rows = b"".join(b"\x00" + pixels[y * stride : y * stride + width * 3] for y in range(height))
 
     def chunk(kind: bytes, body: bytes) -> bytes:
@@ -434,7 +438,7 @@ def _png(width: int, height: int, stride: int, pixels: bytes) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IDAT", zlib.compress(rows, 6))
         + chunk(b"IEND", b"")
     )
 
