@@ -139,10 +139,13 @@ def infer_layer(
 
     A package is shared when at least ``max(min_groups, ceil(min_share * len(groups)))``
     groups ask for it. Its version: groups whose specifier has no upper bound (unpinned,
-    ``>=``) all resolve to the newest version, so they form one cohort whose lower bounds are
-    combined; every distinct bounded specifier (``==``, ``<``, ``~=``) is a cohort of its own.
-    The largest cohort (ties: the newest-version cohort, then the specifier text) decides the
-    layer's line; the other groups "differ" and their own layer replaces that package. All
+    ``>=``, ``!=``) all resolve to the newest version, so they form one cohort; a lower bound or
+    exclusion joins its line only when at least half of that cohort states it, so one group's
+    ``!=`` (the newest version excluded) or impossible ``>=3.0`` cannot move or break the
+    layer for the others (its own build resolves its own line; a group whose exclusion was left
+    out "differs"). Every distinct bounded specifier (``==``, ``<``, ``~=``) is a cohort of its
+    own. The largest cohort (ties: the newest-version cohort, then the specifier text) decides
+    the layer's line; the other groups "differ" and their own layer replaces that package. All
     chosen lines are resolved together when the layer is built (one ``uv pip compile``); if
     they conflict, the layer fails to build and groups are built on the base image (noted).
     ``extra`` lines (the notebook tooling) are added when anything is shared.
@@ -167,7 +170,7 @@ def infer_layer(
             continue
         cohorts: dict[str, list[str]] = {}  # "" = newest-version cohort
         extras: set[str] = set()
-        lower: set[str] = set()
+        clauses: dict[str, list[str]] = {}  # the newest-version cohort's bounds -> groups
         for group, reqs in sorted(per_group.items()):
             req = reqs.get(name)
             if req is None:
@@ -175,13 +178,22 @@ def infer_layer(
             extras.update(canonicalize_name(e) for e in req.extras)
             if _reaches_latest(req):
                 cohorts.setdefault("", []).append(group)
-                lower.update(str(s) for s in req.specifier)
+                for clause in {str(s) for s in req.specifier}:
+                    clauses.setdefault(clause, []).append(group)
             else:
                 cohorts.setdefault(str(req.specifier), []).append(group)
         key = min(cohorts, key=lambda k: (-len(cohorts[k]), k != "", k))
-        spec = ",".join(sorted(lower)) if key == "" else key
+        newest = len(cohorts.get("", ()))
+        kept = sorted(c for c, who in clauses.items() if 2 * len(who) >= newest)
+        spec = ",".join(kept) if key == "" else key
         extra_text = f"[{','.join(sorted(extras))}]" if extras else ""
-        differing = tuple(g for k, members in cohorts.items() if k != key for g in members)
+        differing = {g for k, members in cohorts.items() if k != key for g in members}
+        if key == "":
+            # A left-out lower bound is met by the newest version; a left-out exclusion may
+            # name it: that group's own build decides.
+            for clause, who in clauses.items():
+                if clause not in kept and clause.startswith("!="):
+                    differing.update(who)
         shared.append(
             SharedPackage(name, f"{name}{extra_text}{spec}", counts[name], tuple(sorted(differing)))
         )

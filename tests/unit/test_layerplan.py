@@ -41,16 +41,43 @@ def test_packages_several_groups_ask_for_are_shared() -> None:
 def test_the_largest_cohort_decides_the_pin_and_the_others_differ() -> None:
     choice = infer_layer(_course())
     numpy = next(p for p in choice.packages if p.name == "numpy")
-    # Unpinned and lower-bound-only groups all resolve to the newest numpy: one cohort of 4,
-    # with the lower bounds combined; the bounded pins are the groups' own differences.
-    assert numpy.line == "numpy>=1.26"
+    # Unpinned and lower-bound-only groups all resolve to the newest numpy: one cohort of 4;
+    # g5's ">=1.26" (1 of 4) stays its own, and the newest numpy meets it. The bounded pins
+    # are the groups' own differences.
+    assert numpy.line == "numpy"
     assert numpy.differing == ("g4", "g6")
     torch = next(p for p in choice.packages if p.name == "torch")
-    assert torch.line == "torch>=2.0"
+    assert torch.line == "torch"
     assert torch.differing == ()
     assert "numpy" in choice.group_note("g4")
     assert "own versions" in choice.group_note("g4")
     assert "own versions" not in choice.group_note("g1")
+
+
+def test_a_bound_joins_the_layer_only_when_half_the_newest_cohort_states_it() -> None:
+    plain = ["scipy", "soundfile"]
+    # One group excludes the newest numpy, another asks for one that does not exist: neither
+    # may move or break the layer of the other groups (they would replace or lose it).
+    choice = infer_layer(
+        {
+            "g1": ["numpy>=1.26", *plain],
+            "g2": ["numpy", *plain],
+            "g3": ["numpy>=1.26", *plain],
+            "g4": ["numpy", *plain],
+            "g5": ["numpy!=2.4.6,>=3.0", *plain],
+        }
+    )
+    numpy = next(p for p in choice.packages if p.name == "numpy")
+    assert numpy.line == "numpy"  # >=1.26: 2 of 5; !=2.4.6 and >=3.0: 1 of 5
+    assert numpy.differing == ("g5",)
+    assert "own versions of: numpy" in choice.group_note("g5")
+    assert "own versions" not in choice.group_note("g1")
+    # Stated by half the cohort or more, a bound is the layer's (met by the others too).
+    half = infer_layer(
+        {"a": ["numpy>=2.0"], "b": ["numpy>=2.0,!=2.1.0"], "c": ["numpy"], "d": ["numpy!=2.1.0"]}
+    )
+    assert half.requirements == ("numpy!=2.1.0,>=2.0",)
+    assert half.packages[0].differing == ()
 
 
 def test_a_bounded_pin_wins_when_most_groups_share_it() -> None:
