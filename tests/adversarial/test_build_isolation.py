@@ -193,6 +193,31 @@ def test_all_wheels_stay_on_the_shared_cache_and_newer_sdists_are_built(
     assert _shared_cache_markers(token) == ""
 
 
+def test_a_newer_pre_release_without_a_wheel_is_no_reason_to_build_from_source(
+    box_factory: list[sandbox_docker.DockerSandbox],
+    spy: list[ContainerSpec],
+    tmp_path: Path,
+) -> None:
+    # Found by a review: the index had numpy 2.5.0rc1 with no wheel for cp311, and every
+    # unpinned numpy went to a second, source-build container (that installed the same 2.4.6).
+    token = uuid.uuid4().hex[:10]
+    links = tmp_path / "links"
+    links.mkdir()
+    name = f"rgpre{token}"
+    write_wheel(links, name, "1.0", {f"{name}/__init__.py": "VERSION = '1.0'\n"})
+    write_sdist(links, name, "2.0rc1", plant_code(token, "setup"))
+    box = _sandbox(box_factory, links, tmp_path / "cache", spy)
+    repo = _repo(tmp_path, name)
+
+    build = box.prepare(_spec(name), repo, tmp_path / "logs")
+
+    assert build.ok, build.log_excerpt
+    assert sandbox_docker.SOURCE_BUILD_NOTE not in build.notes
+    assert len(spy) == 1  # wheels only: one container
+    code = f"python -c 'import {name}; print({name}.VERSION)'"
+    assert _run(box, build, repo, code).strip() == "1.0"
+
+
 # A wheel's script named like a system program: once installed it is first on the image's
 # PATH (/opt/venv/bin). It records who ran it, then runs the real program.
 SHADOW = """#!python
