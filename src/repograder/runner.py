@@ -261,14 +261,15 @@ def hint_for(
             "unavailable (torch.device('cuda' if torch.cuda.is_available() else 'cpu'))"
         )
     gap = syslibs.missing_library(output) if gap_confirmed else None
-    if gap is not None and gap.debian:
+    if gap is not None:
         # The verdict is `error` (the lecturer's gap), so the advice must not send the group
-        # after a file ('ffmpeg' is not in the repository) or a version pin.
+        # after a file ('ffmpeg' is not in the repository) or a version pin, nor tell it to
+        # name the package when the grader's table does not know it.
         what = "program" if gap.kind == "program" else "system library"
+        package = f" (Debian package {gap.debian})" if gap.debian else ""
         return (
-            f"the {what} '{gap.library}' is not installed in the grading environment (Debian "
-            f"package {gap.debian}): the grader's gap, not the group's; the lecturer adds "
-            f"`apt: [{gap.debian}]` to the rubric's environment"
+            f"the {what} '{gap.library}' is not installed in the grading environment"
+            f"{package}: the grader's gap, not the group's; the lecturer should {gap.fix}"
         )
     library = _SHARED_LIB.search(output)
     if library or "sndfile library not found" in output:

@@ -260,6 +260,15 @@ FILES = frozenset({"main.py", "src/model.py", "data/train.csv", "run.sh"})
             1,
             "`apt: [libatomic1]`",
         ),
+        # found by a review: a library the table does not know (libjack) got the verdict
+        # `error` ("not the group's fault") and a hint telling the group to name its package
+        (
+            "OSError: libjack.so.0: cannot open shared object file: No such file or directory",
+            1,
+            "system library 'libjack.so.0' is not installed in the grading environment: the "
+            "grader's gap, not the group's; the lecturer should find the Debian package that "
+            "ships libjack.so.0 (`apt-file search libjack.so.0`)",
+        ),
         (
             "bash: line 1: my_tool: command not found",
             127,
