@@ -202,8 +202,19 @@ def grade_all(
             if waiting is not None and waiting not in handed.values():
                 waiting.discard()  # fetched, but an earlier group's fetch never ended
         ctx.effects.progress.end()
+    if layer is not None and layer.choice is not None:
+        _record_layer_failure(ctx, layer.choice)
     ordered = tuple(results[g.name] for g in groups if g.name in results)
     return _run_result(config, ctx, started_at, ordered)
+
+
+def _record_layer_failure(ctx: GradingContext, choice: layerplan.LayerChoice) -> None:
+    """Say in ``shared-layer.json`` that the inferred layer did not build (``image`` null,
+    ``error``: why, with its log): the groups were built on the base image instead."""
+    error = getattr(ctx.effects.sandbox, "layer_error", None)
+    if isinstance(error, str) and error:
+        data = {**choice.to_json(), "image": None, "error": error}
+        report_results.write_json_atomic(ctx.plan.out_dir / "shared-layer.json", data)
 
 
 def course_layer(

@@ -115,6 +115,29 @@ def test_the_layer_is_decided_once_before_any_build_and_reported(tmp_path: Path)
     assert again.events.count("prepare") == 1
 
 
+class FailingLayer(LayeringFake):
+    layer_error = "dependency resolution failed (log: common.log)"
+
+
+def test_a_layer_that_did_not_build_is_recorded_as_such(tmp_path: Path) -> None:
+    # Found by a review: shared-layer.json named an image that never existed.
+    path = _course(tmp_path, {"a": "numpy\n", "b": "numpy\n"})
+    config = load_groups(path)
+    pipeline.grade_all(config, config.groups, _ctx(tmp_path, FailingLayer(), path))
+    data = json.loads((tmp_path / "out" / "shared-layer.json").read_text())
+    assert data["requirements"][0] == "numpy"
+    assert data["image"] is None
+    assert data["error"] == FailingLayer.layer_error
+    built = tmp_path / "built"
+    built.mkdir()
+    path = _course(built, {"a": "numpy\n", "b": "numpy\n"})
+    config = load_groups(path)
+    pipeline.grade_all(config, config.groups, _ctx(built, LayeringFake(), path))
+    data = json.loads((built / "out" / "shared-layer.json").read_text())
+    assert data["image"] == "fake:layer"
+    assert "error" not in data
+
+
 def test_a_declared_layer_or_environment_none_is_not_replaced(tmp_path: Path) -> None:
     path = _course(tmp_path, {"a": "numpy\n", "b": "numpy\n"}, "environment: none\n")
     config = load_groups(path)

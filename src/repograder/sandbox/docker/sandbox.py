@@ -120,6 +120,12 @@ class DockerSandbox:
         """True when the rubric named the shared layer (an inferred one must not replace it)."""
         return self._common_plan is not None and not self._layer_inferred
 
+    @property
+    def layer_error(self) -> str | None:
+        """Why this run's shared layer did not build (summary and log path); None when it
+        built, was not needed or was not tried."""
+        return self._common_error
+
     def use_inferred_layer(
         self, common: Sequence[str], apt: Sequence[str] = (), warmup: Sequence[str] = ()
     ) -> str | None:
