@@ -241,7 +241,9 @@ def _walk_markdown(text: str, coll: _Collector) -> None:
             if item_anns:
                 item_anns.pop()
         elif tok.type in ("fence", "code_block"):
-            lang = tok.info.strip().strip("{}.").split(maxsplit=1)[0] if tok.info.strip() else ""
+            # ```{python}, ```{.bash}; a bare ```{ names no language
+            words = tok.info.strip().strip("{}.").split(maxsplit=1)
+            lang = words[0] if words else ""
             lang = lang.split(",")[0].lstrip(".")
             first = line0 + (2 if tok.type == "fence" else 1)
             lines = tok.content.split("\n")

@@ -726,6 +726,13 @@ def test_parse_readme_never_raises(parts: list[str]) -> None:
         assert isinstance(warnings, tuple)
 
 
+def test_a_fence_whose_info_is_only_braces_names_no_language() -> None:
+    # Found by the property test above: "```{" raised IndexError.
+    for info in ("{", "{}", "{.}", " { "):
+        steps, _warnings = parse_readme(f"```{info}\npython run.py\n```\n", "README.md")
+        assert [s.command for s in steps] == ["python run.py"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Edge cases found while writing the heuristics
 
