@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import Specifier
 from packaging.utils import canonicalize_name
 
 from repograder.model import JSONDict
@@ -138,14 +139,15 @@ def infer_layer(
     """The shared layer of ``groups`` (group name -> its requirement lines).
 
     A package is shared when at least ``max(min_groups, ceil(min_share * len(groups)))``
-    groups ask for it. Its version: groups whose specifier has no upper bound (unpinned,
-    ``>=``, ``!=``) all resolve to the newest version, so they form one cohort; a lower bound or
-    exclusion joins its line only when at least half of that cohort states it, so one group's
-    ``!=`` (the newest version excluded) or impossible ``>=3.0`` cannot move or break the
-    layer for the others (its own build resolves its own line; a group whose exclusion was left
-    out "differs"). Every distinct bounded specifier (``==``, ``<``, ``~=``) is a cohort of its
-    own. The largest cohort (ties: the newest-version cohort, then the specifier text) decides
-    the layer's line; the other groups "differ" and their own layer replaces that package. All
+    groups ask for it (a group's lines for one package are combined). Its version: groups
+    whose specifier has no upper bound (unpinned, ``>=``, ``>``, ``!=``) resolve to the newest
+    version their exclusions allow, so they form one cohort; a lower bound or exclusion joins
+    its line only when more than half of that cohort states it, so a minority's ``!=`` (the
+    newest version excluded) or impossible ``>=3.0`` cannot move or break the layer for the
+    others (each group's own build resolves its own line; the groups on either side of an
+    exclusion "differ"). Every distinct bounded specifier (``==``, ``<``, ``~=``) is a cohort
+    of its own. The largest cohort (ties: the newest-version cohort, then the specifier text)
+    decides the layer's line; the other groups "differ", their own layer replaces it. All
     chosen lines are resolved together when the layer is built (one ``uv pip compile``); if
     they conflict, the layer fails to build and groups are built on the base image (noted).
     ``extra`` lines (the notebook tooling) are added when anything is shared.
@@ -155,8 +157,12 @@ def infer_layer(
         reqs: dict[str, Requirement] = {}
         for line in lines:
             req = _parse(line)
-            if req is not None:
-                reqs.setdefault(canonicalize_name(req.name), req)
+            if req is None:
+                continue
+            known = reqs.setdefault(canonicalize_name(req.name), req)
+            if known is not req:  # `numpy>=1.20` and `numpy!=2.4.6` on two lines: both hold
+                known.specifier &= req.specifier
+                known.extras |= req.extras
         per_group[group] = reqs
     n = len(per_group)
     threshold = max(min_groups, math.ceil(min_share * n - 1e-9))
@@ -170,7 +176,9 @@ def infer_layer(
             continue
         cohorts: dict[str, list[str]] = {}  # "" = newest-version cohort
         extras: set[str] = set()
-        clauses: dict[str, list[str]] = {}  # the newest-version cohort's bounds -> groups
+        # The newest-version cohort's bounds -> the groups stating them; a Specifier compares
+        # canonically (`>=1.26` is `>= 1.26.0`).
+        clauses: dict[Specifier, list[str]] = {}
         for group, reqs in sorted(per_group.items()):
             req = reqs.get(name)
             if req is None:
@@ -178,22 +186,24 @@ def infer_layer(
             extras.update(canonicalize_name(e) for e in req.extras)
             if _reaches_latest(req):
                 cohorts.setdefault("", []).append(group)
-                for clause in {str(s) for s in req.specifier}:
+                for clause in set(req.specifier):
                     clauses.setdefault(clause, []).append(group)
             else:
                 cohorts.setdefault(str(req.specifier), []).append(group)
         key = min(cohorts, key=lambda k: (-len(cohorts[k]), k != "", k))
-        newest = len(cohorts.get("", ()))
-        kept = sorted(c for c, who in clauses.items() if 2 * len(who) >= newest)
-        spec = ",".join(kept) if key == "" else key
+        newest = cohorts.get("", [])
+        # A strict majority: in a cohort of two, one group's typo would otherwise decide.
+        kept = {c for c, who in clauses.items() if 2 * len(who) > len(newest)}
+        spec = ",".join(sorted(str(c) for c in kept)) if key == "" else key
         extra_text = f"[{','.join(sorted(extras))}]" if extras else ""
         differing = {g for k, members in cohorts.items() if k != key for g in members}
         if key == "":
-            # A left-out lower bound is met by the newest version; a left-out exclusion may
-            # name it: that group's own build decides.
+            # A left-out lower bound is met by the newest version; an exclusion may name it:
+            # a group on the other side of one (left out: who states it; kept: who does not)
+            # may resolve another version than the layer's, and its own build decides.
             for clause, who in clauses.items():
-                if clause not in kept and clause.startswith("!="):
-                    differing.update(who)
+                if clause.operator == "!=":
+                    differing.update(who if clause not in kept else set(newest) - set(who))
         shared.append(
             SharedPackage(name, f"{name}{extra_text}{spec}", counts[name], tuple(sorted(differing)))
         )

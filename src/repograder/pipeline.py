@@ -15,7 +15,7 @@ import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -201,9 +201,10 @@ def grade_all(
         for waiting in in_order.values():
             if waiting is not None and waiting not in handed.values():
                 waiting.discard()  # fetched, but an earlier group's fetch never ended
+        if layer is not None and layer.choice is not None:
+            with suppress(OSError):  # must not hide why the run ended
+                _record_layer_failure(ctx, layer.choice)
         ctx.effects.progress.end()
-    if layer is not None and layer.choice is not None:
-        _record_layer_failure(ctx, layer.choice)
     ordered = tuple(results[g.name] for g in groups if g.name in results)
     return _run_result(config, ctx, started_at, ordered)
 
@@ -265,7 +266,8 @@ def course_layer(
 
 
 def _stored_layer(path: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
-    """(requirements, apt, warm-ups) of an earlier run's inferred layer; None if unreadable."""
+    """(requirements, apt, warm-ups) of an earlier run's inferred layer (all empty when it
+    did not build); None if unreadable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -277,6 +279,10 @@ def _stored_layer(path: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
         return None
     if not all(isinstance(x, str) for x in (*reqs, *warm)):
         return None
+    if data.get("error"):
+        # It did not build: the course's groups were built on the base image, and so is
+        # this one (a retry here would put one group on another parent than the others).
+        return (), (), ()
     return tuple(reqs), (), tuple(warm)
 
 

@@ -266,10 +266,15 @@ def hint_for(
         # after a file ('ffmpeg' is not in the repository) or a version pin, nor tell it to
         # name the package when the grader's table does not know it.
         what = "program" if gap.kind == "program" else "system library"
-        package = f" (Debian package {gap.debian})" if gap.debian else ""
+        if gap.debian:
+            return (
+                f"the {what} '{gap.library}' is not installed in the grading environment "
+                f"(Debian package {gap.debian}): the grader's gap, not the group's; the "
+                f"lecturer adds `apt: [{gap.debian}]` to the rubric's environment"
+            )
         return (
-            f"the {what} '{gap.library}' is not installed in the grading environment"
-            f"{package}: the grader's gap, not the group's; the lecturer should {gap.fix}"
+            f"the {what} '{gap.library}' is not installed in the grading environment: the "
+            f"grader's gap, not the group's; the lecturer should {gap.fix}"
         )
     library = _SHARED_LIB.search(output)
     if library or "sndfile library not found" in output:

@@ -218,6 +218,30 @@ def test_a_newer_pre_release_without_a_wheel_is_no_reason_to_build_from_source(
     assert _run(box, build, repo, code).strip() == "1.0"
 
 
+def test_a_newer_pre_release_counts_when_the_group_asks_for_pre_releases(
+    box_factory: list[sandbox_docker.DockerSandbox],
+    spy: list[ContainerSpec],
+    tmp_path: Path,
+) -> None:
+    # pip takes a pre-release when the specifier names one: so must the newer-sdist probe.
+    token = uuid.uuid4().hex[:10]
+    links = tmp_path / "links"
+    links.mkdir()
+    name = f"rgrc{token}"
+    write_wheel(links, name, "2.0rc1", {f"{name}/__init__.py": "VERSION = '2.0rc1'\n"})
+    write_sdist(links, name, "2.0rc2", plant_code(token, "setup"))
+    box = _sandbox(box_factory, links, tmp_path / "cache", spy)
+    repo = _repo(tmp_path, f"{name}>=2.0rc1")
+
+    build = box.prepare(_spec(f"{name}>=2.0rc1"), repo, tmp_path / "logs")
+
+    assert build.ok, build.log_excerpt
+    assert sandbox_docker.SOURCE_BUILD_NOTE in build.notes
+    code = f"python -c 'import {name}; print({name}.VERSION)'"
+    assert _run(box, build, repo, code).strip() == "2.0rc2"
+    assert _shared_cache_markers(token) == ""
+
+
 # A wheel's script named like a system program: once installed it is first on the image's
 # PATH (/opt/venv/bin). It records who ran it, then runs the real program.
 SHADOW = """#!python

@@ -128,6 +128,10 @@ def test_a_layer_that_did_not_build_is_recorded_as_such(tmp_path: Path) -> None:
     assert data["requirements"][0] == "numpy"
     assert data["image"] is None
     assert data["error"] == FailingLayer.layer_error
+    # Re-grading one group adopts "no layer", as the others were built (on the base image).
+    only = LayeringFake()
+    pipeline.grade_all(config, config.groups[1:], _ctx(tmp_path, only, path, force=True))
+    assert only.layers == [((), ())]
     built = tmp_path / "built"
     built.mkdir()
     path = _course(built, {"a": "numpy\n", "b": "numpy\n"})

@@ -54,7 +54,7 @@ def test_the_largest_cohort_decides_the_pin_and_the_others_differ() -> None:
     assert "own versions" not in choice.group_note("g1")
 
 
-def test_a_bound_joins_the_layer_only_when_half_the_newest_cohort_states_it() -> None:
+def test_a_bound_joins_the_layer_only_when_most_of_the_newest_cohort_states_it() -> None:
     plain = ["scipy", "soundfile"]
     # One group excludes the newest numpy, another asks for one that does not exist: neither
     # may move or break the layer of the other groups (they would replace or lose it).
@@ -72,12 +72,30 @@ def test_a_bound_joins_the_layer_only_when_half_the_newest_cohort_states_it() ->
     assert numpy.differing == ("g5",)
     assert "own versions of: numpy" in choice.group_note("g5")
     assert "own versions" not in choice.group_note("g1")
-    # Stated by half the cohort or more, a bound is the layer's (met by the others too).
-    half = infer_layer(
-        {"a": ["numpy>=2.0"], "b": ["numpy>=2.0,!=2.1.0"], "c": ["numpy"], "d": ["numpy!=2.1.0"]}
+    # The smallest course that shares: a tie is no majority (found by a review).
+    assert infer_layer({"a": ["numpy>=3.0"], "b": ["numpy"]}).requirements == ("numpy",)
+    tie = infer_layer({"a": ["numpy!=2.4.6"], "b": ["numpy"]})
+    assert tie.requirements == ("numpy",)
+    assert tie.packages[0].differing == ("a",)
+    # Stated by most of the cohort, a bound is the layer's; the others are met by it.
+    most = infer_layer(
+        {"a": ["numpy>=2.0"], "b": ["numpy>=2.0,!=2.1.0"], "c": ["numpy>=2.0"], "d": ["numpy"]}
     )
-    assert half.requirements == ("numpy!=2.1.0,>=2.0",)
-    assert half.packages[0].differing == ()
+    assert most.requirements == ("numpy>=2.0",)
+    assert most.packages[0].differing == ("b",)
+
+
+def test_bounds_are_counted_by_meaning_and_across_a_group_s_lines() -> None:
+    # `!= 2.4.6.0` is `!=2.4.6`; a group's two numpy lines both hold (found by a review).
+    choice = infer_layer(
+        {"a": ["numpy!=2.4.6"], "b": ["numpy >= 1.20", "numpy != 2.4.6.0"], "c": ["numpy"]}
+    )
+    assert choice.requirements == ("numpy!=2.4.6",)
+    # A kept exclusion: who did not state it resolves the newest version, maybe another one.
+    assert choice.packages[0].differing == ("c",)
+    capped = infer_layer({"a": ["numpy", "numpy<2"], "b": ["numpy<2"], "c": ["numpy"]})
+    assert capped.requirements == ("numpy<2",)
+    assert capped.packages[0].differing == ("c",)
 
 
 def test_a_bounded_pin_wins_when_most_groups_share_it() -> None:

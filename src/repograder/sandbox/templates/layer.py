@@ -137,11 +137,11 @@ def _sdist_only_newer(pin: tuple[str, str], uv_args: list[str]) -> bool:
     name, version = pin
     # "x>1.0" never matches 1.0+local, and a local label is not allowed after ">".
     wanted = f"{name}>{version.split('+', 1)[0]}\n"
-    # Pre-releases are not "newer": pip (what the README's `pip install` runs) takes none
-    # unless asked, and an index holding e.g. numpy 2.5.0rc1 without a wheel for this Python
-    # sent every unpinned numpy to a needless source build.
+    # Pre-releases are not "newer" unless the lock holds one (then `x>2.6.0rc1` names one, as
+    # pip's own rule has it): an index holding e.g. numpy 2.5.0rc1 without a wheel for this
+    # Python sent every unpinned numpy to a needless source build.
     cmd = [UV, "pip", "compile", "-q", "--no-deps", "--no-build", "--no-header"]
-    cmd += ["--prerelease", "disallow"]
+    cmd += ["--prerelease", "explicit"]
     cmd += ["--python", VENV_PYTHON, *uv_args, "-"]
     proc = subprocess.run(cmd, input=wanted, capture_output=True, text=True, check=False)
     return proc.returncode != 0 and bool(_NO_WHEEL.search(proc.stdout + proc.stderr))
