@@ -345,10 +345,14 @@ SYMBOL_LIBRARIES: tuple[tuple[str, str], ...] = (
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Every repetition is bounded and the soname must start a word: a step's 64 KiB of output
 # (a long base64 line, a progress bar) must not make these quadratic (minutes, before).
+# With the path it was named by, if any (``./build/libfoo.so``: the project's own file).
 _SONAME = re.compile(
-    r"(?<![\w.+-])(lib[\w.+-]{1,100}?\.so(?:\.[\w.]{1,40})?)'?:\s{1,20}cannot\s{1,20}"
-    r"open\s{1,20}shared\s{1,20}object\s{1,20}file"
+    r"(?<![\w.+/-])((?:[\w.+-]{0,100}/){0,30}lib[\w.+-]{1,100}?\.so(?:\.[\w.]{1,40})?)'?:"
+    r"\s{1,20}cannot\s{1,20}open\s{1,20}shared\s{1,20}object\s{1,20}file"
 )
+# Where Debian's packages put shared libraries: a library named by a path elsewhere (the
+# project's folder, a relative path, a package's own folder) is not a system library.
+_SYSTEM_LIBRARY_DIRS = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/usr/local/lib/")
 _CANNOT_LOAD = re.compile(r"cannot\s{1,20}load\s{1,20}library\s{1,20}'([^'\n]{1,300})'")
 # cffi/cairocffi: the name given to find_library, e.g. "cairo-2"
 _NO_LIBRARY_CALLED = re.compile(
@@ -483,7 +487,10 @@ def _candidates(text: str) -> list[MissingLibrary]:
     found: list[MissingLibrary] = []
     for pattern in (_CANNOT_LOAD, _SONAME):
         for match in pattern.finditer(text):
-            name = match.group(1).rsplit("/", 1)[-1]
+            named = match.group(1)
+            if "/" in named and not named.startswith(_SYSTEM_LIBRARY_DIRS):
+                continue  # e.g. ./build/libfoo.so, a file the project did not build
+            name = named.rsplit("/", 1)[-1]
             line_end = text.find("\n", match.end())
             rest = text[match.end() : line_end if line_end >= 0 else None]
             if pattern is _CANNOT_LOAD and "undefined symbol" in rest:
