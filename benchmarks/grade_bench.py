@@ -358,7 +358,8 @@ def compile_grader() -> None:
     """Byte-compile repograder's own modules, as installing its wheel does (pip compiles at
     install time). From a source checkout (``pip install -e``) in a shell that sets
     PYTHONDONTWRITEBYTECODE, as this project's VMs do, every grader run and each of its helper
-    processes would compile them again: 0.4 s of a 2.2 s warm re-run measured here."""
+    processes would compile them again: 0.4 s of a 2.2 s warm re-run measured here (0.3-1 s
+    in warm_bench.py's runs, which use this too)."""
     import compileall
 
     import repograder

@@ -124,20 +124,6 @@ def profile_run(groups: Path, out: Path, cache: Path) -> None:
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
 
 
-def compile_package() -> None:
-    """Byte-compile the grader as ``pip install`` of its wheel does.
-
-    An editable install under ``PYTHONDONTWRITEBYTECODE=1`` (as on the development machine)
-    otherwise compiles every module from source in every run, about 0.3-1 s that no
-    installed grader pays.
-    """
-    import compileall
-
-    import repograder
-
-    compileall.compile_dir(str(Path(repograder.__file__).parent), quiet=1)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--groups", type=int, default=16)
@@ -148,7 +134,7 @@ def main() -> None:
     root = args.workdir or Path(tempfile.mkdtemp(prefix="warm-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     cache, out, groups = root / "cache", root / "report", root / "groups.yaml"
-    compile_package()
+    grade_bench.compile_grader()
     try:
         if not groups.exists():
             repos = make_light_groups(root, args.groups)
