@@ -161,19 +161,33 @@ def test_student_build_code_cannot_write_the_shared_package_cache(
         assert str(links) in {m.target for m in binds}
 
 
+def _wheel_and_sdist(
+    box_factory: list[sandbox_docker.DockerSandbox],
+    spy: list[ContainerSpec],
+    tmp_path: Path,
+    prefix: str,
+    wheel: str,
+    sdist: str,
+) -> tuple[str, str, sandbox_docker.DockerSandbox]:
+    """(token, name, sandbox): a find-links folder where package ``name`` has a wheel of
+    version ``wheel`` and only an sdist of ``sdist`` (whose setup.py leaves ``token``'s
+    markers); ``VERSION`` in the package says which one was installed."""
+    token = uuid.uuid4().hex[:10]
+    links = tmp_path / "links"
+    links.mkdir()
+    name = f"{prefix}{token}"
+    write_wheel(links, name, wheel, {f"{name}/__init__.py": f"VERSION = {wheel!r}\n"})
+    write_sdist(links, name, sdist, plant_code(token, "setup"))
+    return token, name, _sandbox(box_factory, links, tmp_path / "cache", spy)
+
+
 def test_all_wheels_stay_on_the_shared_cache_and_newer_sdists_are_built(
     box_factory: list[sandbox_docker.DockerSandbox],
     spy: list[ContainerSpec],
     tmp_path: Path,
 ) -> None:
-    token = uuid.uuid4().hex[:10]
-    links = tmp_path / "links"
-    links.mkdir()
-    name = f"rgold{token}"
     # 1.0 has a wheel, 2.0 only an sdist: `--no-build` alone would silently pick 1.0.
-    write_wheel(links, name, "1.0", {f"{name}/__init__.py": "VERSION = '1.0'\n"})
-    write_sdist(links, name, "2.0", plant_code(token, "setup"))
-    box = _sandbox(box_factory, links, tmp_path / "cache", spy)
+    token, name, box = _wheel_and_sdist(box_factory, spy, tmp_path, "rgold", "1.0", "2.0")
 
     pinned_repo = _repo(tmp_path / "a", f"{name}==1.0")
     pinned = box.prepare(_spec(f"{name}==1.0"), pinned_repo, tmp_path / "logs-a")
@@ -200,13 +214,7 @@ def test_a_newer_pre_release_without_a_wheel_is_no_reason_to_build_from_source(
 ) -> None:
     # Found by a review: the index had numpy 2.5.0rc1 with no wheel for cp311, and every
     # unpinned numpy went to a second, source-build container (that installed the same 2.4.6).
-    token = uuid.uuid4().hex[:10]
-    links = tmp_path / "links"
-    links.mkdir()
-    name = f"rgpre{token}"
-    write_wheel(links, name, "1.0", {f"{name}/__init__.py": "VERSION = '1.0'\n"})
-    write_sdist(links, name, "2.0rc1", plant_code(token, "setup"))
-    box = _sandbox(box_factory, links, tmp_path / "cache", spy)
+    _token, name, box = _wheel_and_sdist(box_factory, spy, tmp_path, "rgpre", "1.0", "2.0rc1")
     repo = _repo(tmp_path, name)
 
     build = box.prepare(_spec(name), repo, tmp_path / "logs")
@@ -224,13 +232,7 @@ def test_a_newer_pre_release_counts_when_the_group_asks_for_pre_releases(
     tmp_path: Path,
 ) -> None:
     # pip takes a pre-release when the specifier names one: so must the newer-sdist probe.
-    token = uuid.uuid4().hex[:10]
-    links = tmp_path / "links"
-    links.mkdir()
-    name = f"rgrc{token}"
-    write_wheel(links, name, "2.0rc1", {f"{name}/__init__.py": "VERSION = '2.0rc1'\n"})
-    write_sdist(links, name, "2.0rc2", plant_code(token, "setup"))
-    box = _sandbox(box_factory, links, tmp_path / "cache", spy)
+    token, name, box = _wheel_and_sdist(box_factory, spy, tmp_path, "rgrc", "2.0rc1", "2.0rc2")
     repo = _repo(tmp_path, f"{name}>=2.0rc1")
 
     build = box.prepare(_spec(f"{name}>=2.0rc1"), repo, tmp_path / "logs")
