@@ -253,7 +253,9 @@ def course_layer(
 
     def ready(choice: layerplan.LayerChoice) -> None:
         tag = adopt(choice.requirements, (), choice.warmup)
-        data = {**choice.to_json(), "image": tag}
+        # What the layer installs from Debian: the rubric's `apt` and what its packages need.
+        apt = getattr(sandbox, "layer_apt", ())
+        data = {**choice.to_json(), "apt": list(apt) if tag is not None else [], "image": tag}
         report_results.write_json_atomic(out_dir / "shared-layer.json", data)
 
     return layerplan.CourseLayer(

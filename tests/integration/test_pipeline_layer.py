@@ -33,6 +33,7 @@ class LayeringFake(FakeSandbox):
         self.events: list[str] = []
         self.layers: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
         self.layer_declared = False
+        self.layer_apt = ("libsndfile1",)  # DockerSandbox: the rubric's and the table's
 
     def use_inferred_layer(
         self, common: Sequence[str], apt: Sequence[str] = (), warmup: Sequence[str] = ()
@@ -106,6 +107,7 @@ def test_the_layer_is_decided_once_before_any_build_and_reported(tmp_path: Path)
     assert data["groups"] == 4
     assert data["threshold"] == 2
     assert data["image"] == "fake:layer"
+    assert data["apt"] == ["libsndfile1"]  # what the layer installs from Debian
 
     # A re-run after one group's push: the cached groups still count, so the layer is the same.
     commit(tmp_path / "d", {"run.py": "print(2)\n"}, "v2", "2026-03-31T12:00:00+02:00")

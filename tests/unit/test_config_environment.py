@@ -56,3 +56,42 @@ def test_inference_threshold_is_configurable(tmp_path: Path) -> None:
     assert (rubric.layer_min_share, rubric.layer_min_groups) == (0.25, 3)
     with pytest.raises(ConfigError, match=r"environment\.min_share"):
         load_rubric(_rubric(tmp_path, "environment:\n  min_share: 2\n"))
+
+
+def test_apt_without_common_is_added_to_the_inferred_layer(tmp_path: Path) -> None:
+    # The grader's advice for a missing system library is `environment: apt: [...]`: following
+    # it must not turn the inferred layer off (every group would build its stack alone).
+    from repograder.cli.run import layer_options
+
+    rubric = load_rubric(
+        _rubric(tmp_path, "environment:\n  apt: [ffmpeg]\n  warmup: ['python -c 1']\n")
+    )
+    assert rubric.infer_layer
+    assert layer_options(rubric) == {
+        "inferred_apt": ("ffmpeg",),
+        "inferred_warmup": ("python -c 1",),
+    }
+
+
+def test_common_declares_the_layer_with_its_apt_and_the_notebook_tooling(tmp_path: Path) -> None:
+    from repograder.cli.run import layer_options
+    from repograder.notebooks import NOTEBOOK_TOOLING
+
+    path = tmp_path / "rubric.yaml"
+    path.write_text(
+        "name: r\nchecks:\n  - id: readme\n    points: 1\n  - id: notebooks\n    points: 1\n"
+        "environment:\n  common: [numpy]\n  apt: [libsndfile1]\n"
+    )
+    assert layer_options(load_rubric(path)) == {
+        "common": ("numpy", *NOTEBOOK_TOOLING),
+        "common_apt": ("libsndfile1",),
+        "warmup": (),
+    }
+
+
+def test_apt_with_inference_off_is_a_layer_of_its_own(tmp_path: Path) -> None:
+    from repograder.cli.run import layer_options
+
+    rubric = load_rubric(_rubric(tmp_path, "environment:\n  infer: false\n  apt: [ffmpeg]\n"))
+    assert layer_options(rubric) == {"common": (), "common_apt": ("ffmpeg",), "warmup": ()}
+    assert layer_options(load_rubric(_rubric(tmp_path, "environment: none\n"))) == {}

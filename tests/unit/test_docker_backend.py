@@ -799,3 +799,33 @@ def test_root_never_runs_a_program_found_through_the_images_path(tmp_path: Path)
     assert fake.started
     assert all(c.command[0].startswith("/") for c in fake.started)
     box.close()
+
+
+def test_the_rubrics_apt_without_common_joins_the_inferred_layer(tmp_path: Path) -> None:
+    # `environment: apt: [ffmpeg]` without `common:` (the grader's own advice for a missing
+    # program) adds to the layer inferred from the course instead of replacing it.
+    fake = FakeEngine()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    box = _box(fake, tmp_path / "a", inferred_apt=("ffmpeg",), inferred_warmup=("true",))
+    try:
+        assert not box.layer_declared
+        assert box.common_tag is None
+        assert box.layer_apt == ()
+        tag = box.use_inferred_layer(("soundfile",), (), ("python -c 1",))
+        assert tag is not None
+        assert tag == box.common_tag
+        assert not box.layer_declared
+        assert box._common_plan is not None
+        assert box._common_plan.requirements == ("soundfile",)
+        assert set(box.layer_apt) == {"ffmpeg", "libsndfile1"}  # the rubric's and the table's
+        assert box._common_plan.warmup == ("python -c 1", "true")
+    finally:
+        box.close()
+    alone = _box(fake, tmp_path / "b", inferred_apt=("ffmpeg",))
+    try:
+        # Nothing shared: the rubric's system packages still reach every group.
+        assert alone.use_inferred_layer(()) is not None
+        assert alone.layer_apt == ("ffmpeg",)
+    finally:
+        alone.close()

@@ -13,6 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 from repograder import git
 from repograder.checks import env_build
@@ -74,10 +75,8 @@ def make_sandbox(kind: str, run_id: str, cache: Path, rubric: Rubric) -> Sandbox
                 cache,
                 build_timeout_s=rubric.limits.build_timeout_s or 1800.0,
                 log=_err,
-                common=common_requirements(rubric),
-                common_apt=rubric.common_apt,
-                warmup=rubric.common_warmup,
                 relax_pins=relax_pins(rubric),
+                **layer_options(rubric),
             )
         if kind == "docker":
             raise SandboxUnavailable(
@@ -102,15 +101,40 @@ def relax_pins(rubric: Rubric) -> bool:
     return True
 
 
-def common_requirements(rubric: Rubric) -> tuple[str, ...]:
-    """The rubric's shared layer, plus the notebook tooling every notebook group needs."""
-    if not rubric.common_requirements and not rubric.common_apt:
-        return ()
+class LayerOptions(TypedDict, total=False):
+    """``DockerSandbox``'s shared-layer keyword arguments (see :func:`layer_options`)."""
+
+    common: tuple[str, ...]
+    common_apt: tuple[str, ...]
+    warmup: tuple[str, ...]
+    inferred_apt: tuple[str, ...]
+    inferred_warmup: tuple[str, ...]
+
+
+def layer_options(rubric: Rubric) -> LayerOptions:
+    """The shared layer's keyword arguments for ``DockerSandbox``.
+
+    A rubric that names the layer's packages (``environment: common:``) declares it: those,
+    the notebook tooling every notebook group needs, its ``apt`` and ``warmup``. Without
+    ``common`` the layer is inferred from the course and the rubric's ``apt`` and ``warmup``
+    are added to it (``inferred_apt``, ``inferred_warmup``): following the grader's advice to
+    add a system library must not turn the inferred layer off. With inference off
+    (``environment: infer: false``) they form a declared layer of their own, as before.
+    """
     from repograder.checks import notebooks as notebooks_check
     from repograder.notebooks import NOTEBOOK_TOOLING
 
+    apt, warmup = rubric.common_apt, rubric.common_warmup
+    if not rubric.common_requirements and rubric.infer_layer:
+        return {"inferred_apt": apt, "inferred_warmup": warmup}
+    if not rubric.common_requirements and not apt:
+        return {}
     tooling = NOTEBOOK_TOOLING if any(c.id == notebooks_check.ID for c in rubric.checks) else ()
-    return (*rubric.common_requirements, *tooling)
+    return {
+        "common": (*rubric.common_requirements, *tooling),
+        "common_apt": apt,
+        "warmup": warmup,
+    }
 
 
 def _limits(rubric: Rubric, args: argparse.Namespace) -> Limits:

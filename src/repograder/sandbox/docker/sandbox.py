@@ -53,6 +53,8 @@ class DockerSandbox:
         warmup: Sequence[str] = (),
         relax_pins: bool = True,
         engine: eng.Engine | None = None,
+        inferred_apt: Sequence[str] = (),
+        inferred_warmup: Sequence[str] = (),
     ) -> None:
         self.run_id = run_id
         # After a failed build, retry once with the blamed exact pins moved to the nearest
@@ -82,6 +84,10 @@ class DockerSandbox:
         # the first group that needs it.
         self._common_plan: buildplan.BuildPlan | None = None
         self._layer_inferred = False
+        # The rubric's `environment: apt:` / `warmup:` without `common:`: added to the layer
+        # inferred from the course (use_inferred_layer), not a declared layer of their own.
+        self._inferred_apt = tuple(a for a in inferred_apt if a.strip())
+        self._inferred_warmup = tuple(w for w in inferred_warmup if w.strip())
         if any(r.strip() for r in (*common, *common_apt)):
             # The lecturer's own list: installed as resolved, without the newer-sdist probe.
             self._common_plan = self._plan_layer(common, common_apt, warmup, trusted=True)
@@ -121,6 +127,12 @@ class DockerSandbox:
         return self._common_plan is not None and not self._layer_inferred
 
     @property
+    def layer_apt(self) -> tuple[str, ...]:
+        """The Debian packages the shared layer installs: the rubric's and those its Python
+        packages need (``syslibs``); empty without a layer."""
+        return self._common_plan.apt_packages if self._common_plan is not None else ()
+
+    @property
     def layer_error(self) -> str | None:
         """Why this run's shared layer did not build (summary and log path); None when it
         built, was not needed or was not tried."""
@@ -136,13 +148,17 @@ class DockerSandbox:
         unrestricted install picks the same versions), and the retry rebuilds the layer
         without the shared cache, minutes for nothing; each group's own build still probes
         the packages it does not take from the layer. A declared layer wins (nothing
-        changes). Returns the layer's tag, None when empty.
+        changes). The rubric's apt packages and warm-ups given without ``common``
+        (``inferred_apt``, ``inferred_warmup``) are added, so a layer of only those is built
+        when no package is shared. Returns the layer's tag, None when empty.
         ``identity`` does not change (it may already be in cache keys): a group's environment
         is its own lock whatever layer it sits on, so results stay cached when another
         group's push changes the shared layer.
         """
         if self.layer_declared:
             return self.common_tag
+        apt = tuple(dict.fromkeys((*self._inferred_apt, *apt)))
+        warmup = tuple(dict.fromkeys((*warmup, *self._inferred_warmup)))
         with self._lock:
             if self._common is not None or self._common_error is not None or self._layer_started:
                 return self.common_tag  # built or being built: too late to change
