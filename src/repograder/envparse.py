@@ -71,9 +71,20 @@ _SOURCE_OPTION_RE = re.compile(
 )
 
 
+# A distribution file named by itself (`course_utils-0.1-py3-none-any.whl`, `foo-1.0.tar.gz`,
+# `wheels/foo.whl`; not a URL): pip reads it as a path relative to its working directory. No
+# project name ends with these suffixes.
+_DIST_FILE_RE = re.compile(
+    r"^(?![A-Za-z][A-Za-z0-9+.-]*:)[^\s;@]+\.(?:whl|tar\.gz|tgz|tar\.bz2|tar\.xz|zip|egg)$",
+    re.IGNORECASE,
+)
+
+
 def _is_local_path(text: str) -> bool:
-    return text.startswith(("/", "~", "./", "../", ".\\", "file:")) or bool(
-        re.match(r"^[A-Za-z]:[\\/]", text)
+    return (
+        text.startswith(("/", "~", "./", "../", ".\\", "file:"))
+        or bool(re.match(r"^[A-Za-z]:[\\/]", text))
+        or bool(_DIST_FILE_RE.match(text))
     )
 
 

@@ -435,6 +435,24 @@ def test_url_requirements(line: str, kept: str | None) -> None:
 
 
 @pytest.mark.parametrize(
+    "line",
+    [
+        # A committed wheel or sdist named by itself: pip reads a path relative to its working
+        # directory; taken for a project name it failed the build ("Distribution not found")
+        # and, shared by half a course, the whole shared layer (helper-32).
+        "course_utils-0.1-py3-none-any.whl",
+        "foo-1.0.tar.gz",
+        "wheels/mylib-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "Helpers-0.3.ZIP",
+    ],
+)
+def test_a_distribution_file_by_name_is_a_local_path(line: str) -> None:
+    result = sanitize_requirement(line)
+    assert result.line is None
+    assert result.dropped == f"{line}: local file path is not available in the sandbox"
+
+
+@pytest.mark.parametrize(
     ("line", "python"),
     [
         ("python=3.10.13=h955ad1f_0", "3.10.13"),  # conda list --export
