@@ -150,3 +150,23 @@ def test_summary_markdown_escapes_student_text() -> None:
 
 def test_md_text_caps_length() -> None:
     assert len(md_text("x" * 1000)) == 200
+
+
+def test_checks_the_grader_could_not_judge_are_counted_for_review() -> None:
+    # A graded group with a check in `error` (e.g. a system library the grading environment
+    # lacks) needs a human: "2 graded · 1 error" alone hid it (helper-32).
+    from repograder.report import render_index
+    from repograder.report.tables import checks_to_review
+
+    run = make_run()
+    assert checks_to_review(run) == 0
+    assert "to review by hand" not in summary_markdown(run)
+    first = run.groups[0]
+    checks = (dataclasses.replace(first.checks[0], status=Status.ERROR), *first.checks[1:])
+    run = dataclasses.replace(
+        run, groups=(dataclasses.replace(first, checks=checks), *run.groups[1:])
+    )
+    assert checks_to_review(run) == 1
+    assert "2 graded · 1 error · 1 check to review by hand" in summary_markdown(run)
+    text = " ".join(render_index(run).split())
+    assert "<strong>1</strong> check to review by hand" in text

@@ -30,7 +30,12 @@ from repograder.model import (
     RunResult,
     Status,
 )
-from repograder.report.tables import check_columns, check_points, format_score
+from repograder.report.tables import (
+    check_columns,
+    check_points,
+    checks_to_review,
+    format_score,
+)
 from repograder.termtext import terminal_safe
 
 __all__ = [
@@ -522,6 +527,7 @@ def render_index(run: RunResult) -> str:
             n_groups=total,
             n_graded=graded,
             n_errors=errors,
+            n_review=checks_to_review(run),
             stats=course_stats(run),
             hist_w=_HIST_W,
             hist_h=_HIST_H,

@@ -75,6 +75,19 @@ def left_out_ids(group: GroupResult, applies: Applies) -> list[str]:
     return [c.id for c in group.checks if c.applies is applies]
 
 
+def checks_to_review(run: RunResult) -> int:
+    """How many checks of graded groups the grader could not judge (status ``error``: a
+    human decides, e.g. a system library the grading environment lacks). Groups that could
+    not be graded at all are counted apart."""
+    return sum(
+        1
+        for group in run.groups
+        if group.status is GroupStatus.GRADED
+        for check in group.checks
+        if check.status is Status.ERROR
+    )
+
+
 def check_columns(run: RunResult) -> list[tuple[str, str]]:
     """(id, title) of every check in the run, in order of first appearance."""
     seen: dict[str, str] = {}
@@ -299,6 +312,9 @@ def summary_markdown(run: RunResult) -> str:
         f"{graded} graded",
         f"{errors} error{'' if errors == 1 else 's'}",
     ]
+    review = checks_to_review(run)
+    if review:
+        facts.append(f"{review} check{'' if review == 1 else 's'} to review by hand")
     if run.deadline:
         facts.append(f"deadline {md_text(run.deadline)}")
     facts.append(f"rubric {md_text(run.rubric.name)}")
