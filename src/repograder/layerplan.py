@@ -7,6 +7,20 @@ a declared layer (see docs/SANDBOX.md, "Layered environments"). The layer is onl
 each group's environment is still its own resolved lock (``templates/layer.py`` removes the
 layer's packages a group did not ask for), so the inferred layer never changes a verdict.
 
+The rules (:func:`infer_layer`): a group asks for the packages of the index its lines name, as
+the sandbox (CPython :data:`SANDBOX_PYTHON` on Linux x86_64) sees them: options, paths, URLs
+and distribution files (``course_utils-0.1-py3-none-any.whl``) stay with the group, environment
+markers are evaluated (true: the line counts without it; false: not asked for; undecidable:
+left with the group). A package enough groups ask for is shared; its line is decided by
+cohorts of groups (the newest-version cohort, each bounded specifier), the largest winning,
+ties going to the newest version allowed; within the winning cohort a bound, exclusion or extra
+is kept only when a strict majority states it. A group whose own lines contradict each other
+(two pins, a pin it excludes itself) shapes nothing. Every group whose line the layer's is not
+is listed as differing, and the report counts them (``scipy==1.11.4 (asked by 4; 3 with their
+own version)``). Packages are decided one by one: lines that cannot be installed together
+(``numba==0.58.1`` needs ``numpy<1.27``, the layer says ``numpy==2.1.0``) make the layer fail
+to build, and the groups are built on the base image (``DockerSandbox``).
+
 :func:`infer_layer` is pure. :class:`CourseLayer` collects every group's requirements after the
 static stage (fetch + environment detection) and decides once all groups have reported, before
 the first build; the pipeline waits for it (``pipeline.grade_all``).
@@ -16,17 +30,44 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import Specifier
-from packaging.utils import canonicalize_name
+from packaging.specifiers import Specifier, SpecifierSet
+from packaging.utils import canonicalize_name, canonicalize_version
+from packaging.version import InvalidVersion, Version
 
 from repograder.model import JSONDict
 
 DEFAULT_MIN_SHARE = 0.5  # a package is shared when at least half the groups ask for it ...
 DEFAULT_MIN_GROUPS = 2  # ... and at least two groups (one group shares nothing)
+
+SANDBOX_PYTHON = "3.11"
+"""The sandbox's Python, for which environment markers are evaluated: the base image's label
+``repograder.python`` (``DockerSandbox`` reads it with this default; ``repograder sandbox
+build --python`` sets it). ``infer_layer``/``CourseLayer`` take another one as ``python``."""
+
+# The sandbox as PEP 508 markers see it: CPython on Linux x86_64 (as envparse._LINUX_MARKERS).
+# The kernel's release and version are not known before a container runs: a marker naming
+# them is not evaluated (its line stays with its group).
+_SANDBOX_MARKERS = {
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "os_name": "posix",
+    "platform_machine": "x86_64",
+    "platform_release": "",
+    "platform_version": "",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+}
+_UNKNOWN_MARKER_VARS = ("platform_release", "platform_version")
+
+# Distribution files, which pip installs from a path relative to the working directory: a
+# line naming one (`course_utils-0.1-py3-none-any.whl`) parses as a (wrong) package name.
+_DIST_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".egg")
 
 # Warm-ups that pay a first-use cost once, in the layer, instead of in every session. Run with
 # HOME and NUMBA_CACHE_DIR under the layer's warm home, which every session copies
@@ -54,6 +95,20 @@ class SharedPackage:
     asked_by: int  # how many groups ask for it
     differing: tuple[str, ...]  # groups whose own specifier differs (their layer replaces it)
 
+    @property
+    def agreeing(self) -> int:
+        """How many of the groups asking for it get the layer's line as it is (1 when a
+        one-group pin won a tie: the line is fine, but nothing was agreed on)."""
+        return self.asked_by - len(self.differing)
+
+    def describe(self) -> str:
+        """The line and who asked: ``scipy==1.11.4 (asked by 4; 3 with their own version)``."""
+        own = len(self.differing)
+        if not own:
+            return f"{self.line} (asked by {self.asked_by})"
+        whose = "its" if own == 1 else "their"
+        return f"{self.line} (asked by {self.asked_by}; {own} with {whose} own version)"
+
 
 @dataclass(frozen=True)
 class LayerChoice:
@@ -77,10 +132,10 @@ class LayerChoice:
                 f"no shared layer: no package is asked for by {self.threshold} of the "
                 f"{self.groups} groups"
             )
-        names = ", ".join(f"{p.line} ({p.asked_by})" for p in self.packages)
+        names = ", ".join(p.describe() for p in self.packages)
         return (
             f"shared layer inferred from the course: packages at least {self.threshold} of "
-            f"{self.groups} groups ask for (count in brackets): {names}"
+            f"{self.groups} groups ask for: {names}"
         )
 
     def group_note(self, group: str) -> str:
@@ -103,6 +158,7 @@ class LayerChoice:
                     "line": p.line,
                     "asked_by": p.asked_by,
                     "differing": list(p.differing),
+                    "agreeing": p.agreeing,
                 }
                 for p in self.packages
             ],
@@ -110,16 +166,45 @@ class LayerChoice:
         }
 
 
-def _parse(line: str) -> Requirement | None:
+def marker_environment(python: str = SANDBOX_PYTHON) -> dict[str, str]:
+    """The sandbox as PEP 508 environment markers see it, for Python ``python`` ("3.11" or
+    "3.11.9"; without a patch level ``python_full_version`` is taken as ``.0``)."""
+    parts = python.strip().split(".")
+    short = ".".join(parts[:2])
+    full = ".".join(parts[:3]) if len(parts) >= 3 else f"{short}.0"
+    return {
+        **_SANDBOX_MARKERS,
+        "python_version": short,
+        "python_full_version": full,
+        "implementation_version": full,
+    }
+
+
+def _parse(line: str, environment: Mapping[str, str]) -> Requirement | None:
+    """The requirement a line asks the sandbox for; None for what is not a package of the
+    index (options, paths, URLs, distribution files) or not asked for there (a marker false
+    for ``environment``), and for a marker that cannot be decided (it stays with its group)."""
     text = line.split("#", 1)[0].strip()
-    if not text or text.startswith(("-", ".", "/")):
+    if not text or text.startswith(("-", ".", "/", "~")):
         return None
+    if "/" in text.split(";", 1)[0] or "\\" in text.split(";", 1)[0]:
+        return None  # a path (`libs/pkg`, `C:\pkg`) or a URL: a file of the group's own
     try:
         req = Requirement(text)
     except InvalidRequirement:
         return None
-    if req.url or req.marker is not None:
-        return None  # URLs and platform-specific lines stay with their group
+    if req.url or req.name.lower().endswith(_DIST_SUFFIXES):
+        return None  # `course_utils-0.1-py3-none-any.whl`: a committed file, not a name
+    if req.marker is not None:
+        if any(var in str(req.marker) for var in _UNKNOWN_MARKER_VARS):
+            return None
+        try:
+            applies = req.marker.evaluate(dict(environment))
+        except (UndefinedComparison, UndefinedEnvironmentName, ValueError):
+            return None
+        if not applies:
+            return None  # `pywin32 ; sys_platform == "win32"`: not asked for in the sandbox
+        req.marker = None
     return req
 
 
@@ -129,34 +214,116 @@ def _reaches_latest(req: Requirement) -> bool:
     return all(s.operator in (">=", ">", "!=") for s in req.specifier)
 
 
+def _pinned(clause: Specifier) -> str | None:
+    """The version an ``==``/``===`` clause pins (canonical text); None for other clauses and
+    prefix matches (``==1.26.*``)."""
+    if clause.operator == "===":
+        return clause.version.lower()  # arbitrary equality: compared as text, any case
+    if clause.operator == "==" and not clause.version.endswith(".*"):
+        return canonicalize_version(clause.version)
+    return None
+
+
+def _contradictory(spec: SpecifierSet) -> bool:
+    """True when a group's combined specifier evidently admits no version: two different pins
+    (``==1.26.4`` and ``==2.0.0`` on two lines or in two files), or a pin its own other
+    clauses exclude (``==1.26.4,!=1.26.4``, ``==1.26.4,>=2``), decided with packaging's
+    ``Specifier.contains`` on the pinned version. Other empty ranges (``>=2,<1``) are not
+    looked for: the group's own build reports them."""
+    pins = {pin for clause in spec if (pin := _pinned(clause)) is not None}
+    if len(pins) != 1:
+        return len(pins) > 1
+    (pin,) = pins
+    try:
+        return not all(clause.contains(pin, prereleases=True) for clause in spec)
+    except InvalidVersion:  # `===foo` is no version: nothing evident
+        return False
+
+
+def _release_after(version: Version, length: int) -> Version:
+    """The first version after the release prefix of ``length`` parts (1.26 -> 1.27)."""
+    release = version.release[:length] or (0,)
+    epoch = f"{version.epoch}!" if version.epoch else ""
+    return Version(epoch + ".".join(str(p) for p in (*release[:-1], release[-1] + 1)))
+
+
+def _upper_bound(clause: Specifier) -> tuple[Version, int] | None:
+    """The newest version a clause allows: (version, 1) when it is allowed itself, (version,
+    0) when only what is just below it is; None without an upper bound."""
+    op, text = clause.operator, clause.version
+    try:
+        if op == "==" and text.endswith(".*"):  # ==1.26.*: below 1.27
+            prefix = Version(text[:-2])
+            return _release_after(prefix, len(prefix.release)), 0
+        if op == "~=":  # ~=1.4.5: below 1.5; ~=2.2: below 3
+            base = Version(text)
+            return _release_after(base, len(base.release) - 1), 0
+        if op in ("==", "===", "<="):
+            return Version(text), 1
+        if op == "<":
+            return Version(text), 0
+    except InvalidVersion:  # `===foo`: no version known, taken as the oldest
+        return Version("0"), 0
+    return None
+
+
+def _newest_allowed(spec: frozenset[Specifier] | None) -> tuple[int, Version, int]:
+    """Sort key (greater: newer) of the newest version a cohort's specifier allows: its lowest
+    upper bound, compared as packaging Versions (``==X``: X); the newest-version cohort
+    (``None``) and a specifier without an upper bound count as newer than any."""
+    bounds = [b for clause in spec or () if (b := _upper_bound(clause)) is not None]
+    if not bounds:
+        return 1, Version("0"), 0
+    version, inclusive = min(bounds)
+    return 0, version, inclusive
+
+
 def infer_layer(
     groups: Mapping[str, Sequence[str]],
     *,
     min_share: float = DEFAULT_MIN_SHARE,
     min_groups: int = DEFAULT_MIN_GROUPS,
     extra: Sequence[str] = (),
+    python: str = SANDBOX_PYTHON,
 ) -> LayerChoice:
     """The shared layer of ``groups`` (group name -> its requirement lines).
 
+    What a group asks for: its lines that name a package of the index. Options, paths, URLs
+    and distribution files (``course_utils-0.1-py3-none-any.whl``, ``foo-1.0.tar.gz``: files
+    pip installs relative to the working directory) stay with the group. An environment
+    marker is evaluated for the sandbox (CPython ``python`` on Linux x86_64,
+    :func:`marker_environment`): a line whose marker is true counts without it (the markers
+    of ``poetry export``/``uv export``/``pip-compile``), a line whose marker is false
+    (``pywin32 ; sys_platform == "win32"``, ``tomli ; python_version < "3.11"``) is not asked
+    for, a marker that cannot be evaluated leaves the line with the group.
+
     A package is shared when at least ``max(min_groups, ceil(min_share * len(groups)))``
-    groups ask for it (a group's lines for one package are combined). Its version: groups
-    whose specifier has no upper bound (unpinned, ``>=``, ``>``, ``!=``) resolve to the newest
-    version their exclusions allow, so they form one cohort; a lower bound or exclusion joins
-    its line only when more than half of that cohort states it, so a minority's ``!=`` (the
-    newest version excluded) or impossible ``>=3.0`` cannot move or break the layer for the
-    others (each group's own build resolves its own line; the groups on either side of an
-    exclusion "differ"). Every distinct bounded specifier (``==``, ``<``, ``~=``) is a cohort
-    of its own. The largest cohort (ties: the newest-version cohort, then the specifier text)
-    decides the layer's line; the other groups "differ", their own layer replaces it. All
-    chosen lines are resolved together when the layer is built (one ``uv pip compile``); if
-    they conflict, the layer fails to build and groups are built on the base image (noted).
-    ``extra`` lines (the notebook tooling) are added when anything is shared.
+    groups ask for it (a group's lines for one package are combined). A group whose combined
+    specifier is evidently unsatisfiable (:func:`_contradictory`: two different pins, or a pin
+    its own clauses exclude) does not shape the line: it differs, and its own build reports
+    its error. Its version: groups whose specifier has no upper bound (unpinned, ``>=``,
+    ``>``, ``!=``) resolve to the newest version their exclusions allow, so they form one
+    cohort; a lower bound or exclusion joins its line only when more than half of that cohort
+    states it, so a minority's ``!=`` (the newest version excluded) or impossible ``>=3.0``
+    cannot move or break the layer for the others (each group's own build resolves its own
+    line; the groups on either side of an exclusion "differ"). Every distinct bounded
+    specifier (``==``, ``<``, ``~=``; compared by meaning) is a cohort of its own. The largest
+    cohort decides the layer's line; ties go to the cohort allowing the newest version
+    (:func:`_newest_allowed`: ``==X`` allows X, the newest-version cohort is newest; an
+    ancient pin may have no wheel for the sandbox's Python), then to the specifier text. An
+    extra (``tensorflow[and-cuda]``) joins the line only when more than half of the winning
+    cohort asks for it; its members whose extras the line lacks differ. The other groups
+    "differ": their own layer replaces the package. All chosen lines are resolved together
+    when the layer is built (one ``uv pip compile``); if they conflict, the layer fails to
+    build and groups are built on the base image (noted). ``extra`` lines (the notebook
+    tooling) are added when anything is shared.
     """
+    environment = marker_environment(python)
     per_group: dict[str, dict[str, Requirement]] = {}
     for group, lines in groups.items():
         reqs: dict[str, Requirement] = {}
         for line in lines:
-            req = _parse(line)
+            req = _parse(line, environment)
             if req is None:
                 continue
             known = reqs.setdefault(canonicalize_name(req.name), req)
@@ -174,30 +341,49 @@ def infer_layer(
     for name in sorted(counts):
         if counts[name] < threshold:
             continue
-        cohorts: dict[str, list[str]] = {}  # "" = newest-version cohort
-        extras: set[str] = set()
-        # The newest-version cohort's bounds -> the groups stating them; a Specifier compares
-        # canonically (`>=1.26` is `>= 1.26.0`).
+        # None: the newest-version cohort; a bounded cohort is its clauses (a Specifier
+        # compares canonically: `>=1.26` is `>= 1.26.0`, `==1.26.4.0` is `==1.26.4`).
+        cohorts: dict[frozenset[Specifier] | None, list[str]] = {}
+        texts: dict[frozenset[Specifier] | None, str] = {None: ""}
+        extras_of: dict[str, frozenset[str]] = {}
+        contradicting: list[str] = []
+        # The newest-version cohort's bounds -> the groups stating them.
         clauses: dict[Specifier, list[str]] = {}
         for group, reqs in sorted(per_group.items()):
             req = reqs.get(name)
             if req is None:
                 continue
-            extras.update(canonicalize_name(e) for e in req.extras)
+            if _contradictory(req.specifier):
+                contradicting.append(group)
+                continue
+            extras_of[group] = frozenset(canonicalize_name(e) for e in req.extras)
             if _reaches_latest(req):
-                cohorts.setdefault("", []).append(group)
+                cohorts.setdefault(None, []).append(group)
                 for clause in set(req.specifier):
                     clauses.setdefault(clause, []).append(group)
             else:
-                cohorts.setdefault(str(req.specifier), []).append(group)
-        key = min(cohorts, key=lambda k: (-len(cohorts[k]), k != "", k))
-        newest = cohorts.get("", [])
+                own = frozenset(req.specifier)
+                texts.setdefault(own, str(req.specifier))
+                cohorts.setdefault(own, []).append(group)
+        if not cohorts:
+            continue  # every group asking contradicts itself: no line to share
+        # Python's max keeps the first of equals: the text order decides the last ties.
+        key = max(
+            sorted(cohorts, key=lambda k: texts[k]),
+            key=lambda k: (len(cohorts[k]), _newest_allowed(k)),
+        )
+        winners = cohorts[key]
+        newest = cohorts.get(None, [])
         # A strict majority: in a cohort of two, one group's typo would otherwise decide.
         kept = {c for c, who in clauses.items() if 2 * len(who) > len(newest)}
-        spec = ",".join(sorted(str(c) for c in kept)) if key == "" else key
+        spec = ",".join(sorted(str(c) for c in kept)) if key is None else texts[key]
+        wanted = Counter(e for g in winners for e in extras_of[g])
+        extras = frozenset(e for e, k in wanted.items() if 2 * k > len(winners))
         extra_text = f"[{','.join(sorted(extras))}]" if extras else ""
         differing = {g for k, members in cohorts.items() if k != key for g in members}
-        if key == "":
+        differing.update(contradicting)
+        differing.update(g for g in winners if not extras_of[g] <= extras)  # theirs add them
+        if key is None:
             # A left-out lower bound is met by the newest version; an exclusion may name it:
             # a group on the other side of one (left out: who states it; kept: who does not)
             # may resolve another version than the layer's, and its own build decides.
@@ -235,6 +421,7 @@ class CourseLayer:
         min_share: float = DEFAULT_MIN_SHARE,
         min_groups: int = DEFAULT_MIN_GROUPS,
         extra: Sequence[str] = (),
+        python: str = SANDBOX_PYTHON,
     ) -> None:
         self._pending = set(expected)
         self._offers: dict[str, tuple[str, ...]] = {}
@@ -242,6 +429,7 @@ class CourseLayer:
         self._min_share = min_share
         self._min_groups = min_groups
         self._extra = tuple(extra)
+        self._python = python
         self._cond = threading.Condition()
         self.choice: LayerChoice | None = None
         self._failure: BaseException | None = None
@@ -269,6 +457,7 @@ class CourseLayer:
                     min_share=self._min_share,
                     min_groups=self._min_groups,
                     extra=self._extra,
+                    python=self._python,
                 )
                 self._on_ready(choice)
                 self.choice = choice

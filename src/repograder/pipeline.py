@@ -264,6 +264,8 @@ def course_layer(
         min_share=rubric.layer_min_share,
         min_groups=rubric.layer_min_groups,
         extra=tooling,
+        # Markers are evaluated for the Python the layer is built with (the base image's).
+        python=str(getattr(sandbox, "python_version", layerplan.SANDBOX_PYTHON)),
     )
 
 

@@ -122,7 +122,7 @@ def test_a_single_group_shares_nothing() -> None:
     assert "no shared layer" in choice.describe()
 
 
-def test_urls_markers_options_and_paths_stay_with_their_group() -> None:
+def test_urls_options_files_and_paths_stay_with_their_group() -> None:
     lines = [
         "-r other.txt",
         "-e .",
@@ -132,6 +132,11 @@ def test_urls_markers_options_and_paths_stay_with_their_group() -> None:
         "Torch[Extra] >= 2",
         "# a comment",
         "not a requirement !!",
+        # Found by a tester: committed distribution files parsed as package names, and the
+        # layer (`course-utils-0-1-py3-none-any-whl`) failed to build for the whole course.
+        "course_utils-0.1-py3-none-any.whl",
+        "foo-1.0.tar.gz",
+        "libs/helper",
     ]
     choice = infer_layer({"a": lines, "b": lines})
     assert choice.requirements == ("torch[extra]>=2",)
@@ -177,3 +182,129 @@ def test_course_layer_wait_stops_on_cancel_and_reraises_a_bug() -> None:
     layer.offer("a", ["numpy"])
     with pytest.raises(RuntimeError, match="bug"):
         layer.wait(threading.Event())
+
+
+def test_marker_lines_count_for_the_sandbox_s_python_and_platform() -> None:
+    # Found by a tester: an exported lock file puts a marker on every line, and every such
+    # line was ignored ("no package is asked for by 2 of the 3 groups").
+    lock = [
+        'numpy==1.26.4 ; python_version >= "3.9" and python_version < "4.0"',
+        'pywin32==306 ; sys_platform == "win32"',
+        'tomli==2.0.1 ; python_version < "3.11"',
+        'colorama==0.4.6 ; platform_system == "Windows"',
+    ]
+    choice = infer_layer({"a": lock, "b": lock, "c": ["scipy"]})
+    assert choice.requirements == ("numpy==1.26.4",)
+    assert choice.packages[0].asked_by == 2
+    assert choice.packages[0].differing == ()
+    # Another sandbox Python: the markers are evaluated for it.
+    older = infer_layer({"a": lock, "b": lock}, python="3.10")
+    assert older.requirements == ("numpy==1.26.4", "tomli==2.0.1")
+
+
+def test_an_extra_joins_the_line_only_when_most_of_the_cohort_asks_for_it() -> None:
+    # Found by a tester: one group's extra put several GB of CUDA libraries into every
+    # group's layer, and that group was not even listed as differing.
+    choice = infer_layer({"a": ["tensorflow"], "b": ["tensorflow"], "c": ["tensorflow[and-cuda]"]})
+    assert choice.requirements == ("tensorflow",)
+    assert choice.packages[0].differing == ("c",)
+    assert "own versions of: tensorflow" in choice.group_note("c")
+    most = infer_layer(
+        {"a": ["torch[audio]"], "b": ["torch[audio,vision]"], "c": ["torch>=2.0", "torch[audio]"]}
+    )
+    assert most.requirements == ("torch[audio]",)
+    assert most.packages[0].differing == ("b",)  # its own layer adds vision
+    # A group without the layer's extra is met by it (its own lock drops what it lacks).
+    met = infer_layer({"a": ["torch[audio]"], "b": ["torch[audio]"], "c": ["torch"]})
+    assert met.requirements == ("torch[audio]",)
+    assert met.packages[0].differing == ()
+
+
+def test_a_group_contradicting_itself_does_not_shape_the_line() -> None:
+    # Found by a tester: half the course sharing a file with two numpy pins gave the layer
+    # `numpy==1.26.4,==2.0.0`, which no version meets.
+    both = ["numpy==1.26.4", "scipy", "numpy==2.0.0"]
+    choice = infer_layer({"a": both, "b": both, "c": ["numpy", "scipy"], "d": ["scipy"]})
+    numpy = next(p for p in choice.packages if p.name == "numpy")
+    assert numpy.line == "numpy"
+    assert numpy.asked_by == 3
+    assert numpy.differing == ("a", "b")
+    # A pin excluded by the group's own other clauses.
+    excluded = infer_layer(
+        {
+            "a": ["numpy==1.26.4", "numpy!=1.26.4"],
+            "b": ["numpy==1.26.4,>=2"],
+            "c": ["numpy==1.26.4", "numpy<2"],
+        }
+    )
+    assert excluded.requirements == ("numpy<2,==1.26.4",)
+    assert excluded.packages[0].differing == ("a", "b")
+    # The same pin twice is no contradiction; nor is `==` with a compatible bound.
+    same = infer_layer({"a": ["numpy==1.26.4", "numpy==1.26.4.0"], "b": ["numpy == 1.26.4"]})
+    assert same.requirements == ("numpy==1.26.4",)
+    assert same.packages[0].differing == ()
+    text = ["numpy==1.26.4", "numpy===1.26.4"]
+    arbitrary = infer_layer({"a": text, "b": text, "c": ["numpy"]})
+    assert arbitrary.requirements == ("numpy==1.26.4,===1.26.4",)
+    assert arbitrary.packages[0].differing == ("c",)
+    # Every group contradicting itself: nothing to shape a line from.
+    assert infer_layer({"a": both, "b": both}).requirements == ("scipy",)
+
+
+def test_ties_between_pins_go_to_the_newest_version() -> None:
+    # Found by a tester: ties were broken by text, and `numpy==1.10.4` (no wheel for the
+    # sandbox's Python) broke the layer build.
+    choice = infer_layer({"a": ["numpy==1.9.3"], "b": ["numpy==1.10.4"], "c": ["numpy==1.26.4"]})
+    assert choice.requirements == ("numpy==1.26.4",)
+    assert choice.packages[0].differing == ("a", "b")
+    # Upper bounds compare by the newest version they allow; unbounded is newest.
+    assert infer_layer({"a": ["numpy<1.26.5"], "b": ["numpy~=1.26.0"]}).requirements == (
+        "numpy~=1.26.0",
+    )
+    assert infer_layer({"a": ["numpy==1.26.*"], "b": ["numpy<=1.26.4"]}).requirements == (
+        "numpy==1.26.*",
+    )
+    assert infer_layer({"a": ["numpy==2.0.0"], "b": ["numpy>=1.20"]}).requirements == (
+        "numpy>=1.20",
+    )
+    # Equal bounds: the text decides, so the result does not depend on the groups' order.
+    tie = {"a": ["numpy~=1.26.0"], "b": ["numpy<1.27"]}
+    assert infer_layer(tie).requirements == ("numpy<1.27",)
+    assert infer_layer(dict(reversed(tie.items()))).requirements == ("numpy<1.27",)
+
+
+def test_the_report_says_how_many_asked_and_how_many_differ() -> None:
+    choice = infer_layer(
+        {
+            "a": ["scipy==1.9.3", "numpy"],
+            "b": ["scipy==1.10.4", "numpy"],
+            "c": ["scipy==1.11.4", "numpy"],
+            "d": ["scipy<1.11"],
+        }
+    )
+    assert choice.requirements == ("numpy", "scipy==1.11.4")
+    assert choice.describe() == (
+        "shared layer inferred from the course: packages at least 2 of 4 groups ask for: "
+        "numpy (asked by 3), scipy==1.11.4 (asked by 4; 3 with their own version)"
+    )
+    data = choice.to_json()
+    assert data["packages"] == [
+        {"name": "numpy", "line": "numpy", "asked_by": 3, "differing": [], "agreeing": 3},
+        {
+            "name": "scipy",
+            "line": "scipy==1.11.4",
+            "asked_by": 4,
+            "differing": ["a", "b", "d"],
+            "agreeing": 1,
+        },
+    ]
+    one = infer_layer({"a": ["numpy<2"], "b": ["numpy<2"], "c": ["numpy"]})
+    assert one.packages[0].describe() == "numpy<2 (asked by 3; 1 with its own version)"
+
+
+def test_course_layer_evaluates_markers_for_its_python() -> None:
+    decided: list[LayerChoice] = []
+    layer = CourseLayer(["a", "b"], decided.append, python="3.10")
+    for group in ("a", "b"):
+        layer.offer(group, ['tomli ; python_version < "3.11"'])
+    assert decided[0].requirements == ("tomli",)

@@ -127,6 +127,11 @@ class DockerSandbox:
         return self._common_plan is not None and not self._layer_inferred
 
     @property
+    def python_version(self) -> str:
+        """The base image's Python (its label ``repograder.python``), e.g. "3.11"."""
+        return self._python
+
+    @property
     def layer_apt(self) -> tuple[str, ...]:
         """The Debian packages the shared layer installs: the rubric's and those its Python
         packages need (``syslibs``); empty without a layer."""

@@ -1,0 +1,81 @@
+"""Which shapes of requirement line the inferred layer takes (layerplan.py): a package of the
+index, for the sandbox's Python and platform, or nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from repograder.layerplan import SANDBOX_PYTHON, infer_layer, marker_environment
+
+
+def _layer(line: str, python: str = SANDBOX_PYTHON) -> tuple[str, ...]:
+    """The layer of two groups that both have ``line`` (and nothing else)."""
+    return infer_layer({"a": [line], "b": [line]}, python=python).requirements
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "course_utils-0.1-py3-none-any.whl",
+        "Course_Utils-0.1-PY3-NONE-ANY.WHL",
+        "foo-1.0.tar.gz",
+        "foo-1.0.tgz",
+        "foo-1.0.tar.bz2",
+        "foo-1.0.tar.xz",
+        "foo-1.0.zip",
+        "foo-1.0-py3.11.egg",
+        "wheels/course_utils-0.1-py3-none-any.whl",
+        "libs/helper",
+        "libs\\helper",
+        "C:\\Users\\me\\pkg",
+        "~/pkg",
+        "./pkg",
+        "/abs/pkg",
+        "pkg @ file:///abs/pkg",
+    ],
+)
+def test_files_and_paths_are_not_package_names(line: str) -> None:
+    assert _layer(line) == ()
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('numpy==1.26.4 ; python_version >= "3.9" and python_version < "4.0"', "numpy==1.26.4"),
+        ("numpy==1.26.4; python_full_version >= '3.11.0'", "numpy==1.26.4"),
+        ('pandas>=2 ; sys_platform == "linux" and platform_machine == "x86_64"', "pandas>=2"),
+        ('uvloop ; sys_platform != "win32" and implementation_name == "cpython"', "uvloop"),
+        ('triton==3.0.0 ; platform_system == "Linux" and os_name == "posix"', "triton==3.0.0"),
+        ('pywin32==306 ; sys_platform == "win32"', None),
+        ('tomli ; python_version < "3.11"', None),
+        ('appnope ; platform_system == "Darwin"', None),
+        ('pytest ; extra == "dev"', None),  # a dependency of an extra nobody asked for
+        # Undecidable: the kernel is not known before a container runs, a comparison of
+        # a version with a word is undefined; the line stays with its group, as before.
+        ('foo ; platform_release >= "5.0"', None),
+        ('foo ; python_version ~= "three"', None),
+    ],
+)
+def test_markers_are_evaluated_for_the_sandbox(line: str, expected: str | None) -> None:
+    assert _layer(line) == ((expected,) if expected else ())
+
+
+def test_markers_follow_the_given_python() -> None:
+    assert _layer('tomli ; python_version < "3.11"', python="3.10") == ("tomli",)
+    assert _layer('tomli ; python_version < "3.11"', python="3.11.9") == ()
+    assert _layer("x ; python_full_version >= '3.12.3'", python="3.12.3") == ("x",)
+    assert marker_environment("3.12.3")["python_version"] == "3.12"
+    assert marker_environment()["python_full_version"] == "3.11.0"
+    assert marker_environment()["sys_platform"] == "linux"
+
+
+def test_a_marker_line_and_a_plain_line_of_one_group_combine() -> None:
+    choice = infer_layer(
+        {
+            "a": ["numpy>=1.26", 'numpy!=2.0.0 ; python_version >= "3.9"'],
+            "b": ["numpy>=1.26,!=2.0.0"],
+            "c": ['numpy==9 ; sys_platform == "win32"', "numpy"],
+        }
+    )
+    assert choice.requirements == ("numpy!=2.0.0,>=1.26",)
+    assert choice.packages[0].differing == ("c",)
