@@ -107,8 +107,11 @@ def _run_one(session: Session, step: Step, options: RunOptions, remaining: float
     if translated.notes:
         reason = "; ".join(filter(None, [reason, *translated.notes]))
     missing = ""
+    own = None
     if status == StepStatus.FAILED:
-        missing = confirm_missing_library(session, res.output)
+        own = own_library(session, res.output, options.repo_files)
+        if own is None:
+            missing = confirm_missing_library(session, res.output)
     hint = ""
     if status != StepStatus.OK:
         hint = hint_for(
@@ -120,6 +123,7 @@ def _run_one(session: Session, step: Step, options: RunOptions, remaining: float
             memory_mb=options.memory_mb,
             timeout_s=timeout if res.timed_out else None,
             gap_confirmed=bool(missing),
+            own_library=own,
         )
     if status != StepStatus.OK and options.lfs_pointers:
         hint = lfs_hint(step.command, res.output, options.lfs_pointers) or hint
@@ -158,6 +162,43 @@ def confirm_missing_library(session: Session, output: str) -> str:
     done = session.run_helper(syslibs.LIBRARY_PROBE, [claim.library], PROBE_TIMEOUT_S, 64)
     confirmed = done.exit_code == 0 and done.stdout.strip() == b"missing"
     return claim.library if confirmed else ""
+
+
+# At most this many build files (shallowest first) of at most this many bytes are read for
+# evidence of the group's own library: only for a failed step naming a library no table knows.
+MAX_BUILD_FILES = 20
+BUILD_FILE_BYTES = 256 * 1024
+
+
+def own_library(
+    session: Session, output: str, repo_files: frozenset[str] | None
+) -> syslibs.OwnLibrary | None:
+    """The group's own library ``output`` says could not be loaded, or None.
+
+    Only a library no table knows (its Debian package unknown) that the checkout evidently
+    holds or builds (syslibs.own_library_evidence: a file named after it, its source file, or
+    a build file declaring it; the build files are read from the session's copy). Its absence
+    is the group's failure, not a gap for the grader's probe to confirm. None without
+    ``repo_files``.
+    """
+    if repo_files is None:
+        return None
+    claim = syslibs.missing_library(output)
+    if claim is None or claim.kind != "library" or claim.attributed:
+        return None
+    found = syslibs.own_library_evidence(claim.library, repo_files)
+    if found is not None:
+        return found
+    build_files = sorted(
+        (f for f in repo_files if posixpath.basename(f) in syslibs.BUILD_FILES),
+        key=lambda path: (path.count("/"), path),
+    )
+    texts: dict[str, str] = {}
+    for path in build_files[:MAX_BUILD_FILES]:
+        data = session.read_file(path, BUILD_FILE_BYTES)
+        if data is not None:
+            texts[path] = data.decode("utf-8", "replace")
+    return syslibs.own_library_evidence(claim.library, repo_files, texts)
 
 
 def _judge(
@@ -240,11 +281,15 @@ def hint_for(
     memory_mb: int | None = None,
     timeout_s: float | None = None,
     gap_confirmed: bool = True,
+    own_library: syslibs.OwnLibrary | None = None,
 ) -> str:
     """The likely cause of a failed step as one actionable sentence; "" when unknown.
 
     ``gap_confirmed`` False: the grader's probe loaded the library the output names
     (confirm_missing_library), so the output's claim does not make it the grader's gap.
+    ``own_library``: the library is the group's own (runner.own_library found it in the
+    checkout). Warning lines (syslibs.without_warnings) never decide a library hint: the
+    step went on after them.
     """
     output = textio.matchable(output)
     if timeout_s is not None:
@@ -255,28 +300,39 @@ def hint_for(
     module = _MODULE.search(output)
     if module:
         return _module_hint(module.group(1), repo_files)
-    if any(marker in output for marker in _CUDA_MARKERS) or re.search(r"\.cuda\(\)", output):
+    if (
+        any(marker in output for marker in _CUDA_MARKERS)
+        or re.search(r"\.cuda\(\)", output)
+        or syslibs.gpu_library(output) is not None
+    ):
         return (
             "the code requires a GPU; the grader is CPU-only: fall back to CPU when CUDA is "
             "unavailable (torch.device('cuda' if torch.cuda.is_available() else 'cpu'))"
         )
+    if own_library is not None:
+        return own_library.hint
     gap = syslibs.missing_library(output) if gap_confirmed else None
+    if gap is not None and not gap.attributed:
+        # No table knows it and the checkout showed nothing of it (else own_library): the
+        # verdict is `error` for a human, and the advice gives both readings.
+        return (
+            f"the library '{gap.library}' could not be loaded and the grading environment "
+            "does not have it either; the grader could not tell whether it is a system "
+            "library or the group's own: if it is the group's own, build it in a README "
+            "step or commit it; if it is a Debian library, the lecturer should find its "
+            f"package (`apt-file search {gap.library}`) and add it as `apt: [<package>]` to "
+            "the rubric's environment"
+        )
     if gap is not None:
         # The verdict is `error` (the lecturer's gap), so the advice must not send the group
-        # after a file ('ffmpeg' is not in the repository) or a version pin, nor tell it to
-        # name the package when the grader's table does not know it.
+        # after a file ('ffmpeg' is not in the repository) or a version pin.
         what = "program" if gap.kind == "program" else "system library"
-        if gap.debian:
-            return (
-                f"the {what} '{gap.library}' is not installed in the grading environment "
-                f"(Debian package {gap.debian}): the grader's gap, not the group's; the "
-                f"lecturer adds `apt: [{gap.debian}]` to the rubric's environment"
-            )
         return (
-            f"the {what} '{gap.library}' is not installed in the grading environment: the "
-            f"grader's gap, not the group's; the lecturer should {gap.fix}"
+            f"the {what} '{gap.library}' is not installed in the grading environment "
+            f"(Debian package {gap.debian}): the grader's gap, not the group's; the "
+            f"lecturer adds `apt: [{gap.debian}]` to the rubric's environment"
         )
-    library = _SHARED_LIB.search(output)
+    library = _SHARED_LIB.search(syslibs.without_warnings(output))
     if library or "sndfile library not found" in output:
         name = library.group(1) if library else "libsndfile"
         return (

@@ -23,14 +23,24 @@ distribution itself, so a course does not pay ~300 MB of ffmpeg for every libros
 
 :func:`missing_library` reads the texts these loaders really print (collected in a container
 of the base image; see tests/unit/test_syslibs_shapes.py) and names a library or program only
-when it is a system one: a group's own missing file, folder or script stays the group's.
+when it is a system one: a group's own missing file, folder or script stays the group's. It
+reads only the lines that are not warnings (:func:`without_warnings`: a warning is printed
+and the program goes on, so the group's own error that follows is the failure), and never
+names a GPU library (:data:`GPU_LIBRARIES`: no Debian package gives the CPU-only grader a GPU).
+A library no table knows may be the group's own: :func:`own_library_evidence` looks for it
+in the checkout's files, and :meth:`MissingLibrary.describe` does not blame the grader for it.
+
+Kept whole: over half of it is the evidence tables (each row with its source), and the
+readers of a failed step's output must sit next to the tables they read, so a change to a row
+and to the text that finds it is reviewed together.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -139,6 +149,36 @@ TABLE: dict[str, Need] = {
         "use",
         "dlopen: OpenGL/platform/glx.py loads libGL.so.1 via ctypes",
     ),
+    "midi2audio": Need(
+        ("fluidsynth",),
+        "use",
+        "executable: midi2audio.py (0.1.1) FluidSynth.midi_to_audio / play_midi run "
+        "subprocess.call(['fluidsynth', '-ni', ...]): FileNotFoundError: 'fluidsynth' without "
+        "it; Debian fluidsynth ships /usr/bin/fluidsynth (dpkg -c fluidsynth_2.3.1-2)",
+    ),
+    "pyfluidsynth": Need(
+        ("libfluidsynth3",),
+        "import",
+        "dlopen: fluidsynth.py (pyfluidsynth 1.4.0, py3-none-any wheel) find_libfluidsynth() "
+        "tries find_library('fluidsynth') and other names at import, else raises ImportError: "
+        "Couldn't find the FluidSynth library.; then CDLL(lib). libfluidsynth3 ships "
+        "libfluidsynth.so.3 (dpkg -c libfluidsynth3_2.3.1-2)",
+    ),
+    "python-rtmidi": Need(
+        ("libasound2",),
+        "import",
+        "linked: readelf -d rtmidi/_rtmidi.cpython-311-x86_64-linux-gnu.so (python-rtmidi "
+        "1.5.8, manylinux_2_28 wheel): NEEDED libasound.so.2, not bundled (python_rtmidi.libs "
+        "holds only libjack); libasound2 ships libasound.so.2",
+    ),
+    "mido": Need(
+        ("libasound2",),
+        "use",
+        "linked: through python-rtmidi, mido's default port backend (mido 1.3.3 "
+        "mido/backends/backend.py DEFAULT_BACKEND = 'mido.backends.rtmidi', loaded when a port "
+        "is opened; installed by the extra mido[ports-rtmidi]), whose extension NEEDED "
+        "libasound.so.2",
+    ),
     # Audio/ML packages students install (evidence gathered 2026-12 in the base image: ldd on
     # the wheel's extensions, the error `import`/first use printed, and the package's source).
     "pysoundfile": Need(
@@ -235,6 +275,12 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "speechbrain": ("soundfile",),
     # pyannote/audio/core/io.py imports torchcodec at import; reading audio needs it
     "pyannote-audio": ("torchcodec",),
+    # ultralytics 8.4.190: Requires-Dist opencv-python; ultralytics/utils/__init__.py: import
+    # cv2 (run by `import ultralytics`)
+    "ultralytics": ("opencv-python",),
+    # mediapipe 1.2.3: Requires-Dist opencv-contrib-python; `import mediapipe` imports
+    # mediapipe.tasks.python.vision, whose drawing_utils.py does `import cv2`
+    "mediapipe": ("opencv-contrib-python",),
 }
 
 
@@ -309,6 +355,8 @@ SONAME_PACKAGES: tuple[tuple[str, str], ...] = (
     ("libsox.so", "libsox3"),
     ("libatomic.so", "libatomic1"),
     ("libzbar.so", "libzbar0"),
+    # only .so.3: bookworm has no libfluidsynth2 (`apt-cache policy`, 2026-12)
+    ("libfluidsynth.so.3", "libfluidsynth3"),
 )
 
 # Programs packages run (subprocess, os.system) -> bookworm package holding /usr/bin/<name>
@@ -327,6 +375,7 @@ PROGRAM_PACKAGES: dict[str, str] = {
     "espeak": "espeak",
     "festival": "festival",
     "text2wave": "festival",
+    "fluidsynth": "fluidsynth",  # midi2audio; dpkg -c fluidsynth_2.3.1-2: /usr/bin/fluidsynth
 }
 
 # The first function a module looks up in a library that find_library did not find: ctypes
@@ -341,6 +390,90 @@ SYMBOL_LIBRARIES: tuple[tuple[str, str], ...] = (
     ("espeak_", "libespeak-ng.so.1"),
     ("magic_", "libmagic.so.1"),
 )
+
+# Libraries of the NVIDIA GPU stack and of GPU-only builds of ML libraries, by the start of
+# their soname: no Debian package fixes them on the grader, which has no GPU (and a missing
+# driver or CUDA runtime is not Debian's to install). A step that fails on one gets the runner's
+# "the code requires a GPU" hint instead. Sources: the CUDA toolkit's library list
+# (https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/ "CUDA Toolkit Major Component
+# Versions": cudart, cublas/cublasLt, cufft, curand, cusolver, cusparse, nvrtc, nvjitlink, nvjpeg,
+# npp, cupti, nvToolsExt, cufile), cuDNN (libcudnn*), NCCL (libnccl), TensorRT (libnvinfer*,
+# libnvonnxparser, libnvparsers), the driver (libcuda.so.1, libnvidia-*), the wheels of
+# torch's CUDA builds (torch/lib/libtorch_cuda*.so, libc10_cuda.so, libcaffe2_nvrtc.so) and
+# TensorFlow <= 2.10's dso_loader, which tries libcudart.so.11.0 etc. on every CPU machine.
+GPU_LIBRARIES: tuple[str, ...] = (
+    "libcuda",  # also libcudart, libcudadevrt
+    "libcublas",  # also libcublasLt
+    "libcudnn",
+    "libcufft",
+    "libcufile",
+    "libcurand",
+    "libcusolver",
+    "libcusparse",
+    "libcutensor",
+    "libcupti",
+    "libnccl",
+    "libnvrtc",
+    "libnvjitlink",
+    "libnvjpeg",
+    "libnvToolsExt",
+    "libnvblas",
+    "libnvidia-",
+    "libnvinfer",
+    "libnvonnxparser",
+    "libnvparsers",
+    "libnpp",
+    "libtorch_cuda",
+    "libc10_cuda",
+    "libcaffe2_nvrtc",
+)
+_GPU_LIBRARY = re.compile(
+    "(?:" + "|".join(re.escape(stem) for stem in GPU_LIBRARIES) + r")[\w+-]{0,60}\.so",
+    re.IGNORECASE,  # libnvJitLink.so.12 is spelled so; the CUDA notes say nvjitlink
+)
+
+
+def is_gpu_library(name: str) -> bool:
+    """Whether the soname ``name`` (e.g. ``libcudart.so.11.0``) is one of :data:`GPU_LIBRARIES`."""
+    return _GPU_LIBRARY.match(name) is not None
+
+
+# Lines that are warnings: printed, then the program goes on (it may fail later for its own
+# reason). Bounded and anchored at a line's start, matched line by line: linear time.
+# Python's warnings.formatwarning: "<file>:<line>: <Category>Warning: <message>", then the
+# source line that warned, indented ("  warnings.warn(...)"); also a bare "UserWarning: ...".
+_PY_WARNING = re.compile(
+    r"[ \t]{0,20}(?:[^\n]{0,1000}?:\d{1,9}:[ \t]{1,20})?(?:[\w.]{0,200}\.)?\w{0,100}Warning:"
+)
+# glog / absl / TensorFlow C++ logging, severity W or I (not E or F): TensorFlow's
+# "2023-05-01 12:00:00.123456: W tensorflow/.../dso_loader.cc:64] ...", glog's
+# "W0501 12:00:00.123456  1234 file.cc:64] ...", torch's "[W NNPACK.cpp:64] ..." and
+# Python logging's "WARNING:tensorflow:..." (logging.BASIC_FORMAT).
+_LOG_WARNING = re.compile(
+    r"[ \t]{0,20}(?:"
+    r"(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?:?[ \t]{1,5})?"
+    r"[WI](?:\d{4}[ \t]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[ \t]{1,20}\d{1,10})?)?"
+    r"[ \t]{1,20}[\w./+-]{1,300}:\d{1,9}\]"
+    r"|\[[WI][ \d][^\]\n]{0,300}\]"
+    r"|(?:WARNING|INFO):[\w.]{0,100}:"
+    r")"
+)
+
+
+def without_warnings(text: str) -> str:
+    """``text`` without its warning lines (:data:`_PY_WARNING`, :data:`_LOG_WARNING`) and the
+    indented source lines Python prints under a warning: what is left is what failed."""
+    kept: list[str] = []
+    in_warning = False
+    for line in text.split("\n"):
+        if in_warning and line[:1] in (" ", "\t"):
+            continue  # the warning's source line, e.g. `  warn("Couldn't find ffmpeg ...")`
+        in_warning = _PY_WARNING.match(line) is not None
+        if in_warning or _LOG_WARNING.match(line):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Every repetition is bounded and the soname must start a word: a step's 64 KiB of output
@@ -397,6 +530,13 @@ _NAMED = (
         "libespeak-ng.so.1",
         "libespeak-ng1",
     ),
+    # pyfluidsynth's fluidsynth.py find_libfluidsynth()
+    (
+        re.compile(r"Couldn't find the FluidSynth library"),
+        "libfluidsynth.so.3",
+        "libfluidsynth3",
+    ),
+    # programs (kind "program", see _candidates): audioread's ffdec back-end, pydub/utils.py
     (re.compile(r"audioread\.exceptions\.NoBackendError|NoBackendError"), "ffmpeg", "ffmpeg"),
     (re.compile(r"Couldn't find ffmpeg or avconv|Couldn't find ffprobe"), "ffmpeg", "ffmpeg"),
 )
@@ -431,11 +571,19 @@ sys.stdout.write("present\n" if found else "missing\n")
 @dataclass(frozen=True)
 class MissingLibrary:
     """A system library (or a program, ``kind="program"``) a step or notebook could not load;
-    ``debian`` None when unknown."""
+    ``debian`` None when unknown (then it may also be the group's own library: see
+    :attr:`attributed`)."""
 
     library: str
     debian: str | None
     kind: Literal["library", "program"] = "library"
+
+    @property
+    def attributed(self) -> bool:
+        """Whether it is known to be a system one: its Debian package is known. A library no
+        table knows may be the group's own (``ctypes.CDLL("libmyfilter.so")`` of a library
+        the group did not build or commit), so the grader cannot tell whose gap it is."""
+        return self.debian is not None
 
     @property
     def fix(self) -> str:
@@ -447,7 +595,9 @@ class MissingLibrary:
             )
         return (
             f"find the Debian package that ships {self.library} (`apt-file search "
-            f"{self.library}`) and add it as `apt: [<package>]` under `environment:` in the rubric"
+            f"{self.library}`) and add it as `apt: [<package>]` under `environment:` in the "
+            f"rubric; if no package ships it, it is the group's own library and the group must "
+            f"build it in a README step or commit it"
         )
 
     def details(self, **where: str | int) -> JSONDict:
@@ -462,8 +612,18 @@ class MissingLibrary:
         }
 
     def describe(self) -> str:
-        """One line naming the gap, for a verdict's summary."""
+        """One line naming the gap, for a verdict's summary. A library of unknown origin is
+        not called the grader's gap: both readings are given."""
         what = "the program" if self.kind == "program" else "the system library"
+        if not self.attributed:
+            return (
+                f"the grading environment lacks the library {self.library}, and the grader "
+                f"could not tell whether it is a system library or the group's own: if it is "
+                f"a Debian library, find its package (`apt-file search {self.library}`) and "
+                f"add it as `apt: [<package>]` under `environment:` in the rubric; if it is "
+                f"the group's own library, the group must build it in a README step or "
+                f"commit it"
+            )
         return (
             f"the grading environment lacks {what} {self.library} "
             f"(a grader environment gap, not the group's fault): {self.fix}"
@@ -483,7 +643,18 @@ def _linux_library(name: str) -> bool:
 
 
 def _candidates(text: str) -> list[MissingLibrary]:
-    """Every missing library or program ``text`` names, in the order the patterns rank them."""
+    """Every missing library or program ``text`` names, in the order the patterns rank them;
+    GPU libraries left out (:data:`GPU_LIBRARIES`), programs of :data:`PROGRAM_PACKAGES` of
+    kind ``program`` whichever pattern found them."""
+    found = [
+        replace(candidate, kind="program") if candidate.library in PROGRAM_PACKAGES else candidate
+        for candidate in _named_in(text)
+    ]
+    return [candidate for candidate in found if not is_gpu_library(candidate.library)]
+
+
+def _named_in(text: str) -> list[MissingLibrary]:
+    """What each pattern finds in ``text``, before :func:`_candidates` sorts it out."""
     found: list[MissingLibrary] = []
     for pattern in (_CANNOT_LOAD, _SONAME):
         for match in pattern.finditer(text):
@@ -528,10 +699,127 @@ def missing_library(output: str) -> MissingLibrary | None:
 
     The first one whose Debian package is known wins (a loader that tries several names, e.g.
     ``libavutil.so.59`` then ``.58`` then ``.57``, reports them all); else the first one named.
-    A missing file or program that is not a known system one is the group's own: None.
+    A missing file or program that is not a known system one is the group's own: None. So is
+    a GPU library (:data:`GPU_LIBRARIES`), and whatever a warning line names
+    (:func:`without_warnings`): only what failed counts.
     """
-    found = _candidates(_ANSI.sub("", output))
+    found = _candidates(without_warnings(_ANSI.sub("", output)))
     for candidate in found:
         if candidate.debian is not None:
             return candidate
     return found[0] if found else None
+
+
+def gpu_library(output: str) -> str | None:
+    """The first GPU library (:data:`GPU_LIBRARIES`) ``output`` says could not be loaded, not
+    counting warning lines (TensorFlow's dso_loader warns about libcudart on every CPU
+    machine and goes on); None when there is none."""
+    text = without_warnings(_ANSI.sub("", output))
+    for pattern in (_CANNOT_LOAD, _SONAME):
+        for match in pattern.finditer(text):
+            name = match.group(1).rsplit("/", 1)[-1]
+            if is_gpu_library(name):
+                return name
+    return None
+
+
+# ------------------------------------------------------------------ the group's own library
+
+# Build files whose text may declare the library (read by the caller, which has the files).
+BUILD_FILES = ("CMakeLists.txt", "Makefile", "makefile", "GNUmakefile", "setup.py", "meson.build")
+# Source files a library is built from (C, C++, CUDA, Cython, Fortran, Rust, Go, assembly).
+_SOURCE_SUFFIXES = (
+    ".c",
+    ".cc",
+    ".cpp",
+    ".cxx",
+    ".c++",
+    ".cu",
+    ".pyx",
+    ".f",
+    ".f90",
+    ".rs",
+    ".go",
+    ".s",
+    ".asm",
+)
+
+
+@dataclass(frozen=True)
+class OwnLibrary:
+    """A library the checkout evidently holds or builds (``evidence``: that file's path), so a
+    failure to load it is the group's."""
+
+    library: str
+    evidence: str
+
+    @property
+    def hint(self) -> str:
+        """The group's advice (one sentence)."""
+        if _library_stem(self.library) and ".so" in posixpath.basename(self.evidence):
+            return (
+                f"the library {self.library} is the group's own: the repository has "
+                f"{self.evidence}, but the loader does not look there; load it by its path "
+                f"(relative to the module's __file__) or set LD_LIBRARY_PATH in the step"
+            )
+        return (
+            f"the library {self.library} is the group's own (the repository has "
+            f"{self.evidence}) but was not built: build it in a README step before this one "
+            f"(e.g. make, cmake, pip install .) or commit the built library"
+        )
+
+
+def _library_stem(library: str) -> str:
+    """``libmyfilter`` of ``libmyfilter.so.1``; "" for a name that is not a Linux library."""
+    stem = library.split(".so", 1)[0]
+    return stem if stem.startswith("lib") and len(stem) > 3 and ".so" in library else ""
+
+
+def _declares(stem: str, text: str) -> bool:
+    """Whether a build file's ``text`` names the library: ``libmyfilter`` itself, or
+    ``myfilter`` as the target of CMake's add_library, meson's (shared_)library, setuptools'
+    Extension, or a make rule's output ``-o ...myfilter...``."""
+    bare = re.escape(stem[3:])
+    if re.search(rf"(?<![\w-]){re.escape(stem)}(?![\w-])", text):
+        return True
+    declared = re.compile(
+        rf"""(?:add_library|shared_library|both_libraries|library|Extension)\s{{0,20}}\("""
+        rf"""\s{{0,20}}["']?(?:[\w.]{{0,100}}\.)?{bare}["'\s,)]"""
+    )
+    return declared.search(text) is not None
+
+
+def own_library_evidence(
+    library: str,
+    repo_files: Iterable[str],
+    build_texts: Mapping[str, str] | None = None,
+) -> OwnLibrary | None:
+    """The checkout's evidence that ``library`` (a soname no table knows) is the group's own,
+    or None. ``repo_files`` are the checkout's repo-relative paths; ``build_texts`` the text
+    of some of its :data:`BUILD_FILES` (path -> text). Evidence, first found wins:
+
+    - a file whose name starts with the soname's stem (``libmyfilter.so.1``, ``libmyfilter.a``,
+      ``libmyfilter.c``) anywhere in the tree;
+    - a source file named after the stem without ``lib`` (``myfilter.c``, ``myfilter.cpp``,
+      ``myfilter.pyx``, ``myfilter.cu``; :data:`_SOURCE_SUFFIXES`);
+    - a build file whose text declares it (:func:`_declares`).
+
+    A library whose Debian package is known is a system one whatever the tree holds: None.
+    """
+    stem = _library_stem(library)
+    if not stem or debian_package_of(library) is not None or is_gpu_library(library):
+        return None
+    bare = stem[3:]
+    files = sorted(repo_files, key=lambda path: (path.count("/"), path))
+    for path in files:
+        base = posixpath.basename(path)
+        if base == stem or (base.startswith(stem) and base[len(stem)] in ".-_"):
+            return OwnLibrary(library, path)
+    for path in files:
+        name, suffix = posixpath.splitext(posixpath.basename(path))
+        if name == bare and suffix.lower() in _SOURCE_SUFFIXES:
+            return OwnLibrary(library, path)
+    for path, text in sorted((build_texts or {}).items()):
+        if _declares(stem, text):
+            return OwnLibrary(library, path)
+    return None

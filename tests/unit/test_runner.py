@@ -261,13 +261,14 @@ FILES = frozenset({"main.py", "src/model.py", "data/train.csv", "run.sh"})
             "`apt: [libatomic1]`",
         ),
         # found by a review: a library the table does not know (libjack) got the verdict
-        # `error` ("not the group's fault") and a hint telling the group to name its package
+        # `error` ("not the group's fault") and a hint telling the group to name its package;
+        # unknown to the table, it may as well be the group's own (helper-32): both readings
         (
             "OSError: libjack.so.0: cannot open shared object file: No such file or directory",
             1,
-            "system library 'libjack.so.0' is not installed in the grading environment: the "
-            "grader's gap, not the group's; the lecturer should find the Debian package that "
-            "ships libjack.so.0 (`apt-file search libjack.so.0`)",
+            "the library 'libjack.so.0' could not be loaded and the grading environment does "
+            "not have it either; the grader could not tell whether it is a system library or "
+            "the group's own",
         ),
         (
             "bash: line 1: my_tool: command not found",
