@@ -203,19 +203,35 @@ def grade_all(
                 waiting.discard()  # fetched, but an earlier group's fetch never ended
         if layer is not None and layer.choice is not None:
             with suppress(OSError):  # must not hide why the run ended
-                _record_layer_failure(ctx, layer.choice)
+                _record_layer_outcome(ctx, layer.choice)
         ctx.effects.progress.end()
     ordered = tuple(results[g.name] for g in groups if g.name in results)
     return _run_result(config, ctx, started_at, ordered)
 
 
-def _record_layer_failure(ctx: GradingContext, choice: layerplan.LayerChoice) -> None:
-    """Say in ``shared-layer.json`` that the inferred layer did not build (``image`` null,
-    ``error``: why, with its log): the groups were built on the base image instead."""
-    error = getattr(ctx.effects.sandbox, "layer_error", None)
+def _record_layer_outcome(ctx: GradingContext, choice: layerplan.LayerChoice) -> None:
+    """Say in ``shared-layer.json`` what became of the inferred layer when it is not what was
+    written when it was decided: it did not build (``image`` null, ``error``: why, with its
+    log; the groups were built on the base image instead), or its lines could not be
+    installed together and it was built from the same packages without versions
+    (``requirements`` those, ``relaxed``: the lines as inferred, ``image`` its tag)."""
+    sandbox = ctx.effects.sandbox
+    error = getattr(sandbox, "layer_error", None)
+    relaxed = getattr(sandbox, "layer_relaxed", None)
+    data: dict[str, Any]
     if isinstance(error, str) and error:
         data = {**choice.to_json(), "image": None, "error": error}
-        report_results.write_json_atomic(ctx.plan.out_dir / "shared-layer.json", data)
+    elif isinstance(relaxed, tuple) and relaxed:
+        data = {
+            **choice.to_json(),
+            "requirements": list(relaxed),
+            "relaxed": list(choice.requirements),
+            "apt": list(getattr(sandbox, "layer_apt", ())),
+            "image": getattr(sandbox, "common_tag", None),
+        }
+    else:
+        return
+    report_results.write_json_atomic(ctx.plan.out_dir / "shared-layer.json", data)
 
 
 def course_layer(

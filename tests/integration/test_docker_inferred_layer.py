@@ -105,3 +105,31 @@ def test_closing_while_the_layer_builds_in_the_background_leaves_nothing_behind(
         box.close()
         with contextlib.suppress(Exception):
             box.engine.remove_image(f"{tag}")
+
+
+@pytest.mark.timeout(600)
+def test_an_inferred_layer_whose_lines_exclude_each_other_is_built_without_versions(
+    base_image: str, tmp_path: Path
+) -> None:
+    # Inferred one package at a time, two lines can exclude each other although each group
+    # resolves its own (requests 2.31.0 needs idna>=2.5): the layer failed for the whole
+    # course. Now the same packages are built without their versions.
+    said: list[str] = []
+    box = DockerSandbox(f"test-{uuid.uuid4().hex[:10]}", tmp_path / "cache", log=said.append)
+    salt = uuid.uuid4().hex[:8]  # a layer no earlier run built
+    inferred = box.use_inferred_layer(("requests==2.31.0", "idna==2.4"), (), (f"true {salt}",))
+    built: tuple[str, str] | None = None
+    try:
+        built = box._parent_layer()
+        assert built is not None, box.layer_error
+        assert box.layer_error is None
+        assert box.layer_relaxed == ("requests", "idna")
+        assert built[0] == box.common_tag
+        assert built[0] != inferred
+        assert box.builds_run == 2
+        assert any("cannot be installed together" in line for line in said)
+    finally:
+        box.close()
+        if built is not None:
+            with contextlib.suppress(Exception):
+                box.engine.remove_image(built[0])

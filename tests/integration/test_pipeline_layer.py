@@ -144,6 +144,31 @@ def test_a_layer_that_did_not_build_is_recorded_as_such(tmp_path: Path) -> None:
     assert "error" not in data
 
 
+class RelaxedLayer(LayeringFake):
+    # DockerSandbox after the inferred lines could not be resolved together.
+    layer_relaxed = ("numba", "numpy")
+    common_tag = "fake:relaxed"
+
+
+def test_a_layer_built_without_its_versions_is_recorded_and_adopted_again(
+    tmp_path: Path,
+) -> None:
+    path = _course(
+        tmp_path, {"a": "numpy==2.1.0\nnumba==0.58.1\n", "b": "numpy==2.1.0\nnumba==0.58.1\n"}
+    )
+    config = load_groups(path)
+    pipeline.grade_all(config, config.groups, _ctx(tmp_path, RelaxedLayer(), path))
+    data = json.loads((tmp_path / "out" / "shared-layer.json").read_text())
+    assert data["requirements"] == ["numba", "numpy"]
+    assert data["relaxed"][:2] == ["numba==0.58.1", "numpy==2.1.0"]  # as inferred
+    assert data["image"] == "fake:relaxed"
+    assert data["apt"] == ["libsndfile1"]
+    # Re-grading one group builds it on the layer that was built, not on the inferred lines.
+    only = LayeringFake()
+    pipeline.grade_all(config, config.groups[1:], _ctx(tmp_path, only, path, force=True))
+    assert [layer[0] for layer in only.layers] == [("numba", "numpy")]
+
+
 def test_a_declared_layer_or_environment_none_is_not_replaced(tmp_path: Path) -> None:
     path = _course(tmp_path, {"a": "numpy\n", "b": "numpy\n"}, "environment: none\n")
     config = load_groups(path)

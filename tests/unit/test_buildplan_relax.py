@@ -149,3 +149,14 @@ def test_failure_summary_names_the_package_and_the_reason() -> None:
     )
     summary, _ = buildplan.summarize_log(UV_NO_VERSION)
     assert summary == "dependency resolution failed: no version of mkl-service==2.4.0 matches"
+
+
+def test_an_inferred_layer_without_versions_keeps_names_and_extras() -> None:
+    # Lines decided one package at a time can exclude each other (numba 0.58.1 needs
+    # numpy<1.27): the layer is built again from the same packages at their newest versions.
+    from repograder.sandbox.pins import unversioned
+
+    lines = ("numba==0.58.1", "numpy==2.1.0", "requests[socks]>=2", "nbclient>=0.10", "Numpy")
+    assert unversioned(lines) == ("numba", "numpy", "requests[socks]", "nbclient", "Numpy")
+    assert unversioned(("numpy", "scipy")) == ("numpy", "scipy")
+    assert unversioned(("numpy==1.26.4", "numpy==1.26.4")) == ("numpy",)

@@ -146,3 +146,24 @@ def parse_nearest(text: str, pins: list[Pin]) -> dict[str, str]:
 def relax_line(line: str, version: str) -> str:
     """``line`` with its exact pin replaced by ``==version`` (extras and markers kept)."""
     return re.sub(r"===?\s*[0-9][0-9A-Za-z.!+_-]*", f"=={version}", line, count=1)
+
+
+# --- a shared layer whose lines cannot be installed together ------------------------------------
+
+_NAME_AND_EXTRAS = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?")
+
+
+def unversioned(lines: tuple[str, ...]) -> tuple[str, ...]:
+    """``lines`` without their version specifiers and markers (name and extras kept): the same
+    packages at the newest versions that install together.
+
+    For an inferred shared layer, whose lines are decided one package at a time: two of them
+    can exclude each other (``numba==0.58.1`` needs ``numpy<1.27``, the layer says
+    ``numpy==2.1.0``), though every group resolves its own. A line that is not a plain
+    requirement (no name first) is kept as written.
+    """
+    out: list[str] = []
+    for line in lines:
+        match = _NAME_AND_EXTRAS.match(line)
+        out.append(f"{match.group(1)}{match.group(2) or ''}" if match else line)
+    return tuple(dict.fromkeys(out))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from repograder.errors import InfrastructureError, SandboxUnavailable
 from repograder.facts import EnvSpec
-from repograder.sandbox import buildplan
+from repograder.sandbox import buildplan, pins
 from repograder.sandbox.base import BuildResult, Limits
 from repograder.sandbox.docker import engine as eng
 from repograder.sandbox.docker import warmup
@@ -88,6 +88,10 @@ class DockerSandbox:
         # inferred from the course (use_inferred_layer), not a declared layer of their own.
         self._inferred_apt = tuple(a for a in inferred_apt if a.strip())
         self._inferred_warmup = tuple(w for w in inferred_warmup if w.strip())
+        # The inferred layer as adopted (requirements, apt, warm-ups), and its requirements
+        # without versions once those could not be installed together (_relax_layer).
+        self._layer_input: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
+        self._layer_relaxed: tuple[str, ...] | None = None
         if any(r.strip() for r in (*common, *common_apt)):
             # The lecturer's own list: installed as resolved, without the newer-sdist probe.
             self._common_plan = self._plan_layer(common, common_apt, warmup, trusted=True)
@@ -172,6 +176,7 @@ class DockerSandbox:
                 return None
             self._common_plan = self._plan_layer(common, apt, warmup, trusted=True)
             self._layer_inferred = True
+            self._layer_input = (tuple(common), apt, warmup)
             start = self._layer_wanted and not self._layer_started
             self._layer_started |= start
         if start:
@@ -255,6 +260,8 @@ class DockerSandbox:
                 )
                 for note in notes:  # e.g. the warm-up timed out: sessions start cold
                     self._log(f"shared layer: {note}")
+                if not ok and self._relax_layer(summary, log_path):
+                    return self._build_common()  # the same packages, without their versions
                 if not ok:
                     self._layer_image = None  # e.g. timed out in the warm-up: not a layer
                     self._common_error = f"{summary} (log: {log_path})"
@@ -274,6 +281,40 @@ class DockerSandbox:
             self._common = self._layer_image = (tag, image.id)
             touch_used(self.cache_dir, plan.content_hash)
             return self._common
+
+    def _relax_layer(self, summary: str, log_path: Path) -> bool:
+        """Plan an inferred layer again without its versions when its lines could not be
+        resolved together (once); True when there is such a plan to build.
+
+        ``layerplan.infer_layer`` decides each package's line on its own, so two lines can
+        exclude each other although every group resolves its own (``numba==0.58.1`` needs
+        ``numpy<1.27``, the layer says ``numpy==2.1.0``): without this the whole course built
+        without a layer. The groups' own builds still install their versions. A declared
+        layer is the lecturer's list and fails as written.
+        """
+        if not summary.startswith("dependency resolution failed"):
+            return False
+        with self._lock:
+            if not self._layer_inferred or self._layer_input is None or self._layer_relaxed:
+                return False
+            common, apt, warmup = self._layer_input
+            relaxed = pins.unversioned(common)
+            if relaxed == common:
+                return False
+            self._common_plan = self._plan_layer(relaxed, apt, warmup, trusted=True)
+            self._layer_relaxed = relaxed
+        self._log(
+            f"the shared layer's lines cannot be installed together ({summary}; log: "
+            f"{log_path}): building the same packages without their versions, "
+            f"{self.common_tag}"
+        )
+        return True
+
+    @property
+    def layer_relaxed(self) -> tuple[str, ...] | None:
+        """The inferred layer's requirements without versions, when its own could not be
+        resolved together and the layer was built from these instead; None otherwise."""
+        return self._layer_relaxed
 
     def start_layer(self) -> None:
         """Start building the shared layer in a daemon thread: now when it is declared, or as
