@@ -284,17 +284,52 @@ REQUIRES: dict[str, tuple[str, ...]] = {
 }
 
 
+# A repository whose distribution has another name than the repository (its setup.py /
+# pyproject name): a bare `git+https://github.com/openai/whisper.git` installs openai-whisper.
+REPOSITORY_NAMES: dict[str, str] = {
+    "github.com/openai/whisper": "openai-whisper",  # setup.py: name="openai-whisper"
+}
+# `git+https://host/owner/repo.git@ref#egg=name`, `https://host/owner/repo/archive/main.zip`
+_VCS_URL = re.compile(
+    r"^(?:(?:git|hg|svn|bzr)\+)?[a-z][a-z0-9+.-]*://(?:[^@/\s]+@)?(?P<host>[^/\s]+)/"
+    r"(?P<owner>[^/\s]+)/(?P<repo>[^/@#\s]+?)(?:\.git)?(?:[/@#][^\s]*)?$",
+    re.IGNORECASE,
+)
+_EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _url_name(url: str) -> str | None:
+    """The distribution a bare URL requirement installs, as far as its text tells: its
+    ``#egg=`` name, a wheel's file name, a repository of :data:`REPOSITORY_NAMES`, else the
+    repository's name (``git+https://github.com/librosa/librosa`` -> librosa; host/owner/repo,
+    as GitHub, GitLab and Bitbucket name them). None for other URLs."""
+    egg = _EGG.search(url)
+    if egg:
+        return canonicalize_name(egg.group(1))
+    wheel = re.search(r"/([A-Za-z0-9_.]+)-[^-/]+(?:-[^-/]+){2,3}\.whl(?:[#?].*)?$", url)
+    if wheel:  # PEP 427: the file name starts with the distribution's name
+        return canonicalize_name(wheel.group(1))
+    match = _VCS_URL.match(url)
+    if match is None:
+        return None
+    host, owner, repo = (match[k].lower() for k in ("host", "owner", "repo"))
+    return REPOSITORY_NAMES.get(f"{host}/{owner}/{repo}", canonicalize_name(repo))
+
+
 def requirement_names(lines: Iterable[str]) -> list[str]:
-    """Canonical distribution names of requirement lines; options, paths and URLs skipped."""
+    """Canonical distribution names of requirement lines; options and paths skipped, a bare
+    URL named by what it installs (:func:`_url_name`; its system libraries count too)."""
     names: list[str] = []
     for line in lines:
-        text = line.split("#", 1)[0].strip()
+        text = line.split(" #", 1)[0].strip() if "://" in line else line.split("#", 1)[0].strip()
         if not text or text.startswith(("-", ".", "/")):
             continue
         try:
             names.append(canonicalize_name(Requirement(text).name))
         except InvalidRequirement:
-            continue
+            name = _url_name(text) if "://" in text else None
+            if name:
+                names.append(name)
     return names
 
 

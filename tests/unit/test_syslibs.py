@@ -204,3 +204,19 @@ def test_the_table_follows_the_ldd_scan() -> None:
     assert syslibs.TABLE["pygame"].when == "use"
     xcb = syslibs.missing_library("ImportError: libxcb.so.1: cannot open shared object file")
     assert xcb == syslibs.MissingLibrary("libxcb.so.1", "libxcb1")
+
+
+def test_a_bare_url_counts_by_the_distribution_it_installs() -> None:
+    # whisper's own install line is a bare git URL: its ffmpeg was never installed, so the
+    # step failed for want of it (helper-32); `openai-whisper @ git+...` worked.
+    assert syslibs.apt_packages_for(["git+https://github.com/openai/whisper.git"]) == ("ffmpeg",)
+    assert syslibs.requirement_names(
+        [
+            "git+https://github.com/openai/whisper.git@v20231117",
+            "git+https://github.com/librosa/librosa@main#egg=librosa",
+            "git+ssh://git@github.com/facebookresearch/demucs.git",
+            "https://example.org/w/opencv_python-4.9.0.80-cp37-abi3-manylinux_2_17_x86_64.whl",
+            "https://example.org/archive.tar.gz",
+        ]
+    ) == ["openai-whisper", "librosa", "demucs", "opencv-python"]
+    assert syslibs.apt_packages_for(["git+https://github.com/librosa/librosa"]) == ("libsndfile1",)
