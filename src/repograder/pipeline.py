@@ -212,20 +212,25 @@ def grade_all(
 def _record_layer_outcome(ctx: GradingContext, choice: layerplan.LayerChoice) -> None:
     """Say in ``shared-layer.json`` what became of the inferred layer when it is not what was
     written when it was decided: it did not build (``image`` null, ``error``: why, with its
-    log; the groups were built on the base image instead), or its lines could not be
-    installed together and it was built from the same packages without versions
-    (``requirements`` those, ``relaxed``: the lines as inferred, ``image`` its tag)."""
+    log; the groups were built on the base image instead), or something else was built
+    instead (``DockerSandbox.layer_fallback``: ``requirements``, ``warmup`` and ``image`` are
+    what was built, ``inferred`` the lines as inferred, ``fallback`` why), which a later
+    ``--only`` or ``--shard`` run adopts."""
     sandbox = ctx.effects.sandbox
     error = getattr(sandbox, "layer_error", None)
-    relaxed = getattr(sandbox, "layer_relaxed", None)
+    fallback = getattr(sandbox, "layer_fallback", None)
     data: dict[str, Any]
     if isinstance(error, str) and error:
         data = {**choice.to_json(), "image": None, "error": error}
-    elif isinstance(relaxed, tuple) and relaxed:
+    elif isinstance(fallback, tuple) and len(fallback) == 3:
+        requirements, warmup, why = fallback
         data = {
             **choice.to_json(),
-            "requirements": list(relaxed),
-            "relaxed": list(choice.requirements),
+            "requirements": list(requirements),
+            "warmup": list(warmup),
+            "inferred": list(choice.requirements),
+            "fallback": why,
+            "why": f"{choice.describe()}; it did not build: {why}",
             "apt": list(getattr(sandbox, "layer_apt", ())),
             "image": getattr(sandbox, "common_tag", None),
         }

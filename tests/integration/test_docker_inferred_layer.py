@@ -123,11 +123,38 @@ def test_an_inferred_layer_whose_lines_exclude_each_other_is_built_without_versi
         built = box._parent_layer()
         assert built is not None, box.layer_error
         assert box.layer_error is None
-        assert box.layer_relaxed == ("requests", "idna")
+        assert box.layer_fallback is not None
+        assert box.layer_fallback[0] == ("requests", "idna")
         assert built[0] == box.common_tag
         assert built[0] != inferred
         assert box.builds_run == 2
         assert any("cannot be installed together" in line for line in said)
+    finally:
+        box.close()
+        if built is not None:
+            with contextlib.suppress(Exception):
+                box.engine.remove_image(built[0])
+
+
+@pytest.mark.timeout(600)
+def test_a_package_the_index_lacks_is_left_out_and_the_rubrics_apt_stays(
+    base_image: str, tmp_path: Path
+) -> None:
+    # Half the course listing a package the index does not have failed the inferred layer,
+    # and with it the rubric's `apt:` that rides on it: a group was told to install a program
+    # the lecturer had already added (helper-35).
+    box = DockerSandbox(f"test-{uuid.uuid4().hex[:10]}", tmp_path / "cache", inferred_apt=("jq",))
+    salt = uuid.uuid4().hex[:8]
+    box.use_inferred_layer(("rg-no-such-package-zz==1.0", "six"), (), (f"true {salt}",))
+    built: tuple[str, str] | None = None
+    try:
+        built = box._parent_layer()
+        assert built is not None, box.layer_error
+        assert box.layer_fallback is not None
+        assert box.layer_fallback[0] == ("six",)
+        assert "rg-no-such-package-zz" in box.layer_fallback[2]
+        assert "jq" in box.layer_apt
+        assert box._image(built[0]) is not None
     finally:
         box.close()
         if built is not None:

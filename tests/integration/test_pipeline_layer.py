@@ -146,7 +146,7 @@ def test_a_layer_that_did_not_build_is_recorded_as_such(tmp_path: Path) -> None:
 
 class RelaxedLayer(LayeringFake):
     # DockerSandbox after the inferred lines could not be resolved together.
-    layer_relaxed = ("numba", "numpy")
+    layer_fallback = (("numba", "numpy"), (), "its lines cannot be installed together")
     common_tag = "fake:relaxed"
 
 
@@ -160,7 +160,10 @@ def test_a_layer_built_without_its_versions_is_recorded_and_adopted_again(
     pipeline.grade_all(config, config.groups, _ctx(tmp_path, RelaxedLayer(), path))
     data = json.loads((tmp_path / "out" / "shared-layer.json").read_text())
     assert data["requirements"] == ["numba", "numpy"]
-    assert data["relaxed"][:2] == ["numba==0.58.1", "numpy==2.1.0"]  # as inferred
+    assert data["inferred"][:2] == ["numba==0.58.1", "numpy==2.1.0"]
+    assert data["fallback"] == "its lines cannot be installed together"
+    assert data["why"].endswith("; it did not build: its lines cannot be installed together")
+    assert data["warmup"] == []
     assert data["image"] == "fake:relaxed"
     assert data["apt"] == ["libsndfile1"]
     # Re-grading one group builds it on the layer that was built, not on the inferred lines.

@@ -829,3 +829,41 @@ def test_the_rubrics_apt_without_common_joins_the_inferred_layer(tmp_path: Path)
         assert alone.layer_apt == ("ffmpeg",)
     finally:
         alone.close()
+
+
+def test_an_inferred_layer_that_does_not_build_falls_back_step_by_step(tmp_path: Path) -> None:
+    # What is left of an inferred layer that did not build (DockerSandbox._fallback_layer):
+    # without what the index lacks, then without versions, then the rubric's apt alone.
+    fake = FakeEngine()
+    box = _box(fake, tmp_path, inferred_apt=("jq",), inferred_warmup=("true",))
+    log = tmp_path / "common.log"
+    try:
+        box.use_inferred_layer(("numpy==2.1.0", "numba==0.58.1", "nosuch==1"), (), ("w",))
+        assert box.layer_fallback is None
+        assert not box._fallback_layer("the build timed out after 1800 s", log)
+        assert box._fallback_layer(
+            "dependency resolution failed: nosuch was not found in the package registry", log
+        )
+        assert box.layer_fallback == (
+            ("numpy==2.1.0", "numba==0.58.1"),
+            ("w", "true"),
+            "left out what the package index does not have: nosuch",
+        )
+        assert box._fallback_layer("dependency resolution failed: no solution", log)
+        assert box.layer_fallback is not None
+        assert box.layer_fallback[:2] == (("numpy", "numba"), ("w", "true"))
+        assert box._fallback_layer("dependency resolution failed: no solution", log)
+        assert box.layer_fallback is not None
+        assert box.layer_fallback[:2] == ((), ("true",))  # the rubric's own warm-ups only
+        assert box._common_plan is not None
+        assert box._common_plan.requirements == ()
+        assert box.layer_apt == ("jq",)
+        assert not box._fallback_layer("apt failed", log)  # nothing else left to try
+    finally:
+        box.close()
+    (tmp_path / "d").mkdir()
+    declared = _box(FakeEngine(), tmp_path / "d", common=("numpy==2.1.0",))
+    try:
+        assert not declared._fallback_layer("dependency resolution failed: no solution", log)
+    finally:
+        declared.close()

@@ -153,6 +153,13 @@ def relax_line(line: str, version: str) -> str:
 _NAME_AND_EXTRAS = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?")
 
 
+def line_name(line: str) -> str:
+    """The canonical project name a requirement line starts with (PEP 503: lower case, runs
+    of ``-_.`` as one ``-``); "" when it starts with none."""
+    match = _NAME_AND_EXTRAS.match(line)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
+
+
 def unversioned(lines: tuple[str, ...]) -> tuple[str, ...]:
     """``lines`` without their version specifiers and markers (name and extras kept): the same
     packages at the newest versions that install together.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +28,11 @@ from repograder.sandbox.docker.images import COMMON_PREFIX, ENV_REPO, WARM_DIR, 
 from repograder.sandbox.docker.runs import ContainerTracker, RunLock
 from repograder.sandbox.docker.session import DockerSession, session_spec
 from repograder.sandbox.hostconfig import HostSettings, detect_host_settings, local_cpu_wheels
+
+# The build summary of a failed resolution (buildplan.summarize_log) and uv's words for a
+# package the index does not have.
+RESOLUTION_FAILED = "dependency resolution failed"
+_NOT_FOUND = re.compile(r"(\S+) was not found in the package registry")
 
 
 class DockerSandbox:
@@ -88,10 +94,10 @@ class DockerSandbox:
         # inferred from the course (use_inferred_layer), not a declared layer of their own.
         self._inferred_apt = tuple(a for a in inferred_apt if a.strip())
         self._inferred_warmup = tuple(w for w in inferred_warmup if w.strip())
-        # The inferred layer as adopted (requirements, apt, warm-ups), and its requirements
-        # without versions once those could not be installed together (_relax_layer).
+        # The inferred layer as adopted (requirements, apt, warm-ups), and what is built
+        # instead when it does not build (requirements, warm-ups, why; _fallback_layer).
         self._layer_input: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
-        self._layer_relaxed: tuple[str, ...] | None = None
+        self._layer_fallback: tuple[tuple[str, ...], tuple[str, ...], str] | None = None
         if any(r.strip() for r in (*common, *common_apt)):
             # The lecturer's own list: installed as resolved, without the newer-sdist probe.
             self._common_plan = self._plan_layer(common, common_apt, warmup, trusted=True)
@@ -260,8 +266,8 @@ class DockerSandbox:
                 )
                 for note in notes:  # e.g. the warm-up timed out: sessions start cold
                     self._log(f"shared layer: {note}")
-                if not ok and self._relax_layer(summary, log_path):
-                    return self._build_common()  # the same packages, without their versions
+                if not ok and self._fallback_layer(summary, log_path):
+                    return self._build_common()  # what is left of it (see _fallback_layer)
                 if not ok:
                     self._layer_image = None  # e.g. timed out in the warm-up: not a layer
                     self._common_error = f"{summary} (log: {log_path})"
@@ -282,39 +288,57 @@ class DockerSandbox:
             touch_used(self.cache_dir, plan.content_hash)
             return self._common
 
-    def _relax_layer(self, summary: str, log_path: Path) -> bool:
-        """Plan an inferred layer again without its versions when its lines could not be
-        resolved together (once); True when there is such a plan to build.
+    def _fallback_layer(self, summary: str, log_path: Path) -> bool:
+        """Plan what is left of an inferred layer that did not build; True when there is
+        something else to build (each step at most once, so this ends).
 
-        ``layerplan.infer_layer`` decides each package's line on its own, so two lines can
-        exclude each other although every group resolves its own (``numba==0.58.1`` needs
-        ``numpy<1.27``, the layer says ``numpy==2.1.0``): without this the whole course built
-        without a layer. The groups' own builds still install their versions. A declared
-        layer is the lecturer's list and fails as written.
+        ``layerplan.infer_layer`` decides each package's line on its own, from what the
+        students wrote, so the layer can fail where every group's own build works; without
+        this the whole course built without a layer, and without the rubric's ``apt`` that
+        rides on it. In order: a package the index does not have (``X was not found in the
+        package registry``) is left out; lines that exclude each other (``numba==0.58.1``
+        needs ``numpy<1.27``, the layer says ``numpy==2.1.0``) give the same packages without
+        their versions (``pins.unversioned``); then, when the rubric adds apt packages, a
+        layer of those alone (and its warm-ups). A timed-out build is not tried again, and a
+        declared layer (the lecturer's list) fails as written.
         """
-        if not summary.startswith("dependency resolution failed"):
+        if "timed out" in summary:
             return False
         with self._lock:
-            if not self._layer_inferred or self._layer_input is None or self._layer_relaxed:
+            if not self._layer_inferred or self._layer_input is None:
                 return False
-            common, apt, warmup = self._layer_input
-            relaxed = pins.unversioned(common)
-            if relaxed == common:
+            _, apt, _ = self._layer_input
+            if self._layer_fallback is not None:
+                common, warmup, _ = self._layer_fallback
+            else:
+                common, _, warmup = self._layer_input
+            gone = {pins.line_name(n) for n in _NOT_FOUND.findall(summary)}
+            kept = tuple(line for line in common if pins.line_name(line) not in gone)
+            if kept != common:
+                why = "left out what the package index does not have: " + ", ".join(
+                    sorted(n for n in gone if n)
+                )
+                instead = kept
+            elif summary.startswith(RESOLUTION_FAILED) and pins.unversioned(common) != common:
+                why = "its lines cannot be installed together: the same packages without versions"
+                instead = pins.unversioned(common)
+            elif common and self._inferred_apt:
+                why = "its Python packages did not build: the rubric's apt packages alone"
+                instead, warmup = (), self._inferred_warmup
+            else:
                 return False
-            self._common_plan = self._plan_layer(relaxed, apt, warmup, trusted=True)
-            self._layer_relaxed = relaxed
+            self._common_plan = self._plan_layer(instead, apt, warmup, trusted=True)
+            self._layer_fallback = (instead, warmup, why)
         self._log(
-            f"the shared layer's lines cannot be installed together ({summary}; log: "
-            f"{log_path}): building the same packages without their versions, "
-            f"{self.common_tag}"
+            f"the shared layer did not build ({summary}; log: {log_path}); {why}: {self.common_tag}"
         )
         return True
 
     @property
-    def layer_relaxed(self) -> tuple[str, ...] | None:
-        """The inferred layer's requirements without versions, when its own could not be
-        resolved together and the layer was built from these instead; None otherwise."""
-        return self._layer_relaxed
+    def layer_fallback(self) -> tuple[tuple[str, ...], tuple[str, ...], str] | None:
+        """What was built instead of the inferred layer, which did not build: (requirements,
+        warm-ups, why); None when it built as inferred (or was not inferred)."""
+        return self._layer_fallback
 
     def start_layer(self) -> None:
         """Start building the shared layer in a daemon thread: now when it is declared, or as
