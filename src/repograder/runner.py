@@ -300,7 +300,12 @@ def hint_for(
     module = _MODULE.search(output)
     if module:
         return _module_hint(module.group(1), repo_files)
-    if (
+    if own_library is not None:
+        return own_library.hint
+    gap = syslibs.missing_library(output) if gap_confirmed else None
+    # A confirmed gap is the verdict (`error`): the hint must say the same, also when a GPU
+    # library is named beside it.
+    if gap is None and (
         any(marker in output for marker in _CUDA_MARKERS)
         or re.search(r"\.cuda\(\)", output)
         or syslibs.gpu_library(output) is not None
@@ -309,9 +314,18 @@ def hint_for(
             "the code requires a GPU; the grader is CPU-only: fall back to CPU when CUDA is "
             "unavailable (torch.device('cuda' if torch.cuda.is_available() else 'cpu'))"
         )
-    if own_library is not None:
-        return own_library.hint
-    gap = syslibs.missing_library(output) if gap_confirmed else None
+    if gap is not None and gap.warned:
+        return (
+            f"a warning said the library '{gap.library}' could not be loaded (the grading "
+            "environment lacks it) and the step failed later: if it failed for want of it, "
+            "it is the grader's gap"
+            + (
+                f" (the lecturer adds `apt: [{gap.debian}]` to the rubric's environment)"
+                if gap.debian
+                else ""
+            )
+            + "; otherwise it is the group's own error"
+        )
     if gap is not None and not gap.attributed:
         # No table knows it and the checkout showed nothing of it (else own_library): the
         # verdict is `error` for a human, and the advice gives both readings.
@@ -332,8 +346,9 @@ def hint_for(
             f"(Debian package {gap.debian}): the grader's gap, not the group's; the "
             f"lecturer adds `apt: [{gap.debian}]` to the rubric's environment"
         )
-    library = _SHARED_LIB.search(syslibs.without_warnings(output))
-    if library or "sndfile library not found" in output:
+    failed = syslibs.without_warnings(output)
+    library = _SHARED_LIB.search(failed)
+    if library or "sndfile library not found" in failed:
         name = library.group(1) if library else "libsndfile"
         return (
             f"the system library {name} is missing: name its Debian package in the README "

@@ -495,21 +495,39 @@ _LOG_WARNING = re.compile(
 )
 
 
-def without_warnings(text: str) -> str:
-    """``text`` without its warning lines (:data:`_PY_WARNING`, :data:`_LOG_WARNING`) and the
-    indented source lines Python prints under a warning: what is left is what failed."""
+def _split_warnings(text: str) -> tuple[list[str], list[str]]:
+    """(other lines, warning lines) of ``text``: :data:`_PY_WARNING` and :data:`_LOG_WARNING`
+    lines, each Python warning with the one source line ``warnings.formatwarning`` prints
+    under it (two spaces, then the code: ``  warn("Couldn't find ffmpeg ...")``)."""
     kept: list[str] = []
-    in_warning = False
+    warned: list[str] = []
+    source_next = False
     for line in text.split("\n"):
-        if in_warning and line[:1] in (" ", "\t"):
-            continue  # the warning's source line, e.g. `  warn("Couldn't find ffmpeg ...")`
-        in_warning = _PY_WARNING.match(line) is not None
-        if in_warning or _LOG_WARNING.match(line):
+        if source_next and _WARNING_SOURCE.match(line):
+            warned.append(line)
+            source_next = False
             continue
-        kept.append(line)
-    return "\n".join(kept)
+        source_next = _PY_WARNING.match(line) is not None
+        if source_next or _LOG_WARNING.match(line):
+            warned.append(line)
+        else:
+            kept.append(line)
+    return kept, warned
 
 
+def without_warnings(text: str) -> str:
+    """``text`` without its warning lines (:func:`_split_warnings`): what is left is what
+    failed."""
+    return "\n".join(_split_warnings(text)[0])
+
+
+def _warning_lines(text: str) -> str:
+    return "\n".join(_split_warnings(text)[1])
+
+
+# The source line under a Python warning: two spaces, then code (not an exception group's
+# "  + Exception Group Traceback" or "    | OSError: ..." lines, which are a failure).
+_WARNING_SOURCE = re.compile(r"  [^\s+|]")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Every repetition is bounded and the soname must start a word: a step's 64 KiB of output
 # (a long base64 line, a progress bar) must not make these quadratic (minutes, before).
@@ -612,6 +630,9 @@ class MissingLibrary:
     library: str
     debian: str | None
     kind: Literal["library", "program"] = "library"
+    # Named only by a warning the step printed before it failed (``logging.warning("OpenGL
+    # unavailable: %s", e)`` after ``ctypes.CDLL`` raised): maybe the cause, maybe not.
+    warned: bool = False
 
     @property
     def attributed(self) -> bool:
@@ -650,6 +671,13 @@ class MissingLibrary:
         """One line naming the gap, for a verdict's summary. A library of unknown origin is
         not called the grader's gap: both readings are given."""
         what = "the program" if self.kind == "program" else "the system library"
+        if self.warned:
+            return (
+                f"the step failed after warning that {what} {self.library} could not be "
+                f"loaded, which the grading environment lacks; the grader could not tell "
+                f"whether that caused the failure (then it is a grader environment gap: "
+                f"{self.fix}) or the group's own error did"
+            )
         if not self.attributed:
             return (
                 f"the grading environment lacks the library {self.library}, and the grader "
@@ -688,8 +716,9 @@ def _candidates(text: str) -> list[MissingLibrary]:
     return [candidate for candidate in found if not is_gpu_library(candidate.library)]
 
 
-def _named_in(text: str) -> list[MissingLibrary]:
-    """What each pattern finds in ``text``, before :func:`_candidates` sorts it out."""
+def _loader_failures(text: str) -> list[MissingLibrary]:
+    """The libraries a dynamic loader says it could not open or load (``libGL.so.1: cannot
+    open shared object file``, cffi's ``cannot load library 'libsndfile.so'``)."""
     found: list[MissingLibrary] = []
     for pattern in (_CANNOT_LOAD, _SONAME):
         for match in pattern.finditer(text):
@@ -703,6 +732,12 @@ def _named_in(text: str) -> list[MissingLibrary]:
                 continue  # it is there and did not link: not missing
             if _linux_library(name):
                 found.append(MissingLibrary(name, debian_package_of(name)))
+    return found
+
+
+def _named_in(text: str) -> list[MissingLibrary]:
+    """What each pattern finds in ``text``, before :func:`_candidates` sorts it out."""
+    found = _loader_failures(text)
     for match in _NO_LIBRARY_CALLED.finditer(text):
         # find_library("cairo-2") looks for libcairo-2.so; Debian names it libcairo.so.2
         base = re.sub(r"-\d+$", "", match.group(1).removeprefix("lib"))
@@ -738,7 +773,17 @@ def missing_library(output: str) -> MissingLibrary | None:
     a GPU library (:data:`GPU_LIBRARIES`), and whatever a warning line names
     (:func:`without_warnings`): only what failed counts.
     """
-    found = _candidates(without_warnings(_ANSI.sub("", output)))
+    text = _ANSI.sub("", output)
+    found = _candidates(without_warnings(text))
+    if not found:
+        # A warning quoting a loader's failure (a library's soname that could not be opened or
+        # loaded; not a notice such as pydub's "Couldn't find ffmpeg or avconv") when nothing
+        # else is named: the step may have gone on without it and failed for want of it.
+        found = [
+            replace(candidate, warned=True)
+            for candidate in _loader_failures(_warning_lines(text))
+            if not is_gpu_library(candidate.library)
+        ]
     for candidate in found:
         if candidate.debian is not None:
             return candidate
@@ -810,18 +855,31 @@ def _library_stem(library: str) -> str:
     return stem if stem.startswith("lib") and len(stem) > 3 and ".so" in library else ""
 
 
+# Lines that look a library up or link against it: it is used there, not built (a system
+# library's `find_library('xkbcommon')` or `pkg_check_modules(... xkbcommon)`).
+_LOOKUP = re.compile(
+    r"find_library|find_package|pkg_check_modules|pkg_search_module|dependency\s{0,20}\(|-l\w"
+)
+
+
 def _declares(stem: str, text: str) -> bool:
-    """Whether a build file's ``text`` names the library: ``libmyfilter`` itself, or
-    ``myfilter`` as the target of CMake's add_library, meson's (shared_)library, setuptools'
-    Extension, or a make rule's output ``-o ...myfilter...``."""
+    """Whether a build file's ``text`` builds the library: a line (comments removed; not a
+    line that looks a library up, :data:`_LOOKUP`) naming its file ``libmyfilter.so`` /
+    ``.a``, or ``myfilter`` as the target of CMake's add_library, meson's (shared_)library or
+    setuptools' Extension."""
     bare = re.escape(stem[3:])
-    if re.search(rf"(?<![\w-]){re.escape(stem)}(?![\w-])", text):
-        return True
+    produced = re.compile(rf"(?<![\w-]){re.escape(stem)}\.(?:so|a)\b")
     declared = re.compile(
-        rf"""(?:add_library|shared_library|both_libraries|library|Extension)\s{{0,20}}\("""
-        rf"""\s{{0,20}}["']?(?:[\w.]{{0,100}}\.)?{bare}["'\s,)]"""
+        rf"""(?<![\w.])(?:add_library|shared_library|both_libraries|library|Extension)"""
+        rf"""\s{{0,20}}\(\s{{0,20}}["']?(?:[\w.]{{0,100}}\.)?{bare}["'\s,)]"""
     )
-    return declared.search(text) is not None
+    for raw in text.splitlines()[:20_000]:
+        line = raw.split("#", 1)[0]
+        if not line.strip() or _LOOKUP.search(line):
+            continue
+        if produced.search(line) or declared.search(line):
+            return True
+    return False
 
 
 def own_library_evidence(
@@ -833,8 +891,8 @@ def own_library_evidence(
     or None. ``repo_files`` are the checkout's repo-relative paths; ``build_texts`` the text
     of some of its :data:`BUILD_FILES` (path -> text). Evidence, first found wins:
 
-    - a file whose name starts with the soname's stem (``libmyfilter.so.1``, ``libmyfilter.a``,
-      ``libmyfilter.c``) anywhere in the tree;
+    - the library itself or its object or source file anywhere in the tree
+      (``libmyfilter.so.1``, ``libmyfilter.a``, ``libmyfilter.c``; not ``libmyfilter_notes.txt``);
     - a source file named after the stem without ``lib`` (``myfilter.c``, ``myfilter.cpp``,
       ``myfilter.pyx``, ``myfilter.cu``; :data:`_SOURCE_SUFFIXES`);
     - a build file whose text declares it (:func:`_declares`).
@@ -846,9 +904,12 @@ def own_library_evidence(
         return None
     bare = stem[3:]
     files = sorted(repo_files, key=lambda path: (path.count("/"), path))
+    built = re.compile(rf"{re.escape(stem)}(?:\.so(?:\.[\w.]{{1,40}})?|\.a|\.o|\.la)")
     for path in files:
-        base = posixpath.basename(path)
-        if base == stem or (base.startswith(stem) and base[len(stem)] in ".-_"):
+        name, suffix = posixpath.splitext(posixpath.basename(path))
+        if built.fullmatch(posixpath.basename(path)) or (
+            name == stem and suffix.lower() in _SOURCE_SUFFIXES
+        ):
             return OwnLibrary(library, path)
     for path in files:
         name, suffix = posixpath.splitext(posixpath.basename(path))

@@ -48,19 +48,55 @@ NO_MODULE = "ModuleNotFoundError: No module named 'mymodule'\n"
         TF_CUDART_WARNING + NO_MODULE,
         PYDUB_WARNING + ZERO,
         PYDUB_WARNING + NO_MODULE,
-        # the other warning forms, naming a library the table knows
-        "/work/a.py:3: UserWarning: libsndfile.so.1: cannot open shared object file\n"
-        "  warnings.warn(msg)\n" + ZERO,
-        "UserWarning: OSError: libGL.so.1: cannot open shared object file\n" + ZERO,
-        "W0501 12:00:00.123456  1234 loader.cc:64] libportaudio.so.2: cannot open shared "
-        "object file: No such file or directory\n" + ZERO,
+        # the other warning forms, naming a program in a notice
         "I0501 12:00:00.123456  1234 probe.cc:12] No such file or directory: 'ffmpeg'\n" + ZERO,
-        "[W NNPACK.cpp:64] libgomp.so.1: cannot open shared object file\n" + ZERO,
         "WARNING:root:FileNotFoundError: [Errno 2] No such file or directory: 'ffmpeg'\n" + ZERO,
     ],
 )
 def test_a_warning_before_the_groups_own_error_names_nothing(output: str) -> None:
     assert syslibs.missing_library(output) is None
+
+
+@pytest.mark.parametrize(
+    ("output", "library"),
+    [
+        (
+            "/work/a.py:3: UserWarning: libsndfile.so.1: cannot open shared object file\n"
+            "  warnings.warn(msg)\n" + ZERO,
+            "libsndfile.so.1",
+        ),
+        ("UserWarning: OSError: libGL.so.1: cannot open shared object file\n" + ZERO, "libGL.so.1"),
+        (
+            "W0501 12:00:00.123456  1234 loader.cc:64] libportaudio.so.2: cannot open shared "
+            "object file: No such file or directory\n" + ZERO,
+            "libportaudio.so.2",
+        ),
+        ("[W NNPACK.cpp:64] libgomp.so.1: cannot open shared object file\n" + ZERO, "libgomp.so.1"),
+        # `try: lib = ctypes.CDLL("libGL.so.1") except OSError as e: logging.warning(...)`,
+        # then the step uses it anyway (helper-35): maybe the cause, maybe not
+        (
+            "WARNING:root:OpenGL unavailable: libGL.so.1: cannot open shared object file: No "
+            "such file or directory\nAttributeError: 'NoneType' object has no attribute "
+            "'glGetString'\n",
+            "libGL.so.1",
+        ),
+    ],
+)
+def test_a_loader_failure_only_in_a_warning_needs_a_human(output: str, library: str) -> None:
+    # Nothing else names what failed: the grader cannot tell whether the step failed for want
+    # of the library it warned about (then the grader's gap) or for the group's own error.
+    found = syslibs.missing_library(output)
+    assert found is not None
+    assert (found.library, found.warned) == (library, True)
+    assert "could not tell whether that caused the failure" in found.describe()
+    hint = runner.hint_for("python run.py", output, 1, False)
+    assert hint.startswith(f"a warning said the library '{library}' could not be loaded")
+    # A failure named outside the warnings decides: the warning is not needed then.
+    sure = syslibs.missing_library(
+        output + "OSError: libsndfile.so.1: cannot open shared object file\n"
+    )
+    assert sure is not None
+    assert (sure.library, sure.warned) == ("libsndfile.so.1", False)
 
 
 @pytest.mark.parametrize(
@@ -369,3 +405,52 @@ def test_when_the_new_rows_apply() -> None:
 )
 def test_ffmpeg_found_by_a_package_s_words_is_a_program(output: str) -> None:
     assert syslibs.missing_library(output) == MissingLibrary("ffmpeg", "ffmpeg", "program")
+
+
+def test_an_exception_group_after_a_warning_is_not_the_warnings_source_line() -> None:
+    # Only the one source line Python prints under a warning goes with it (helper-35).
+    output = (
+        "/work/a.py:3: UserWarning: slow path\n"
+        "  + Exception Group Traceback (most recent call last):\n"
+        "    | OSError: libsndfile.so.1: cannot open shared object file: No such file\n"
+    )
+    found = syslibs.missing_library(output)
+    assert found is not None
+    assert (found.library, found.warned) == ("libsndfile.so.1", False)
+
+
+def test_the_hint_agrees_with_the_verdict() -> None:
+    # The verdict reads what failed, not warnings: so does the hint (helper-35).
+    soft = (
+        "UserWarning: soundfile unavailable: sndfile library not found\n"
+        "AttributeError: 'NoneType' object has no attribute 'read'\n"
+    )
+    assert syslibs.missing_library(soft) is None
+    assert "libsndfile is missing" not in runner.hint_for("python run.py", soft, 1, False)
+    # A confirmed gap beside a GPU library's error: the gap's hint, as its verdict says.
+    both = (
+        "E tensorflow/dso_loader.cc:64] Could not load dynamic library 'libcudart.so.11.0'; "
+        "dlerror: libcudart.so.11.0: cannot open shared object file\n"
+        "OSError: libsndfile.so.1: cannot open shared object file: No such file or directory\n"
+    )
+    hint = runner.hint_for("python run.py", both, 1, False)
+    assert hint.startswith("the system library 'libsndfile.so.1' is not installed")
+
+
+def test_what_is_not_evidence_of_the_groups_own_library() -> None:
+    # helper-35: a Makefile comment documenting a system dependency, a find_library call, and
+    # files that merely start with the library's stem made a system gap the group's failure.
+    lib = "libxkbcommon.so.0"
+    files = ["Makefile", "setup.py", "tools/libxkbcommon_notes.txt", "libxkbcommon-sample.py"]
+    texts = {
+        "Makefile": "# System requirements: libxkbcommon (apt install libxkbcommon0)\nall:\n",
+        "setup.py": "import ctypes.util\nLIB = ctypes.util.find_library('xkbcommon')\n",
+    }
+    assert syslibs.own_library_evidence(lib, files, texts) is None
+    cmake = {"CMakeLists.txt": "pkg_check_modules(XKB REQUIRED libxkbcommon.so)\n"}
+    assert syslibs.own_library_evidence(lib, ["CMakeLists.txt"], cmake) is None
+    # What is: the library, its object or its source, or a build file that builds it.
+    for path in ("build/libxkbcommon.so.0", "libxkbcommon.a", "src/libxkbcommon.c"):
+        assert syslibs.own_library_evidence(lib, [path]) is not None
+    make = {"Makefile": "libxkbcommon.so: xkb.o\n\tcc -shared -o $@ $^\n"}
+    assert syslibs.own_library_evidence(lib, ["Makefile"], make) is not None
