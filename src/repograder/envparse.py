@@ -84,7 +84,7 @@ def _is_local_path(text: str) -> bool:
     return (
         text.startswith(("/", "~", "./", "../", ".\\", "file:"))
         or bool(re.match(r"^[A-Za-z]:[\\/]", text))
-        or bool(_DIST_FILE_RE.match(text))
+        or bool(_DIST_FILE_RE.match(text.split(";", 1)[0].strip()))
     )
 
 

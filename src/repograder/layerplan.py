@@ -13,8 +13,9 @@ and distribution files (``course_utils-0.1-py3-none-any.whl``) stay with the gro
 markers are evaluated (true: the line counts without it; false: not asked for; undecidable:
 left with the group). A package enough groups ask for is shared; its line is decided by
 cohorts of groups (the newest-version cohort, each bounded specifier), the largest winning,
-ties going to the newest version allowed; within the winning cohort a bound, exclusion or extra
-is kept only when a strict majority states it. A group whose own lines contradict each other
+ties going to the newest final version allowed; within the winning cohort a bound or exclusion
+is kept only when a strict majority states it, an extra only when a strict majority of all the
+groups asking for the package does. A group whose own lines contradict each other
 (two pins, a pin it excludes itself) shapes nothing. Every group whose line the layer's is not
 is listed as differing, and the report counts them (``scipy==1.11.4 (asked by 4; 3 with their
 own version)``). Packages are decided one by one: lines that cannot be installed together
@@ -168,10 +169,12 @@ class LayerChoice:
 
 def marker_environment(python: str = SANDBOX_PYTHON) -> dict[str, str]:
     """The sandbox as PEP 508 environment markers see it, for Python ``python`` ("3.11" or
-    "3.11.9"; without a patch level ``python_full_version`` is taken as ``.0``)."""
+    "3.11.9"). Without a patch level (the base image's label says "3.11"; it runs 3.11.2)
+    ``python_full_version`` and ``implementation_version`` are not known: "" here, and a
+    marker naming them is not evaluated (:func:`_parse`)."""
     parts = python.strip().split(".")
     short = ".".join(parts[:2])
-    full = ".".join(parts[:3]) if len(parts) >= 3 else f"{short}.0"
+    full = ".".join(parts[:3]) if len(parts) >= 3 else ""
     return {
         **_SANDBOX_MARKERS,
         "python_version": short,
@@ -196,8 +199,9 @@ def _parse(line: str, environment: Mapping[str, str]) -> Requirement | None:
     if req.url or req.name.lower().endswith(_DIST_SUFFIXES):
         return None  # `course_utils-0.1-py3-none-any.whl`: a committed file, not a name
     if req.marker is not None:
-        if any(var in str(req.marker) for var in _UNKNOWN_MARKER_VARS):
-            return None
+        unknown = [var for var, value in environment.items() if not value]
+        if any(var in str(req.marker) for var in (*_UNKNOWN_MARKER_VARS, *unknown)):
+            return None  # packaging would fill in the grader's own interpreter's values
         try:
             applies = req.marker.evaluate(dict(environment))
         except (UndefinedComparison, UndefinedEnvironmentName, ValueError):
@@ -267,15 +271,18 @@ def _upper_bound(clause: Specifier) -> tuple[Version, int] | None:
     return None
 
 
-def _newest_allowed(spec: frozenset[Specifier] | None) -> tuple[int, Version, int]:
+def _newest_allowed(spec: frozenset[Specifier] | None) -> tuple[int, int, Version, int]:
     """Sort key (greater: newer) of the newest version a cohort's specifier allows: its lowest
     upper bound, compared as packaging Versions (``==X``: X); the newest-version cohort
-    (``None``) and a specifier without an upper bound count as newer than any."""
+    (``None``) and a specifier without an upper bound count as newer than any. A pre-release,
+    development or local version (``==3.0.0.dev0``, ``==2.0.0+evil``) ranks below every final
+    release: one group's pin of it must not win a tie (the index rarely has it)."""
     bounds = [b for clause in spec or () if (b := _upper_bound(clause)) is not None]
     if not bounds:
-        return 1, Version("0"), 0
+        return 1, 1, Version("0"), 0
     version, inclusive = min(bounds)
-    return 0, version, inclusive
+    final = not (version.is_prerelease or version.is_devrelease or version.local)
+    return 0, int(final), version, inclusive
 
 
 def infer_layer(
@@ -309,10 +316,11 @@ def infer_layer(
     line; the groups on either side of an exclusion "differ"). Every distinct bounded
     specifier (``==``, ``<``, ``~=``; compared by meaning) is a cohort of its own. The largest
     cohort decides the layer's line; ties go to the cohort allowing the newest version
-    (:func:`_newest_allowed`: ``==X`` allows X, the newest-version cohort is newest; an
-    ancient pin may have no wheel for the sandbox's Python), then to the specifier text. An
-    extra (``tensorflow[and-cuda]``) joins the line only when more than half of the winning
-    cohort asks for it; its members whose extras the line lacks differ. The other groups
+    (:func:`_newest_allowed`: ``==X`` allows X, the newest-version cohort is newest, a
+    pre-release or local version ranks below final releases; an ancient pin may have no wheel
+    for the sandbox's Python), then to the specifier text. An extra (``tensorflow[and-cuda]``)
+    joins the line only when more than half of the groups asking for the package ask for it;
+    the groups whose extras the line lacks differ. The other groups
     "differ": their own layer replaces the package. All chosen lines are resolved together
     when the layer is built (one ``uv pip compile``); if they conflict, the sandbox builds
     what is left of the layer (``DockerSandbox._fallback_layer``). ``extra``
@@ -372,17 +380,19 @@ def infer_layer(
             sorted(cohorts, key=lambda k: texts[k]),
             key=lambda k: (len(cohorts[k]), _newest_allowed(k)),
         )
-        winners = cohorts[key]
         newest = cohorts.get(None, [])
         # A strict majority: in a cohort of two, one group's typo would otherwise decide.
         kept = {c for c, who in clauses.items() if 2 * len(who) > len(newest)}
         spec = ",".join(sorted(str(c) for c in kept)) if key is None else texts[key]
-        wanted = Counter(e for g in winners for e in extras_of[g])
-        extras = frozenset(e for e, k in wanted.items() if 2 * k > len(winners))
+        # An extra (often heavy: tensorflow[and-cuda]) needs a strict majority of every group
+        # asking for the package, not of the winning cohort: a one-group cohort that won a
+        # tie is a majority of itself.
+        wanted = Counter(e for extras_wanted in extras_of.values() for e in extras_wanted)
+        extras = frozenset(e for e, k in wanted.items() if 2 * k > counts[name])
         extra_text = f"[{','.join(sorted(extras))}]" if extras else ""
         differing = {g for k, members in cohorts.items() if k != key for g in members}
         differing.update(contradicting)
-        differing.update(g for g in winners if not extras_of[g] <= extras)  # theirs add them
+        differing.update(g for g, own in extras_of.items() if not own <= extras)  # theirs add them
         if key is None:
             # A left-out lower bound is met by the newest version; an exclusion may name it:
             # a group on the other side of one (left out: who states it; kept: who does not)

@@ -444,6 +444,7 @@ def test_url_requirements(line: str, kept: str | None) -> None:
         "foo-1.0.tar.gz",
         "wheels/mylib-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",
         "Helpers-0.3.ZIP",
+        'course_utils-0.1-py3-none-any.whl ; python_version >= "3.8"',  # helper-35
     ],
 )
 def test_a_distribution_file_by_name_is_a_local_path(line: str) -> None:

@@ -42,7 +42,6 @@ def test_files_and_paths_are_not_package_names(line: str) -> None:
     ("line", "expected"),
     [
         ('numpy==1.26.4 ; python_version >= "3.9" and python_version < "4.0"', "numpy==1.26.4"),
-        ("numpy==1.26.4; python_full_version >= '3.11.0'", "numpy==1.26.4"),
         ('pandas>=2 ; sys_platform == "linux" and platform_machine == "x86_64"', "pandas>=2"),
         ('uvloop ; sys_platform != "win32" and implementation_name == "cpython"', "uvloop"),
         ('triton==3.0.0 ; platform_system == "Linux" and os_name == "posix"', "triton==3.0.0"),
@@ -65,7 +64,10 @@ def test_markers_follow_the_given_python() -> None:
     assert _layer('tomli ; python_version < "3.11"', python="3.11.9") == ()
     assert _layer("x ; python_full_version >= '3.12.3'", python="3.12.3") == ("x",)
     assert marker_environment("3.12.3")["python_version"] == "3.12"
-    assert marker_environment()["python_full_version"] == "3.11.0"
+    # The base image's label says "3.11" (it runs 3.11.2): a patch-level marker is not
+    # decided as if it were 3.11.0 (helper-35), nor by the grader's own interpreter.
+    assert marker_environment()["python_full_version"] == ""
+    assert _layer("numpy ; python_full_version >= '3.11.1'") == ()
     assert marker_environment()["sys_platform"] == "linux"
 
 
@@ -79,3 +81,25 @@ def test_a_marker_line_and_a_plain_line_of_one_group_combine() -> None:
     )
     assert choice.requirements == ("numpy!=2.0.0,>=1.26",)
     assert choice.packages[0].differing == ("c",)
+
+
+def test_one_group_winning_a_tie_does_not_bring_its_extra_or_an_odd_version() -> None:
+    # helper-35: a one-group cohort is a majority of itself; the newest tie-break let
+    # tensorflow[and-cuda]==2.16 (NVIDIA's libraries) or numpy==3.0.0.dev0 shape the layer.
+    choice = infer_layer({"a": ["tensorflow==2.15"], "b": ["tensorflow[and-cuda]==2.16"]})
+    (package,) = choice.packages
+    assert package.line == "tensorflow==2.16"
+    assert package.differing == ("a", "b")  # a: another version; b: the extra on top
+    choice = infer_layer(
+        {"a": ["numpy==2.0.0"], "b": ["numpy==3.0.0.dev0"], "c": ["numpy==2.0.0+evil"]}
+    )
+    assert choice.packages[0].line == "numpy==2.0.0"
+    # A majority of the groups asking, in whatever cohort, does bring it.
+    choice = infer_layer(
+        {
+            "a": ["tensorflow[and-cuda]==2.15"],
+            "b": ["tensorflow[and-cuda]==2.16"],
+            "c": ["tensorflow"],
+        }
+    )
+    assert choice.packages[0].line.startswith("tensorflow[and-cuda]")

@@ -169,4 +169,16 @@ def test_checks_the_grader_could_not_judge_are_counted_for_review() -> None:
     assert checks_to_review(run) == 1
     assert "2 graded · 1 error · 1 check to review by hand" in summary_markdown(run)
     text = " ".join(render_index(run).split())
-    assert "<strong>1</strong> check to review by hand" in text
+    assert "<strong>1</strong> check to review by hand (the grader could not judge it)" in text
+    # Once the lecturer decided it (`repograder adjust`), it is no longer to review
+    # (helper-35); a stale override (another commit) still is.
+    from repograder.model import OverrideInfo, OverrideState, RunResult
+
+    def judged(state: OverrideState) -> RunResult:
+        info = OverrideInfo(state, Status.ERROR, 0.0, "reviewed")
+        check = dataclasses.replace(checks[0], override=info)
+        group = dataclasses.replace(first, checks=(check, *checks[1:]))
+        return dataclasses.replace(run, groups=(group, *run.groups[1:]))
+
+    assert checks_to_review(judged(OverrideState.APPLIED)) == 0
+    assert checks_to_review(judged(OverrideState.STALE)) == 1

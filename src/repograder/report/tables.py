@@ -13,7 +13,15 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
-from repograder.model import Applies, CheckResult, GroupResult, GroupStatus, RunResult, Status
+from repograder.model import (
+    Applies,
+    CheckResult,
+    GroupResult,
+    GroupStatus,
+    OverrideState,
+    RunResult,
+    Status,
+)
 from repograder.termtext import terminal_safe
 
 __all__ = [
@@ -77,14 +85,16 @@ def left_out_ids(group: GroupResult, applies: Applies) -> list[str]:
 
 def checks_to_review(run: RunResult) -> int:
     """How many checks of graded groups the grader could not judge (status ``error``: a
-    human decides, e.g. a system library the grading environment lacks). Groups that could
-    not be graded at all are counted apart."""
+    human decides, e.g. a system library the grading environment lacks) and no lecturer's
+    override has decided yet (``repograder adjust``). Groups that could not be graded at all
+    are counted apart."""
     return sum(
         1
         for group in run.groups
         if group.status is GroupStatus.GRADED
         for check in group.checks
         if check.status is Status.ERROR
+        and (check.override is None or check.override.state is not OverrideState.APPLIED)
     )
 
 
