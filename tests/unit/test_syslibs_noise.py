@@ -454,3 +454,31 @@ def test_what_is_not_evidence_of_the_groups_own_library() -> None:
         assert syslibs.own_library_evidence(lib, [path]) is not None
     make = {"Makefile": "libxkbcommon.so: xkb.o\n\tcc -shared -o $@ $^\n"}
     assert syslibs.own_library_evidence(lib, ["Makefile"], make) is not None
+
+
+def test_a_gap_does_not_hide_the_groups_other_failures() -> None:
+    # helper-35: a step printing a library line (a real gap, or forged by the group's code)
+    # made the check `error` naming only that step; the reviewer sees the others too.
+    gap = model.StepResult(
+        1,
+        "python gui.py",
+        5,
+        model.StepStatus.FAILED,
+        exit_code=1,
+        output_tail="OSError: libGL.so.1: cannot open shared object file: No such file\n",
+        missing_library="libGL.so.1",
+    )
+    own = model.StepResult(
+        2,
+        "python train.py",
+        7,
+        model.StepStatus.FAILED,
+        exit_code=1,
+        output_tail="ZeroDivisionError: division by zero\n",
+    )
+    verdict = runner.evaluate_steps([gap, own], model.Params({}))
+    assert verdict.status == model.Status.ERROR
+    assert verdict.summary.startswith("step 1 could not run: the grading environment lacks")
+    assert verdict.summary.endswith(
+        "; besides, step 2 (line 7: python train.py) failed: ZeroDivisionError: division by zero"
+    )

@@ -93,9 +93,15 @@ def evaluate_steps(steps: Sequence[StepResult], params: model.Params) -> model.V
     if gap is not None:
         step, missing = gap
         details["missing_system_library"] = missing.details(step=step.index)
-        return model.Verdict.error(
-            f"step {step.index} could not run: {missing.describe()}", details
-        )
+        text = f"step {step.index} could not run: {missing.describe()}"
+        # The reviewer sees the group's other failures too: a step's output (which the
+        # group writes) must not hide them behind the gap (helper-35).
+        others = [s for s in problems if s is not step]
+        if others:
+            text += f"; besides, {_describe(others[0])}"
+            if len(others) > 1:
+                text += f" (+{len(others) - 1} more)"
+        return model.Verdict.error(text, details)
     if problems:
         summary += "; " + _describe(problems[0])
         if len(problems) > 1:
