@@ -281,8 +281,9 @@ def _newest_allowed(spec: frozenset[Specifier] | None) -> tuple[int, int, Versio
     if not bounds:
         return 1, 1, Version("0"), 0
     version, inclusive = min(bounds)
-    final = not (version.is_prerelease or version.is_devrelease or version.local)
-    return 0, int(final), version, inclusive
+    # Only a version the cohort installs (`==X`, `<=X`) can be odd; `<2.0.0rc1` is a bound.
+    odd = inclusive and (version.is_prerelease or version.is_devrelease or version.local)
+    return 0, int(not odd), version, inclusive
 
 
 def infer_layer(
@@ -392,7 +393,9 @@ def infer_layer(
         extra_text = f"[{','.join(sorted(extras))}]" if extras else ""
         differing = {g for k, members in cohorts.items() if k != key for g in members}
         differing.update(contradicting)
-        differing.update(g for g, own in extras_of.items() if not own <= extras)  # theirs add them
+        # A group asking for an extra the line lacks adds it in its own layer; one without
+        # the line's extra gets the same version (its own lock drops the extra's packages).
+        differing.update(g for g, own in extras_of.items() if not own <= extras)
         if key is None:
             # A left-out lower bound is met by the newest version; an exclusion may name it:
             # a group on the other side of one (left out: who states it; kept: who does not)

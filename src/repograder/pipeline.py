@@ -268,6 +268,8 @@ def course_layer(
     selected = {g.name for g in groups}
     if selected < {g.name for g in course}:
         stored = _stored_layer(out_dir / "shared-layer.json")
+        if stored == LAYER_FAILED:
+            return None  # the others were built on the base image: so is this group
         if stored is not None:
             adopt(*stored)
             return None
@@ -290,9 +292,15 @@ def course_layer(
     )
 
 
-def _stored_layer(path: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
-    """(requirements, apt, warm-ups) of an earlier run's inferred layer (all empty when it
-    did not build); None if unreadable."""
+LAYER_FAILED = "failed"  # _stored_layer: the earlier run's layer did not build at all
+
+
+def _stored_layer(
+    path: Path,
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | str | None:
+    """(requirements, apt, warm-ups) of an earlier run's inferred layer, as built (after any
+    fallback); :data:`LAYER_FAILED` when nothing was built (the groups were built on the base
+    image, without the rubric's apt too); None if unreadable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -306,8 +314,9 @@ def _stored_layer(path: Path) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
         return None
     if data.get("error"):
         # It did not build: the course's groups were built on the base image, and so is
-        # this one (a retry here would put one group on another parent than the others).
-        return (), (), ()
+        # this one (a retry here would put one group on another parent than the others,
+        # also by adding the rubric's apt to an empty layer: helper-36).
+        return LAYER_FAILED
     return tuple(reqs), (), tuple(warm)
 
 

@@ -263,6 +263,11 @@ _IMPORT = re.compile(r"ImportError: (.+)")
 _SHARED_LIB = re.compile(
     r"(?<![\w.+-])(lib[\w.+-]{1,100}\.so[\w.]{0,40})'?: cannot open shared object file"
 )
+# A library named by a path outside the system's folders: the group's own file.
+_OWN_LIB_PATH = re.compile(
+    r"(?<![\w.+/-])((?:\.{1,2}/|[\w.+-]{1,100}/)(?:[\w.+-]{1,100}/){0,30}lib[\w.+-]{1,100}"
+    r"\.so[\w.]{0,40})'?: cannot open shared object file"
+)
 _MISSING_FILE = re.compile(
     r"(?:FileNotFoundError|No such file or directory|OSError)[^'\n]*?:\s*'([^'\n]+)'"
 )
@@ -347,6 +352,12 @@ def hint_for(
             f"lecturer adds `apt: [{gap.debian}]` to the rubric's environment"
         )
     failed = syslibs.without_warnings(output)
+    own_path = _OWN_LIB_PATH.search(failed)
+    if own_path:
+        return (
+            f"the library {own_path.group(1)} is a file of the project's own that is not "
+            "there: build it in a README step before it is loaded, or commit it"
+        )
     library = _SHARED_LIB.search(failed)
     if library or "sndfile library not found" in failed:
         name = library.group(1) if library else "libsndfile"

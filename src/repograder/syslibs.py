@@ -303,6 +303,12 @@ def _url_name(url: str) -> str | None:
     ``#egg=`` name, a wheel's file name, a repository of :data:`REPOSITORY_NAMES`, else the
     repository's name (``git+https://github.com/librosa/librosa`` -> librosa; host/owner/repo,
     as GitHub, GitLab and Bitbucket name them). None for other URLs."""
+    match = _VCS_URL.match(url)
+    if match is not None:
+        host, owner, repo = (match[k].lower() for k in ("host", "owner", "repo"))
+        known = REPOSITORY_NAMES.get(f"{host}/{owner}/{repo}")
+        if known:  # before `#egg=`: `git+…/openai/whisper.git#egg=whisper` is openai-whisper
+            return known
     egg = _EGG.search(url)
     if egg:
         return canonicalize_name(egg.group(1))
@@ -321,7 +327,9 @@ def requirement_names(lines: Iterable[str]) -> list[str]:
     URL named by what it installs (:func:`_url_name`; its system libraries count too)."""
     names: list[str] = []
     for line in lines:
-        text = line.split(" #", 1)[0].strip() if "://" in line else line.split("#", 1)[0].strip()
+        # A comment starts at "#", except inside a URL (`#egg=`): there only after a space.
+        before = line.split("#", 1)[0]
+        text = (re.split(r"\s#", line, maxsplit=1)[0] if "://" in before else before).strip()
         if not text or text.startswith(("-", ".", "/")):
             continue
         try:
@@ -774,8 +782,9 @@ def missing_library(output: str) -> MissingLibrary | None:
     (:func:`without_warnings`): only what failed counts.
     """
     text = _ANSI.sub("", output)
-    found = _candidates(without_warnings(text))
-    if not found:
+    failed = without_warnings(text)
+    found = _candidates(failed)
+    if not found and not _explained(failed):
         # A warning quoting a loader's failure (a library's soname that could not be opened or
         # loaded; not a notice such as pydub's "Couldn't find ffmpeg or avconv") when nothing
         # else is named: the step may have gone on without it and failed for want of it.
@@ -788,6 +797,16 @@ def missing_library(output: str) -> MissingLibrary | None:
         if candidate.debian is not None:
             return candidate
     return found[0] if found else None
+
+
+def _explained(failed: str) -> bool:
+    """Whether what failed (warnings removed) already names a cause a warning's library must
+    not outrank: a loader failure of the group's own file or of a GPU library, or CUDA."""
+    return (
+        _SONAME.search(failed) is not None
+        or _CANNOT_LOAD.search(failed) is not None
+        or re.search(r"\bCUDA\b|\bNVIDIA driver\b", failed) is not None
+    )
 
 
 def gpu_library(output: str) -> str | None:
@@ -855,16 +874,19 @@ def _library_stem(library: str) -> str:
     return stem if stem.startswith("lib") and len(stem) > 3 and ".so" in library else ""
 
 
-# Lines that look a library up or link against it: it is used there, not built (a system
-# library's `find_library('xkbcommon')` or `pkg_check_modules(... xkbcommon)`).
+# What looks a library up or links against it: used there, not built (a system library's
+# `find_library('xkbcommon')`, `pkg_check_modules(XKB libxkbcommon)`, meson's
+# `dependency('threads')`, a link flag `-lm`). Removed from a build line before it is read;
+# the rest of the line still counts (`gcc -shared dsp.c -o libfastdsp.so -lm`).
 _LOOKUP = re.compile(
-    r"find_library|find_package|pkg_check_modules|pkg_search_module|dependency\s{0,20}\(|-l\w"
+    r"(?:find_library|find_package|pkg_check_modules|pkg_search_module|dependency)"
+    r"\s{0,20}\([^()\n]{0,500}\)|(?<![^\s'\"\[,])-l[\w+.-]{1,100}"
 )
 
 
 def _declares(stem: str, text: str) -> bool:
-    """Whether a build file's ``text`` builds the library: a line (comments removed; not a
-    line that looks a library up, :data:`_LOOKUP`) naming its file ``libmyfilter.so`` /
+    """Whether a build file's ``text`` builds the library: a line (comments and lookups
+    removed, :data:`_LOOKUP`) naming its file ``libmyfilter.so`` /
     ``.a``, or ``myfilter`` as the target of CMake's add_library, meson's (shared_)library or
     setuptools' Extension."""
     bare = re.escape(stem[3:])
@@ -874,9 +896,7 @@ def _declares(stem: str, text: str) -> bool:
         rf"""\s{{0,20}}\(\s{{0,20}}["']?(?:[\w.]{{0,100}}\.)?{bare}["'\s,)]"""
     )
     for raw in text.splitlines()[:20_000]:
-        line = raw.split("#", 1)[0]
-        if not line.strip() or _LOOKUP.search(line):
-            continue
+        line = _LOOKUP.sub(" ", raw.split("#", 1)[0])
         if produced.search(line) or declared.search(line):
             return True
     return False
@@ -904,7 +924,7 @@ def own_library_evidence(
         return None
     bare = stem[3:]
     files = sorted(repo_files, key=lambda path: (path.count("/"), path))
-    built = re.compile(rf"{re.escape(stem)}(?:\.so(?:\.[\w.]{{1,40}})?|\.a|\.o|\.la)")
+    built = re.compile(rf"{re.escape(stem)}(?:\.so(?:\.\d{{1,9}}){{0,4}}|\.a|\.o|\.la)")
     for path in files:
         name, suffix = posixpath.splitext(posixpath.basename(path))
         if built.fullmatch(posixpath.basename(path)) or (

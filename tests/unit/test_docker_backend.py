@@ -833,31 +833,35 @@ def test_the_rubrics_apt_without_common_joins_the_inferred_layer(tmp_path: Path)
 
 def test_an_inferred_layer_that_does_not_build_falls_back_step_by_step(tmp_path: Path) -> None:
     # What is left of an inferred layer that did not build (DockerSandbox._fallback_layer):
-    # without what the index lacks, then without versions, then the rubric's apt alone.
+    # without what the build names (left out when not on the index, else unpinned), then
+    # without versions, then the rubric's apt alone.
     fake = FakeEngine()
     box = _box(fake, tmp_path, inferred_apt=("jq",), inferred_warmup=("true",))
     log = tmp_path / "common.log"
     try:
-        box.use_inferred_layer(("numpy==2.1.0", "numba==0.58.1", "nosuch==1"), (), ("w",))
+        box.use_inferred_layer(("numpy==99.0", "numba==0.58.1", "nosuch==1", "scipy"), (), ("w",))
         assert box.layer_fallback is None
-        assert not box._fallback_layer("the build timed out after 1800 s", log)
         assert box._fallback_layer(
             "dependency resolution failed: nosuch was not found in the package registry", log
         )
-        assert box.layer_fallback == (
-            ("numpy==2.1.0", "numba==0.58.1"),
-            ("w", "true"),
-            "left out what the package index does not have: nosuch",
-        )
-        assert box._fallback_layer("dependency resolution failed: no solution", log)
         assert box.layer_fallback is not None
-        assert box.layer_fallback[:2] == (("numpy", "numba"), ("w", "true"))
+        assert box.layer_fallback[:2] == (("numpy==99.0", "numba==0.58.1", "scipy"), ("w", "true"))
+        # One group's impossible pin costs only that pin (helper-36), not every version.
+        assert box._fallback_layer("dependency resolution failed: no version of numpy matches", log)
+        assert box.layer_fallback[0] == ("numpy", "numba==0.58.1", "scipy")
         assert box._fallback_layer("dependency resolution failed: no solution", log)
-        assert box.layer_fallback is not None
+        assert box.layer_fallback[:2] == (("numpy", "numba", "scipy"), ("w", "true"))
+        assert box._fallback_layer("dependency resolution failed: no solution", log)
         assert box.layer_fallback[:2] == ((), ("true",))  # the rubric's own warm-ups only
         assert box._common_plan is not None
         assert box._common_plan.requirements == ()
         assert box.layer_apt == ("jq",)
+        assert box.layer_fallback[2] == (
+            "without the version of, or leaving out, nosuch; then without the version of, or "
+            "leaving out, numpy; then the same packages without their versions (lines that "
+            "exclude each other); then the rubric's apt packages alone (its Python packages "
+            "did not build)"
+        )
         assert not box._fallback_layer("apt failed", log)  # nothing else left to try
     finally:
         box.close()
@@ -867,3 +871,38 @@ def test_an_inferred_layer_that_does_not_build_falls_back_step_by_step(tmp_path:
         assert not declared._fallback_layer("dependency resolution failed: no solution", log)
     finally:
         declared.close()
+
+
+def test_a_course_listing_many_missing_packages_costs_a_bounded_number_of_builds(
+    tmp_path: Path,
+) -> None:
+    # uv names one missing package per failure: 1,100 made-up names made ~980 nested builds
+    # and a RecursionError (helper-36). At most MAX_LEAVE_OUTS leave-outs, then the rest.
+    from repograder.sandbox.docker.sandbox import MAX_LEAVE_OUTS
+
+    box = _box(FakeEngine(), tmp_path, inferred_apt=("jq",))
+    log = tmp_path / "common.log"
+    names = tuple(f"nosuch{i}" for i in range(1100))
+    try:
+        box.use_inferred_layer(("numpy", *names), ())
+        tries = 0
+        while box._fallback_layer(
+            f"dependency resolution failed: nosuch{tries} was not found in the package registry",
+            log,
+        ):
+            tries += 1
+        assert tries == MAX_LEAVE_OUTS + 1  # the leave-outs, then the rubric's apt alone
+        assert box.layer_fallback is not None
+        assert box.layer_fallback[0] == ()
+        # A timed-out build is not retried, except as the rubric's apt alone.
+    finally:
+        box.close()
+    (tmp_path / "t").mkdir()
+    timed = _box(FakeEngine(), tmp_path / "t", inferred_apt=("jq",))
+    try:
+        timed.use_inferred_layer(("numpy==2.1.0",), ())
+        assert timed._fallback_layer("the build timed out after 1800 s", log)
+        assert timed.layer_fallback is not None
+        assert timed.layer_fallback[0] == ()
+    finally:
+        timed.close()

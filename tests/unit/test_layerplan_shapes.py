@@ -103,3 +103,19 @@ def test_one_group_winning_a_tie_does_not_bring_its_extra_or_an_odd_version() ->
         }
     )
     assert choice.packages[0].line.startswith("tensorflow[and-cuda]")
+
+
+def test_a_pre_release_bound_is_not_an_odd_version_and_extras_follow_the_asking_groups() -> None:
+    # helper-36: the rule against odd pins (==3.0.0.dev0) also ranked `<2.0.0rc1` low.
+    assert infer_layer({"a": ["numpy<2.0.0rc1"], "b": ["numpy==1.0"]}).requirements == (
+        "numpy<2.0.0rc1",
+    )
+    choice = infer_layer(
+        {"a": ["tf[and-cuda]==2.16"], "b": ["tf[and_cuda]==2.15"], "c": ["tf"], "d": ["tf"]}
+    )
+    (package,) = choice.packages
+    assert package.line == "tf"  # 2 of 4 ask for the extra: no majority
+    assert package.differing == ("a", "b")
+    choice = infer_layer({"a": ["tf[and-cuda]==2.16"], "b": ["tf[and_cuda]==2.15"], "c": ["tf"]})
+    assert choice.packages[0].line == "tf[and-cuda]"
+    assert choice.packages[0].differing == ("a", "b")  # other versions; c gets its own

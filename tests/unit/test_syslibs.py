@@ -220,3 +220,15 @@ def test_a_bare_url_counts_by_the_distribution_it_installs() -> None:
         ]
     ) == ["openai-whisper", "librosa", "demucs", "opencv-python"]
     assert syslibs.apt_packages_for(["git+https://github.com/librosa/librosa"]) == ("libsndfile1",)
+
+
+def test_a_known_repository_outranks_its_egg_name_and_comments_are_cut() -> None:
+    # helper-36: `#egg=whisper` named it whisper (no ffmpeg); `pyaudio\t# https://…` was lost.
+    assert syslibs.requirement_names(
+        [
+            "git+https://github.com/openai/whisper.git#egg=whisper",
+            "pyaudio\t# https://people.csail.mit.edu/hubert/pyaudio/",
+            "pyaudio# see https://example.org",
+            "git+https://example.org/a/b.git#egg=foo  # pinned later",
+        ]
+    ) == ["openai-whisper", "pyaudio", "pyaudio", "foo"]

@@ -482,3 +482,47 @@ def test_a_gap_does_not_hide_the_groups_other_failures() -> None:
     assert verdict.summary.endswith(
         "; besides, step 2 (line 7: python train.py) failed: ZeroDivisionError: division by zero"
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("Makefile", "all:\n\tgcc -shared -fPIC dsp.c -o libfastdsp.so -lm\n"),
+        (
+            "meson.build",
+            "shared_library('fastdsp', 'dsp.c', dependencies : [dependency('threads')])\n",
+        ),
+        ("CMakeLists.txt", "add_library(fastdsp SHARED src/multi-label.c)\n"),
+        ("setup.py", "Extension('fastdsp', ['dsp.c'], extra_link_args=['-lm'])\n"),
+        ("Makefile", "my-lib/libfastdsp.so: dsp.c\n"),
+    ],
+)
+def test_ordinary_build_lines_still_build_the_groups_own_library(path: str, text: str) -> None:
+    # helper-36: dropping whole lines with a lookup or a link flag (-lm) lost these.
+    assert syslibs.own_library_evidence("libfastdsp.so", [path], {path: text}) is not None
+
+
+@pytest.mark.parametrize(
+    "path", ["libfastdsp.so.txt", "libfastdsp.so.bak", "docs/libfastdsp.so.README"]
+)
+def test_a_note_named_after_the_library_is_not_the_library(path: str) -> None:
+    assert syslibs.own_library_evidence("libfastdsp.so", [path]) is None
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "AssertionError: Torch not compiled with CUDA enabled\n",
+        "OSError: libcudart.so.12: cannot open shared object file: No such file or directory\n",
+        "OSError: ./build/libfilter.so: cannot open shared object file: No such file\n",
+    ],
+)
+def test_a_warned_library_does_not_outrank_a_gpu_or_own_file_failure(tail: str) -> None:
+    # helper-36: a libGL warning before these made the step "needs a human".
+    warned = (
+        "x.py:12: UserWarning: OpenGL unavailable: libGL.so.1: cannot open shared object "
+        "file: No such file\n  warnings.warn(m)\n"
+    )
+    assert syslibs.missing_library(warned + tail) is None
+    hint = runner.hint_for("python x.py", warned + tail, 1, False)
+    assert hint.startswith(("the code requires a GPU", "the library ./build/libfilter.so is"))

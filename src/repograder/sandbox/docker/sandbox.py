@@ -32,7 +32,19 @@ from repograder.sandbox.hostconfig import HostSettings, detect_host_settings, lo
 # The build summary of a failed resolution (buildplan.summarize_log) and uv's words for a
 # package the index does not have.
 RESOLUTION_FAILED = "dependency resolution failed"
-_NOT_FOUND = re.compile(r"(\S+) was not found in the package registry")
+# A package the failed build names as the cause (buildplan._DECISIVE's summaries): not on the
+# index, no such version, no wheel for the sandbox, failed to build.
+_NOT_ON_INDEX = re.compile(r"(\S+) was not found in the package registry")
+_UNAVAILABLE = re.compile(
+    r"no version of (\S+) matches|(\S+) has no wheel for the grader's|failed to build (\S+)"
+)
+MAX_LEAVE_OUTS = 3  # fallback builds that each drop or unpin what the last one named
+
+
+def _unpinned_or_dropped(line: str) -> str:
+    """``line`` without its version, or "" (left out) when it has none to lose."""
+    bare = pins.unversioned((line,))[0]
+    return bare if bare != line else ""
 
 
 class DockerSandbox:
@@ -98,6 +110,8 @@ class DockerSandbox:
         # instead when it does not build (requirements, warm-ups, why; _fallback_layer).
         self._layer_input: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
         self._layer_fallback: tuple[tuple[str, ...], tuple[str, ...], str] | None = None
+        self._fallback_whys: list[str] = []
+        self._leave_outs = 0
         if any(r.strip() for r in (*common, *common_apt)):
             # The lecturer's own list: installed as resolved, without the newer-sdist probe.
             self._common_plan = self._plan_layer(common, common_apt, warmup, trusted=True)
@@ -290,20 +304,21 @@ class DockerSandbox:
 
     def _fallback_layer(self, summary: str, log_path: Path) -> bool:
         """Plan what is left of an inferred layer that did not build; True when there is
-        something else to build (each step at most once, so this ends).
+        something else to build. At most :data:`MAX_LEAVE_OUTS` + 2 more builds, so this ends.
 
         ``layerplan.infer_layer`` decides each package's line on its own, from what the
         students wrote, so the layer can fail where every group's own build works; without
         this the whole course built without a layer, and without the rubric's ``apt`` that
-        rides on it. In order: a package the index does not have (``X was not found in the
-        package registry``) is left out; lines that exclude each other (``numba==0.58.1``
+        rides on it. In order: a package the build names as the cause (not on the index, no
+        such version, no wheel, failed to build: ``_UNAVAILABLE``) loses its version, or is
+        left out when it has none (at most :data:`MAX_LEAVE_OUTS` times: uv names one per
+        failure, and a course can list many); lines that exclude each other (``numba==0.58.1``
         needs ``numpy<1.27``, the layer says ``numpy==2.1.0``) give the same packages without
         their versions (``pins.unversioned``); then, when the rubric adds apt packages, a
-        layer of those alone (and its warm-ups). A timed-out build is not tried again, and a
-        declared layer (the lecturer's list) fails as written.
+        layer of those alone (and the rubric's warm-ups), also after a timed-out build (which
+        is not retried otherwise). A declared layer (the lecturer's list) fails as written.
         """
-        if "timed out" in summary:
-            return False
+        timed_out = "timed out" in summary
         with self._lock:
             if not self._layer_inferred or self._layer_input is None:
                 return False
@@ -312,25 +327,45 @@ class DockerSandbox:
                 common, warmup, _ = self._layer_fallback
             else:
                 common, _, warmup = self._layer_input
-            gone = {pins.line_name(n) for n in _NOT_FOUND.findall(summary)}
-            kept = tuple(line for line in common if pins.line_name(line) not in gone)
-            if kept != common:
-                why = "left out what the package index does not have: " + ", ".join(
-                    sorted(n for n in gone if n)
+            gone = {pins.line_name(m.group(1)) for m in _NOT_ON_INDEX.finditer(summary)}
+            unusable = {
+                pins.line_name(next(g for g in m.groups() if g))
+                for m in _UNAVAILABLE.finditer(summary)
+            }
+            named = (gone | unusable) - {""}
+            changed = tuple(
+                kept
+                for line in common
+                if (
+                    kept := ""
+                    if pins.line_name(line) in gone
+                    else _unpinned_or_dropped(line)
+                    if pins.line_name(line) in unusable
+                    else line
                 )
-                instead = kept
-            elif summary.startswith(RESOLUTION_FAILED) and pins.unversioned(common) != common:
-                why = "its lines cannot be installed together: the same packages without versions"
+            )
+            if not timed_out and changed != common and self._leave_outs < MAX_LEAVE_OUTS:
+                self._leave_outs += 1
+                why = "without the version of, or leaving out, " + ", ".join(sorted(named))
+                instead = changed
+            elif (
+                not timed_out
+                and summary.startswith(RESOLUTION_FAILED)
+                and pins.unversioned(common) != common
+            ):
+                why = "the same packages without their versions (lines that exclude each other)"
                 instead = pins.unversioned(common)
             elif common and self._inferred_apt:
-                why = "its Python packages did not build: the rubric's apt packages alone"
+                why = "the rubric's apt packages alone (its Python packages did not build)"
                 instead, warmup = (), self._inferred_warmup
             else:
                 return False
+            self._fallback_whys.append(why)
             self._common_plan = self._plan_layer(instead, apt, warmup, trusted=True)
-            self._layer_fallback = (instead, warmup, why)
+            self._layer_fallback = (instead, warmup, "; then ".join(self._fallback_whys))
         self._log(
-            f"the shared layer did not build ({summary}; log: {log_path}); {why}: {self.common_tag}"
+            f"the shared layer did not build ({summary}; log: {log_path}); building "
+            f"{why}: {self.common_tag}"
         )
         return True
 
@@ -458,6 +493,9 @@ class DockerSandbox:
             plan = dataclasses.replace(plan, notes=(*plan.notes, syslib_note))
         if common is None and self._common_error is not None:
             note = f"no shared layer (it did not build): {self._common_error}"
+            plan = dataclasses.replace(plan, notes=(*plan.notes, note))
+        elif common is not None and self._layer_fallback is not None:
+            note = f"the shared layer did not build as inferred; built: {self._layer_fallback[2]}"
             plan = dataclasses.replace(plan, notes=(*plan.notes, note))
         tag = f"{ENV_REPO}:{plan.content_hash[:24]}"
         log_dir.mkdir(parents=True, exist_ok=True)
