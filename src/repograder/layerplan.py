@@ -20,7 +20,7 @@ groups asking for the package does. A group whose own lines contradict each othe
 is listed as differing, and the report counts them (``scipy==1.11.4 (asked by 4; 3 with their
 own version)``). Packages are decided one by one: lines that cannot be installed together
 (``numba==0.58.1`` needs ``numpy<1.27``, the layer says ``numpy==2.1.0``) fail to resolve, and
-``DockerSandbox._fallback_layer`` builds what is left of the layer instead.
+``DockerSandbox`` builds what is left of the layer instead (``sandbox.layerfallback``).
 
 :func:`infer_layer` is pure. :class:`CourseLayer` collects every group's requirements after the
 static stage (fetch + environment detection) and decides once all groups have reported, before
@@ -324,7 +324,7 @@ def infer_layer(
     the groups whose extras the line lacks differ. The other groups
     "differ": their own layer replaces the package. All chosen lines are resolved together
     when the layer is built (one ``uv pip compile``); if they conflict, the sandbox builds
-    what is left of the layer (``DockerSandbox._fallback_layer``). ``extra``
+    what is left of the layer (``sandbox.layerfallback``). ``extra``
     lines (the notebook tooling) are added when anything is shared.
     """
     environment = marker_environment(python)

@@ -878,7 +878,7 @@ def test_a_course_listing_many_missing_packages_costs_a_bounded_number_of_builds
 ) -> None:
     # uv names one missing package per failure: 1,100 made-up names made ~980 nested builds
     # and a RecursionError (helper-36). At most MAX_LEAVE_OUTS leave-outs, then the rest.
-    from repograder.sandbox.docker.sandbox import MAX_LEAVE_OUTS
+    from repograder.sandbox.layerfallback import MAX_LEAVE_OUTS
 
     box = _box(FakeEngine(), tmp_path, inferred_apt=("jq",))
     log = tmp_path / "common.log"

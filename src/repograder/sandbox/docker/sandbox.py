@@ -10,7 +10,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from repograder.errors import InfrastructureError, SandboxUnavailable
 from repograder.facts import EnvSpec
-from repograder.sandbox import buildplan, pins
+from repograder.sandbox import buildplan, layerfallback
 from repograder.sandbox.base import BuildResult, Limits
 from repograder.sandbox.docker import engine as eng
 from repograder.sandbox.docker import warmup
@@ -28,23 +27,6 @@ from repograder.sandbox.docker.images import COMMON_PREFIX, ENV_REPO, WARM_DIR, 
 from repograder.sandbox.docker.runs import ContainerTracker, RunLock
 from repograder.sandbox.docker.session import DockerSession, session_spec
 from repograder.sandbox.hostconfig import HostSettings, detect_host_settings, local_cpu_wheels
-
-# The build summary of a failed resolution (buildplan.summarize_log) and uv's words for a
-# package the index does not have.
-RESOLUTION_FAILED = "dependency resolution failed"
-# A package the failed build names as the cause (buildplan._DECISIVE's summaries): not on the
-# index, no such version, no wheel for the sandbox, failed to build.
-_NOT_ON_INDEX = re.compile(r"(\S+) was not found in the package registry")
-_UNAVAILABLE = re.compile(
-    r"no version of (\S+) matches|(\S+) has no wheel for the grader's|failed to build (\S+)"
-)
-MAX_LEAVE_OUTS = 3  # fallback builds that each drop or unpin what the last one named
-
-
-def _unpinned_or_dropped(line: str) -> str:
-    """``line`` without its version, or "" (left out) when it has none to lose."""
-    bare = pins.unversioned((line,))[0]
-    return bare if bare != line else ""
 
 
 class DockerSandbox:
@@ -303,22 +285,9 @@ class DockerSandbox:
             return self._common
 
     def _fallback_layer(self, summary: str, log_path: Path) -> bool:
-        """Plan what is left of an inferred layer that did not build; True when there is
-        something else to build. At most :data:`MAX_LEAVE_OUTS` + 2 more builds, so this ends.
-
-        ``layerplan.infer_layer`` decides each package's line on its own, from what the
-        students wrote, so the layer can fail where every group's own build works; without
-        this the whole course built without a layer, and without the rubric's ``apt`` that
-        rides on it. In order: a package the build names as the cause (not on the index, no
-        such version, no wheel, failed to build: ``_UNAVAILABLE``) loses its version, or is
-        left out when it has none (at most :data:`MAX_LEAVE_OUTS` times: uv names one per
-        failure, and a course can list many); lines that exclude each other (``numba==0.58.1``
-        needs ``numpy<1.27``, the layer says ``numpy==2.1.0``) give the same packages without
-        their versions (``pins.unversioned``); then, when the rubric adds apt packages, a
-        layer of those alone (and the rubric's warm-ups), also after a timed-out build (which
-        is not retried otherwise). A declared layer (the lecturer's list) fails as written.
-        """
-        timed_out = "timed out" in summary
+        """Plan what is left of an inferred layer that did not build (``layerfallback``:
+        without what the failure names, then without versions, then the rubric's apt alone);
+        True when there is something to build. A declared layer fails as written."""
         with self._lock:
             if not self._layer_inferred or self._layer_input is None:
                 return False
@@ -327,45 +296,24 @@ class DockerSandbox:
                 common, warmup, _ = self._layer_fallback
             else:
                 common, _, warmup = self._layer_input
-            gone = {pins.line_name(m.group(1)) for m in _NOT_ON_INDEX.finditer(summary)}
-            unusable = {
-                pins.line_name(next(g for g in m.groups() if g))
-                for m in _UNAVAILABLE.finditer(summary)
-            }
-            named = (gone | unusable) - {""}
-            changed = tuple(
-                kept
-                for line in common
-                if (
-                    kept := ""
-                    if pins.line_name(line) in gone
-                    else _unpinned_or_dropped(line)
-                    if pins.line_name(line) in unusable
-                    else line
-                )
+            step = layerfallback.next_step(
+                summary,
+                common,
+                warmup,
+                leave_outs=self._leave_outs,
+                rubric_apt=self._inferred_apt,
+                rubric_warmup=self._inferred_warmup,
             )
-            if not timed_out and changed != common and self._leave_outs < MAX_LEAVE_OUTS:
-                self._leave_outs += 1
-                why = "without the version of, or leaving out, " + ", ".join(sorted(named))
-                instead = changed
-            elif (
-                not timed_out
-                and summary.startswith(RESOLUTION_FAILED)
-                and pins.unversioned(common) != common
-            ):
-                why = "the same packages without their versions (lines that exclude each other)"
-                instead = pins.unversioned(common)
-            elif common and self._inferred_apt:
-                why = "the rubric's apt packages alone (its Python packages did not build)"
-                instead, warmup = (), self._inferred_warmup
-            else:
+            if step is None:
                 return False
-            self._fallback_whys.append(why)
-            self._common_plan = self._plan_layer(instead, apt, warmup, trusted=True)
-            self._layer_fallback = (instead, warmup, "; then ".join(self._fallback_whys))
+            self._leave_outs += step.leave_out
+            self._fallback_whys.append(step.why)
+            self._common_plan = self._plan_layer(step.requirements, apt, step.warmup, trusted=True)
+            why = "; then ".join(self._fallback_whys)
+            self._layer_fallback = (step.requirements, step.warmup, why)
         self._log(
             f"the shared layer did not build ({summary}; log: {log_path}); building "
-            f"{why}: {self.common_tag}"
+            f"{step.why}: {self.common_tag}"
         )
         return True
 
