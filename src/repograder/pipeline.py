@@ -271,7 +271,7 @@ def course_layer(
         if stored == LAYER_FAILED:
             return None  # the others were built on the base image: so is this group
         if stored is not None:
-            adopt(*stored)
+            adopt(*stored, fallback=False)  # as built then: no other fallback now
             return None
 
     def ready(choice: layerplan.LayerChoice) -> None:

@@ -234,15 +234,6 @@ _NETWORK_MARKERS = (
     "nodename nor servname",
     "Failed to establish a new connection",
 )
-_CUDA_MARKERS = (
-    "CUDA driver",
-    "Torch not compiled with CUDA enabled",
-    "no CUDA GPUs are available",
-    "Found no NVIDIA driver",
-    "CUDA error",
-    "CUDA unavailable",
-    "nvidia-smi: command not found",
-)
 # Import names whose PyPI package is called differently.
 _PACKAGE_NAMES = {
     "cv2": "opencv-python",
@@ -265,8 +256,9 @@ _SHARED_LIB = re.compile(
 )
 # A library named by a path outside the system's folders: the group's own file.
 _OWN_LIB_PATH = re.compile(
-    r"(?<![\w.+/-])((?:\.{1,2}/|[\w.+-]{1,100}/)(?:[\w.+-]{1,100}/){0,30}lib[\w.+-]{1,100}"
+    r"(?<![\w.+/-])((?:\.{1,2}/|/|[\w.+-]{1,100}/)(?:[\w.+-]{1,100}/){0,30}lib[\w.+-]{1,100}"
     r"\.so[\w.]{0,40})'?: cannot open shared object file"
+    r"|cannot load library '((?:\.{1,2}/|/|[\w.+-]{1,100}/)[^'\n]{0,300})'"
 )
 _MISSING_FILE = re.compile(
     r"(?:FileNotFoundError|No such file or directory|OSError)[^'\n]*?:\s*'([^'\n]+)'"
@@ -310,11 +302,7 @@ def hint_for(
     gap = syslibs.missing_library(output) if gap_confirmed else None
     # A confirmed gap is the verdict (`error`): the hint must say the same, also when a GPU
     # library is named beside it.
-    if gap is None and (
-        any(marker in output for marker in _CUDA_MARKERS)
-        or re.search(r"\.cuda\(\)", output)
-        or syslibs.gpu_library(output) is not None
-    ):
+    if gap is None and syslibs.needs_gpu(output):
         return (
             "the code requires a GPU; the grader is CPU-only: fall back to CPU when CUDA is "
             "unavailable (torch.device('cuda' if torch.cuda.is_available() else 'cpu'))"
@@ -352,10 +340,21 @@ def hint_for(
             f"lecturer adds `apt: [{gap.debian}]` to the rubric's environment"
         )
     failed = syslibs.without_warnings(output)
-    own_path = _OWN_LIB_PATH.search(failed)
+    own_path = next(
+        (
+            path
+            for match in _OWN_LIB_PATH.finditer(failed)
+            if not (path := match.group(1) or match.group(2)).startswith(
+                syslibs.SYSTEM_LIBRARY_DIRS
+            )
+        ),
+        None,
+    )
     if own_path:
+        # Named by a path outside the system's library folders (/work/build/libx.so, a
+        # package's own folder): the project's file, as syslibs decides for the verdict.
         return (
-            f"the library {own_path.group(1)} is a file of the project's own that is not "
+            f"the library {own_path} is a file of the project's own that is not "
             "there: build it in a README step before it is loaded, or commit it"
         )
     library = _SHARED_LIB.search(failed)

@@ -546,7 +546,7 @@ _SONAME = re.compile(
 )
 # Where Debian's packages put shared libraries: a library named by a path elsewhere (the
 # project's folder, a relative path, a package's own folder) is not a system library.
-_SYSTEM_LIBRARY_DIRS = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/usr/local/lib/")
+SYSTEM_LIBRARY_DIRS = ("/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/usr/local/lib/")
 _CANNOT_LOAD = re.compile(r"cannot\s{1,20}load\s{1,20}library\s{1,20}'([^'\n]{1,300})'")
 # cffi/cairocffi: the name given to find_library, e.g. "cairo-2"
 _NO_LIBRARY_CALLED = re.compile(
@@ -731,7 +731,7 @@ def _loader_failures(text: str) -> list[MissingLibrary]:
     for pattern in (_CANNOT_LOAD, _SONAME):
         for match in pattern.finditer(text):
             named = match.group(1)
-            if "/" in named and not named.startswith(_SYSTEM_LIBRARY_DIRS):
+            if "/" in named and not named.startswith(SYSTEM_LIBRARY_DIRS):
                 continue  # e.g. ./build/libfoo.so, a file the project did not build
             name = named.rsplit("/", 1)[-1]
             line_end = text.find("\n", match.end())
@@ -799,13 +799,37 @@ def missing_library(output: str) -> MissingLibrary | None:
     return found[0] if found else None
 
 
+# What PyTorch, TensorFlow and the driver say when code needs a GPU the machine lacks.
+CUDA_MARKERS = (
+    "CUDA driver",
+    "Torch not compiled with CUDA enabled",
+    "no CUDA GPUs are available",
+    "Found no NVIDIA driver",
+    "CUDA error",
+    "CUDA unavailable",
+    "nvidia-smi: command not found",
+)
+
+
+def needs_gpu(output: str) -> bool:
+    """Whether ``output`` fails for want of a GPU: a :data:`CUDA_MARKERS` text, a ``.cuda()``
+    call in a traceback, or a GPU library that could not be loaded (:func:`gpu_library`;
+    warnings left out). The one definition for the verdict and the step's hint."""
+    return (
+        any(marker in output for marker in CUDA_MARKERS)
+        or re.search(r"\.cuda\(\)", output) is not None
+        or gpu_library(output) is not None
+    )
+
+
 def _explained(failed: str) -> bool:
     """Whether what failed (warnings removed) already names a cause a warning's library must
-    not outrank: a loader failure of the group's own file or of a GPU library, or CUDA."""
+    not outrank: a loader failure (the group's own file, a GPU library) or a GPU failure
+    (:func:`needs_gpu`; not any mention of CUDA, e.g. ``CUDA available: False``)."""
     return (
         _SONAME.search(failed) is not None
         or _CANNOT_LOAD.search(failed) is not None
-        or re.search(r"\bCUDA\b|\bNVIDIA driver\b", failed) is not None
+        or needs_gpu(failed)
     )
 
 
@@ -885,12 +909,14 @@ _LOOKUP = re.compile(
 
 
 def _declares(stem: str, text: str) -> bool:
-    """Whether a build file's ``text`` builds the library: a line (comments and lookups
-    removed, :data:`_LOOKUP`) naming its file ``libmyfilter.so`` /
-    ``.a``, or ``myfilter`` as the target of CMake's add_library, meson's (shared_)library or
-    setuptools' Extension."""
+    """Whether a build file's ``text`` builds the library, as its output: ``-o .../libX.so``,
+    a make rule ``libX.so: ...``, or ``X`` as the target of CMake's add_library, meson's
+    (shared_)library or setuptools' Extension (comments and lookups removed, :data:`_LOOKUP`).
+    Linking against it (``-l:libX.so``, a path in ``LDLIBS`` or ``target_link_libraries``,
+    ``find_library(...) or 'libX.so'``) is using it, not building it."""
     bare = re.escape(stem[3:])
-    produced = re.compile(rf"(?<![\w-]){re.escape(stem)}\.(?:so|a)\b")
+    name = rf"(?:[^\s:=]{{0,300}}/)?{re.escape(stem)}\.(?:so|a)(?:\.[\d.]{{1,40}})?"
+    produced = re.compile(rf"-o\s{{1,20}}{name}(?![\w.])|^\s{{0,20}}{name}\s{{0,20}}:(?!=)")
     declared = re.compile(
         rf"""(?<![\w.])(?:add_library|shared_library|both_libraries|library|Extension)"""
         rf"""\s{{0,20}}\(\s{{0,20}}["']?(?:[\w.]{{0,100}}\.)?{bare}["'\s,)]"""

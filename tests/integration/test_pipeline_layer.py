@@ -34,11 +34,18 @@ class LayeringFake(FakeSandbox):
         self.layers: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
         self.layer_declared = False
         self.layer_apt = ("libsndfile1",)  # DockerSandbox: the rubric's and the table's
+        self.fallbacks: list[bool] = []
 
     def use_inferred_layer(
-        self, common: Sequence[str], apt: Sequence[str] = (), warmup: Sequence[str] = ()
+        self,
+        common: Sequence[str],
+        apt: Sequence[str] = (),
+        warmup: Sequence[str] = (),
+        *,
+        fallback: bool = True,
     ) -> str | None:
         self.events.append("layer")
+        self.fallbacks.append(fallback)
         self.layers.append((tuple(common), tuple(warmup)))
         return "fake:layer" if common else None
 
@@ -172,6 +179,7 @@ def test_a_layer_built_without_its_versions_is_recorded_and_adopted_again(
     only = LayeringFake()
     pipeline.grade_all(config, config.groups[1:], _ctx(tmp_path, only, path, force=True))
     assert [layer[0] for layer in only.layers] == [("numba", "numpy")]
+    assert only.fallbacks == [False]  # adopted as built: it fails as written (helper-37)
 
 
 def test_a_declared_layer_or_environment_none_is_not_replaced(tmp_path: Path) -> None:

@@ -865,6 +865,13 @@ def test_an_inferred_layer_that_does_not_build_falls_back_step_by_step(tmp_path:
         assert not box._fallback_layer("apt failed", log)  # nothing else left to try
     finally:
         box.close()
+    (tmp_path / "a").mkdir()
+    adopted = _box(FakeEngine(), tmp_path / "a", inferred_apt=("jq",))
+    try:
+        adopted.use_inferred_layer(("numpy", "scipy"), fallback=False)  # --only, as built
+        assert not adopted._fallback_layer("the build timed out after 1800 s", log)
+    finally:
+        adopted.close()
     (tmp_path / "d").mkdir()
     declared = _box(FakeEngine(), tmp_path / "d", common=("numpy==2.1.0",))
     try:

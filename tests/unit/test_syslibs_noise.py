@@ -526,3 +526,44 @@ def test_a_warned_library_does_not_outrank_a_gpu_or_own_file_failure(tail: str) 
     assert syslibs.missing_library(warned + tail) is None
     hint = runner.hint_for("python x.py", warned + tail, 1, False)
     assert hint.startswith(("the code requires a GPU", "the library ./build/libfilter.so is"))
+
+
+def test_a_mention_of_cuda_does_not_outrank_a_warned_library() -> None:
+    # helper-37: `CUDA available: False`, printed by many students, hid the warned gap.
+    output = (
+        "WARNING:root:OpenGL unavailable: libGL.so.1: cannot open shared object file: No such "
+        "file\nCUDA available: False\nAttributeError: 'NoneType' object has no attribute 'x'\n"
+    )
+    found = syslibs.missing_library(output)
+    assert found is not None
+    assert found.warned
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "LDLIBS = -lm -lpthread /usr/local/lib/libessentia.so",
+        "\t$(CC) main.o -o app -lm -l:libessentia.so",
+        "target_link_libraries(app PRIVATE -lm libessentia.so)",
+        "lib = find_library('essentia') or 'libessentia.so'",
+    ],
+)
+def test_linking_against_a_library_is_not_building_it(line: str) -> None:
+    # helper-37: these made an unknown system library the group's own failure.
+    assert (
+        syslibs.own_library_evidence("libessentia.so.2", ["Makefile"], {"Makefile": line}) is None
+    )
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "OSError: /work/build/libfastdsp.so: cannot open shared object file",
+        "OSError: cannot load library '/work/build/libfastdsp.so': error",
+        "OSError: /opt/venv/lib/python3.11/site-packages/mypkg/libfastdsp.so: cannot open "
+        "shared object file",
+    ],
+)
+def test_an_absolute_path_of_the_projects_own_gets_the_own_file_hint(output: str) -> None:
+    hint = runner.hint_for("python x.py", output, 1, False)
+    assert "is a file of the project's own that is not there" in hint

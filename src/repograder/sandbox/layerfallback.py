@@ -19,9 +19,11 @@ from repograder.sandbox import pins
 RESOLUTION_FAILED = "dependency resolution failed"
 # A package the failed build names as the cause (buildplan._DECISIVE's summaries): not on the
 # index (left out), or no such version, no wheel for the sandbox, failed to build (unpinned).
-_NOT_ON_INDEX = re.compile(r"(\S+) was not found in the package registry")
+# Names bounded and starting after a space: linear on a long summary (helper-37).
+_NOT_ON_INDEX = re.compile(r"(?<!\S)(\S{1,300}) was not found in the package registry")
 _UNAVAILABLE = re.compile(
-    r"no version of (\S+) matches|(\S+) has no wheel for the grader's|failed to build (\S+)"
+    r"no version of (\S{1,300}) matches|(?<!\S)(\S{1,300}) has no wheel for the grader's"
+    r"|failed to build (\S{1,300})"
 )
 # Steps that each drop or unpin what the last failure named: uv names one package per
 # failure, and a course can list hundreds (1,100 made-up names made ~980 nested builds and a
@@ -59,12 +61,14 @@ def next_step(
     :data:`MAX_LEAVE_OUTS` + 2 builds:
 
     1. the packages the summary names: left out when the index does not have them, else
-       without their version (at most :data:`MAX_LEAVE_OUTS` times, ``leave_outs`` so far);
+       without their version, or left out when they have none to lose (at most
+       :data:`MAX_LEAVE_OUTS` times, ``leave_outs`` so far);
     2. for a resolution failure, the same packages without their versions
        (``pins.unversioned``: lines that exclude each other);
     3. when the rubric adds apt packages (``rubric_apt``), a layer of those alone with the
        rubric's own warm-ups; also after a timed-out build, which is not retried otherwise.
     """
+    summary = summary[:4000]
     timed_out = "timed out" in summary
     gone = {pins.line_name(m.group(1)) for m in _NOT_ON_INDEX.finditer(summary)}
     unusable = {

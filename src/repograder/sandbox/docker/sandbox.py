@@ -150,7 +150,12 @@ class DockerSandbox:
         return self._common_error
 
     def use_inferred_layer(
-        self, common: Sequence[str], apt: Sequence[str] = (), warmup: Sequence[str] = ()
+        self,
+        common: Sequence[str],
+        apt: Sequence[str] = (),
+        warmup: Sequence[str] = (),
+        *,
+        fallback: bool = True,
     ) -> str | None:
         """Adopt a shared layer inferred from the course (``layerplan``); call before any build.
 
@@ -161,7 +166,10 @@ class DockerSandbox:
         the packages it does not take from the layer. A declared layer wins (nothing
         changes). The rubric's apt packages and warm-ups given without ``common``
         (``inferred_apt``, ``inferred_warmup``) are added, so a layer of only those is built
-        when no package is shared. Returns the layer's tag, None when empty.
+        when no package is shared. ``fallback`` False (a layer an earlier run built, adopted
+        by ``--only``/``--shard``): if it must be built again and fails, it fails as written,
+        as a declared layer does (another fallback could put this group on another parent than
+        the others). Returns the layer's tag, None when empty.
         ``identity`` does not change (it may already be in cache keys): a group's environment
         is its own lock whatever layer it sits on, so results stay cached when another
         group's push changes the shared layer.
@@ -178,7 +186,7 @@ class DockerSandbox:
                 return None
             self._common_plan = self._plan_layer(common, apt, warmup, trusted=True)
             self._layer_inferred = True
-            self._layer_input = (tuple(common), apt, warmup)
+            self._layer_input = (tuple(common), apt, warmup) if fallback else None
             start = self._layer_wanted and not self._layer_started
             self._layer_started |= start
         if start:
