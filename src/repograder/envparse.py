@@ -310,8 +310,10 @@ def _without_hashes(text: str, *, from_conda: bool) -> LineResult:
     return LineResult(inner.line, warning=warning)
 
 
-# The grader's sandbox, as PEP 508 markers see it (the Python version is left to the installer).
-_LINUX_MARKERS = {
+# The grader's sandbox, as PEP 508 markers see it: CPython on Linux x86_64 (the Python version
+# is left to the caller). The kernel's release and version are not known before a container
+# runs. Shared with layerplan.marker_environment.
+LINUX_MARKERS = {
     "sys_platform": "linux",
     "platform_system": "Linux",
     "os_name": "posix",
@@ -335,7 +337,7 @@ def _marker_excludes_linux(rest: str) -> str | None:
         marker = Marker(text)
         # Evaluated for the platform only: every Python version the index has may still match.
         matches = any(
-            marker.evaluate({**_LINUX_MARKERS, "python_version": f"3.{minor}",
+            marker.evaluate({**LINUX_MARKERS, "python_version": f"3.{minor}",
                              "python_full_version": f"3.{minor}.0"})
             for minor in range(8, 15)
         )  # fmt: skip

@@ -41,6 +41,7 @@ from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import canonicalize_name, canonicalize_version
 from packaging.version import InvalidVersion, Version
 
+from repograder.envparse import LINUX_MARKERS
 from repograder.model import JSONDict
 
 DEFAULT_MIN_SHARE = 0.5  # a package is shared when at least half the groups ask for it ...
@@ -51,19 +52,8 @@ SANDBOX_PYTHON = "3.11"
 ``repograder.python`` (``DockerSandbox`` reads it with this default; ``repograder sandbox
 build --python`` sets it). ``infer_layer``/``CourseLayer`` take another one as ``python``."""
 
-# The sandbox as PEP 508 markers see it: CPython on Linux x86_64 (as envparse._LINUX_MARKERS).
 # The kernel's release and version are not known before a container runs: a marker naming
 # them is not evaluated (its line stays with its group).
-_SANDBOX_MARKERS = {
-    "sys_platform": "linux",
-    "platform_system": "Linux",
-    "os_name": "posix",
-    "platform_machine": "x86_64",
-    "platform_release": "",
-    "platform_version": "",
-    "implementation_name": "cpython",
-    "platform_python_implementation": "CPython",
-}
 _UNKNOWN_MARKER_VARS = ("platform_release", "platform_version")
 
 # Distribution files, which pip installs from a path relative to the working directory: a
@@ -176,7 +166,7 @@ def marker_environment(python: str = SANDBOX_PYTHON) -> dict[str, str]:
     short = ".".join(parts[:2])
     full = ".".join(parts[:3]) if len(parts) >= 3 else ""
     return {
-        **_SANDBOX_MARKERS,
+        **LINUX_MARKERS,
         "python_version": short,
         "python_full_version": full,
         "implementation_version": full,

@@ -304,8 +304,10 @@ def _url_name(url: str) -> str | None:
     repository's name (``git+https://github.com/librosa/librosa`` -> librosa; host/owner/repo,
     as GitHub, GitLab and Bitbucket name them). None for other URLs."""
     match = _VCS_URL.match(url)
+    repository = None
     if match is not None:
         host, owner, repo = (match[k].lower() for k in ("host", "owner", "repo"))
+        repository = canonicalize_name(repo)
         known = REPOSITORY_NAMES.get(f"{host}/{owner}/{repo}")
         if known:  # before `#egg=`: `git+…/openai/whisper.git#egg=whisper` is openai-whisper
             return known
@@ -315,11 +317,7 @@ def _url_name(url: str) -> str | None:
     wheel = re.search(r"/([A-Za-z0-9_.]+)-[^-/]+(?:-[^-/]+){2,3}\.whl(?:[#?].*)?$", url)
     if wheel:  # PEP 427: the file name starts with the distribution's name
         return canonicalize_name(wheel.group(1))
-    match = _VCS_URL.match(url)
-    if match is None:
-        return None
-    host, owner, repo = (match[k].lower() for k in ("host", "owner", "repo"))
-    return REPOSITORY_NAMES.get(f"{host}/{owner}/{repo}", canonicalize_name(repo))
+    return repository
 
 
 def requirement_names(lines: Iterable[str]) -> list[str]:

@@ -11,6 +11,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from repograder.sandbox.layout import VENV_PYTHON
@@ -157,7 +158,7 @@ def line_name(line: str) -> str:
     """The canonical project name a requirement line starts with (PEP 503: lower case, runs
     of ``-_.`` as one ``-``); "" when it starts with none."""
     match = _NAME_AND_EXTRAS.match(line)
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
+    return canonicalize_name(match.group(1)) if match else ""
 
 
 def unversioned(lines: tuple[str, ...]) -> tuple[str, ...]:

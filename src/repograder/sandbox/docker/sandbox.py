@@ -88,12 +88,10 @@ class DockerSandbox:
         # inferred from the course (use_inferred_layer), not a declared layer of their own.
         self._inferred_apt = tuple(a for a in inferred_apt if a.strip())
         self._inferred_warmup = tuple(w for w in inferred_warmup if w.strip())
-        # The inferred layer as adopted (requirements, apt, warm-ups), and what is built
-        # instead when it does not build (requirements, warm-ups, why; _fallback_layer).
+        # The inferred layer as adopted (requirements, apt, warm-ups), and the steps built
+        # instead when it does not build (_fallback_layer; the last one is the layer).
         self._layer_input: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
-        self._layer_fallback: tuple[tuple[str, ...], tuple[str, ...], str] | None = None
-        self._fallback_whys: list[str] = []
-        self._leave_outs = 0
+        self._fallback_steps: list[layerfallback.Step] = []
         if any(r.strip() for r in (*common, *common_apt)):
             # The lecturer's own list: installed as resolved, without the newer-sdist probe.
             self._common_plan = self._plan_layer(common, common_apt, warmup, trusted=True)
@@ -299,26 +297,22 @@ class DockerSandbox:
         with self._lock:
             if not self._layer_inferred or self._layer_input is None:
                 return False
-            _, apt, _ = self._layer_input
-            if self._layer_fallback is not None:
-                common, warmup, _ = self._layer_fallback
-            else:
-                common, _, warmup = self._layer_input
+            common, apt, warmup = self._layer_input
+            if self._fallback_steps:
+                last = self._fallback_steps[-1]
+                common, warmup = last.requirements, last.warmup
             step = layerfallback.next_step(
                 summary,
                 common,
                 warmup,
-                leave_outs=self._leave_outs,
+                leave_outs=sum(done.leave_out for done in self._fallback_steps),
                 rubric_apt=self._inferred_apt,
                 rubric_warmup=self._inferred_warmup,
             )
             if step is None:
                 return False
-            self._leave_outs += step.leave_out
-            self._fallback_whys.append(step.why)
+            self._fallback_steps.append(step)
             self._common_plan = self._plan_layer(step.requirements, apt, step.warmup, trusted=True)
-            why = "; then ".join(self._fallback_whys)
-            self._layer_fallback = (step.requirements, step.warmup, why)
         self._log(
             f"the shared layer did not build ({summary}; log: {log_path}); building "
             f"{step.why}: {self.common_tag}"
@@ -328,8 +322,11 @@ class DockerSandbox:
     @property
     def layer_fallback(self) -> tuple[tuple[str, ...], tuple[str, ...], str] | None:
         """What was built instead of the inferred layer, which did not build: (requirements,
-        warm-ups, why); None when it built as inferred (or was not inferred)."""
-        return self._layer_fallback
+        warm-ups, why: every step); None when it built as inferred (or was not inferred)."""
+        if not self._fallback_steps:
+            return None
+        last = self._fallback_steps[-1]
+        return last.requirements, last.warmup, "; then ".join(s.why for s in self._fallback_steps)
 
     def start_layer(self) -> None:
         """Start building the shared layer in a daemon thread: now when it is declared, or as
@@ -450,8 +447,8 @@ class DockerSandbox:
         if common is None and self._common_error is not None:
             note = f"no shared layer (it did not build): {self._common_error}"
             plan = dataclasses.replace(plan, notes=(*plan.notes, note))
-        elif common is not None and self._layer_fallback is not None:
-            note = f"the shared layer did not build as inferred; built: {self._layer_fallback[2]}"
+        elif common is not None and (fallback := self.layer_fallback) is not None:
+            note = f"the shared layer did not build as inferred; built: {fallback[2]}"
             plan = dataclasses.replace(plan, notes=(*plan.notes, note))
         tag = f"{ENV_REPO}:{plan.content_hash[:24]}"
         log_dir.mkdir(parents=True, exist_ok=True)
