@@ -118,6 +118,12 @@ class LayerChoice:
 
     def describe(self) -> str:
         """One line for the report: what was shared and why."""
+        if not self.packages and self.groups < self.threshold:
+            have = f"{self.groups} group{'' if self.groups == 1 else 's'}"
+            return (
+                f"no shared layer: {have} with an environment file, fewer than the "
+                f"{self.threshold} a shared package needs"
+            )
         if not self.packages:
             return (
                 f"no shared layer: no package is asked for by {self.threshold} of the "

@@ -324,3 +324,7 @@ class RunResult:
     finished_at: str
     groups: tuple[GroupResult, ...]
     schema_version: int = SCHEMA_VERSION
+    # The course's inferred shared environment layer as this run used it (shared-layer.json:
+    # what was shared and why, its apt packages and warm-ups, a failure or fallback); empty
+    # when the rubric declares the layer, turns it off, or the run built nothing.
+    shared_layer: JSONDict = field(default_factory=dict)

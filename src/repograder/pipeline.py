@@ -48,6 +48,7 @@ from repograder.model import (
     NOT_GRADED,
     GroupResult,
     GroupStatus,
+    JSONDict,
     RubricInfo,
     RunResult,
     ToolInfo,
@@ -126,7 +127,8 @@ def grade_all(
     slots = SandboxSlots(jobs, [g.name for g in groups], ctx.control.cancel)
     ctx = replace(ctx, control=replace(ctx.control, sandbox_slots=slots))
     workers = min(max(len(groups), 1), max(jobs, STATIC_WORKERS))
-    layer = course_layer(ctx, groups, config.groups)
+    adopted = adopt_stored_layer(ctx, groups, config.groups)
+    layer = None if adopted else course_layer(ctx, groups, config.groups)
     # The groups of the course outside this run still count for the layer (shards agree).
     selected = {g.name for g in groups}
     elsewhere = [g for g in config.groups if layer is not None and g.name not in selected]
@@ -206,7 +208,9 @@ def grade_all(
                 _record_layer_outcome(ctx, layer.choice)
         ctx.effects.progress.end()
     ordered = tuple(results[g.name] for g in groups if g.name in results)
-    return _run_result(config, ctx, started_at, ordered)
+    decided = adopted or (layer is not None and layer.choice is not None)
+    shared = layer_record(ctx) if decided else {}
+    return _run_result(config, ctx, started_at, ordered, shared)
 
 
 def _record_layer_outcome(ctx: GradingContext, choice: layerplan.LayerChoice) -> None:
@@ -239,21 +243,10 @@ def _record_layer_outcome(ctx: GradingContext, choice: layerplan.LayerChoice) ->
     report_results.write_json_atomic(ctx.plan.out_dir / "shared-layer.json", data)
 
 
-def course_layer(
-    ctx: GradingContext,
-    groups: Sequence[GroupSpec],
-    course: Sequence[GroupSpec] = (),
-) -> layerplan.CourseLayer | None:
-    """The collector of the inferred shared layer; None when the rubric declares a layer or
-    says ``environment: none``, or the sandbox cannot layer (static runs, local backend).
-
-    When only some of the ``course``'s groups are graded (``--only``, a shard) and an earlier
-    run left ``shared-layer.json`` in the output folder, that layer is adopted at once (None is
-    returned): re-grading one group must not rebuild its environment on another parent.
-    Otherwise the collector expects every group of the course (``grade_all`` offers the ones
-    outside this run), so the layer is a function of the course's data: shards of one course
-    agree with each other and with an unsharded run.
-    """
+def _layer_adopter(ctx: GradingContext) -> Any:
+    """The sandbox's ``use_inferred_layer`` when this run infers the course's shared layer;
+    None when the rubric declares a layer or says ``environment: none``, or the sandbox cannot
+    layer (static runs, local backend)."""
     sandbox, rubric = ctx.effects.sandbox, ctx.plan.rubric
     adopt = getattr(sandbox, "use_inferred_layer", None)
     if (
@@ -263,16 +256,47 @@ def course_layer(
         or getattr(sandbox, "layer_declared", False)
     ):
         return None
+    return adopt
+
+
+def adopt_stored_layer(
+    ctx: GradingContext, groups: Sequence[GroupSpec], course: Sequence[GroupSpec]
+) -> bool:
+    """Whether an earlier run's layer is adopted: only some of the ``course``'s groups are
+    graded (``--only``, a shard) and that run left ``shared-layer.json`` in the output folder.
+    Re-grading one group must not rebuild its environment on another parent: a layer built
+    then is used as built (no other fallback now), one that did not build means the base
+    image, as for the course's other groups."""
+    adopt = _layer_adopter(ctx)
+    if adopt is None or not {g.name for g in groups} < {g.name for g in course}:
+        return False
+    stored = _stored_layer(ctx.plan.out_dir / "shared-layer.json")
+    if stored is None:
+        return False
+    if stored != LAYER_FAILED:
+        adopt(*stored, fallback=False)
+    return True
+
+
+def course_layer(
+    ctx: GradingContext,
+    groups: Sequence[GroupSpec],
+    course: Sequence[GroupSpec] = (),
+) -> layerplan.CourseLayer | None:
+    """The collector of the inferred shared layer; None when this run infers none
+    (:func:`_layer_adopter`; an adopted layer: :func:`adopt_stored_layer`).
+
+    The collector expects every group of the ``course`` (``grade_all`` offers the ones
+    outside this run), so the layer is a function of the course's data: shards of one course
+    agree with each other and with an unsharded run.
+    """
+    adopt = _layer_adopter(ctx)
+    if adopt is None:
+        return None
+    sandbox, rubric = ctx.effects.sandbox, ctx.plan.rubric
     tooling = notebooks.NOTEBOOK_TOOLING if _check(rubric, notebooks_check.ID) else ()
     out_dir = ctx.plan.out_dir
     selected = {g.name for g in groups}
-    if selected < {g.name for g in course}:
-        stored = _stored_layer(out_dir / "shared-layer.json")
-        if stored == LAYER_FAILED:
-            return None  # the others were built on the base image: so is this group
-        if stored is not None:
-            adopt(*stored, fallback=False)  # as built then: no other fallback now
-            return None
 
     def ready(choice: layerplan.LayerChoice) -> None:
         tag = adopt(choice.requirements, (), choice.warmup)
@@ -290,6 +314,30 @@ def course_layer(
         # Markers are evaluated for the Python the layer is built with (the base image's).
         python=str(getattr(sandbox, "python_version", layerplan.SANDBOX_PYTHON)),
     )
+
+
+def layer_record(ctx: GradingContext) -> JSONDict:
+    """The shared layer as this run used it, for results.json and the report ({} if there is
+    no readable record): ``shared-layer.json`` of the output folder, with what the sandbox
+    says of this run's build (a layer adopted from an earlier run may not build again, or get
+    the rubric's new ``apt``). Called only after this run decided or adopted the layer: an
+    older run's file may describe a layer this run did not use."""
+    try:
+        path = ctx.plan.out_dir / "shared-layer.json"
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    sandbox = ctx.effects.sandbox
+    error = getattr(sandbox, "layer_error", None)
+    if isinstance(error, str) and error:
+        return {**data, "image": None, "error": error}
+    tag = getattr(sandbox, "common_tag", None)
+    if isinstance(tag, str) and tag:
+        apt = getattr(sandbox, "layer_apt", ())
+        return {**data, "image": tag, "apt": [a for a in apt if isinstance(a, str)]}
+    return data
 
 
 LAYER_FAILED = "failed"  # _stored_layer: the earlier run's layer did not build at all
@@ -321,7 +369,11 @@ def _stored_layer(
 
 
 def _run_result(
-    config: CourseConfig, ctx: GradingContext, started_at: datetime, groups: Sequence[GroupResult]
+    config: CourseConfig,
+    ctx: GradingContext,
+    started_at: datetime,
+    groups: Sequence[GroupResult],
+    shared_layer: JSONDict | None = None,
 ) -> RunResult:
     return RunResult(
         tool=ToolInfo("repograder", __version__),
@@ -331,6 +383,7 @@ def _run_result(
         started_at=started_at.isoformat(),
         finished_at=ctx.effects.clock().isoformat(),
         groups=tuple(groups),
+        shared_layer=shared_layer or {},
     )
 
 

@@ -7,6 +7,7 @@ within one group; every shard must read the same groups file, as a CI matrix doe
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from typing import TypeVar
 
 from repograder.errors import ConfigError
 from repograder.fsutil import group_slug
-from repograder.model import GroupResult, RunResult
+from repograder.model import GroupResult, JSONDict, RunResult
 from repograder.report import GROUPS_DIR, write_report
 from repograder.report.results import read_results
 
@@ -100,8 +101,27 @@ def merge_runs(
         finished_at=max(r.finished_at for r in runs),
         groups=tuple(groups),
         schema_version=first.schema_version,
+        shared_layer=_merged_layer(runs),
     )
     return MergeResult(merged, missing)
+
+
+def _merged_layer(runs: Sequence[RunResult]) -> JSONDict:
+    """The shards' shared layer: each decides it from the whole course's data, so they agree
+    unless their builds ended differently (a fallback, a failure) or a shard used none. Their
+    image tags are not compared (each runner builds its own base image). When they differ, no
+    shard's layer is claimed for the others' groups."""
+    if not any(r.shared_layer for r in runs):
+        return {}
+    kinds = {_layer_content(r.shared_layer) for r in runs}
+    if len(kinds) == 1:
+        return dict(next(r.shared_layer for r in runs if r.shared_layer))
+    return {"why": "the shards built different shared layers: see each shard's own report"}
+
+
+def _layer_content(layer: JSONDict) -> str:
+    keys = ("requirements", "apt", "warmup", "fallback")
+    return json.dumps([layer.get(k) for k in keys] + [bool(layer.get("error"))], sort_keys=True)
 
 
 def _copy_artifacts(src_dir: Path, out_dir: Path, group: GroupResult) -> None:

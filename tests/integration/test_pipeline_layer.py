@@ -15,10 +15,12 @@ import pytest
 
 from gitrepo import commit, init_repo
 from grading import grading_context
-from repograder import pipeline, shard
+from repograder import pipeline, report, shard
 from repograder.config import load_groups, load_rubric
 from repograder.detect import EnvSpec
 from repograder.model import GroupStatus
+from repograder.report import results as report_results
+from repograder.report.tables import shared_layer_text
 from repograder.sandbox.base import BuildResult
 from repograder.sandbox.fake import FakeSandbox
 
@@ -115,6 +117,24 @@ def test_the_layer_is_decided_once_before_any_build_and_reported(tmp_path: Path)
     assert data["threshold"] == 2
     assert data["image"] == "fake:layer"
     assert data["apt"] == ["libsndfile1"]  # what the layer installs from Debian
+    # The report says what was shared and why (results.json and the overview's line).
+    assert run.shared_layer == data
+    line = shared_layer_text(run)
+    assert line.startswith("shared layer inferred from the course: packages at least 2 of 4")
+    assert "librosa" in line
+    assert "system packages: libsndfile1" in line
+    assert "warm-ups ran once in the layer" in line
+    assert "the grader's notebook tooling: nbclient" in line
+    written = report.write_report(run, tmp_path / "out")
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert 'id="shared-layer"' in index
+    assert "system packages: libsndfile1" in index
+    assert (
+        "Shared environment: shared layer inferred" in (tmp_path / "out" / "summary.md").read_text()
+    )
+    assert tmp_path / "out" / "results.json" in written
+    stored = report_results.read_results(tmp_path / "out" / "results.json")
+    assert stored.shared_layer == data
 
     # A re-run after one group's push: the cached groups still count, so the layer is the same.
     commit(tmp_path / "d", {"run.py": "print(2)\n"}, "v2", "2026-03-31T12:00:00+02:00")
@@ -140,9 +160,14 @@ def test_a_layer_that_did_not_build_is_recorded_as_such(tmp_path: Path) -> None:
     # Re-grading one group adopts "no layer", as the others were built (on the base image):
     # nothing is adopted, so the rubric's apt cannot form a layer for it alone (helper-36).
     only = LayeringFake()
-    pipeline.grade_all(config, config.groups[1:], _ctx(tmp_path, only, path, force=True))
+    run = pipeline.grade_all(config, config.groups[1:], _ctx(tmp_path, only, path, force=True))
     assert only.layers == []
     assert only.events == ["prepare"]
+    # Its report still says so: the failure, and that the groups were built on the base image.
+    assert shared_layer_text(run).endswith(
+        "it did not build (dependency resolution failed (log: common.log)): groups built in "
+        "this run used the base image"
+    )
     built = tmp_path / "built"
     built.mkdir()
     path = _course(built, {"a": "numpy\n", "b": "numpy\n"})
@@ -166,7 +191,7 @@ def test_a_layer_built_without_its_versions_is_recorded_and_adopted_again(
         tmp_path, {"a": "numpy==2.1.0\nnumba==0.58.1\n", "b": "numpy==2.1.0\nnumba==0.58.1\n"}
     )
     config = load_groups(path)
-    pipeline.grade_all(config, config.groups, _ctx(tmp_path, RelaxedLayer(), path))
+    run = pipeline.grade_all(config, config.groups, _ctx(tmp_path, RelaxedLayer(), path))
     data = json.loads((tmp_path / "out" / "shared-layer.json").read_text())
     assert data["requirements"] == ["numba", "numpy"]
     assert data["inferred"][:2] == ["numba==0.58.1", "numpy==2.1.0"]
@@ -175,6 +200,10 @@ def test_a_layer_built_without_its_versions_is_recorded_and_adopted_again(
     assert data["warmup"] == []
     assert data["image"] == "fake:relaxed"
     assert data["apt"] == ["libsndfile1"]
+    assert shared_layer_text(run).endswith(
+        "; it did not build: its lines cannot be installed together; built instead: numba, "
+        "numpy; system packages: libsndfile1"
+    )
     # Re-grading one group builds it on the layer that was built, not on the inferred lines.
     only = LayeringFake()
     pipeline.grade_all(config, config.groups[1:], _ctx(tmp_path, only, path, force=True))
@@ -186,9 +215,14 @@ def test_a_declared_layer_or_environment_none_is_not_replaced(tmp_path: Path) ->
     path = _course(tmp_path, {"a": "numpy\n", "b": "numpy\n"}, "environment: none\n")
     config = load_groups(path)
     sandbox = LayeringFake()
-    pipeline.grade_all(config, config.groups, _ctx(tmp_path, sandbox, path))
+    # An earlier run's record in the folder does not describe this run's environment.
+    (tmp_path / "out").mkdir(exist_ok=True)
+    (tmp_path / "out" / "shared-layer.json").write_text('{"why": "an earlier layer"}')
+    run = pipeline.grade_all(config, config.groups, _ctx(tmp_path, sandbox, path))
     assert sandbox.layers == []
     assert sandbox.events == ["prepare", "prepare"]
+    assert run.shared_layer == {}
+    assert shared_layer_text(run) == ""
 
     declared = LayeringFake()
     declared.layer_declared = True
@@ -207,6 +241,24 @@ def test_regrading_some_groups_keeps_the_whole_course_layer(tmp_path: Path) -> N
     pipeline.grade_all(config, config.groups[2:], ctx)
     assert [layer[0] for layer in only.layers] == [full.layers[0][0]]
     assert only.events == ["layer", "prepare"]
+    # The report says what this run built: the adopted lines with the rubric's apt of now
+    # (helper-38: an `apt:` added after a missing-library verdict), or that it did not build.
+    more_apt = LayeringFake()
+    more_apt.layer_apt = ("ffmpeg", "libsndfile1")
+    more_apt.common_tag = "fake:layer2"  # type: ignore[attr-defined]
+    run = pipeline.grade_all(config, config.groups[2:], _ctx(tmp_path, more_apt, path, force=True))
+    assert run.shared_layer["image"] == "fake:layer2"
+    assert "system packages: ffmpeg, libsndfile1" in shared_layer_text(run)
+    run = pipeline.grade_all(
+        config, config.groups[2:], _ctx(tmp_path, FailingLayer(), path, force=True)
+    )
+    assert shared_layer_text(run).endswith(
+        "it did not build (dependency resolution failed (log: common.log)): groups built in "
+        "this run used the base image"
+    )
+    assert run.shared_layer["image"] is None
+    # What a later --only run adopts is unchanged: the course's other groups use that layer.
+    assert "error" not in json.loads((tmp_path / "out" / "shared-layer.json").read_text())
 
 
 def test_shards_of_one_course_infer_the_same_layer_as_the_whole_course(tmp_path: Path) -> None:

@@ -130,3 +130,29 @@ def test_parse_and_select_shard() -> None:
 
 def test_bad_shard_option_exits_2(course: Path, tmp_path: Path) -> None:
     assert cli.main(["run", str(course), "--static", "--shard", "4/3", "--out", str(tmp_path)]) == 2
+
+
+def test_merged_shards_keep_the_course_s_shared_layer() -> None:
+    """Shards decide the same layer from the whole course: the merged report says it once
+    (their image tags differ: each runner builds its own base image); shards whose builds
+    ended differently, or one without a layer, are not merged into one claim (helper-38)."""
+    a, b, c = Path("a"), Path("b"), Path("c")
+    layer = {"why": "shared layer inferred from the course: numpy", "requirements": ["numpy"]}
+    same = shard.merge_runs(
+        [
+            (a, replace(_run("g1"), shared_layer={**layer, "image": "env:1"})),
+            (b, replace(_run("g2"), shared_layer={**layer, "image": "env:2"})),
+        ]
+    )
+    assert same.run.shared_layer == {**layer, "image": "env:1"}
+    failed = {**layer, "image": None, "error": "resolution failed"}
+    differ = "the shards built different shared layers: see each shard's own report"
+    for other in (failed, {}):
+        merged = shard.merge_runs(
+            [
+                (a, replace(_run("g1"), shared_layer=other)),
+                (b, replace(_run("g2"), shared_layer=layer)),
+            ]
+        )
+        assert merged.run.shared_layer == {"why": differ}
+    assert shard.merge_runs([(a, _run("g1")), (c, _run("g3"))]).run.shared_layer == {}

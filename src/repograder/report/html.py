@@ -35,6 +35,7 @@ from repograder.report.tables import (
     check_points,
     checks_to_review,
     format_score,
+    shared_layer_text,
 )
 from repograder.termtext import terminal_safe
 
@@ -528,6 +529,7 @@ def render_index(run: RunResult) -> str:
             n_graded=graded,
             n_errors=errors,
             n_review=checks_to_review(run),
+            layer_text=shared_layer_text(run),
             stats=course_stats(run),
             hist_w=_HIST_W,
             hist_h=_HIST_H,

@@ -173,8 +173,9 @@ def group_to_json(g: GroupResult) -> JSONDict:
 
 
 def result_to_json(run: RunResult) -> JSONDict:
-    """The whole run as the results.json object (CONTRACTS.md schema, keys in schema order)."""
-    return {
+    """The whole run as the results.json object (CONTRACTS.md schema, keys in schema order;
+    ``shared_layer`` last, only when the run used an inferred layer)."""
+    data: JSONDict = {
         "schema_version": run.schema_version,
         "tool": {"name": run.tool.name, "version": run.tool.version},
         "course": run.course,
@@ -184,6 +185,9 @@ def result_to_json(run: RunResult) -> JSONDict:
         "finished_at": run.finished_at,
         "groups": [group_to_json(g) for g in run.groups],
     }
+    if run.shared_layer:  # optional: absent without an inferred layer and in older results
+        data["shared_layer"] = _clean_dict(run.shared_layer)
+    return data
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -418,6 +422,7 @@ def run_from_json(data: object, where: str = "results.json") -> RunResult:
         finished_at=o.str_("finished_at", ""),
         groups=o.items("groups", _group_from_json),
         schema_version=version,
+        shared_layer=o.json_dict("shared_layer"),
     )
 
 

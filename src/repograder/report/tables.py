@@ -32,6 +32,7 @@ __all__ = [
     "format_score",
     "grades_csv",
     "junit_xml",
+    "shared_layer_text",
     "summary_markdown",
 ]
 
@@ -96,6 +97,70 @@ def checks_to_review(run: RunResult) -> int:
         if check.status is Status.ERROR
         and (check.override is None or check.override.state is not OverrideState.APPLIED)
     )
+
+
+# Each part of the shared layer's line is capped, so the whole line stays readable and no cap
+# of the Markdown cell (md_text) cuts off its end: that a layer did not build comes last.
+LAYER_WHY_CHARS = 1500  # what was shared and why (a package list; a line may be a student's)
+LAYER_PART_CHARS = 600  # each other part: a build failure, the lines built, the apt packages
+_LOG_NOTE = re.compile(r"\s*\(log: [^()]{1,300}\)$")
+
+
+def shared_layer_text(run: RunResult) -> str:
+    """One line on the course's inferred shared environment layer ("" without one): what was
+    shared and why (``layerplan.LayerChoice.describe``, with a fallback's reason), what else
+    was built, its system packages and warm-ups, or that it did not build. From
+    ``run.shared_layer``, i.e. the run's ``shared-layer.json`` as the run used it. At most
+    about 3,500 characters whatever the record holds; values of the wrong type are left out."""
+    layer = run.shared_layer
+    if not layer:
+        return ""
+    why = layer.get("why")
+    parts = [
+        _cap(why if isinstance(why, str) and why else "inferred from the course", LAYER_WHY_CHARS)
+    ]
+    error = layer.get("error")
+    if isinstance(error, str) and error:
+        log = _LOG_NOTE.search(error)  # kept whole: where the lecturer reads the failure
+        note = log.group(0) if log else ""
+        text = _cap(error[: len(error) - len(note)], LAYER_PART_CHARS) + terminal_safe(note)
+        # Groups graded in an earlier run keep the layer they were built on (result cache).
+        parts.append(f"it did not build ({text}): groups built in this run used the base image")
+        return "; ".join(parts)
+    built = _strings(layer.get("requirements"))
+    packages = [p for p in _list(layer.get("packages")) if isinstance(p, dict)]
+    asked = {line for p in packages if isinstance(line := p.get("line"), str)}
+    if layer.get("fallback"):  # `why` says why the inferred lines were not built
+        parts.append(
+            "built instead: " + _cap(", ".join(built) or "no Python package", LAYER_PART_CHARS)
+        )
+    else:
+        tooling = [r for r in built if r not in asked]  # lines no group asked for
+        if tooling:
+            parts.append(
+                "the grader's notebook tooling: " + _cap(", ".join(tooling), LAYER_PART_CHARS)
+            )
+    apt = _strings(layer.get("apt"))
+    if apt:  # with no package shared: the rubric's apt (and warm-ups) form the layer alone
+        label = "system packages" if packages or built else "a layer of system packages only"
+        parts.append(f"{label}: " + _cap(", ".join(apt), LAYER_PART_CHARS))
+    if _strings(layer.get("warmup")):
+        parts.append("its warm-ups ran once in the layer, not in every session")
+    return "; ".join(parts)
+
+
+def _cap(text: str, limit: int) -> str:
+    # terminal_safe first: its escapes (a bidi override becomes six characters) count too.
+    text = terminal_safe(" ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in _list(value) if isinstance(v, str)]
 
 
 def check_columns(run: RunResult) -> list[tuple[str, str]]:
@@ -329,6 +394,9 @@ def summary_markdown(run: RunResult) -> str:
         facts.append(f"deadline {md_text(run.deadline)}")
     facts.append(f"rubric {md_text(run.rubric.name)}")
     lines += [" · ".join(facts), ""]
+    layer = shared_layer_text(run)
+    if layer:
+        lines += [f"Shared environment: {md_text(layer, 4000)}", ""]  # never cut: see above
     header = ["Group", "Status", *(md_text(cid) for cid, _ in columns), "Total"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---", "---"] + [":-:"] * len(columns) + ["--:"]) + "|")
