@@ -10,7 +10,6 @@ of evidence only (``guard``).
 
 from __future__ import annotations
 
-import shlex
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -307,8 +306,6 @@ def _run_in_sandbox(
     )
     session = sandbox.open_session(build, root, plan.limits)
     try:
-        # The README's steps may `cd` away; notebooks run from the checkout's root again.
-        start_dir = session.run("pwd", timeout_s=30).output_head.strip()
         steps: tuple[StepResult, ...] | None = None
         install_failure = runner.project_install_failure(session)
         if rubric_check(plan.rubric, readme_steps_check.ID) and readme_facts is not None:
@@ -318,7 +315,7 @@ def _run_in_sandbox(
         nb_report = None
         if rubric_check(plan.rubric, notebooks_check.ID):
             progress.stage(group.name, "notebooks")
-            session.run(f"cd {shlex.quote(start_dir)}", timeout_s=30)
+            # From the checkout's root whatever the steps' `cd`: run_helper's working folder.
             nb_report = notebooks.run_notebooks(
                 session,
                 owned_notebooks,

@@ -43,6 +43,7 @@ from repograder.sandbox.docker.session import (
     thread_pool_env,
     tmpfs_sizes,
 )
+from repograder.sandbox.helpers import END_STUDENT_PROCESSES
 from repograder.sandbox.hostconfig import HostSettings
 
 LIMITS = Limits(memory_mb=256, pids=64, timeout_s=30, disk_mb=32, output_bytes=4096)
@@ -256,6 +257,29 @@ def test_a_transient_exec_fault_in_a_session_is_retried(tmp_path: Path) -> None:
     assert result.output_head == "fine\n"
     # The step's exec (tried twice) and the end-of-step kill.
     assert fake.calls["exec_create"] == before + 3
+    box.close()
+
+
+def test_student_processes_are_ended_after_student_code_not_again_before_a_helper(
+    tmp_path: Path,
+) -> None:
+    """Every exec costs about 0.1 CPU-second on the grader: the kill that a helper runs first
+    is left out when no student code ran since the session began or since the last kill."""
+    fake = FakeEngine()
+    fake.handler = _steps_say("fine\n")
+    box = _box(fake, tmp_path)
+    repo = _repo(tmp_path)
+    session = box.open_session(box.prepare(_spec(), repo, tmp_path / "logs"), repo, LIMITS)
+
+    def kills() -> int:
+        return sum(1 for e in fake.execs if END_STUDENT_PROCESSES in e.cmd)
+
+    session.run_helper("print(1)", [], 30, 64)
+    assert kills() == 1  # after the helper (a notebook's kernel runs student code)
+    session.run("echo fine")
+    assert kills() == 2  # after the step
+    session.run_helper("print(1)", [], 30, 64)
+    assert kills() == 3  # after the helper only: nothing ran between the two
     box.close()
 
 
